@@ -1,0 +1,3 @@
+"""USSD/SMS member-service gateway for community health mutuals."""
+
+__version__ = "0.1.0"

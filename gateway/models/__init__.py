@@ -1,0 +1,34 @@
+"""SQLAlchemy 2 typed models, one module per concept."""
+
+from gateway.models.agent import Agent
+from gateway.models.base import Base
+from gateway.models.beneficiary import Beneficiary
+from gateway.models.campaign import Campaign, ReminderRule
+from gateway.models.coverage import Allocation, CoveragePeriod
+from gateway.models.household import Household, HouseholdPhone
+from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
+from gateway.models.mutual import Funder, Mutual, Section
+from gateway.models.payment import Payment
+from gateway.models.product import Levy, Product, Subsidy
+
+__all__ = [
+    "Account",
+    "Agent",
+    "Allocation",
+    "Base",
+    "Beneficiary",
+    "Campaign",
+    "CoveragePeriod",
+    "Funder",
+    "Household",
+    "HouseholdPhone",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Levy",
+    "Mutual",
+    "Payment",
+    "Product",
+    "ReminderRule",
+    "Section",
+    "Subsidy",
+]

@@ -1,0 +1,56 @@
+"""Coverage periods of a product and the allocations that pay them (D7, D8)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.models.base import Base, CreatedMixin, IdMixin, Money
+from gateway.models.beneficiary import Beneficiary
+from gateway.models.household import Household
+
+
+class CoveragePeriod(IdMixin, Base):
+    __tablename__ = "coverage_periods"
+    __table_args__ = (
+        UniqueConstraint("product_id", "starts_on"),
+        CheckConstraint("ends_on >= starts_on", name="dates"),
+    )
+
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    starts_on: Mapped[dt.date] = mapped_column()
+    ends_on: Mapped[dt.date] = mapped_column()
+
+
+class Allocation(IdMixin, CreatedMixin, Base):
+    """A share allocated: one beneficiary's contribution for one period, or a household's
+    registration fee (beneficiary and period empty)."""
+
+    __tablename__ = "allocations"
+    __table_args__ = (
+        UniqueConstraint("beneficiary_id", "period_id"),
+        CheckConstraint("kind IN ('contribution', 'registration')", name="kind"),
+        CheckConstraint("member_amount >= 0 AND funder_amount >= 0", name="amounts"),
+        CheckConstraint(
+            "(kind = 'registration' AND beneficiary_id IS NULL AND period_id IS NULL)"
+            " OR (kind = 'contribution' AND beneficiary_id IS NOT NULL"
+            " AND period_id IS NOT NULL)",
+            name="shape",
+        ),
+    )
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"), index=True)
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("coverage_periods.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    member_amount: Mapped[int] = mapped_column(Money)
+    funder_amount: Mapped[int] = mapped_column(Money, default=0)
+    allocated_on: Mapped[dt.date] = mapped_column()
+    ledger_key: Mapped[str] = mapped_column(String(200), index=True)
+
+    household: Mapped[Household] = relationship()
+    beneficiary: Mapped[Beneficiary | None] = relationship()
+    period: Mapped[CoveragePeriod | None] = relationship()

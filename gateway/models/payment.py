@@ -1,0 +1,33 @@
+"""Money received for a household from any channel (cash, mobile, bank, legacy import)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.models.base import Base, CreatedMixin, IdMixin, Money
+from gateway.models.household import Household
+
+CHANNELS = ("cash", "mobile", "bank", "legacy")
+
+
+class Payment(IdMixin, CreatedMixin, Base):
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("mutual_id", "reference"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("channel IN ('cash', 'mobile', 'bank', 'legacy')", name="channel"),
+    )
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    amount: Mapped[int] = mapped_column(Money)
+    paid_on: Mapped[dt.date] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(8))
+    reference: Mapped[str] = mapped_column(String(100))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    ledger_key: Mapped[str] = mapped_column(String(200))
+
+    household: Mapped[Household] = relationship()

@@ -1,0 +1,142 @@
+"""Settings built once from the environment; every problem is reported at once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SANDBOX_SECRET = "dev-sandbox-secret"  # noqa: S105 - documented development default
+DEV_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105
+SMS_PROVIDERS = ("sandbox", "africastalking")
+SANDBOX_AUTO = ("approve", "reject", "off")
+
+
+class SettingsError(ValueError):
+    """Raised with every configuration problem found, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid configuration:\n" + "\n".join(f"- {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    var_dir: Path = field(default_factory=lambda: Path("var"))
+    database_url: str = ""
+    redis_url: str = ""
+    secret_key: str = DEV_SECRET_KEY
+    ussd_token: str = ""
+    allowed_ips: tuple[str, ...] = ()
+    sms_provider: str = "sandbox"
+    at_username: str = ""
+    at_api_key: str = ""
+    at_sender_id: str = ""
+    sandbox_secret: str = DEV_SANDBOX_SECRET
+    sandbox_auto: str = "approve"
+    screen_limit: int = 160
+    cinetpay_api_key: str = ""
+    cinetpay_secret_key: str = ""
+    mtnmomo_subscription_key: str = ""
+    mtnmomo_api_user: str = ""
+    mtnmomo_api_key: str = ""
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_redis(self) -> bool:
+        return not self.redis_url
+
+    @property
+    def redis_db_path(self) -> Path:
+        """File of the embedded Redis server, shared by every process of this directory."""
+        return self.var_dir / "redis.db"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        problems: list[str] = []
+        get = env.get
+        mode = get("GATEWAY_ENV", "development").strip() or "development"
+        if mode not in ("development", "production", "test"):
+            problems.append(f"GATEWAY_ENV must be development, production or test, not {mode!r}")
+        var_dir = Path(get("GATEWAY_VAR_DIR", "var"))
+        database_url = get("DATABASE_URL", "").strip()
+        if not database_url:
+            database_url = f"sqlite:///{(var_dir / 'gateway.db').resolve()}"
+        elif database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgres://")
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        redis_url = get("REDIS_URL", "").strip()
+        sms_provider = get("GATEWAY_SMS_PROVIDER", "sandbox").strip() or "sandbox"
+        if sms_provider not in SMS_PROVIDERS:
+            problems.append(f"GATEWAY_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
+        sandbox_auto = get("GATEWAY_SANDBOX_AUTO", "approve").strip() or "approve"
+        if sandbox_auto not in SANDBOX_AUTO:
+            problems.append(f"GATEWAY_SANDBOX_AUTO must be one of {', '.join(SANDBOX_AUTO)}")
+        screen_limit = _int(get("GATEWAY_SCREEN_LIMIT", "160"), "GATEWAY_SCREEN_LIMIT", problems)
+        if screen_limit is not None and not 60 <= screen_limit <= 182:
+            problems.append("GATEWAY_SCREEN_LIMIT must be between 60 and 182 characters")
+        settings = cls(
+            env=mode,
+            var_dir=var_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=get("GATEWAY_SECRET_KEY", "") or DEV_SECRET_KEY,
+            ussd_token=get("GATEWAY_USSD_TOKEN", ""),
+            allowed_ips=tuple(ip.strip() for ip in get("GATEWAY_ALLOWED_IPS", "").split(",")
+                              if ip.strip()),
+            sms_provider=sms_provider,
+            at_username=get("AT_USERNAME", ""),
+            at_api_key=get("AT_API_KEY", ""),
+            at_sender_id=get("AT_SENDER_ID", ""),
+            sandbox_secret=get("GATEWAY_SANDBOX_SECRET", "") or DEV_SANDBOX_SECRET,
+            sandbox_auto=sandbox_auto,
+            screen_limit=screen_limit or 160,
+            cinetpay_api_key=get("CINETPAY_API_KEY", ""),
+            cinetpay_secret_key=get("CINETPAY_SECRET_KEY", ""),
+            mtnmomo_subscription_key=get("MTNMOMO_SUBSCRIPTION_KEY", ""),
+            mtnmomo_api_user=get("MTNMOMO_API_USER", ""),
+            mtnmomo_api_key=get("MTNMOMO_API_KEY", ""),
+        )
+        if settings.production:
+            problems.extend(_production_problems(settings, env))
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+
+def _int(raw: str, name: str, problems: list[str]) -> int | None:
+    try:
+        return int(raw)
+    except ValueError:
+        problems.append(f"{name} must be a whole number, not {raw!r}")
+        return None
+
+
+def _production_problems(s: Settings, env: Mapping[str, str]) -> list[str]:
+    problems = []
+    if not env.get("DATABASE_URL") or s.embedded_database:
+        problems.append("DATABASE_URL must point at PostgreSQL in production (no embedded SQLite)")
+    if s.embedded_redis:
+        problems.append("REDIS_URL must be set in production (no embedded Redis)")
+    if not env.get("GATEWAY_SECRET_KEY"):
+        problems.append("GATEWAY_SECRET_KEY is required in production")
+    if not s.ussd_token:
+        problems.append("GATEWAY_USSD_TOKEN is required in production")
+    if s.sms_provider == "sandbox":
+        problems.append("GATEWAY_SMS_PROVIDER must be a real provider in production, not sandbox")
+    if s.sms_provider == "africastalking" and not (s.at_username and s.at_api_key):
+        problems.append("AT_USERNAME and AT_API_KEY are required for the africastalking provider")
+    if not env.get("GATEWAY_SANDBOX_SECRET"):
+        problems.append("GATEWAY_SANDBOX_SECRET must be set in production (no development default)")
+    return problems
