@@ -93,8 +93,9 @@ class Settings:
             redis_url=redis_url,
             secret_key=get("GATEWAY_SECRET_KEY", "") or DEV_SECRET_KEY,
             ussd_token=get("GATEWAY_USSD_TOKEN", ""),
-            allowed_ips=tuple(ip.strip() for ip in get("GATEWAY_ALLOWED_IPS", "").split(",")
-                              if ip.strip()),
+            allowed_ips=tuple(
+                ip.strip() for ip in get("GATEWAY_ALLOWED_IPS", "").split(",") if ip.strip()
+            ),
             sms_provider=sms_provider,
             at_username=get("AT_USERNAME", ""),
             at_api_key=get("AT_API_KEY", ""),

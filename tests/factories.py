@@ -8,8 +8,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.models import Beneficiary, Funder, Household, HouseholdPhone, Levy, Mutual, Product
-from gateway.models import Subsidy
+from gateway.models import (
+    Beneficiary,
+    Funder,
+    Household,
+    HouseholdPhone,
+    Levy,
+    Mutual,
+    Product,
+    Subsidy,
+)
 
 _seq = itertools.count(1)
 
@@ -17,14 +25,25 @@ _seq = itertools.count(1)
 def make_mutual(session: Session, code: str = "MUT", **product: Any) -> Mutual:
     """A mutual with one product. Defaults: the D11 example (year from 01-01, waiting 60,
     grace 30, join window 30), 6 000 XOF per beneficiary, no registration fee."""
-    mutual = Mutual(code=code, name=f"Mutuelle {code}", country="BF",
-                    timezone="Africa/Ouagadougou", languages=["fr", "en"])
+    mutual = Mutual(
+        code=code,
+        name=f"Mutuelle {code}",
+        country="BF",
+        timezone="Africa/Ouagadougou",
+        languages=["fr", "en"],
+    )
     session.add(mutual)
     subsidies = product.pop("subsidies", [])
     levies = product.pop("levies", [])
     settings: dict[str, Any] = {
-        "code": "STD", "name": "Garantie de base", "period": "year", "contribution": 6000,
-        "registration_fee": 0, "waiting_days": 60, "grace_days": 30, "join_window_days": 30,
+        "code": "STD",
+        "name": "Garantie de base",
+        "period": "year",
+        "contribution": 6000,
+        "registration_fee": 0,
+        "waiting_days": 60,
+        "grace_days": 30,
+        "join_window_days": 30,
         "coverage_start": "01-01",
     }
     settings.update(product)
@@ -53,12 +72,24 @@ def make_household(
 ) -> Household:
     n = next(_seq)
     number = number or f"{1000 + n}"
-    household = Household(mutual=mutual, number=number, digits=number, category=category,
-                          product=mutual.products[0], language="fr")
+    household = Household(
+        mutual=mutual,
+        number=number,
+        digits=number,
+        category=category,
+        product=mutual.products[0],
+        language="fr",
+    )
     session.add(household)
+    session.flush()
     for i in range(members):
-        add_beneficiary(session, household, enrolled_on=enrolled_on,
-                        relation="head" if i == 0 else "child", sex="M" if i == 0 else "F")
+        add_beneficiary(
+            session,
+            household,
+            enrolled_on=enrolled_on,
+            relation="head" if i == 0 else "child",
+            sex="M" if i == 0 else "F",
+        )
     if phone:
         household.phones.append(HouseholdPhone(msisdn=phone, is_primary=True))
     session.flush()
@@ -77,10 +108,19 @@ def add_beneficiary(
 ) -> Beneficiary:
     index = len(household.beneficiaries) + 1
     number = f"{household.number}{index:02d}"
-    ben = Beneficiary(mutual_id=household.mutual_id, household=household, number=number,
-                      digits=number, full_name=f"Membre {number}", sex=sex,
-                      birth_date=birth_date, relation=relation, status=status,
-                      enrolled_on=enrolled_on, left_on=left_on)
+    ben = Beneficiary(
+        mutual_id=household.mutual_id,
+        household=household,
+        number=number,
+        digits=number,
+        full_name=f"Membre {number}",
+        sex=sex,
+        birth_date=birth_date,
+        relation=relation,
+        status=status,
+        enrolled_on=enrolled_on,
+        left_on=left_on,
+    )
     session.add(ben)
     session.flush()
     return ben

@@ -7,6 +7,7 @@ from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.coverage import Allocation, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
+from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.mutual import Funder, Mutual, Section
 from gateway.models.payment import Payment
 from gateway.models.product import Levy, Product, Subsidy

@@ -22,9 +22,7 @@ class Beneficiary(IdMixin, Base):
         CheckConstraint(
             "relationship IN ('head', 'spouse', 'child', 'parent', 'other')", name="relationship"
         ),
-        CheckConstraint(
-            "status IN ('active', 'removed', 'deceased', 'suspended')", name="status"
-        ),
+        CheckConstraint("status IN ('active', 'removed', 'deceased', 'suspended')", name="status"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)

@@ -39,9 +39,7 @@ class ReminderRule(IdMixin, Base):
     __tablename__ = "reminder_rules"
     __table_args__ = (
         CheckConstraint("anchor IN ('opens', 'closes', 'coverage_end')", name="anchor"),
-        CheckConstraint(
-            "repeat_every_days IS NULL OR repeat_every_days > 0", name="repeat"
-        ),
+        CheckConstraint("repeat_every_days IS NULL OR repeat_every_days > 0", name="repeat"),
     )
 
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)

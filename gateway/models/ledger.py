@@ -19,9 +19,7 @@ class Account(IdMixin, CreatedMixin, Base):
     __tablename__ = "ledger_accounts"
     __table_args__ = (
         UniqueConstraint("mutual_id", "name"),
-        CheckConstraint(
-            "kind IN ('asset', 'liab', 'income', 'expense', 'equity')", name="kind"
-        ),
+        CheckConstraint("kind IN ('asset', 'liab', 'income', 'expense', 'equity')", name="kind"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
