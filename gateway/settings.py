@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DEV_SANDBOX_SECRET = "dev-sandbox-secret"  # noqa: S105 - documented development default
-DEV_SECRET_KEY = "dev-insecure-secret-key"  # noqa: S105
+DEV_SANDBOX_SECRET = "dev-sandbox-secret"
+DEV_SECRET_KEY = "dev-insecure-secret-key"
 SMS_PROVIDERS = ("sandbox", "africastalking")
 SANDBOX_AUTO = ("approve", "reject", "off")
 

@@ -37,7 +37,7 @@ class CliContext(AbstractContextManager["CliContext"]):
         return make_session_factory(self.engine)
 
     @cached_property
-    def redis(self) -> "redis.Redis[bytes]":
+    def redis(self) -> redis.Redis[bytes]:
         return connect_redis(self.settings)
 
     @contextmanager
