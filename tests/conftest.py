@@ -111,8 +111,11 @@ def clock() -> FixedClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    env = {"DATABASE_URL": database_url, "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-           "GATEWAY_ENV": "test"}
+    env = {
+        "DATABASE_URL": database_url,
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        "GATEWAY_ENV": "test",
+    }
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     return Settings.from_env(env)

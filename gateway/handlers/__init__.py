@@ -1,0 +1,35 @@
+"""Thin Flask blueprints. Helpers here give handlers the app's services and one session per
+request; the request decides when to commit, teardown only closes (and so rolls back)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from flask import current_app, g
+from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:  # the app module imports this one; no import cycle at run time
+    from gateway.app import AppServices
+
+EXTENSION = "gateway"
+
+
+def services() -> AppServices:
+    """The settings, engine, Redis and clock built by create_app()."""
+    return cast("AppServices", current_app.extensions[EXTENSION])
+
+
+def request_session() -> Session:
+    """The request's session, opened on first use."""
+    session = cast("Session | None", g.get("db_session"))
+    if session is None:
+        session = services().session_factory()
+        g.db_session = session
+    return session
+
+
+def close_request_session(_exc: BaseException | None = None) -> None:
+    """Teardown: close without committing; uncommitted work is rolled back."""
+    session = cast("Session | None", g.pop("db_session", None))
+    if session is not None:
+        session.close()

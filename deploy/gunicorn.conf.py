@@ -1,0 +1,32 @@
+"""gunicorn settings for the web process.
+
+    gunicorn -c deploy/gunicorn.conf.py 'gateway.app:create_app()'
+
+USSD hops are short (database + Redis, < 50 ms): a few processes with a few threads each keep
+the operator's ~10 s hop budget far away; nginx in front handles slow clients and TLS."""
+
+import multiprocessing
+import os
+
+bind = f"127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = 4
+# No preload: each worker process builds its own engine and Redis client in create_app().
+preload_app = False
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+max_requests = 5000
+max_requests_jitter = 500
+# Requests are small form posts; refuse oversized request lines and headers early.
+limit_request_line = 4094
+limit_request_fields = 50
+limit_request_field_size = 8190
+forwarded_allow_ips = "127.0.0.1"
+accesslog = "-"
+errorlog = "-"
+loglevel = "info"
+proc_name = "gateway-web"
+# gunicorn >= 27 opens a control socket under $HOME; the systemd unit has ProtectHome.
+control_socket_disable = True

