@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Beneficiary, Household, Mutual
+from gateway.services.phones import digits_of
 
 
 class AmbiguousNumber(LookupError):
@@ -22,15 +22,11 @@ class Found:
     beneficiary: Beneficiary | None = None
 
 
-def digits_only(number: str) -> str:
-    return re.sub(r"\D", "", number)
-
-
 def find_number(session: Session, number: str, mutual_id: int | None = None) -> Found | None:
     """Exact number first; otherwise the one record whose digits are exactly those given."""
     number = number.strip()
     for exact in (True, False):
-        value = number if exact else digits_only(number)
+        value = number if exact else digits_of(number)
         if not value:
             continue
         found = _matches(session, value, exact, mutual_id)

@@ -7,27 +7,33 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.models import Household, Mutual, Payment
 from gateway.models.payment import CHANNELS
 from gateway.services.allocation import PaymentConflict, receive_payment
-from gateway.services.members_import import (
-    Cells,
+from gateway.services.csv_rows import (
+    FirstLines,
     ImportErrors,
     Problems,
+    RowCheck,
     Source,
+    choice,
     parse_date,
     read_rows,
+    required,
+    text,
 )
 
 COLUMNS = ("household_number", "amount", "paid_on", "channel", "reference")
 MAX_AMOUNT = 10**12  # XOF; anything above is a typo, not a contribution
 _WHOLE = re.compile(r"[0-9]+")
 _CHUNK = 500
+
+Model = TypeVar("Model")
 
 
 @dataclass(frozen=True)
@@ -86,47 +92,45 @@ def _check(
     problems = Problems()
     dates: dict[str, dt.date] = {}
     lines: list[PaymentLine] = []
-    seen: dict[str, int] = {}
+    seen = FirstLines()
     for line, cells in read_rows(source, COLUMNS):
-        reference = cells["reference"]
-        if reference in seen:
-            problems.add(line, "reference", f"{reference!r} already on line {seen[reference]}")
-        seen.setdefault(reference, line)
-        item = _parse(line, cells, dates, today, problems)
+        seen.check(line, "reference", cells["reference"], problems)
+        item = _parse(RowCheck(line, cells, problems), dates, today)
         if item is not None:
             lines.append(item)
     households = _households(session, mutual, {item.household for item in lines})
     _check_known(session, mutual, lines, households, problems)
-    if problems:
-        raise ImportErrors(problems.by_line())
+    problems.raise_if_any()
     return lines, households
 
 
-def _parse(
-    line: int, cells: Cells, dates: dict[str, dt.date], today: dt.date | None, problems: Problems
-) -> PaymentLine | None:
-    before = len(problems)
-    household, raw_amount, channel = cells["household_number"], cells["amount"], cells["channel"]
-    if not household:
-        problems.add(line, "household_number", "required")
-    amount = int(raw_amount) if _WHOLE.fullmatch(raw_amount) else 0
+def _parse(row: RowCheck, dates: dict[str, dt.date], today: dt.date | None) -> PaymentLine | None:
+    household = row.take("household_number", required)
+    amount = row.take("amount", _amount)
+    paid_on = row.take("paid_on", lambda raw: _not_after(parse_date(raw, dates), today))
+    channel = row.take("channel", _channel)
+    reference = row.take("reference", _reference)
+    if not row.ok:
+        return None
+    return PaymentLine(row.line, household, amount, paid_on, channel, reference)
+
+
+def _amount(raw: str) -> int:
+    amount = int(raw) if _WHOLE.fullmatch(raw) else 0
     if not 0 < amount <= MAX_AMOUNT:
         reason = f"must be a whole number of XOF (digits only) from 1 to {MAX_AMOUNT}"
-        problems.add(line, "amount", f"{reason}, got {raw_amount!r}")
-    try:
-        paid_on = parse_date(cells["paid_on"], dates)
-        if today is not None and paid_on > today:
-            problems.add(line, "paid_on", f"{paid_on} is in the future")
-    except ValueError as exc:
-        problems.add(line, "paid_on", str(exc))
-    if channel not in CHANNELS:
-        problems.add(line, "channel", f"must be one of {', '.join(CHANNELS)}, got {channel!r}")
-    reference = cells["reference"]
-    if not reference or len(reference) > 100:
-        problems.add(line, "reference", "required, at most 100 characters")
-    if len(problems) > before:
-        return None
-    return PaymentLine(line, household, amount, paid_on, channel, reference)
+        raise ValueError(f"{reason}, got {raw!r}")
+    return amount
+
+
+def _not_after(day: dt.date, today: dt.date | None) -> dt.date:
+    if today is not None and day > today:
+        raise ValueError(f"{day} is in the future")
+    return day
+
+
+_channel = choice(CHANNELS, ignore_case=False)
+_reference = text(100)
 
 
 def _check_known(
@@ -152,21 +156,20 @@ def _check_known(
 
 
 def _households(session: Session, mutual: Mutual, numbers: set[str]) -> dict[str, Household]:
-    found: dict[str, Household] = {}
-    wanted = sorted(numbers)
-    for i in range(0, len(wanted), _CHUNK):
-        query = select(Household).where(
-            Household.mutual_id == mutual.id, Household.number.in_(wanted[i : i + _CHUNK])
-        )
-        found.update((h.number, h) for h in session.scalars(query))
-    return found
+    query = select(Household).where(Household.mutual_id == mutual.id)
+    return {h.number: h for h in _where_in(session, query, Household.number, sorted(numbers))}
 
 
 def _recorded(session: Session, mutual: Mutual, references: list[str]) -> dict[str, Payment]:
-    found: dict[str, Payment] = {}
-    for i in range(0, len(references), _CHUNK):
-        query = select(Payment).where(
-            Payment.mutual_id == mutual.id, Payment.reference.in_(references[i : i + _CHUNK])
-        )
-        found.update((p.reference, p) for p in session.scalars(query))
+    query = select(Payment).where(Payment.mutual_id == mutual.id)
+    return {p.reference: p for p in _where_in(session, query, Payment.reference, references)}
+
+
+def _where_in(
+    session: Session, query: Select[Model], column: InstrumentedAttribute[str], values: list[str]
+) -> list[Model]:
+    """`query` restricted to `column IN values`, a chunk of values a statement."""
+    found: list[Model] = []
+    for i in range(0, len(values), _CHUNK):
+        found.extend(session.scalars(query.where(column.in_(values[i : i + _CHUNK]))))
     return found

@@ -1,0 +1,158 @@
+"""What the CSV imports (members, payments) share: reading a file into numbered rows, the
+`line N: column: reason` problems, and the cell parsers, so that both report alike."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+Source = str | Path | TextIO
+Cells = dict[str, str]
+
+
+class ImportErrors(ValueError):
+    """Every bad line of a file (`line N: column: reason`); nothing was imported."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__(f"{len(errors)} problem(s), nothing imported:\n" + "\n".join(errors))
+
+
+class Problems(list[str]):
+    """`line N: column: reason` lines, sorted by line when reported."""
+
+    def add(self, line: int, column: str, reason: str) -> None:
+        self.append(f"line {line}: {column}: {reason}")
+
+    def by_line(self) -> list[str]:
+        return sorted(self, key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
+
+    def raise_if_any(self) -> None:
+        if self:
+            raise ImportErrors(self.by_line())
+
+
+class RowCheck:
+    """One data row being checked: each cell parser's `ValueError` becomes a problem of its
+    column, so that a row reports all its bad cells at once."""
+
+    __slots__ = ("_before", "cells", "line", "problems")
+
+    def __init__(self, line: int, cells: Cells, problems: Problems) -> None:
+        self.line, self.cells, self.problems = line, cells, problems
+        self._before = len(problems)
+
+    def take(self, column: str, parse: Callable[[str], Any]) -> Any:
+        """The parsed cell, or None when it is reported."""
+        try:
+            return parse(self.cells[column])
+        except ValueError as exc:
+            self.problems.add(self.line, column, str(exc))
+            return None
+
+    def add(self, column: str, reason: str) -> None:
+        self.problems.add(self.line, column, reason)
+
+    @property
+    def ok(self) -> bool:
+        return len(self.problems) == self._before
+
+
+class FirstLines(dict[str, int]):
+    """A column whose values must not repeat in a file: value -> first line it is on."""
+
+    def check(self, line: int, column: str, value: str, problems: Problems) -> None:
+        if value in self:
+            problems.add(line, column, f"{value!r} already on line {self[value]}")
+        self.setdefault(value, line)
+
+
+def read_rows(source: Source, columns: tuple[str, ...]) -> list[tuple[int, Cells]]:
+    """(line, cells) per data row, numbered as in the file (header = 1; a quoted field over
+    several lines counts from its first). Header and row-shape problems stop the import."""
+    if isinstance(source, Path):
+        try:
+            text = source.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ImportErrors([f"{source.name}: not UTF-8 text (byte {exc.start})"]) from exc
+    else:
+        text = source if isinstance(source, str) else source.read()
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    problems = Problems()
+    if missing := [c for c in columns if c not in header]:
+        problems.add(1, "header", f"missing column(s) {', '.join(missing)}")
+    if unknown := [c for c in header if c not in columns]:
+        problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
+    if problems:
+        raise ImportErrors(problems)
+    rows, start = [], reader.line_num + 1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
+            continue
+        rows.append((line, {name: cell.strip() for name, cell in zip(header, cells, strict=True)}))
+    if problems:
+        raise ImportErrors(problems)
+    return rows
+
+
+def iso_date(raw: str) -> dt.date:
+    """ISO `YYYY-MM-DD` only: a register's `01/02/2026` is ambiguous, so it is refused."""
+    if not ISO_DATE.fullmatch(raw):
+        raise ValueError(f"must be a date YYYY-MM-DD, got {raw!r}")
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"not a calendar date: {raw!r}") from None
+
+
+def parse_date(raw: str, cache: dict[str, dt.date]) -> dt.date:
+    """`iso_date`, remembered: a register repeats the same few days on many rows."""
+    day = cache.get(raw)
+    if day is None:
+        day = cache[raw] = iso_date(raw)
+    return day
+
+
+def required(value: str) -> str:
+    if not value:
+        raise ValueError("required")
+    return value
+
+
+def text(max_len: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if not value or len(value) > max_len:
+            raise ValueError(f"required, at most {max_len} characters")
+        return value
+
+    return parse
+
+
+def choice(
+    options: tuple[str, ...], default: str | None = None, *, ignore_case: bool = True
+) -> Callable[[str], str]:
+    """A choice returning the canonical spelling (any case unless `ignore_case` is False);
+    empty gives the default when there is one."""
+    canonical = {(option.lower() if ignore_case else option): option for option in options}
+
+    def parse(value: str) -> str:
+        if not value and default is not None:
+            return default
+        found = canonical.get(value.lower() if ignore_case else value)
+        if found is None:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return found
+
+    return parse

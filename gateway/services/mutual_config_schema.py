@@ -1,0 +1,163 @@
+"""What a mutual's TOML file holds (interfaces.md, Files; D1-D4, D14-D15): the spec of each
+table, and the rules that span several keys of the file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.services import mutual_config_checks as checks
+from gateway.services.mutual_config_checks import REQUIRED, Bad, Problems, Spec, Tables, show
+
+# messaging.md, standard template keys: a reminder naming another one is a typo.
+TEMPLATES = (
+    "campaign_opening",
+    "campaign_reminder",
+    "campaign_closing",
+    "coverage_ending",
+    "coverage_ended",
+    "payment_receipt",
+    "payment_partial",
+    "payment_failed",
+    "cash_receipt",
+    "optout_ack",
+    "optin_ack",
+    "help",
+    "status",
+)
+SECRET_WORDS = ("secret", "password", "api_key", "apikey", "token", "private")
+DEFAULT_TEMPLATES = {
+    "opens": "campaign_opening",
+    "closes": "campaign_closing",
+    "coverage_end": "coverage_ending",
+}
+
+
+def _copay(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Bad(f"must be a table of level = percent, got {show(value)}")
+    for level, pct in value.items():
+        try:
+            checks.percent(pct)
+        except Bad as exc:
+            raise Bad(str(exc), at=f".{level}") from None
+    return dict(value)
+
+
+def _quiet_hours(value: Any) -> list[str]:
+    hours: list[str] = checks.list_of(_hour)(value)
+    if len(hours) != 2 or hours[0] >= hours[1]:
+        raise Bad('must be ["HH:MM", "HH:MM"], the sending window\'s start then end')
+    return hours
+
+
+def _payment_settings(value: Any) -> dict[str, Any]:
+    """The provider's non-secret settings; secrets come from the environment."""
+    if not isinstance(value, dict):
+        raise Bad(f"must be a table, got {show(value)}")
+    for key in value:
+        if any(word in key.lower() for word in SECRET_WORDS):
+            raise Bad("secrets come from the environment, not from this file", at=f".{key}")
+    return dict(value)
+
+
+_hour = checks.pattern(r"([01]\d|2[0-3]):[0-5]\d", 'a time "HH:MM"')
+_code = checks.pattern(
+    r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", "a code of letters, digits, '_', '-', '.'"
+)
+_category = checks.pattern(r"[a-z][a-z0-9_-]{0,31}", "a lower-case category name")
+_levy_name = checks.pattern(r"[A-Za-z0-9_-]{1,64}", "a name of letters, digits, '_' or '-'")
+_language = checks.pattern(r"[a-z]{2,3}", 'a language code such as "fr"')
+_service_code = checks.pattern(r"\*\d+(\*\d+)*#", 'a USSD code such as "*123#"')
+_sender_id = checks.pattern(r"[A-Za-z0-9 ]{1,11}", "at most 11 letters, digits or spaces")
+_days = checks.whole(0, unit=" of days")
+_xof = checks.whole(0, unit=" of XOF")
+
+MUTUAL: Spec = {
+    "code": (_code, REQUIRED),
+    "name": (checks.text(200), REQUIRED),
+    "country": (checks.country, REQUIRED),
+    "timezone": (checks.timezone, REQUIRED),
+    "languages": (checks.list_of(_language, non_empty=True), ["fr"]),
+    "service_codes": (checks.list_of(_service_code), []),
+    "sms_sender_id": (_sender_id, None),
+    "contact": (checks.text(120), None),
+    "quiet_hours": (_quiet_hours, ["08:00", "20:00"]),
+    "catch_up_hours": (checks.whole(0, unit=" of hours"), 48),
+    "sections": (checks.list_of(checks.text(120)), []),
+    "payment_provider": (checks.choice("sandbox", "cinetpay", "mtnmomo"), "sandbox"),
+}
+SUBSIDY: Spec = {
+    "category": (_category, REQUIRED),
+    "member_share": (checks.whole(0, 100), REQUIRED),
+    "funder": (checks.text(200), None),
+}
+LEVY: Spec = {"name": (_levy_name, REQUIRED), "percent": (checks.basis_points, REQUIRED)}
+PRODUCT: Spec = {
+    "code": (_code, REQUIRED),
+    "name": (checks.text(200), REQUIRED),
+    "period": (checks.choice("year", "month"), "year"),
+    "contribution": (_xof, REQUIRED),
+    "registration_fee": (_xof, 0),
+    "waiting_days": (_days, 0),
+    "grace_days": (_days, 0),
+    "join_window_days": (_days, None),
+    "coverage_start": (checks.month_day, "01-01"),
+    "installments": (checks.boolean, True),
+    "newborn_waiting": (checks.boolean, True),
+    "copay": (_copay, {}),
+    "subsidies": (Tables(SUBSIDY), []),
+    "levies": (Tables(LEVY), []),
+}
+REMINDER: Spec = {
+    "anchor": (checks.choice(*DEFAULT_TEMPLATES), REQUIRED),
+    "offset_days": (checks.whole(-3660, 3660, " of days"), 0),
+    "repeat_every_days": (checks.whole(1, unit=" of days"), None),
+    "template": (checks.choice(*TEMPLATES), None),
+}
+CAMPAIGN: Spec = {
+    "code": (_code, REQUIRED),
+    "name": (checks.text(200), REQUIRED),
+    "opens_on": (checks.date, REQUIRED),
+    "closes_on": (checks.date, REQUIRED),
+    "product": (_code, None),
+    "for_period": (checks.date, None),
+    "sections": (checks.list_of(checks.text(120)), []),
+    "reminders": (Tables(REMINDER), []),
+}
+ROOT: Spec = {
+    "mutual": (checks.Table(MUTUAL), REQUIRED),
+    "payment": (_payment_settings, {}),
+    "products": (Tables(PRODUCT), []),
+    "campaigns": (Tables(CAMPAIGN), []),
+}
+
+
+def check_file(config: dict[str, Any], problems: Problems) -> None:
+    """Rules that span several keys; tables with a problem of their own are None here."""
+    checks.unique_keys(config["products"], "code", "products", problems)
+    for i, product in enumerate(config["products"]):
+        if product is not None:
+            _check_product(product, f"products[{i}]", problems)
+    checks.unique_keys(config["campaigns"], "code", "campaigns", problems)
+    for i, campaign in enumerate(config["campaigns"]):
+        if campaign is None:
+            continue
+        if campaign["closes_on"] < campaign["opens_on"]:
+            problems.add(f"campaigns[{i}].closes_on", "is before opens_on")
+        keys = [(r["anchor"], r["offset_days"]) for r in campaign["reminders"]]
+        if len(set(keys)) != len(keys):
+            problems.add(f"campaigns[{i}].reminders", "two rules with the same anchor and offset")
+
+
+def _check_product(product: dict[str, Any], path: str, problems: Problems) -> None:
+    if product["join_window_days"] is None:
+        product["join_window_days"] = product["grace_days"]
+    if product["period"] == "month" and product["coverage_start"] != "01-01":
+        problems.add(f"{path}.coverage_start", "monthly products follow calendar months")
+    checks.unique_keys(product["subsidies"], "category", f"{path}.subsidies", problems)
+    checks.unique_keys(product["levies"], "name", f"{path}.levies", problems)
+    for j, subsidy in enumerate(product["subsidies"]):
+        if subsidy["member_share"] < 100 and not subsidy["funder"]:
+            problems.add(f"{path}.subsidies[{j}].funder", "is required when member_share < 100")
+    if sum(levy["percent"] for levy in product["levies"]) > 10_000:
+        problems.add(f"{path}.levies", "percents add up to more than 100")
