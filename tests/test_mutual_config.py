@@ -196,6 +196,11 @@ ERRORS = [
         "payment.api_key: secrets come from the environment, not from this file",
     ),
     (
+        'sections = ["Nord"]',
+        'sections = ["Nord"]\n[payment]\nsince = 2026-01-01',
+        "payment.since: must be text, a number, true/false or a list of them, got",
+    ),
+    (
         "contribution = 6000",
         'contribution = 6000\ncoverage_start = "13-01"',
         'products[0].coverage_start: must be a day of the year "MM-DD", got "13-01"',

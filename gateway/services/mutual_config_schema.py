@@ -54,10 +54,22 @@ def _payment_settings(value: Any) -> dict[str, Any]:
     """The provider's non-secret settings; secrets come from the environment."""
     if not isinstance(value, dict):
         raise Bad(f"must be a table, got {show(value)}")
-    for key in value:
+    for key, item in value.items():
         if any(word in key.lower() for word in SECRET_WORDS):
             raise Bad("secrets come from the environment, not from this file", at=f".{key}")
+        if not _plain(item):
+            raise Bad(
+                f"must be text, a number, true/false or a list of them, got {show(item)}",
+                at=f".{key}",
+            )
     return dict(value)
+
+
+def _plain(item: Any) -> bool:
+    """Stored as JSON: dates, times and nested tables have no place in provider settings."""
+    if isinstance(item, list):
+        return all(_plain(x) for x in item)
+    return isinstance(item, str | int | float | bool)
 
 
 _hour = checks.pattern(r"([01]\d|2[0-3]):[0-5]\d", 'a time "HH:MM"')
