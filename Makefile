@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHES := $(sort $(wildcard bench/bench_*.py))
 
-.PHONY: install run test lint typecheck fmt bench clean
+.PHONY: install run test lint typecheck fmt bench screenshot clean
 
 install: $(STAMP)
 
@@ -38,6 +38,17 @@ bench: $(STAMP)
 	@set -e; for f in $(BENCHES); do \
 		m=$$(basename $$f .py); echo "== bench.$$m"; $(BIN)/python -m bench.$$m; \
 	done
+
+# The web simulator in headless Chromium -> var/screenshots/simulator.png (installs Chromium
+# from Debian's packages when run as root and it is missing).
+screenshot: $(STAMP)
+	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		{ echo "chromium missing: run 'apt-get install -y chromium' as root"; exit 1; }
+	mkdir -p var/screenshots
+	SIMULATOR_SCREENSHOT=$(CURDIR)/var/screenshots/simulator.png \
+		$(BIN)/pytest tests/test_simulator.py -k screenshot -rs
+	@echo "var/screenshots/simulator.png"
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out build *.egg-info

@@ -6,8 +6,22 @@ import click
 
 
 def register(group: click.Group) -> None:
-    from gateway.cli import db_commands
+    from gateway.cli import (
+        data_commands,
+        db_commands,
+        eligibility_commands,
+        ledger_commands,
+        serve_commands,
+        ussd_commands,
+    )
 
-    for module in (db_commands,):
+    for module in (
+        db_commands,
+        eligibility_commands,
+        ledger_commands,
+        serve_commands,
+        data_commands,
+        ussd_commands,
+    ):
         for command in module.COMMANDS:
             group.add_command(command)

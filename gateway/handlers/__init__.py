@@ -3,9 +3,10 @@ request; the request decides when to commit, teardown only closes (and so rolls 
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING, cast
 
-from flask import current_app, g
+from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
 if TYPE_CHECKING:  # the app module imports this one; no import cycle at run time
@@ -33,3 +34,15 @@ def close_request_session(_exc: BaseException | None = None) -> None:
     session = cast("Session | None", g.pop("db_session", None))
     if session is not None:
         session.close()
+
+
+def guard_callback() -> None:
+    """Provider callbacks' protection (interfaces.md, HTTP): the optional IP allowlist, then
+    the secret token of the callback URL, compared in constant time."""
+    settings = services().settings
+    if settings.allowed_ips and request.remote_addr not in settings.allowed_ips:
+        abort(403, "caller address not allowed")
+    if settings.ussd_token:
+        given = request.args.get("token", "")
+        if not hmac.compare_digest(given.encode(), settings.ussd_token.encode()):
+            abort(403, "missing or wrong token")

@@ -11,6 +11,7 @@ from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolati
 from gateway.models.mutual import Funder, Mutual, Section
 from gateway.models.payment import Payment
 from gateway.models.product import Levy, Product, Subsidy
+from gateway.models.ussd import UssdHop, UssdSessionEvent
 
 __all__ = [
     "Account",
@@ -32,4 +33,6 @@ __all__ = [
     "ReminderRule",
     "Section",
     "Subsidy",
+    "UssdHop",
+    "UssdSessionEvent",
 ]

@@ -1,0 +1,337 @@
+"""USSD benchmark (issue 3, ussd.md: < 50 ms server time at p99): concurrent simulated sessions
+against the gateway served by gunicorn on PostgreSQL and Redis, next to a bare `CON hello` WSGI
+app (bench/hello_wsgi.py) served the same way in the same run.
+
+    python -m bench.bench_ussd [--seconds S] [--workers W] [--threads T] [--think S]
+
+Each session is a member of the demo mutual dialling in: main menu, 1 coverage, 0 back,
+3 payments, 0 back; then the next session starts. Closed loop, no think time: hops/s is the
+saturation throughput, and the client-side latency includes the queueing it causes. Paced runs
+(--think seconds between hops on average, 3 s by default: a quick member, who must read up to
+160 characters and type) show the latency a member would see. Server time is the handler's
+own figure, read back from the audit (ussd_hops.latency_ms). Default server: gthread, 2 workers
+x 4 threads; on 2 cores it gave the throughput of 4 x 8 with a far shorter server-time tail
+under saturation (fewer threads fighting for each process's GIL).
+
+PostgreSQL: BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres), whose
+`public` schema is dropped and rebuilt; Redis: BENCH_REDIS_URL (default
+redis://127.0.0.1:6379/2), flushed. Never point either at data you care about."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import itertools
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlencode
+
+import redis
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bench.bench_import import _fresh_postgres
+from gateway import migrate
+from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.models import HouseholdPhone, UssdHop
+from gateway.services.demo import load_demo
+from gateway.settings import Settings
+
+DEFAULT_PG = "postgresql://root@127.0.0.1:5432/postgres"
+DEFAULT_REDIS = "redis://127.0.0.1:6379/2"
+HOST = "127.0.0.1"
+TOKEN = "bench-token"
+HOP_PATH = f"/ussd/africastalking?token={TOKEN}"
+JOURNEY = ("", "1", "1*0", "1*0*3", "1*0*3*0")
+LEVELS = (50, 200)
+MAX_SESSIONS_PER_CLIENT = 100_000  # the deadline ends a run long before
+READY_TIMEOUT_S = 30.0
+HEADER = (
+    f"{'endpoint':<8} {'sess.':>5} {'think':>6} {'hops':>7} {'hops/s':>8} {'p50 ms':>7} "
+    f"{'p99 ms':>7} {'srv p50':>7} {'srv p99':>8} {'errors':>6}"
+)
+
+
+@dataclass
+class Run:
+    endpoint: str
+    sessions: int
+    think_s: float
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    server_ms: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def line(self) -> str:
+        ms = sorted(x * 1000 for x in self.latencies) or [0.0]
+        server = _pcts(sorted(self.server_ms)) if self.server_ms else "      -        -"
+        return (
+            f"{self.endpoint:<8} {self.sessions:>5} {self.think_s:>6.1f} {len(ms):>7} "
+            f"{self.rate:>8.0f} {_pct(ms, 50):>7.1f} {_pct(ms, 99):>7.1f} {server} "
+            f"{self.errors:>6}"
+        )
+
+
+def _pct(values: list[float], p: int) -> float:
+    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
+
+
+def _pcts(values: list[int]) -> str:
+    ms = [float(v) for v in values]
+    return f"{_pct(ms, 50):>7.1f} {_pct(ms, 99):>8.1f}"
+
+
+# --- the HTTP client: one keep-alive connection per simulated session ----------------------
+
+
+async def _read_reply(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return status, body, headers.get("connection", "").lower() == "close"
+
+
+class Client:
+    """A phone slot: sessions one after another on one connection, reconnecting if closed."""
+
+    def __init__(self, port: int, path: str, run: Run, rng: random.Random) -> None:
+        self.port, self.path, self.run, self.rng = port, path, run, rng
+        self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def hop(self, form: dict[str, str]) -> bytes:
+        body = urlencode(form).encode()
+        request = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        ).encode() + body
+        for _attempt in range(2):
+            if self.conn is None:
+                self.conn = await asyncio.open_connection(HOST, self.port)
+            reader, writer = self.conn
+            started = time.perf_counter()
+            try:
+                writer.write(request)
+                await writer.drain()
+                status, reply, close = await _read_reply(reader)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                continue
+            self.run.latencies.append(time.perf_counter() - started)
+            if close:
+                self.close()
+            if status != 200 or not reply.startswith((b"CON ", b"END ")):
+                self.run.errors += 1
+            return reply
+        self.run.errors += 1
+        return b""
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn[1].close()
+            self.conn = None
+
+
+async def _client(client: Client, phones: itertools.cycle[str], tag: str, deadline: float) -> None:
+    if client.run.think_s:  # paced members do not all dial in the same millisecond
+        await asyncio.sleep(client.rng.uniform(0, 2 * client.run.think_s))
+    for n in range(MAX_SESSIONS_PER_CLIENT):
+        if time.monotonic() >= deadline:
+            break
+        form = {"sessionId": f"{tag}-{n}", "serviceCode": "*144*7#", "phoneNumber": next(phones),
+                "networkCode": "61302"}  # fmt: skip
+        for text in JOURNEY:
+            await client.hop(form | {"text": text})
+            if client.run.think_s:
+                await asyncio.sleep(client.rng.uniform(0.5, 1.5) * client.run.think_s)
+    client.close()
+
+
+async def _load(run: Run, port: int, path: str, phones: list[str], seconds: float) -> None:
+    rng = random.Random(run.sessions)
+    clients = [Client(port, path, run, random.Random(rng.random())) for _ in range(run.sessions)]
+    cycle = itertools.cycle(phones)
+    started = time.monotonic()
+    tag = f"B{run.endpoint[:1]}{run.sessions}t{run.think_s:g}"
+    await asyncio.gather(
+        *(_client(c, cycle, f"{tag}-{i}", started + seconds) for i, c in enumerate(clients))
+    )
+    run.seconds = time.monotonic() - started
+
+
+# --- servers ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _gunicorn(app: str, port: int, ctx: Bench) -> subprocess.Popen[bytes]:
+    """The production server as deploy/gunicorn.conf.py runs it (gthread workers, keep-alive),
+    with the workers and threads of the command line and no access log (nginx keeps one)."""
+    argv = [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}",
+            "--workers", str(ctx.args.workers), "--worker-class", "gthread",
+            "--threads", str(ctx.args.threads), "--keep-alive", "10",
+            "--log-level", "warning", "--no-control-socket", app]  # fmt: skip
+    with ctx.log.open("ab") as out:
+        return subprocess.Popen(argv, env=ctx.env, stdout=out, stderr=out, start_new_session=True)
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}; see its log")
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not listen on {port} within {READY_TIMEOUT_S:.0f} s")
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _measure(endpoint: str, app: str, plan: list[tuple[int, float]], ctx: Bench) -> list[Run]:
+    port = _free_port()
+    proc = _gunicorn(app, port, ctx)
+    runs = []
+    try:
+        _wait_listening(port, proc)
+        path = HOP_PATH if endpoint == "gateway" else "/"
+        asyncio.run(_load(Run(endpoint, 20, 0.0), port, path, ctx.phones, 2.0))  # warm-up
+        for sessions, think in plan:
+            run = Run(endpoint, sessions, think)
+            seconds = max(ctx.args.seconds * 3, 30.0) if think else ctx.args.seconds
+            asyncio.run(_load(run, port, path, ctx.phones, seconds))
+            if endpoint == "gateway":
+                run.server_ms = ctx.server_times(run)
+            print(run.line(), flush=True)
+            runs.append(run)
+    finally:
+        _stop(proc)
+    return runs
+
+
+# --- set-up and report --------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    env: dict[str, str]
+    log: Path
+    database_url: str
+    phones: list[str] = field(default_factory=list)
+
+    def prepare(self) -> None:
+        """A fresh schema with the demo mutual; the member phones that reach one household."""
+        migrate.upgrade(self.database_url)
+        engine = make_engine(self.database_url)
+        with session_scope(make_session_factory(engine)) as session:
+            load_demo(session, dt.date.today())
+            query = (
+                select(HouseholdPhone.msisdn)
+                .group_by(HouseholdPhone.msisdn)
+                .having(func.count() == 1)
+                .order_by(HouseholdPhone.msisdn)
+            )
+            self.phones = list(session.scalars(query))
+        engine.dispose()
+
+    def server_times(self, run: Run) -> list[int]:
+        tag = f"B{run.endpoint[:1]}{run.sessions}t{run.think_s:g}-%"
+        engine = make_engine(self.database_url)
+        with engine.connect() as conn:
+            query = select(UssdHop.latency_ms).where(UssdHop.session_id.like(tag))
+            values = list(conn.scalars(query))
+        engine.dispose()
+        return values
+
+
+def _settings_env(database_url: str, redis_url: str) -> dict[str, str]:
+    """Production mode, as deployed: the token is checked, no embedded defaults."""
+    return dict(os.environ) | {
+        "DATABASE_URL": database_url, "REDIS_URL": redis_url, "GATEWAY_ENV": "production",
+        "GATEWAY_SECRET_KEY": "bench-secret", "GATEWAY_USSD_TOKEN": TOKEN,
+        "GATEWAY_SMS_PROVIDER": "africastalking", "AT_USERNAME": "sandbox",
+        "AT_API_KEY": "bench", "GATEWAY_SANDBOX_SECRET": "bench", "PYTHONUNBUFFERED": "1",
+    }  # fmt: skip
+
+
+def _report(gateway: list[Run], bare: list[Run]) -> None:
+    print("\nratios (gateway / bare, saturation throughput):")
+    for g, b in zip(gateway, bare, strict=False):
+        share = g.rate / b.rate if b.rate else 0.0
+        verdict = "met" if share >= 0.5 else "missed"
+        print(f"  {g.sessions:>3} sessions: {g.rate:.0f} / {b.rate:.0f} hops/s = {share:.2f} "
+              f"(target >= 0.50: {verdict})")  # fmt: skip
+    for run in gateway:
+        if run.server_ms:
+            p99 = _pct([float(v) for v in sorted(run.server_ms)], 99)
+            client = _pct(sorted(x * 1000 for x in run.latencies), 99)
+            verdict = "met" if p99 < 50 else "missed"
+            print(f"  p99 at {run.sessions} sessions, think {run.think_s:g} s: server "
+                  f"{p99:.1f} ms (target < 50: {verdict}), client {client:.1f} ms")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per saturation run")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    parser.add_argument("--think", type=float, default=3.0, help="mean think time, paced runs")
+    args = parser.parse_args(argv)
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
+    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
+    try:
+        _fresh_postgres(url)
+        redis.Redis.from_url(redis_url).flushdb()
+    except (redis.RedisError, SQLAlchemyError) as exc:
+        reason = str(exc).splitlines()[0]
+        print(f"skipped: needs PostgreSQL and Redis ({type(exc).__name__}: {reason})")
+        return 0
+    database_url = Settings.from_env({"DATABASE_URL": url}).database_url
+    with tempfile.TemporaryDirectory(prefix="bench-ussd-") as tmp:
+        ctx = Bench(args, _settings_env(url, redis_url), Path(tmp) / "gunicorn.log", database_url)
+        ctx.prepare()
+        print(
+            f"demo: {len(ctx.phones)} member phones; gunicorn gthread {args.workers} workers"
+            f" x {args.threads} threads; {os.cpu_count()} CPUs shared with the client"
+        )
+        print(HEADER)
+        plan = [(n, 0.0) for n in LEVELS]
+        paced = [(n, args.think) for n in LEVELS]
+        gateway = _measure("gateway", "gateway.app:create_app()", plan + paced, ctx)
+        bare = _measure("bare", "bench.hello_wsgi:app", plan, ctx)
+        _report(gateway, bare)
+        if any(run.errors for run in gateway):
+            print(f"\nerrors seen: the gunicorn log follows\n{ctx.log.read_text()[-3000:]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

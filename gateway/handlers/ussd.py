@@ -1,0 +1,124 @@
+"""`POST /ussd/africastalking` (ussd.md): the aggregator's hop, kept thin. The provider
+adapter parses the form, the engine answers, this handler guards, commits and audits.
+
+Every answer the operator sees is a 200 `CON`/`END`: Redis down, a stuck session or a failed
+commit give a short END apology (nothing half-done is committed). A request that cannot be a
+hop gets a 400 with its reason, a caller without the token or outside the allowlist a 403."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Response, abort, request
+from flask.blueprints import BlueprintSetupState
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from gateway.handlers import guard_callback, request_session, services
+from gateway.menus.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
+from gateway.menus.engine import Engine, store_errors
+from gateway.menus.render import clean
+from gateway.menus.validate import check_menus
+from gateway.providers.ussd import (
+    AfricasTalkingUssd,
+    MalformedUssdRequest,
+    UssdProvider,
+    UssdReply,
+    UssdRequest,
+)
+from gateway.services import ussd_audit
+from gateway.services.phones import mask_msisdn
+
+log = logging.getLogger(__name__)
+bp = Blueprint("ussd", __name__)
+AFRICASTALKING = AfricasTalkingUssd()
+
+
+@bp.record_once
+def _validate_menus(state: BlueprintSetupState) -> None:
+    """Refuse to start with menus that overflow a screen, miss a text or lead nowhere."""
+    settings = state.app.extensions["gateway"].settings
+    check_menus(frozenset(all_budgets(settings)))
+
+
+@bp.post("/ussd/africastalking")
+def africastalking() -> Response:
+    return hop(AFRICASTALKING)
+
+
+def hop(provider: UssdProvider) -> Response:
+    """Any provider's hop: guard, parse, answer (timed), audit, one commit, format."""
+    guard_callback()
+    try:
+        ussd_request = provider.parse(request.form)
+    except MalformedUssdRequest as exc:
+        abort(400, str(exc))
+    started = time.perf_counter()
+    db = request_session()
+    svc = services()
+    engine = Engine(svc.redis, svc.settings, svc.clock)
+    reply = _answer(engine, db, ussd_request)
+    latency_ms = round((time.perf_counter() - started) * 1000)
+    _audit(db, ussd_request, reply, latency_ms)
+    reply = _commit(engine, db, ussd_request, reply)
+    body, content_type = provider.format(reply)
+    return Response(body, status=200, content_type=content_type)
+
+
+def _answer(engine: Engine, db: Session, ussd_request: UssdRequest) -> UssdReply:
+    """The engine's reply, not yet committed; any failure is rolled back and apologised for."""
+    try:
+        return engine.handle(db, ussd_request)
+    except store_errors() as exc:
+        db.rollback()
+        log.warning("ussd hop not served (session store): %s", type(exc).__name__)
+    except Exception:  # a bug must not show the operator's error screen: apologise, log
+        db.rollback()
+        log.exception("ussd hop failed session=%s", ussd_request.session_id)
+    return _apology()
+
+
+def _commit(engine: Engine, db: Session, ussd_request: UssdRequest, reply: UssdReply) -> UssdReply:
+    """One commit per hop (effects and audit row together: a commit costs milliseconds)."""
+    try:
+        db.commit()
+    except SQLAlchemyError:
+        db.rollback()
+        log.exception("ussd hop not committed session=%s", ussd_request.session_id)
+        _forget(engine, ussd_request)
+        return _apology()
+    return reply
+
+
+def _forget(engine: Engine, ussd_request: UssdRequest) -> None:
+    """The stored state claims effects that were rolled back: drop it so the next hop replays."""
+    try:
+        engine.forget(ussd_request)
+    except store_errors():
+        log.warning("ussd session not forgotten session=%s", ussd_request.session_id)
+
+
+def _apology() -> UssdReply:
+    t = Translator(DEFAULT_LANGUAGE)
+    return UssdReply(clean(t("apology")), end=True, screen="apology")
+
+
+def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> None:
+    """One audit row per hop, in a savepoint: a failed audit never undoes the hop."""
+    try:
+        with db.begin_nested():
+            ussd_audit.record_hop(
+                db,
+                provider=req.provider,
+                session_id=req.session_id,
+                phone=req.phone,
+                network=req.network_code,
+                service_code=req.service_code,
+                screen=reply.screen,
+                user_input=reply.logged_input,
+                reply=reply.text,
+                latency_ms=latency_ms,
+            )
+    except Exception:  # the member already has the answer; the audit is best effort
+        log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))

@@ -1,0 +1,117 @@
+"""The agent journey (D19, D13): PIN first (3 wrong tries lock for 15 minutes, through
+services.agents.check_pin; the PIN is never shown, stored or logged), then the role's menu.
+Facility staff verify a beneficiary; collectors and supervisors see the collector menu."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from gateway.menus import samples as S
+from gateway.menus.catalog import Translator
+from gateway.menus.render import short_name
+from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
+from gateway.menus.status import verify_view
+from gateway.menus.verify import AMBIGUOUS, check_number, checked_view
+from gateway.models import Agent
+from gateway.services import agents
+from gateway.services.eligibility import Status
+
+COLLECTOR, FACILITY = "agent_collector", "agent_facility"
+SOON = "agent_soon"
+
+SCREENS = (
+    Screen(
+        "agent_pin",
+        "input",
+        "agent_pin",
+        validator="pin",
+        action="check_pin",
+        back=False,
+        home=False,
+        secret=True,
+        exits=(COLLECTOR, FACILITY, "agent_locked", "agent_refused"),
+    ),
+    Screen(
+        COLLECTOR,
+        "menu",
+        "agent_menu",
+        options=(
+            Option("1", "opt_verify", "agent_verify"),
+            # Options 2-4 (D20, D21) arrive with the reconciliation issue: "coming soon".
+            Option("2", "opt_collect", SOON),
+            Option("3", "opt_cash", SOON),
+            Option("4", "opt_remit", SOON),
+        ),
+        view="agent_menu",
+        back=False,
+        home=False,
+    ),
+    Screen(
+        FACILITY,
+        "menu",
+        "agent_menu",
+        options=(Option("1", "opt_verify", "agent_verify"),),
+        view="agent_menu",
+        back=False,
+        home=False,
+    ),
+    Screen(
+        "agent_verify",
+        "input",
+        "ask_number",
+        validator="number",
+        action="check_number",
+        next="agent_checked",
+        exits=(AMBIGUOUS,),
+    ),
+    Screen("agent_checked", "end", "verify_result", view="checked"),
+    Screen(SOON, "end", "soon"),
+    Screen("agent_locked", "end", "agent_locked", view="locked"),
+    Screen("agent_refused", "end", "agent_refused"),
+)
+
+
+def check_pin(ctx: Ctx, pin: str) -> str | None:
+    """D19 through services.agents: a wrong PIN re-prompts with the tries left, the third
+    locks; the caller commits the count whatever the outcome."""
+    agent = ctx.db.get(Agent, int(ctx.data["agent_id"]))
+    if agent is None:
+        raise StaleSession("agent is gone")
+    result = agents.check_pin(ctx.db, agent, pin, ctx.clock.now())
+    if result.ok:
+        home = FACILITY if agent.role == "facility" else COLLECTOR
+        ctx.data.update(home=home, role=agent.role, name=agent.name)
+        return home
+    if result.status == "wrong":
+        raise Reprompt("err_pin_wrong", tries=result.tries_left)
+    if result.status == "locked" and result.locked_until is not None:
+        local = result.locked_until.astimezone(ZoneInfo(agent.mutual.timezone))
+        ctx.data["locked_until"] = local.strftime("%H:%M")
+        return "agent_locked"
+    return "agent_refused"
+
+
+def agent_menu(ctx: Ctx) -> View:
+    return View({"name": short_name(str(ctx.data.get("name", "")))})
+
+
+def locked(ctx: Ctx) -> View:
+    return View({"time": ctx.data.get("locked_until", "")})
+
+
+def _checked_samples(t: Translator) -> list[View]:
+    day = S.LONG_DATE
+    return [
+        verify_view(t, S.LONG_NAME, sex, 1990, status, day, day, S.LONG_COPAY)
+        for sex in ("M", "F")
+        for status in Status
+    ] + [verify_view(t, S.LONG_NAME, "F", None, Status.COVERED, day, None, {})]
+
+
+ACTIONS = {"check_pin": check_pin, "check_number": check_number}
+VIEWS = {"agent_menu": agent_menu, "locked": locked, "checked": checked_view}
+SAMPLES = {
+    "agent_menu": lambda t: [View({"name": short_name(S.LONG_NAME)})],
+    "locked": lambda t: [View({"time": S.LONG_TIME})],
+    "checked": _checked_samples,
+}

@@ -1,0 +1,64 @@
+"""Who is calling (ussd.md, menu map): decided once per session from the phone number.
+
+An active agent's phone gets the PIN screen (D19); a phone linked to one household the member
+menu, to several the household list; any other phone the visitor menu. When mutuals claim the
+dialled service code, only their households count (one gateway serves many mutuals)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.menus.catalog import pick_language
+from gateway.menus.store import Frame
+from gateway.models import Agent, Household, HouseholdPhone, Mutual
+
+AGENT, MEMBER, VISITOR = "agent", "member", "visitor"
+
+
+def identify(db: Session, phone: str, service_code: str) -> Frame:
+    """The session's first frame: screen, memory and language."""
+    mutuals = db.execute(
+        select(Mutual.id, Mutual.service_codes, Mutual.languages).order_by(Mutual.id)
+    ).all()
+    claiming = [m.id for m in mutuals if service_code and service_code in (m.service_codes or [])]
+    agent = db.execute(
+        select(Agent.id, Agent.mutual_id, Agent.role, Mutual.languages)
+        .join(Mutual, Mutual.id == Agent.mutual_id)
+        .where(Agent.msisdn == phone, Agent.active.is_(True))
+    ).first()
+    if agent is not None:
+        data = {"kind": AGENT, "agent_id": agent.id, "mutual_id": agent.mutual_id}
+        return Frame("agent_pin", data=data, lang=pick_language(*(agent.languages or [])[:1]))
+    query = (
+        select(Household.id, Household.number, Household.language, Mutual.languages)
+        .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
+        .join(Mutual, Mutual.id == Household.mutual_id)
+        .where(HouseholdPhone.msisdn == phone)
+        .order_by(Household.number, Household.id)
+    )
+    if claiming:
+        query = query.where(Household.mutual_id.in_(claiming))
+    households = db.execute(query).all()
+    if not households:
+        # A visitor of the mutual that owns the service code, else of the first one.
+        home = next((m for m in mutuals if m.id in claiming), mutuals[0] if mutuals else None)
+        data = {"kind": VISITOR, "mutual_id": home.id if home else None, "home": "visitor_menu"}
+        languages = list(home.languages or []) if home else []
+        return Frame("visitor_menu", data=data, lang=pick_language(*languages[:1]))
+    first = households[0]
+    lang = pick_language(first.language, *(first.languages or [])[:1])
+    if len(households) == 1:
+        return Frame("member_menu", data=member_data(first.id, first.number), lang=lang)
+    data = {"kind": MEMBER, "households": [h.id for h in households]}
+    return Frame("member_choose", data=data, lang=lang)
+
+
+def member_data(household_id: int, number: str) -> dict[str, object]:
+    """A member's memory once the household is known; `home` is where `00` leads."""
+    return {
+        "kind": MEMBER,
+        "household_id": household_id,
+        "household": number,
+        "home": "member_menu",
+    }

@@ -1,0 +1,86 @@
+"""Message catalogs (ussd.md: texts live in catalogs per language, never inline in code).
+
+Adding a language is one file, `gateway/locales/<code>.toml` with every key of `fr.toml`, and
+one line in `LANGUAGES`; the validator refuses to start when a key or a placeholder is missing.
+Catalogs are read on first use (no I/O at import time) and cached for the process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import string
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from gateway.settings import Settings
+
+# Language code -> its own name, as shown in the language menu. French is the default (ussd.md).
+LANGUAGES: dict[str, str] = {"fr": "Francais", "en": "English"}
+DEFAULT_LANGUAGE = "fr"
+
+# Screen budget per network (MCC+MNC), for networks that show fewer characters than
+# GATEWAY_SCREEN_LIMIT (default 160, ussd.md). The validator checks every screen against the
+# smallest budget configured here, so a value only goes in once the menus fit it.
+# Example: {"61302": 150} for a network that cuts at 150 characters.
+NETWORK_SCREEN_LIMITS: dict[str, int] = {}
+
+
+def screen_budget(settings: Settings, network_code: str | None) -> int:
+    """Characters a screen may hold on this network (navigation lines included)."""
+    return NETWORK_SCREEN_LIMITS.get(network_code or "", settings.screen_limit)
+
+
+def all_budgets(settings: Settings) -> set[int]:
+    """Every budget in use: the validator renders each screen against each of them."""
+    return {settings.screen_limit, *NETWORK_SCREEN_LIMITS.values()}
+
+
+@cache
+def messages(lang: str) -> Mapping[str, str]:
+    """The flat key -> text table of a language, read once from gateway/locales."""
+    if lang not in LANGUAGES:
+        raise KeyError(f"no catalog configured for language {lang!r}")
+    path = resources.files("gateway").joinpath("locales", f"{lang}.toml")
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    bad = sorted(key for key, value in data.items() if not isinstance(value, str))
+    if bad:
+        raise ValueError(f"{lang}.toml: keys must map to strings: {', '.join(bad)}")
+    return data
+
+
+def placeholders(text: str) -> set[str]:
+    """The `{names}` a text expects; the validator compares them across languages."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def pick_language(*candidates: str | None) -> str:
+    """The first candidate that has a catalog (household's, then mutual's), else French."""
+    return next((c for c in candidates if c in LANGUAGES), DEFAULT_LANGUAGE)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Texts, dates and amounts in one language; `t("key", name=...)` formats a message."""
+
+    lang: str
+
+    def __call__(self, key: str, **params: object) -> str:
+        return messages(self.lang)[key].format(**params)
+
+    def has(self, key: str) -> bool:
+        return key in messages(self.lang)
+
+    def amount(self, value: int) -> str:
+        """D2: whole FCFA with grouped thousands, e.g. `8 750 FCFA`; never decimals."""
+        grouped = f"{value:,}".replace(",", messages(self.lang)["thousands_sep"])
+        return self("amount", value=grouped)
+
+    def date(self, day: dt.date | None) -> str:
+        """dd/mm/yyyy (ussd.md menu map)."""
+        return day.strftime("%d/%m/%Y") if day else "-"
+
+
+def translator(lang: str) -> Translator:
+    return Translator(pick_language(lang))

@@ -1,0 +1,187 @@
+"""The USSD engine (ussd.md, Engine semantics): idempotent hops over Redis session state.
+
+- `text` equal to one already answered in this session: the stored reply, no effect (this
+  covers the duplicate and the late duplicate of an old hop).
+- `text` = last answered + `*` + new: exactly one new input, `new` (it may contain `*`).
+- Anything else (deep dial on the first hop, divergent history): replay input by input from
+  the session's first screen; actions already run for the same history are not run again.
+One lock per session serialises hops. The database session is the caller's: the engine
+flushes, never commits. Redis down raises SessionStoreUnavailable (the handler apologises)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+from dataclasses import asdict
+
+import redis
+from sqlalchemy.orm import Session
+
+from gateway.clock import Clock
+from gateway.menus import caller
+from gateway.menus.catalog import screen_budget
+from gateway.menus.journeys import registry
+from gateway.menus.machine import RESUME, Machine
+from gateway.menus.screens import Registry, StaleSession
+from gateway.menus.store import (
+    Frame,
+    SessionBusy,
+    SessionState,
+    SessionStore,
+    SessionStoreUnavailable,
+)
+from gateway.providers.ussd import UssdReply, UssdRequest
+from gateway.settings import Settings
+
+__all__ = [
+    "Engine",
+    "SessionBusy",
+    "SessionStoreUnavailable",
+    "UssdReply",
+    "UssdRequest",
+    "note_session_end",
+]
+
+INCOMPLETE = "Incomplete"
+
+
+class Engine:
+    """`Engine(redis, settings, clock).handle(db, request) -> UssdReply`; cheap to build."""
+
+    def __init__(
+        self,
+        client: redis.Redis[bytes],
+        settings: Settings,
+        clock: Clock,
+        menus: Registry | None = None,
+    ) -> None:
+        self.store = SessionStore(client)
+        self.settings = settings
+        self.clock = clock
+        self.registry = menus or registry()
+
+    def handle(self, db: Session, request: UssdRequest) -> UssdReply:
+        key = self.store.key(request.provider, request.session_id)
+        with self.store.locked(key):
+            state = self.store.load(key)
+            digest = self._digest(request, request.text)
+            known = _known(state, digest)
+            if known is not None:
+                return known
+            try:
+                state, reply = self._run(db, request, state)
+            except StaleSession:  # start again from who calls now, replaying the text
+                state, reply = self._run(db, request, None)
+            state.remember(
+                digest, len(request.text), [reply.text, reply.end, reply.screen, reply.logged_input]
+            )
+            db.flush()
+            self.store.save(key, state)
+            self._note_last(request.phone, state)
+            return reply
+
+    def _run(
+        self, db: Session, request: UssdRequest, state: SessionState | None
+    ) -> tuple[SessionState, UssdReply]:
+        """Apply the hop to the state (a new session when None) and render the screen."""
+        budget = screen_budget(self.settings, request.network_code)
+        machine = Machine(
+            self.registry, db, self.clock, request.phone, request.service_code, budget
+        )
+        state = state or self._new_state(db, request)
+        logged = self._advance(machine, state, request)
+        text, end = machine.render(state.frame)
+        return state, UssdReply(text, end, state.frame.screen, logged)
+
+    def _new_state(self, db: Session, request: UssdRequest) -> SessionState:
+        origin = self._origin(db, request)
+        return SessionState(frame=copy.deepcopy(origin), origin=origin)
+
+    def forget(self, request: UssdRequest) -> None:
+        """Drop a session whose hop could not be committed: its next hop replays afresh."""
+        self.store.delete(self.store.key(request.provider, request.session_id))
+
+    def mark_incomplete(self, phone: str) -> None:
+        note_session_end(self.store.client, phone, INCOMPLETE)
+
+    # --- hops ----------------------------------------------------------------------------
+
+    def _advance(self, machine: Machine, state: SessionState, request: UssdRequest) -> str:
+        """Apply this hop's input(s); returns them as the audit may log them."""
+        text = request.text
+        if state.text_digest and len(text) > state.text_len:
+            stored = text[: state.text_len]
+            joined = text[state.text_len] == "*" or state.text_len == 0
+            if joined and hmac.compare_digest(self._digest(request, stored), state.text_digest):
+                new = text[state.text_len + 1 :] if state.text_len else text
+                return machine.step(state.frame, new, self._digest(request, text), state.effects)
+        return self._replay(machine, state, request)
+
+    def _replay(self, machine: Machine, state: SessionState, request: UssdRequest) -> str:
+        state.frame = copy.deepcopy(state.origin)
+        inputs = request.text.split("*") if request.text else []
+        logged = []
+        for i, value in enumerate(inputs):
+            prefix = self._digest(request, "*".join(inputs[: i + 1]))
+            logged.append(machine.step(state.frame, value, prefix, state.effects))
+        return "*".join(logged)
+
+    def _digest(self, request: UssdRequest, text: str) -> str:
+        """Keyed hash of a session's text: equality and prefix tests without keeping PINs."""
+        message = f"{request.provider}:{request.session_id}:{text}".encode()
+        key = self.settings.secret_key.encode()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+    # --- first screen and resume ---------------------------------------------------------
+
+    def _origin(self, db: Session, request: UssdRequest) -> Frame:
+        """Who calls decides the first screen; a member whose last session dropped inside a
+        flow within 10 minutes is offered to resume it (only on a plain dial)."""
+        start = caller.identify(db, request.phone, request.service_code)
+        last = self.store.load_last(request.phone)
+        if request.text or not last or not last.get("incomplete"):
+            return start
+        if last.get("frame", {}).get("data", {}).get("kind") != start.data.get("kind"):
+            return start
+        data = {"resume": last["frame"], "restart": asdict(start), "kind": "resume"}
+        return Frame(screen=RESUME, data=data, lang=start.lang)
+
+    def _note_last(self, phone: str, state: SessionState) -> None:
+        """Keep the frame of a member inside a flow; forget it at the menu or at the end."""
+        frame = state.frame
+        inside = frame.screen not in (frame.data.get("home"), RESUME, *self.registry.starts)
+        if state.end or frame.data.get("kind") != caller.MEMBER or not inside:
+            self.store.forget_last(phone)
+            return
+        self.store.save_last(phone, {"frame": asdict(frame), "incomplete": False})
+
+
+def _known(state: SessionState | None, digest: str) -> UssdReply | None:
+    """A text already answered, or any hop of a closed session: the stored reply."""
+    if state is None:
+        return None
+    stored = state.answered.get(digest)
+    if stored is not None:
+        return UssdReply(str(stored[0]), bool(stored[1]), str(stored[2]), str(stored[3]))
+    if state.end:
+        return UssdReply(state.reply, True, state.screen)
+    return None
+
+
+def note_session_end(client: redis.Redis[bytes], phone: str, status: str) -> None:
+    """Called for the provider's end-of-session notification: an `Incomplete` session of a
+    member inside a flow becomes resumable for 10 minutes; any other ending forgets it."""
+    store = SessionStore(client)
+    if status != INCOMPLETE:
+        store.forget_last(phone)
+        return
+    last = store.load_last(phone)
+    if last is not None:
+        last["incomplete"] = True
+        store.save_last(phone, last)
+
+
+def store_errors() -> tuple[type[Exception], ...]:
+    """What the handler turns into the END apology (Redis down, or a session stuck busy)."""
+    return (SessionStoreUnavailable, SessionBusy)

@@ -1,0 +1,97 @@
+"""The member's coverage (D12) and payments screens: a few queries each (the household's book,
+the last payments, the credit), no query per beneficiary."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from gateway.menus import samples as S
+from gateway.menus.catalog import Translator
+from gateway.menus.screens import Ctx, Item, StaleSession, View
+from gateway.menus.status import MemberLine, coverage_view
+from gateway.models import Household, Payment
+from gateway.services import ledger
+from gateway.services.book import load_book
+from gateway.services.eligibility import Status, household_status
+
+LAST_PAYMENTS = 5
+CHANNELS = ("cash", "mobile", "bank", "legacy")
+
+
+def household_of(ctx: Ctx) -> Household:
+    """The session's household; gone since the session started means start again."""
+    household = ctx.db.get(Household, int(ctx.data["household_id"]))
+    if household is None:
+        raise StaleSession(f"household {ctx.data['household_id']} is gone")
+    return household
+
+
+def coverage(ctx: Ctx) -> View:
+    """D12 for today, from the same book and rules as `gateway eligibility`."""
+    household = household_of(ctx)
+    book = load_book(ctx.db, household)
+    summary = household_status(book, ctx.today)
+    members = [
+        MemberLine(b.full_name, m.status, m.until, m.from_)
+        for b, m in zip(book.beneficiaries, summary.members, strict=True)
+    ]
+    return coverage_view(
+        ctx.t,
+        summary.up_to_date,
+        summary.until,
+        summary.amount_due,
+        summary.renewal_amount,
+        members,
+    )
+
+
+def coverage_samples(t: Translator) -> list[View]:
+    """A 7-member household: every status, the longest names, the largest amounts."""
+    statuses = [
+        MemberLine(S.LONG_NAME, Status.GRACE, until=S.LONG_DATE),
+        MemberLine(S.LONG_NAME, Status.WAITING, since=S.LONG_DATE),
+        MemberLine(S.LONG_NAME, Status.NOT_COVERED),
+        MemberLine(S.LONG_NAME, Status.COVERED, until=S.LONG_DATE),
+        MemberLine(S.LONG_NAME, Status.SUSPENDED),
+        MemberLine(S.LONG_NAME, Status.REMOVED),
+        MemberLine(S.LONG_NAME, Status.GRACE, until=S.LONG_DATE),
+    ]
+    big, day = S.BIG_AMOUNT, S.LONG_DATE
+    return [
+        coverage_view(t, True, day, 0, big, statuses),
+        coverage_view(t, False, None, big, big, statuses),
+        coverage_view(t, True, day, 0, 0, statuses[3:4]),
+    ]
+
+
+def payments(ctx: Ctx) -> View:
+    """The last payments (date, amount, channel) and the household's credit (D7)."""
+    household = household_of(ctx)
+    rows = ctx.db.execute(
+        select(Payment.paid_on, Payment.amount, Payment.channel)
+        .where(Payment.household_id == household.id)
+        .order_by(Payment.paid_on.desc(), Payment.id.desc())
+        .limit(LAST_PAYMENTS)
+    ).all()
+    credit = ledger.household_credit(ctx.db, household.mutual_id, household.id)
+    return payments_view(ctx.t, [(r.paid_on, r.amount, r.channel) for r in rows], credit)
+
+
+def payments_view(t: Translator, rows: list[tuple[dt.date, int, str]], credit: int) -> View:
+    items = tuple(
+        Item(t("payment_line", date=t.date(day), amount=t.amount(amount), channel=_channel(t, ch)))
+        for day, amount, ch in rows
+    )
+    return View({"credit": t.amount(credit)}, items or (Item(t("payments_none")),))
+
+
+def _channel(t: Translator, channel: str) -> str:
+    return t(f"channel_{channel}") if channel in CHANNELS else channel
+
+
+def payments_samples(t: Translator) -> list[View]:
+    longest = max(CHANNELS, key=lambda c: len(t(f"channel_{c}")))
+    rows = [(S.LONG_DATE, S.BIG_AMOUNT, longest)] * LAST_PAYMENTS
+    return [payments_view(t, rows, S.BIG_AMOUNT), payments_view(t, [], 0)]

@@ -1,0 +1,99 @@
+"""How coverage reads on a phone (D11, D12, D13): pure functions shared by the member,
+visitor and agent journeys, used with real data and with the validator's samples alike."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from gateway.menus.catalog import Translator
+from gateway.menus.render import full_name, short_name
+from gateway.menus.screens import Item, View
+from gateway.services.eligibility import Status
+
+CONTACT_MAX = 90
+
+
+@dataclass(frozen=True)
+class MemberLine:
+    """One beneficiary as the coverage list shows it (D11 status and its date)."""
+
+    name: str
+    status: Status
+    until: dt.date | None = None
+    since: dt.date | None = None
+
+
+def status_line(t: Translator, status: Status, until: dt.date | None, since: dt.date | None) -> str:
+    """D11 in capitals with the date it holds until (or from): `COUVERT jusqu'au 31/12/2026`."""
+    return t(f"st_{status.value}", until=t.date(until), since=t.date(since))
+
+
+def coverage_view(
+    t: Translator,
+    up_to_date: bool,
+    until: dt.date | None,
+    amount_due: int,
+    renewal: int,
+    members: list[MemberLine],
+) -> View:
+    """D12: "A JOUR" (and the renewal amount in grace), or "PAS A JOUR" with the amount due;
+    then each beneficiary with status and date, paginated by the renderer."""
+    if up_to_date:
+        summary = [t("cov_ok", until=t.date(until))]
+        if renewal and any(m.status == Status.GRACE for m in members):
+            summary.append(t("cov_renewal", amount=t.amount(renewal)))
+    else:
+        summary = [t("cov_not")]
+        if amount_due:
+            summary.append(t("cov_due", amount=t.amount(amount_due)))
+    items = tuple(
+        Item(
+            t(
+                f"item_{m.status.value}",
+                name=short_name(m.name),
+                until=t.date(m.until),
+                since=t.date(m.since),
+            )
+        )
+        for m in members
+    )
+    return View({"summary": "\n".join(summary)}, items)
+
+
+def verify_view(
+    t: Translator,
+    name: str,
+    sex: str,
+    birth_year: int | None,
+    status: Status,
+    until: dt.date | None,
+    since: dt.date | None,
+    copay: Mapping[str, object],
+) -> View:
+    """D13: name, sex, year of birth, status with its date, the product's co-payment;
+    nothing about payments."""
+    levels = ", ".join(f"{level.upper()} {pct}%" for level, pct in copay.items())
+    return View(
+        {
+            "name": full_name(name),
+            "person": t(
+                "verify_person",
+                sex=t(f"sex_{sex}"),
+                year=birth_year if birth_year else t("year_unknown"),
+            ),
+            "status": status_line(t, status, until, since),
+            "copay": t("copay", levels=levels or t("copay_none")),
+        }
+    )
+
+
+def contact_view(t: Translator, mutual: str, contact: str | None) -> View:
+    """The mutual's name and contact (visitor help, ambiguous numbers)."""
+    return View(
+        {
+            "mutual": full_name(mutual or t("mutual_unknown")),
+            "contact": (contact or t("contact_unknown"))[:CONTACT_MAX],
+        }
+    )

@@ -1,0 +1,133 @@
+"""USSD session state in Redis (ussd.md): one JSON record per provider session, its TTL
+refreshed on every write, one lock per session, and the last state per phone for resume.
+
+Inputs are never stored: the record keeps an HMAC of each `text` it answered (and its length),
+enough to recognise a repeated or extended hop without keeping a PIN in Redis."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis
+
+SESSION_TTL_S = 600
+LOCK_TTL_MS = 5_000  # longer than any hop; a crashed holder frees the session after it
+LOCK_WAIT_S = 3.0  # a concurrent hop waits this long for the lock, then gives up
+LOCK_POLL_S = 0.005
+MAX_REMEMBERED = 60  # answered texts kept per session (a session has a few dozen hops)
+_RELEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
+class SessionStoreUnavailable(redis.RedisError):
+    """Redis cannot be reached: the hop is answered with a short END apology. A RedisError,
+    so that callers guarding Redis calls (the events endpoint) catch it too."""
+
+
+class SessionBusy(RuntimeError):
+    """Another hop of the same session held the lock for too long."""
+
+
+@dataclass
+class Frame:
+    """Where a session stands: screen, back stack, page, memory and language."""
+
+    screen: str
+    stack: list[str] = field(default_factory=list)
+    page: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+    lang: str = "fr"
+    error: list[Any] | None = None  # [catalog key, params] of the re-prompt line
+
+
+@dataclass
+class SessionState:
+    frame: Frame
+    origin: Frame  # the first screen: divergent histories replay from here
+    text_digest: str = ""
+    text_len: int = 0
+    reply: str = ""
+    end: bool = False
+    screen: str = ""
+    answered: dict[str, list[Any]] = field(default_factory=dict)  # digest -> [text, end, screen]
+    effects: dict[str, list[Any]] = field(default_factory=dict)  # action memo, see engine
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> SessionState:
+        data = json.loads(raw)
+        return cls(**{**data, "frame": Frame(**data["frame"]), "origin": Frame(**data["origin"])})
+
+    def remember(self, digest: str, length: int, reply: list[Any]) -> None:
+        self.text_digest, self.text_len = digest, length
+        self.reply, self.end, self.screen = reply[0], reply[1], reply[2]
+        self.answered[digest] = reply
+        for memory in (self.answered, self.effects):
+            while len(memory) > MAX_REMEMBERED:
+                memory.pop(next(iter(memory)))
+
+
+class SessionStore:
+    """All Redis access of the engine; every Redis error becomes SessionStoreUnavailable."""
+
+    def __init__(self, client: redis.Redis[bytes]) -> None:
+        self.client = client
+
+    @staticmethod
+    def key(provider: str, session_id: str) -> str:
+        return f"ussd:{provider}:{session_id}"
+
+    @staticmethod
+    def last_key(phone: str) -> str:
+        return f"ussd:last:{phone}"
+
+    def load(self, key: str) -> SessionState | None:
+        raw = self._call(self.client.get, key)
+        return SessionState.from_json(raw) if raw else None
+
+    def save(self, key: str, state: SessionState) -> None:
+        self._call(self.client.set, key, state.to_json(), ex=SESSION_TTL_S)
+
+    def delete(self, key: str) -> None:
+        self._call(self.client.delete, key)
+
+    def load_last(self, phone: str) -> dict[str, Any] | None:
+        raw = self._call(self.client.get, self.last_key(phone))
+        return json.loads(raw) if raw else None
+
+    def save_last(self, phone: str, record: dict[str, Any]) -> None:
+        self._call(self.client.set, self.last_key(phone), json.dumps(record), ex=SESSION_TTL_S)
+
+    def forget_last(self, phone: str) -> None:
+        self._call(self.client.delete, self.last_key(phone))
+
+    @contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """One hop at a time per session: SET NX PX with a token, freed by compare-and-delete
+        so that a hop never frees a lock that expired and went to another."""
+        lock, token = f"{key}:lock", secrets.token_hex(8)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while not self._call(self.client.set, lock, token, nx=True, px=LOCK_TTL_MS):
+            if time.monotonic() > deadline:
+                raise SessionBusy(key)
+            time.sleep(LOCK_POLL_S)
+        try:
+            yield
+        finally:
+            self._call(self.client.eval, _RELEASE, 1, lock, token)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except redis.RedisError as exc:
+            raise SessionStoreUnavailable(str(exc)) from exc

@@ -1,0 +1,73 @@
+"""Checking a beneficiary number typed on a keypad (ussd.md, D13), for facility staff,
+collectors and visitors. Numbers match by their digits (lookup.find_number); a number shared
+by several records sends the person to the mutual instead of guessing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.menus.screens import Ctx, Reprompt, View
+from gateway.menus.status import contact_view, verify_view
+from gateway.models import Mutual
+from gateway.services.book import load_book
+from gateway.services.eligibility import Status, beneficiary_status
+from gateway.services.lookup import AmbiguousNumber, find_number
+
+AMBIGUOUS = "ambiguous"
+
+
+def check_number(ctx: Ctx, number: str) -> str | None:
+    """Look the number up in the caller's mutual and keep what the result screen shows in
+    the session (so the result view needs no query); `ambiguous` when it is not unique."""
+    mutual_id = ctx.data.get("mutual_id")
+    try:
+        found = find_number(ctx.db, number, int(mutual_id) if mutual_id else None)
+    except AmbiguousNumber:
+        return AMBIGUOUS
+    if found is None:
+        raise Reprompt("err_unknown")
+    if found.beneficiary is None:
+        raise Reprompt("err_household_number")
+    beneficiary = found.beneficiary
+    book = load_book(ctx.db, found.household)
+    status = beneficiary_status(book, beneficiary, ctx.today)
+    ctx.data["checked"] = {
+        "number": beneficiary.number,
+        "name": beneficiary.full_name,
+        "sex": beneficiary.sex,
+        "year": beneficiary.birth_date.year if beneficiary.birth_date else None,
+        "status": status.status.value,
+        "until": status.until.isoformat() if status.until else None,
+        "since": status.from_.isoformat() if status.from_ else None,
+        "copay": dict(book.product.copay or {}),
+    }
+    return None
+
+
+def checked_view(ctx: Ctx) -> View:
+    """D13 from what check_number kept."""
+    c = ctx.data["checked"]
+    return verify_view(
+        ctx.t,
+        c["name"],
+        c["sex"],
+        c["year"],
+        Status(c["status"]),
+        day_of(c["until"]),
+        day_of(c["since"]),
+        c["copay"],
+    )
+
+
+def contact(ctx: Ctx) -> View:
+    """The mutual's name and contact, for help and for ambiguous numbers."""
+    mutual_id = ctx.data.get("mutual_id")
+    mutual = ctx.db.get(Mutual, int(mutual_id)) if mutual_id else None
+    if mutual is None:
+        return contact_view(ctx.t, "", None)
+    return contact_view(ctx.t, mutual.name, mutual.contact)
+
+
+def day_of(iso: str | None) -> dt.date | None:
+    """Dates are kept as ISO strings in the session (JSON)."""
+    return dt.date.fromisoformat(iso) if iso else None

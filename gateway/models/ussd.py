@@ -1,0 +1,61 @@
+"""USSD audit: one row per hop and one per end-of-session notification (ussd.md).
+
+Both tables hold masked phones and masked inputs only; together they give the D22 indicator
+"USSD sessions completed vs dropped" and the drop-off per screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.models.base import Base, IdMixin, utcnow
+
+STATUSES = ("Success", "Incomplete", "Failed")
+# Column widths; longer values are cut by the audit service, never rejected.
+PROVIDER_LEN, SESSION_LEN, PHONE_LEN, NETWORK_LEN, CODE_LEN = 32, 128, 24, 16, 32
+SCREEN_LEN, INPUT_LEN, REPLY_LEN, COST_LEN, MESSAGE_LEN = 64, 200, 400, 32, 400
+
+
+class UssdHop(IdMixin, Base):
+    """One request/reply of a USSD session, as the member saw it."""
+
+    __tablename__ = "ussd_hops"
+
+    provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
+    session_id: Mapped[str] = mapped_column(String(SESSION_LEN), index=True)
+    phone_masked: Mapped[str] = mapped_column(String(PHONE_LEN))
+    network: Mapped[str | None] = mapped_column(String(NETWORK_LEN))
+    service_code: Mapped[str] = mapped_column(String(CODE_LEN))
+    screen: Mapped[str] = mapped_column(String(SCREEN_LEN))
+    input_masked: Mapped[str] = mapped_column(String(INPUT_LEN))
+    reply: Mapped[str] = mapped_column(String(REPLY_LEN))
+    latency_ms: Mapped[int] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+
+
+class UssdSessionEvent(IdMixin, Base):
+    """The aggregator's end-of-session notification; the first one received for a session
+    is kept, later duplicates change nothing."""
+
+    __tablename__ = "ussd_session_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "session_id"),
+        CheckConstraint("status IN ('Success', 'Incomplete', 'Failed')", name="status"),
+    )
+
+    provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
+    session_id: Mapped[str] = mapped_column(String(SESSION_LEN))
+    phone_masked: Mapped[str] = mapped_column(String(PHONE_LEN))
+    network: Mapped[str | None] = mapped_column(String(NETWORK_LEN))
+    service_code: Mapped[str] = mapped_column(String(CODE_LEN))
+    status: Mapped[str] = mapped_column(String(12))
+    ended_at: Mapped[dt.datetime | None] = mapped_column()
+    cost: Mapped[str | None] = mapped_column(String(COST_LEN))
+    duration_ms: Mapped[int | None] = mapped_column()
+    hops_count: Mapped[int | None] = mapped_column()
+    input_masked: Mapped[str] = mapped_column(String(INPUT_LEN))
+    last_app_response: Mapped[str | None] = mapped_column(String(REPLY_LEN))
+    error_message: Mapped[str | None] = mapped_column(String(MESSAGE_LEN))
+    received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,207 @@
+"""The USSD audit log (ussd.md): every hop and every end-of-session notification, stored with
+masked phones and masked inputs, and the queries D22 needs (completed vs dropped sessions,
+drop-off per screen).
+
+Masking rules, chosen so that a PIN can never reach the database:
+- a hop on a screen whose name contains "pin" (`agent_pin`, `pin_retry`) stores `****`;
+- several inputs joined by `*` (the events' `input`, or a hop that carries a deep dial or a
+  replay) keep only the segments of one or two digits, the menu choices and the reserved keys
+  `0`, `00`, `98`, that drop-off analysis needs; every other segment (PIN, member number,
+  amount, wallet) becomes `xxxx` (not `****`, which would merge with the separators). PINs
+  have 4 to 6 digits, so none survives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.models.base import utcnow
+from gateway.models.ussd import (
+    CODE_LEN,
+    COST_LEN,
+    INPUT_LEN,
+    MESSAGE_LEN,
+    NETWORK_LEN,
+    PROVIDER_LEN,
+    REPLY_LEN,
+    SCREEN_LEN,
+    SESSION_LEN,
+    STATUSES,
+    UssdHop,
+    UssdSessionEvent,
+)
+from gateway.services.phones import mask_msisdn
+
+MASK = "****"
+SEGMENT_MASK = "xxxx"
+DROPPED = ("Incomplete", "Failed")
+_MENU_CHOICE = re.compile(r"[0-9]{1,2}")
+
+
+def mask_inputs(joined: str) -> str:
+    """`1*2580*3` -> `1*xxxx*3`: only menu choices survive, and the number of inputs."""
+    if not joined:
+        return ""
+    return "*".join(
+        s if not s or _MENU_CHOICE.fullmatch(s) else SEGMENT_MASK for s in joined.split("*")
+    )
+
+
+def mask_hop_input(screen: str, user_input: str) -> str:
+    """What the audit keeps of one hop's input: nothing on a PIN screen, the menu choices of a
+    multi-input hop, the input itself otherwise (a member number, an amount, a choice)."""
+    if "pin" in screen.lower():
+        return MASK if user_input else ""
+    if "*" in user_input:
+        return mask_inputs(user_input)
+    return user_input
+
+
+def mask_phone(phone: str) -> str:
+    return mask_msisdn(phone.strip()) if phone.strip() else ""
+
+
+def record_hop(
+    session: Session,
+    *,
+    provider: str,
+    session_id: str,
+    phone: str,
+    network: str | None,
+    service_code: str,
+    screen: str,
+    user_input: str,
+    reply: str,
+    latency_ms: int,
+    at: dt.datetime | None = None,
+) -> None:
+    """Add one hop to the audit log; the caller commits. `screen` is the screen the reply
+    shows, so a dropped session's last hop names the screen the member left from."""
+    session.add(
+        UssdHop(
+            provider=provider[:PROVIDER_LEN],
+            session_id=session_id[:SESSION_LEN],
+            phone_masked=mask_phone(phone),
+            network=network[:NETWORK_LEN] if network else None,
+            service_code=service_code[:CODE_LEN],
+            screen=screen[:SCREEN_LEN],
+            input_masked=mask_hop_input(screen, user_input)[:INPUT_LEN],
+            reply=reply[:REPLY_LEN],
+            latency_ms=max(0, int(latency_ms)),
+            created_at=at or utcnow(),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """An end-of-session notification, parsed by the provider's handler, PINs still inside
+    `inputs`: record_session_end masks them."""
+
+    provider: str
+    session_id: str
+    phone: str
+    network: str | None
+    service_code: str
+    status: str
+    ended_at: dt.datetime | None = None
+    cost: str | None = None
+    duration_ms: int | None = None
+    hops_count: int | None = None
+    inputs: str = ""
+    last_app_response: str | None = None
+    error_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
+
+
+def record_session_end(session: Session, end: SessionEnd, *, at: dt.datetime | None = None) -> bool:
+    """Store the notification unless one is already there for that session; True when new.
+
+    Aggregators may deliver twice: the first copy wins, and a concurrent duplicate that loses
+    the race on the unique key is answered as a duplicate, not as an error."""
+    if _event_exists(session, end.provider, end.session_id):
+        return False
+    row = _event_row(end, at or utcnow())
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def _event_exists(session: Session, provider: str, session_id: str) -> bool:
+    query = select(UssdSessionEvent.id).where(
+        UssdSessionEvent.provider == provider[:PROVIDER_LEN],
+        UssdSessionEvent.session_id == session_id[:SESSION_LEN],
+    )
+    return session.scalar(query) is not None
+
+
+def _cut(value: str | None, length: int) -> str | None:
+    return value[:length] if value else None
+
+
+def _event_row(end: SessionEnd, at: dt.datetime) -> UssdSessionEvent:
+    return UssdSessionEvent(
+        provider=end.provider[:PROVIDER_LEN],
+        session_id=end.session_id[:SESSION_LEN],
+        phone_masked=mask_phone(end.phone),
+        network=_cut(end.network, NETWORK_LEN),
+        service_code=end.service_code[:CODE_LEN],
+        status=end.status,
+        ended_at=end.ended_at,
+        cost=_cut(end.cost, COST_LEN),
+        duration_ms=end.duration_ms,
+        hops_count=end.hops_count,
+        input_masked=mask_inputs(end.inputs)[:INPUT_LEN],
+        last_app_response=_cut(end.last_app_response, REPLY_LEN),
+        error_message=_cut(end.error_message, MESSAGE_LEN),
+        received_at=at,
+    )
+
+
+def session_outcomes(session: Session, since: dt.datetime) -> dict[str, int]:
+    """Sessions ended since `since` by status (D22: completed vs dropped); zeros included."""
+    query = (
+        select(UssdSessionEvent.status, func.count())
+        .where(UssdSessionEvent.received_at >= since)
+        .group_by(UssdSessionEvent.status)
+    )
+    counts = {status: 0 for status in STATUSES}
+    counts.update({status: count for status, count in session.execute(query).all()})
+    return counts
+
+
+def dropoff_by_screen(session: Session, since: dt.datetime) -> list[tuple[str, int]]:
+    """For sessions that ended Incomplete or Failed since `since`, where they were: the screen
+    of each one's last audited hop, counted, most frequent first."""
+    last_hop = (
+        select(func.max(UssdHop.id).label("hop_id"))
+        .join(
+            UssdSessionEvent,
+            and_(
+                UssdSessionEvent.provider == UssdHop.provider,
+                UssdSessionEvent.session_id == UssdHop.session_id,
+            ),
+        )
+        .where(UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since)
+        .group_by(UssdHop.provider, UssdHop.session_id)
+        .subquery()
+    )
+    count = func.count().label("sessions")
+    query = (
+        select(UssdHop.screen, count)
+        .join(last_hop, UssdHop.id == last_hop.c.hop_id)
+        .group_by(UssdHop.screen)
+        .order_by(count.desc(), UssdHop.screen)
+    )
+    return [(screen, n) for screen, n in session.execute(query).all()]
