@@ -228,9 +228,7 @@ def _allocate_period(
     ]
     for levy_name, levy in levy_amounts(product, earned):
         lines += [("income:contributions", levy), (f"liab:levy:{levy_name}", -levy)]
-    if earned == 0:
-        lines = []
-    else:
+    if earned > 0:  # a free product earns nothing: no transaction, the shares still count
         ledger.post(
             session,
             mutual_id=household.mutual_id,
