@@ -13,12 +13,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import redis
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.models import OutboxMessage
+from gateway.providers.sms import SendResult, SmsProvider, sms_provider
+from gateway.services import notifications
 from gateway.settings import Settings
+from worker import registry
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,13 @@ class JobContext:
     _engine: Engine | None = field(default=None, repr=False)
     _factory: sessionmaker[Session] | None = field(default=None, repr=False)
     _pid: int = field(default=0, repr=False)
+    sms: SmsProvider | None = None
+
+    def sms_provider(self) -> SmsProvider:
+        """The configured SMS provider, built on first use (tests may set `sms`)."""
+        if self.sms is None:
+            self.sms = sms_provider(self.settings)
+        return self.sms
 
     def session_factory(self) -> sessionmaker[Session]:
         if self._factory is None or self._pid != os.getpid():
@@ -94,3 +106,67 @@ def audit_ledger() -> int:
         log.error("ledger breach: %s", breach)
     log.info("ledger audit: %d breach(es)", len(breaches))
     return len(breaches)
+
+
+class TransientSmsError(RuntimeError):
+    """The provider refused a send for now; raising lets RQ retry with the job's backoff."""
+
+
+def send_sms(message_id: str) -> str:
+    """Send one outbox message and return its status. Only a QUEUED message is sent: it is
+    claimed (SENDING, committed) before the provider is called, so a second run, a second
+    worker or a crash mid-call never sends it twice; an unknown outcome stays SENDING for
+    the delivery reports to settle."""
+    ctx = context()
+    with ctx.session() as session:
+        message = notifications.claim(session, int(message_id), ctx.clock.now())
+        if message is None:
+            found = session.get(OutboxMessage, int(message_id))
+            status = found.status if found else "MISSING"
+            log.info("sms %s not sent: %s", message_id, status)
+            return status
+        phone, text = message.phone, message.text
+        sender = notifications.sender_id(session, message, ctx.settings.at_sender_id)
+    provider = ctx.sms_provider()
+    try:
+        result = next(r for r in provider.send([phone], text, sender) if r.phone == phone)
+    except Exception as exc:  # the request may have left: never resend blindly
+        log.exception("sms %s: provider %s failed", message_id, provider.name)
+        result = SendResult(phone, None, None, "unknown", f"{type(exc).__name__}: {exc}")
+    with ctx.session() as session:
+        status = notifications.record_send(
+            session,
+            int(message_id),
+            provider=provider.name,
+            outcome=result.outcome,
+            now=ctx.clock.now(),
+            provider_message_id=result.message_id,
+            detail=result.detail,
+        )
+    if result.outcome == "insufficient_balance":
+        log.error(
+            "ALERT sms provider %s: insufficient balance (message %s)", provider.name, message_id
+        )
+    log.info("sms %s: %s -> %s", message_id, result.outcome, status)
+    if status == "QUEUED":
+        raise TransientSmsError(f"sms {message_id}: transient error: {result.detail}")
+    return status
+
+
+def enqueue_pending_sms(connection: redis.Redis[bytes], limit: int | None = None) -> list[str]:
+    """Enqueue a send job for every QUEUED message (after their commit); sending is claimed
+    per message, so enqueueing one twice is harmless. Returns the RQ job ids."""
+    with context().session() as session:
+        ids = notifications.pending_ids(session, limit)
+    return [registry.enqueue(connection, "send-sms", str(i)).id for i in ids]
+
+
+def dispatch_pending_sms() -> int:
+    """Periodic safety net (architecture.md: the row is the record, a sweeper re-enqueues):
+    every QUEUED message gets a send job, even if the enqueue after its commit was lost."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("dispatch_pending_sms runs inside an RQ job")
+    return len(enqueue_pending_sms(job.connection))

@@ -39,6 +39,12 @@ JOBS: dict[str, JobSpec] = {
     "ledger-audit": JobSpec(
         "worker.jobs.audit_ledger", RECONCILIATION, retries=2, intervals=(60, 600)
     ),
+    # Transient provider errors only (the job raises for those); as many tries in all as
+    # gateway.services.notifications.MAX_ATTEMPTS.
+    "send-sms": JobSpec("worker.jobs.send_sms", SMS, retries=3, intervals=(30, 120, 600)),
+    "sms-dispatch": JobSpec(
+        "worker.jobs.dispatch_pending_sms", SMS, retries=1, intervals=(30,), timeout_s=120
+    ),
 }
 
 

@@ -11,6 +11,7 @@ def register(group: click.Group) -> None:
         db_commands,
         eligibility_commands,
         ledger_commands,
+        outbox_commands,
         serve_commands,
         ussd_commands,
     )
@@ -19,6 +20,7 @@ def register(group: click.Group) -> None:
         db_commands,
         eligibility_commands,
         ledger_commands,
+        outbox_commands,
         serve_commands,
         data_commands,
         ussd_commands,

@@ -7,18 +7,14 @@ Catalogs are read on first use (no I/O at import time) and cached for the proces
 from __future__ import annotations
 
 import datetime as dt
-import string
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 
+from gateway.services.catalogs import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from gateway.services.catalogs import LANGUAGES as LANGUAGES
+from gateway.services.catalogs import placeholders as placeholders
+from gateway.services.catalogs import ussd_messages
 from gateway.settings import Settings
-
-# Language code -> its own name, as shown in the language menu. French is the default (ussd.md).
-LANGUAGES: dict[str, str] = {"fr": "Francais", "en": "English"}
-DEFAULT_LANGUAGE = "fr"
 
 # Screen budget per network (MCC+MNC), for networks that show fewer characters than
 # GATEWAY_SCREEN_LIMIT (default 160, ussd.md). The validator checks every screen against the
@@ -37,22 +33,9 @@ def all_budgets(settings: Settings) -> set[int]:
     return {settings.screen_limit, *NETWORK_SCREEN_LIMITS.values()}
 
 
-@cache
 def messages(lang: str) -> Mapping[str, str]:
-    """The flat key -> text table of a language, read once from gateway/locales."""
-    if lang not in LANGUAGES:
-        raise KeyError(f"no catalog configured for language {lang!r}")
-    path = resources.files("gateway").joinpath("locales", f"{lang}.toml")
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    bad = sorted(key for key, value in data.items() if not isinstance(value, str))
-    if bad:
-        raise ValueError(f"{lang}.toml: keys must map to strings: {', '.join(bad)}")
-    return data
-
-
-def placeholders(text: str) -> set[str]:
-    """The `{names}` a text expects; the validator compares them across languages."""
-    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+    """The flat key -> text table of a language (the `[sms]` table is not part of it)."""
+    return ussd_messages(lang)
 
 
 def pick_language(*candidates: str | None) -> str:

@@ -8,24 +8,16 @@ re-prompt never pushes a screen over the budget and page breaks never move."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from gateway.menus.catalog import Translator
 from gateway.menus.screens import RESERVED, Item, Option, Screen, View
+from gateway.services import gsm7
+from gateway.services.gsm7 import GSM7 as GSM7
+from gateway.services.gsm7 import non_gsm as non_gsm
+from gateway.services.gsm7 import to_gsm as to_gsm
 
-# GSM 03.38 default alphabet (the extension table's characters cost two and are avoided).
-GSM7 = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_SPECIAL = {
-    "œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O",
-    "’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "«": '"', "»": '"', "“": '"', "”": '"',
-    "–": "-", "—": "-", "‑": "-", "…": "...", "\u00a0": " ", "\u202f": " ", "\t": " ",
-    "€": "EUR", "°": "o", "[": "(", "]": ")", "{": "(", "}": ")", "|": "/", "~": "-",
-}  # fmt: skip
 ERROR_MAX = 30  # characters of an error line; the validator holds every catalog to it
 NAME_MAX = 40  # longest name shown in full (D13); longer ones are cut
 
@@ -34,24 +26,12 @@ class RenderError(ValueError):
     """A screen that does not fit its budget or is not GSM-7 (validator, strict mode)."""
 
 
-def to_gsm(text: str) -> str:
-    """Plain GSM-7 spelling: accents dropped, typographic signs replaced."""
-    swapped = "".join(_SPECIAL.get(c, c) for c in text)
-    decomposed = unicodedata.normalize("NFKD", swapped)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def non_gsm(text: str) -> str:
-    return "".join(sorted({c for c in text if c not in GSM7}))
-
-
 def clean(text: str, strict: bool = False) -> str:
-    """Transliterate; in strict mode refuse what is left outside GSM-7, else show `?`."""
-    plain = to_gsm(text)
-    bad = non_gsm(plain)
-    if bad and strict:
-        raise RenderError(f"non GSM-7 characters {bad!r} in {plain!r}")
-    return "".join(c if c in GSM7 else "?" for c in plain) if bad else plain
+    """Transliterate (gateway.services.gsm7); strict mode raises RenderError for the validator."""
+    try:
+        return gsm7.clean(text, strict)
+    except gsm7.NotGsm7 as exc:
+        raise RenderError(str(exc)) from exc
 
 
 def item_keys(count: int, taken: tuple[str, ...] = ()) -> Iterator[str]:

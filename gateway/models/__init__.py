@@ -9,6 +9,7 @@ from gateway.models.household import Household, HouseholdPhone
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.mutual import Funder, Mutual, Section
+from gateway.models.outbox import OutboxMessage
 from gateway.models.payment import Payment
 from gateway.models.product import Levy, Product, Subsidy
 from gateway.models.ussd import UssdHop, UssdSessionEvent
@@ -28,6 +29,7 @@ __all__ = [
     "LedgerTransaction",
     "Levy",
     "Mutual",
+    "OutboxMessage",
     "Payment",
     "Product",
     "ReminderRule",

@@ -1,0 +1,49 @@
+"""The SMS outbox (messaging.md): every outgoing SMS is a row here before anything is sent.
+
+Lifecycle `QUEUED -> SENDING -> SENT -> DELIVERED | FAILED | REJECTED | EXPIRED`, `SKIPPED`
+for messages never sent; the allowed moves live in gateway.services.notifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.models.base import Base, IdMixin, utcnow
+
+STATUSES = ("QUEUED", "SENDING", "SENT", "DELIVERED", "FAILED", "REJECTED", "EXPIRED", "SKIPPED")
+REASONS = ("receipt", "reminder", "coverage", "agent", "other")
+PHONE_LEN, TEMPLATE_LEN, LANGUAGE_LEN, PROVIDER_LEN = 16, 64, 8, 32
+MESSAGE_ID_LEN, ERROR_LEN, DEDUPE_LEN = 128, 400, 200
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class OutboxMessage(IdMixin, Base):
+    """One SMS to one phone; `dedupe_key` (unique) makes a caller's message at-most-once."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("reason", REASONS), name="reason"),
+    )
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
+    phone: Mapped[str] = mapped_column(String(PHONE_LEN), index=True)  # E.164
+    template: Mapped[str] = mapped_column(String(TEMPLATE_LEN))
+    language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
+    text: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), default="QUEUED", index=True)
+    provider: Mapped[str | None] = mapped_column(String(PROVIDER_LEN))
+    provider_message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LEN), index=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(ERROR_LEN))
+    dedupe_key: Mapped[str | None] = mapped_column(String(DEDUPE_LEN), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[dt.datetime | None] = mapped_column()
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
