@@ -88,12 +88,14 @@ def build_services(settings: Settings) -> AppServices:
 def _register_blueprints(app: Flask) -> None:
     from gateway.handlers.health import bp as health_bp
     from gateway.handlers.simulator import bp as simulator_bp
+    from gateway.handlers.sms import bp as sms_bp
     from gateway.handlers.ussd import bp as ussd_bp
     from gateway.handlers.ussd_events import bp as ussd_events_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(ussd_bp)
     app.register_blueprint(ussd_events_bp)
+    app.register_blueprint(sms_bp)
     app.register_blueprint(simulator_bp)
 
 

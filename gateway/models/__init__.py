@@ -6,6 +6,7 @@ from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.coverage import Allocation, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
+from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.mutual import Funder, Mutual, Section

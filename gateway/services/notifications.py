@@ -224,6 +224,52 @@ def record_send(
     return message.status
 
 
+# Africa's Talking delivery report statuses (messaging.md) -> the outbox status they mean.
+# Sent/Submitted/Buffered are on the way: the message stays (or becomes) SENT.
+DELIVERY_STATUSES: dict[str, str] = {
+    "Sent": "SENT",
+    "Submitted": "SENT",
+    "Buffered": "SENT",
+    "Success": "DELIVERED",
+    "Rejected": "REJECTED",
+    "Failed": "FAILED",
+    "AbsentSubscriber": "FAILED",
+    "Expired": "EXPIRED",
+}
+
+
+def apply_delivery_report(
+    session: Session,
+    provider_message_id: str,
+    report_status: str,
+    *,
+    now: dt.datetime,
+    failure_reason: str | None = None,
+) -> OutboxMessage | None:
+    """Move the message the provider calls `provider_message_id` toward the report's status,
+    forward only: a duplicate or late report (Buffered after Success) changes nothing. None
+    when no message has that id. ValueError for a status the provider does not document."""
+    try:
+        target = DELIVERY_STATUSES[report_status]
+    except KeyError:
+        raise ValueError(f"unknown delivery status {report_status!r}") from None
+    message = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.provider_message_id == provider_message_id)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if message is None:
+        return None
+    if message.status == target or not can_move(message.status, target):
+        return message
+    advance(message, target, now)
+    if target in ("FAILED", "REJECTED", "EXPIRED"):
+        message.last_error = f"{report_status}: {failure_reason or '-'}"[:ERROR_LEN]
+    return message
+
+
 def outbox(session: Session, phone: str | None = None, limit: int = 50) -> list[OutboxMessage]:
     """The latest messages, newest first, optionally for one phone (E.164)."""
     query = select(OutboxMessage)
