@@ -108,6 +108,24 @@ def audit_ledger() -> int:
     return len(breaches)
 
 
+def run_reminders(now_iso: str | None = None) -> int:
+    """Campaign reminders due at `now_iso` (ISO datetime, UTC if naive) or the clock's now
+    (D14-D17); returns how many were queued (every count is logged). The queued messages get
+    their send jobs from the sms-dispatch sweeper."""
+    from gateway.services.reminders import run_reminders as run
+
+    ctx = context()
+    if now_iso:
+        now = dt.datetime.fromisoformat(now_iso)
+        now = now if now.tzinfo else now.replace(tzinfo=dt.UTC)
+    else:
+        now = ctx.clock.now()
+    with ctx.session() as session:
+        counts = run(session, now).as_dict()
+    log.info("reminders at %s: %s", now.isoformat(), counts)
+    return counts["sent"]
+
+
 class TransientSmsError(RuntimeError):
     """The provider refused a send for now; raising lets RQ retry with the job's backoff."""
 

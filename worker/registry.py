@@ -42,6 +42,10 @@ JOBS: dict[str, JobSpec] = {
     # Transient provider errors only (the job raises for those); as many tries in all as
     # gateway.services.notifications.MAX_ATTEMPTS.
     "send-sms": JobSpec("worker.jobs.send_sms", SMS, retries=3, intervals=(30, 120, 600)),
+    # Idempotent (D17: one row per reminder occurrence), so a retry never sends twice.
+    "run-reminders": JobSpec(
+        "worker.jobs.run_reminders", SMS, retries=2, intervals=(60, 300), timeout_s=600
+    ),
     "sms-dispatch": JobSpec(
         "worker.jobs.dispatch_pending_sms", SMS, retries=1, intervals=(30,), timeout_s=120
     ),

@@ -71,6 +71,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("daily-allocation", daily_at=dt.time(0, 15), with_day=True),
     Periodic("ledger-audit", every_s=3600),
     Periodic("sms-dispatch", every_s=60),
+    Periodic("run-reminders", every_s=300),
 )
 
 

@@ -12,6 +12,7 @@ def register(group: click.Group) -> None:
         eligibility_commands,
         ledger_commands,
         outbox_commands,
+        reminder_commands,
         serve_commands,
         ussd_commands,
     )
@@ -21,6 +22,7 @@ def register(group: click.Group) -> None:
         eligibility_commands,
         ledger_commands,
         outbox_commands,
+        reminder_commands,
         serve_commands,
         data_commands,
         ussd_commands,

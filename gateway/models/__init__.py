@@ -13,6 +13,7 @@ from gateway.models.mutual import Funder, Mutual, Section
 from gateway.models.outbox import OutboxMessage
 from gateway.models.payment import Payment
 from gateway.models.product import Levy, Product, Subsidy
+from gateway.models.reminder import ReminderOccurrence as ReminderOccurrence
 from gateway.models.ussd import UssdHop, UssdSessionEvent
 
 __all__ = [
