@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import redis
+from flask import Flask
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import migrate
+from gateway.app import create_app
 from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Base
@@ -119,3 +121,34 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     if os.environ.get("REDIS_URL"):
         env["REDIS_URL"] = os.environ["REDIS_URL"]
     return Settings.from_env(env)
+
+
+AppFactory = Callable[..., Flask]
+
+
+def redis_url_of(client: redis.Redis) -> str:
+    """The test Redis as a URL: REDIS_URL, or the embedded server's unix socket."""
+    return os.environ.get("REDIS_URL") or f"unix://{client.socket_file}"  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def make_app(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> Iterator[AppFactory]:
+    """Build apps on the test database and Redis; `make_app(GATEWAY_USSD_TOKEN="t")` overrides."""
+    built: list[Flask] = []
+
+    def factory(**overrides: str) -> Flask:
+        env = {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url_of(redis_client),
+            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+            "GATEWAY_ENV": "test",
+            **overrides,
+        }
+        app = create_app(Settings.from_env(env))
+        app.config["TESTING"] = True
+        built.append(app)
+        return app
+
+    yield factory
+    for app in built:
+        app.extensions["gateway"].close()

@@ -2,53 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
-import pytest
-import redis
 from flask import Flask, request
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gateway.app import MAX_BODY_BYTES, AppServices, create_app
+from gateway.app import MAX_BODY_BYTES, AppServices
 from gateway.handlers import request_session, services
 from gateway.models import Mutual
-from gateway.settings import Settings
+from tests.conftest import AppFactory
 from tests.factories import make_mutual
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
-
-AppFactory = Callable[..., Flask]
-
-
-def redis_url_of(client: redis.Redis) -> str:
-    """The test Redis as a URL: REDIS_URL, or the embedded server's unix socket."""
-    return os.environ.get("REDIS_URL") or f"unix://{client.socket_file}"  # type: ignore[attr-defined]
-
-
-@pytest.fixture
-def make_app(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> Iterator[AppFactory]:
-    built: list[Flask] = []
-
-    def factory(**overrides: str) -> Flask:
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url_of(redis_client),
-            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-            "GATEWAY_ENV": "test",
-            **overrides,
-        }
-        app = create_app(Settings.from_env(env))
-        app.config["TESTING"] = True
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        app.extensions["gateway"].close()
 
 
 def test_services_are_stored_typed(make_app: AppFactory) -> None:

@@ -10,7 +10,7 @@ import shutil
 import struct
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
@@ -26,9 +26,9 @@ from gateway.cli import main
 from gateway.cli.ussd_commands import SimulatedCall, converse
 from gateway.services.agents import add_agent
 from gateway.settings import Settings
+from tests.conftest import AppFactory
 from tests.factories import make_household, make_mutual
 
-AppFactory = Callable[..., Flask]
 HOP = "/ussd/africastalking"
 MEMBER = "+22670123412"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -5,20 +5,14 @@ with a reason (never 500); the callback token is required when configured."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import redis
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app import create_app
 from gateway.models import Household, InboundSms, Mutual, OutboxMessage
 from gateway.services import notifications
-from gateway.settings import Settings
+from tests.conftest import AppFactory
 from tests.factories import make_household, make_mutual
 
 DELIVERY, INBOUND, OPTOUT = (
@@ -28,7 +22,7 @@ DELIVERY, INBOUND, OPTOUT = (
 )
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123412"
-AppFactory = Callable[..., Flask]
+
 REPORT = {
     "id": "ATXid_out_1",
     "status": "Success",
@@ -47,29 +41,6 @@ SMS = {
     "networkCode": "61302",
 }
 OPT_OUT = {"senderId": "MUT", "phoneNumber": PHONE}
-
-
-@pytest.fixture
-def make_app(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> Iterator[AppFactory]:
-    built: list[Flask] = []
-
-    def factory(**overrides: str) -> Flask:
-        redis_url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-            "GATEWAY_ENV": "test",
-            **overrides,
-        }
-        app = create_app(Settings.from_env(env))
-        app.config["TESTING"] = True
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        app.extensions["gateway"].close()
 
 
 @pytest.fixture

@@ -4,25 +4,20 @@ notifications (never 500), token and IP protection, and the engine told about th
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import redis
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.app import create_app
 from gateway.handlers import ussd_events
 from gateway.models import UssdSessionEvent
-from gateway.settings import Settings
+from tests.conftest import AppFactory
 from tests.factories import make_household, make_mutual
 
 URL = "/ussd/africastalking/events"
 PIN = "2580"
-AppFactory = Callable[..., Flask]
+
 EVENT = {
     "sessionId": "ATUid_0001",
     "serviceCode": "*144*7#",
@@ -37,29 +32,6 @@ EVENT = {
     "lastAppResponse": "CON Numero du beneficiaire:",
     "errorMessage": "",
 }
-
-
-@pytest.fixture
-def make_app(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> Iterator[AppFactory]:
-    built: list[Flask] = []
-
-    def factory(**overrides: str) -> Flask:
-        redis_url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
-        env = {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url,
-            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-            "GATEWAY_ENV": "test",
-            **overrides,
-        }
-        app = create_app(Settings.from_env(env))
-        app.config["TESTING"] = True
-        built.append(app)
-        return app
-
-    yield factory
-    for app in built:
-        app.extensions["gateway"].close()
 
 
 @pytest.fixture

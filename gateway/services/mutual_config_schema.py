@@ -7,23 +7,10 @@ from typing import Any
 
 from gateway.services import mutual_config_checks as checks
 from gateway.services.mutual_config_checks import REQUIRED, Bad, Problems, Spec, Tables, show
+from gateway.services.notifications import TEMPLATE_KEYS
 
-# messaging.md, standard template keys: a reminder naming another one is a typo.
-TEMPLATES = (
-    "campaign_opening",
-    "campaign_reminder",
-    "campaign_closing",
-    "coverage_ending",
-    "coverage_ended",
-    "payment_receipt",
-    "payment_partial",
-    "payment_failed",
-    "cash_receipt",
-    "optout_ack",
-    "optin_ack",
-    "help",
-    "status",
-)
+# messaging.md's standard template keys: a reminder naming another one is a typo.
+TEMPLATES = TEMPLATE_KEYS
 SECRET_WORDS = ("secret", "password", "api_key", "apikey", "token", "private")
 DEFAULT_TEMPLATES = {
     "opens": "campaign_opening",
