@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory
 from gateway.handlers import EXTENSION, close_request_session
+from gateway.queueing import enqueue_after_commit
 from gateway.redis_conn import connect_redis
 from gateway.settings import Settings
 
@@ -82,11 +83,14 @@ def build_services(settings: Settings) -> AppServices:
         socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
         socket_timeout=REDIS_TIMEOUT_S,
     )
-    return AppServices(settings, engine, make_session_factory(engine), client)
+    factory = make_session_factory(engine)
+    enqueue_after_commit(factory, lambda: client)
+    return AppServices(settings, engine, factory, client)
 
 
 def _register_blueprints(app: Flask) -> None:
     from gateway.handlers.health import bp as health_bp
+    from gateway.handlers.payments import bp as payments_bp
     from gateway.handlers.simulator import bp as simulator_bp
     from gateway.handlers.sms import bp as sms_bp
     from gateway.handlers.ussd import bp as ussd_bp
@@ -96,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(ussd_bp)
     app.register_blueprint(ussd_events_bp)
     app.register_blueprint(sms_bp)
+    app.register_blueprint(payments_bp)
     app.register_blueprint(simulator_bp)
 
 

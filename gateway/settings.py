@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +42,12 @@ class Settings:
     mtnmomo_subscription_key: str = ""
     mtnmomo_api_user: str = ""
     mtnmomo_api_key: str = ""
+    mtnmomo_target_environment: str = "sandbox"
+    cinetpay_base_url: str = "https://api-checkout.cinetpay.com"
+    mtnmomo_base_url: str = "https://sandbox.momodeveloper.mtn.com"
+    public_url: str = "http://127.0.0.1:8000"  # base of the callback URLs given to providers
+    sms_rate_per_second: int = 50  # token bucket toward the SMS provider
+    sms_batch_size: int = 100  # recipients per provider request for identical texts
 
     @property
     def production(self) -> bool:
@@ -108,6 +114,12 @@ class Settings:
             mtnmomo_subscription_key=get("MTNMOMO_SUBSCRIPTION_KEY", ""),
             mtnmomo_api_user=get("MTNMOMO_API_USER", ""),
             mtnmomo_api_key=get("MTNMOMO_API_KEY", ""),
+            mtnmomo_target_environment=get("MTNMOMO_TARGET_ENVIRONMENT", "") or "sandbox",
+            cinetpay_base_url=_url(get, "CINETPAY_BASE_URL", Settings.cinetpay_base_url, problems),
+            mtnmomo_base_url=_url(get, "MTNMOMO_BASE_URL", Settings.mtnmomo_base_url, problems),
+            public_url=_url(get, "GATEWAY_PUBLIC_URL", Settings.public_url, problems),
+            sms_rate_per_second=_positive(get, "GATEWAY_SMS_RATE", 50, problems),
+            sms_batch_size=_positive(get, "GATEWAY_SMS_BATCH", 100, problems),
         )
         if settings.production:
             problems.extend(_production_problems(settings, env))
@@ -122,6 +134,20 @@ def _int(raw: str, name: str, problems: list[str]) -> int | None:
     except ValueError:
         problems.append(f"{name} must be a whole number, not {raw!r}")
         return None
+
+
+def _url(get: Callable[..., str], name: str, default: str, problems: list[str]) -> str:
+    raw = (get(name, "") or default).strip().rstrip("/")
+    if not raw.startswith(("http://", "https://")):
+        problems.append(f"{name} must be an http:// or https:// URL, not {raw!r}")
+    return raw
+
+
+def _positive(get: Callable[..., str], name: str, default: int, problems: list[str]) -> int:
+    value = _int(get(name, "") or str(default), name, problems)
+    if value is not None and value <= 0:
+        problems.append(f"{name} must be a positive whole number, not {value}")
+    return value if value and value > 0 else default
 
 
 def _production_problems(s: Settings, env: Mapping[str, str]) -> list[str]:

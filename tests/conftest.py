@@ -21,6 +21,9 @@ from gateway.db import make_engine, make_session_factory
 from gateway.models import Base
 from gateway.settings import Settings
 
+# Payment provider fakes and their fixtures (cinetpay_fake, mtnmomo_fake, callback_sink, ...).
+pytest_plugins = ["tests.fakes.fixtures"]
+
 PG_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgres")
 

@@ -108,6 +108,7 @@ class Phone:
     service_code: str = SERVICE_CODE
     network: str = NETWORK
     session_id: str = ""
+    query: str = ""  # e.g. "?token=..." when the app requires the callback token
     inputs: list[str] = field(default_factory=list)
     last: Reply | None = None
 
@@ -140,7 +141,7 @@ class Phone:
         }
 
     def _hop(self) -> Reply:
-        self.last = post_hop(self.client, self.form())
+        self.last = post_hop(self.client, self.form(), self.query)
         return self.last
 
     def walk(self, *values: str) -> Reply:

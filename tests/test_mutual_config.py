@@ -345,3 +345,53 @@ def test_cli_mutual_load(engine: Engine, database_url: str, tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "products[0].contribution: must be a whole number of XOF" in result.output
     assert "Error: 1 problem(s), nothing written" in result.output
+
+
+SMS_PRICES = """
+[sms]
+price_per_segment = 25
+
+[[sms.operators]]
+name = "orange"
+prefixes = ["+22607", "+22654"]
+price_per_segment = 20
+
+[[campaigns]]
+code = "C1"
+name = "Campagne"
+opens_on = 2026-11-01
+closes_on = 2027-01-31
+budget = 50000
+"""
+
+
+def test_sms_prices_and_campaign_budget(db: Session) -> None:
+    """messaging.md "Text and cost": [sms] prices go to mutuals.sms_settings, the campaign's
+    budget to campaigns.budget; a file without [sms] gets 25 XOF per segment."""
+    mutual = load_mutual(db, MINIMAL + SMS_PRICES)
+    assert mutual.sms_settings == {
+        "price_per_segment": 25,
+        "operators": [
+            {"name": "orange", "prefixes": ["+22607", "+22654"], "price_per_segment": 20}
+        ],
+    }
+    campaign = db.scalars(select(Campaign)).one()
+    assert campaign.budget == 50000
+    plain = load_mutual(db, MINIMAL.replace('"MIN"', '"MIN2"'))
+    assert plain.sms_settings == {"price_per_segment": 25, "operators": []}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("price_per_segment = 25", "price_per_segment = -1", "sms.price_per_segment"),
+        ('"+22607", "+22654"', '"22607"', "sms.operators[0].prefixes"),
+        ("budget = 50000", 'budget = "lots"', "campaigns[0].budget"),
+        ('name = "orange"', 'nom = "orange"', "sms.operators[0].nom: unknown key"),
+    ],
+)
+def test_bad_sms_settings_are_named(db: Session, old: str, new: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_mutual(db, MINIMAL + SMS_PRICES.replace(old, new, 1))
+    assert expected in str(raised.value)
+    assert db.scalars(select(Mutual)).all() == []

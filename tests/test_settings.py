@@ -110,3 +110,18 @@ def test_postgres_urls_are_normalised_to_psycopg3(raw: str) -> None:
 def test_allowed_ips_are_split_and_trimmed() -> None:
     s = Settings.from_env({"GATEWAY_ALLOWED_IPS": " 10.0.0.1, ,192.0.2.7 "})
     assert s.allowed_ips == ("10.0.0.1", "192.0.2.7")
+
+
+def test_payment_and_sms_throughput_settings_are_checked() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {"GATEWAY_SMS_RATE": "x", "GATEWAY_SMS_BATCH": "0", "GATEWAY_PUBLIC_URL": "ftp://a"}
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "GATEWAY_SMS_RATE must be a whole number" in problems
+    assert "GATEWAY_SMS_BATCH must be a positive whole number" in problems
+    assert "GATEWAY_PUBLIC_URL must be an http:// or https:// URL" in problems
+    ok = Settings.from_env(
+        {"GATEWAY_PUBLIC_URL": "https://gw.example.org/", "GATEWAY_SMS_RATE": "20"}
+    )
+    assert ok.public_url == "https://gw.example.org" and ok.sms_rate_per_second == 20

@@ -241,3 +241,41 @@ def test_screenshot_in_headless_chromium(served: str, member: str, tmp_path: Pat
     assert target.exists(), done.stderr[-2000:]
     assert png_size(target) == (420, 860)
     assert target.stat().st_size > 10_000  # a drawn page, not a blank one
+
+
+# --- the SMS panel ----------------------------------------------------------------------
+
+
+def test_the_sms_panel_shows_the_phones_outbox(make_app: AppFactory, member: str) -> None:
+    """The page polls GET /simulator/sms?phone=...: the sandbox sink's messages to that
+    phone, newest first; here the acknowledgement of an inbound ARRET (messaging.md)."""
+    client = make_app().test_client()
+    page = client.get("/simulator").get_data(as_text=True)
+    assert 'id="smsList"' in page and '"/simulator/sms"' in page and "refreshSms" in page
+    empty = client.get("/simulator/sms", query_string={"phone": member})
+    assert empty.status_code == 200 and empty.get_json() == {"phone": member, "messages": []}
+    inbound = {"from": member, "to": "20880", "text": "arret", "id": "in-1",
+               "date": "2026-11-24 10:00:00"}  # fmt: skip
+    assert client.post("/sms/africastalking/inbound", data=inbound).status_code == 200
+    shown = client.get("/simulator/sms", query_string={"phone": member}).get_json()
+    (message,) = shown["messages"]
+    assert message["template"] == "optout_ack" and message["status"] in ("QUEUED", "SENT")
+    assert "REPRENDRE" in message["text"]
+    national = client.get("/simulator/sms", query_string={"phone": "+226 70 12 34 12"})
+    assert national.get_json()["messages"] == shown["messages"]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"), [({}, "phone is required"), ({"phone": "abc"}, "E.164")]
+)
+def test_the_sms_panel_rejects_a_bad_phone(
+    make_app: AppFactory, query: dict[str, str], reason: str
+) -> None:
+    answer = make_app().test_client().get("/simulator/sms", query_string=query)
+    assert answer.status_code == 400 and reason in answer.get_json()["error"]
+
+
+def test_the_sms_panel_is_404_in_production(make_app: AppFactory, env: dict[str, str]) -> None:
+    settings = dataclasses.replace(Settings.from_env(env), env="production")
+    client = make_app(settings).test_client()
+    assert client.get("/simulator/sms", query_string={"phone": MEMBER}).status_code == 404

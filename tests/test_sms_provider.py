@@ -3,85 +3,21 @@ answer), and the sandbox sink."""
 
 from __future__ import annotations
 
-import contextlib
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
-from urllib.parse import parse_qs
 
 import pytest
 
 from gateway.providers.sms import AfricasTalkingSms, SandboxSms, at_outcome, sms_provider
 from gateway.settings import Settings
+from tests.fake_at import FakeAt, running_fake_at
 
 A, B = "+22670123456", "+22676543210"
-STATUS = {100: "Processed", 101: "Success", 102: "Queued", 403: "InvalidPhoneNumber"}
-
-
-class FakeAt:
-    """What the fake answers: a status code per number, or a delay, or raw text."""
-
-    def __init__(self) -> None:
-        self.codes: dict[str, int] = {}
-        self.delay_s = 0.0
-        self.http_status = 201
-        self.content_type = "application/json"
-        self.requests: list[dict[str, list[str]]] = []
 
 
 @pytest.fixture
 def fake() -> Iterator[tuple[FakeAt, str]]:
-    state = FakeAt()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            size = int(self.headers.get("Content-Length", "0"))
-            form = parse_qs(self.rfile.read(size).decode())
-            form["_path"] = [self.path]
-            form["_apikey"] = [self.headers.get("apiKey", "")]
-            state.requests.append(form)
-            time.sleep(state.delay_s)
-            recipients = [
-                {
-                    "statusCode": (code := state.codes.get(number, 101)),
-                    "number": number,
-                    "status": STATUS.get(code, "Failed"),
-                    "cost": "XOF 25.0000" if code < 200 else "0",
-                    "messageId": f"ATXid_{len(state.requests)}_{number[-4:]}"
-                    if code < 200
-                    else "None",
-                }
-                for number in form["to"][0].split(",")
-            ]
-            body = {
-                "SMSMessageData": {
-                    "Message": "Sent to 1/1 Total Cost: XOF 25",
-                    "Recipients": recipients,
-                }
-            }
-            raw = json.dumps(body).encode()
-            if state.http_status >= 400:
-                raw = b"The supplied authentication is invalid"
-            self.send_response(state.http_status)
-            self.send_header("Content-Type", state.content_type)
-            self.send_header("Content-Length", str(len(raw)))
-            self.end_headers()
-            with contextlib.suppress(OSError):  # the client gave up (timeout case)
-                self.wfile.write(raw)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state, f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with running_fake_at() as served:
+        yield served
 
 
 def adapter(url: str, read_timeout: float = 5.0) -> AfricasTalkingSms:

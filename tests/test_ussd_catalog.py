@@ -155,10 +155,17 @@ def test_menu_map_option_numbers_are_the_contract() -> None:
     assert options("visitor_menu") == {"1": "visitor_number", "2": "visitor_help"}
     assert options("agent_collector") == {
         "1": "agent_verify",
-        "2": "agent_soon",
-        "3": "agent_soon",
-        "4": "agent_soon",
+        "2": "agent_collect",
+        "3": "agent_cash",
+        "4": "agent_remit",
     }
+    assert options("agent_supervisor") == {
+        "1": "agent_verify",
+        "2": "agent_collect",
+        "3": "agent_cash",
+        "4": "agent_remit_choice",
+    }
+    assert options("agent_remit_choice") == {"1": "agent_remit", "2": "agent_pending"}
     assert options("agent_facility") == {"1": "agent_verify"}
 
 

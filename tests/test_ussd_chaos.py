@@ -255,8 +255,8 @@ FORM = {"sessionId": "S1", "serviceCode": "*144*7#", "phoneNumber": PHONE, "text
         ({"phoneNumber": "12"}, "phoneNumber is not an international number"),
         ({"phoneNumber": "abc"}, "phoneNumber is not an international number"),
         ({"phoneNumber": ""}, "phoneNumber is empty"),
-        ({"text": "1*a"}, "text must be keypad input"),
-        ({"text": "1" * 600}, "text must be keypad input"),
+        ({"text": "1*\x07"}, "text must be printable input"),
+        ({"text": "1" * 600}, "text must be printable input"),
         ({"serviceCode": "*" * 40}, "serviceCode longer than"),
     ],
 )
@@ -370,3 +370,15 @@ def test_an_audit_failure_does_not_break_the_hop(
     reply = Phone(client, PHONE).walk("4", "2")
     assert reply.text.startswith("Rappels SMS arretes.")
     assert reminders(session_factory, household.id)[0] is False
+
+
+def test_letters_from_a_smartphone_reply_box_reprompt(
+    client: FlaskClient, household: Household
+) -> None:
+    """Android USSD dialogs accept letters: not malformed, a wrong choice (ussd.md re-prompt)."""
+    phone = Phone(client, PHONE)
+    menu = phone.dial()
+    for typed in ("a", "Un", "1a", "é"):
+        reply = phone.send(typed)
+        assert reply.con and reply.lines == ["Choix invalide.", *menu.lines], typed
+    assert phone.send("1").con

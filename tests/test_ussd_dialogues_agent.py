@@ -5,6 +5,7 @@ ambiguous numbers (ussd.md)."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import redis
 from flask.testing import FlaskClient
@@ -76,13 +77,14 @@ def test_facility_agent_verifies_a_beneficiary(
         "Ticket moderateur: CSPS 10%, CHR 30%",
     ]
     stored = b"".join(redis_client.get(k) or b"" for k in redis_client.keys("ussd:*"))
-    assert PIN.encode() not in stored  # the session keeps digests of texts, never a PIN
+    # The session keeps digests of texts, never a PIN; a hex digest may contain the PIN's
+    # digits by chance, so digests are cut out before looking for it.
+    assert re.search(rb"[0-9a-f]{16,}", stored)
+    assert PIN.encode() not in re.sub(rb"[0-9a-f]{16,}", b"", stored)
 
 
-def test_collector_menu_has_placeholders(
-    db: Session, client: FlaskClient, clock: FixedClock
-) -> None:
-    """Collector: 1 verify; 2-4 come with the reconciliation issue (END "coming soon")."""
+def test_collector_menu(db: Session, client: FlaskClient, clock: FixedClock) -> None:
+    """Collector: 1 verify, 2-4 cash (D20, D21; dialogues in test_ussd_dialogues_cash)."""
     setup(db, clock, role="collector")
     phone = Phone(client, AGENT_PHONE)
     assert phone.walk(PIN).lines == [
@@ -92,9 +94,6 @@ def test_collector_menu_has_placeholders(
         "3 Ma caisse",
         "4 Declarer un versement",
     ]
-    for option in ("2", "3", "4"):
-        reply = phone.walk(PIN, option)
-        assert reply.end and reply.text == "Bientot disponible."
 
 
 def test_supervisor_gets_the_collector_menu(

@@ -167,19 +167,14 @@ def test_coverage_not_up_to_date_shows_amount_due(
     ]
 
 
-def test_pay_is_a_placeholder_with_the_amount_due(
-    db: Session, client: FlaskClient, clock: FixedClock
-) -> None:
-    """Option 2 until the payments issue: END, the amount due (D6)."""
+def test_pay_shows_the_amount_due(db: Session, client: FlaskClient, clock: FixedClock) -> None:
+    """Option 2 starts with the amount due (D6); the whole flow is in test_payments_ussd."""
     family(db, make_mutual(db), members=3)
     db.commit()
     clock.at = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     reply = Phone(client, PHONE).walk("2")
-    assert reply.end
-    assert reply.lines == [
-        "Le paiement par mobile money arrive bientot.",
-        "Montant du: 18 000 FCFA",
-    ]
+    assert reply.con
+    assert reply.lines[:3] == ["Montant du: 18 000 FCFA", "1 Payer ce montant", "2 Autre montant"]
 
 
 def test_payments_list_and_credit(db: Session, client: FlaskClient, clock: FixedClock) -> None:

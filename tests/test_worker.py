@@ -4,6 +4,7 @@ RQ workers against the test Redis and database, and carry their retry policies."
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import threading
 from collections.abc import Iterator
@@ -156,7 +157,8 @@ def test_jobs_carry_their_queue_and_retry_policy(redis_client: redis.Redis) -> N
         assert list(job.retry_intervals) == list(spec.intervals)
         assert job.func_name == spec.path
         module, _, func = spec.path.rpartition(".")
-        assert module == "worker.jobs" and callable(getattr(jobs, func))
+        assert module.startswith("worker.")
+        assert callable(getattr(importlib.import_module(module), func))
 
 
 def test_scheduled_jobs_run_in_a_simple_worker(

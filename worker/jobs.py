@@ -14,13 +14,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import redis
+from rq import get_current_job
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.models import OutboxMessage
-from gateway.providers.sms import SendResult, SmsProvider, sms_provider
+from gateway.providers.sms import SmsProvider, sms_provider
+from gateway.queueing import enqueue_after_commit
+from gateway.redis_conn import connect_redis
 from gateway.services import notifications
 from gateway.settings import Settings
 from worker import registry
@@ -38,6 +41,7 @@ class JobContext:
     _factory: sessionmaker[Session] | None = field(default=None, repr=False)
     _pid: int = field(default=0, repr=False)
     sms: SmsProvider | None = None
+    _redis: redis.Redis[bytes] | None = field(default=None, repr=False)
 
     def sms_provider(self) -> SmsProvider:
         """The configured SMS provider, built on first use (tests may set `sms`)."""
@@ -45,12 +49,22 @@ class JobContext:
             self.sms = sms_provider(self.settings)
         return self.sms
 
+    def redis(self) -> redis.Redis[bytes]:
+        """The running job's Redis connection, else (commands, tests) the configured one."""
+        job = get_current_job()
+        if job is not None:
+            return job.connection
+        if self._redis is None:
+            self._redis = connect_redis(self.settings)
+        return self._redis
+
     def session_factory(self) -> sessionmaker[Session]:
         if self._factory is None or self._pid != os.getpid():
             if self._engine is not None:
                 self._engine.dispose(close=False)  # inherited by fork: leave the parent's alone
             self._engine = make_engine(self.settings.database_url)
             self._factory = make_session_factory(self._engine)
+            enqueue_after_commit(self._factory, self.redis)
             self._pid = os.getpid()
         return self._factory
 
@@ -131,44 +145,33 @@ class TransientSmsError(RuntimeError):
 
 
 def send_sms(message_id: str) -> str:
-    """Send one outbox message and return its status. Only a QUEUED message is sent: it is
-    claimed (SENDING, committed) before the provider is called, so a second run, a second
+    """Send one outbox message and return its status (worker.sms_jobs.deliver: claimed
+    QUEUED -> SENDING and committed before the provider is called, throttled, a message of a
+    paused campaign left waiting). Only a QUEUED message is sent, so a second run, a second
     worker or a crash mid-call never sends it twice; an unknown outcome stays SENDING for
     the delivery reports to settle."""
+    from worker.sms_jobs import deliver
+
     ctx = context()
-    with ctx.session() as session:
-        message = notifications.claim(session, int(message_id), ctx.clock.now())
-        if message is None:
+    done = deliver(ctx, [int(message_id)])
+    if int(message_id) not in done:
+        with ctx.session() as session:
             found = session.get(OutboxMessage, int(message_id))
             status = found.status if found else "MISSING"
-            log.info("sms %s not sent: %s", message_id, status)
-            return status
-        phone, text = message.phone, message.text
-        sender = notifications.sender_id(session, message, ctx.settings.at_sender_id)
-    provider = ctx.sms_provider()
-    try:
-        result = next(r for r in provider.send([phone], text, sender) if r.phone == phone)
-    except Exception as exc:  # the request may have left: never resend blindly
-        log.exception("sms %s: provider %s failed", message_id, provider.name)
-        result = SendResult(phone, None, None, "unknown", f"{type(exc).__name__}: {exc}")
-    with ctx.session() as session:
-        status = notifications.record_send(
-            session,
-            int(message_id),
-            provider=provider.name,
-            outcome=result.outcome,
-            now=ctx.clock.now(),
-            provider_message_id=result.message_id,
-            detail=result.detail,
-        )
-    if result.outcome == "insufficient_balance":
-        log.error(
-            "ALERT sms provider %s: insufficient balance (message %s)", provider.name, message_id
-        )
-    log.info("sms %s: %s -> %s", message_id, result.outcome, status)
-    if status == "QUEUED":
-        raise TransientSmsError(f"sms {message_id}: transient error: {result.detail}")
+        log.info("sms %s not sent: %s", message_id, status)
+        return status
+    outcome, status = done[int(message_id)]
+    log.info("sms %s: %s -> %s", message_id, outcome, status)
+    if (outcome, status) == ("transient", "QUEUED"):
+        raise TransientSmsError(f"sms {message_id}: transient error")
     return status
+
+
+def send_sms_batch(ids_csv: str) -> int:
+    """Job `send-sms-batch`: worker.sms_jobs.send_sms_batch (identical texts in one request)."""
+    from worker.sms_jobs import send_sms_batch as send
+
+    return send(ids_csv)
 
 
 def enqueue_pending_sms(connection: redis.Redis[bytes], limit: int | None = None) -> list[str]:
@@ -181,10 +184,13 @@ def enqueue_pending_sms(connection: redis.Redis[bytes], limit: int | None = None
 
 def dispatch_pending_sms() -> int:
     """Periodic safety net (architecture.md: the row is the record, a sweeper re-enqueues):
-    every QUEUED message gets a send job, even if the enqueue after its commit was lost."""
+    every QUEUED message not held by a paused campaign gets a batch send job, even if the
+    enqueue after its commit was lost; identical texts share one provider request."""
     from rq import get_current_job
+
+    from worker.sms_jobs import enqueue_batches
 
     job = get_current_job()
     if job is None:
         raise RuntimeError("dispatch_pending_sms runs inside an RQ job")
-    return len(enqueue_pending_sms(job.connection))
+    return len(enqueue_batches(job.connection))

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.queueing import enqueue_after_commit
 from gateway.redis_conn import connect_redis
 from gateway.settings import Settings, SettingsError
 
@@ -34,7 +35,9 @@ class CliContext(AbstractContextManager["CliContext"]):
 
     @cached_property
     def session_factory(self) -> sessionmaker[Session]:
-        return make_session_factory(self.engine)
+        factory = make_session_factory(self.engine)
+        enqueue_after_commit(factory, lambda: self.redis)  # connects only if a job is deferred
+        return factory
 
     @cached_property
     def redis(self) -> redis.Redis[bytes]:

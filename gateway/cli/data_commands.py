@@ -13,6 +13,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.cli import payment_commands
 from gateway.cli.context import CliContext
 from gateway.models import Mutual, Section
 from gateway.models.agent import ROLES
@@ -190,4 +191,6 @@ def _json(data: Any) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, default=str, indent=2))
 
 
+payments_group.add_command(payment_commands.intents)
+payments_group.add_command(payment_commands.sandbox_group)
 COMMANDS = [mutual_group, members_group, payments_group, agents_group, demo]

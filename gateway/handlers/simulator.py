@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.handlers import request_session, services
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
+from gateway.services.notifications import outbox, outbox_row
+from gateway.services.phones import InvalidPhone, normalize_msisdn
 
 bp = Blueprint("simulator", __name__)
 HOP_PATH = "/ussd/africastalking"
 EVENTS_PATH = "/ussd/africastalking/events"
+SMS_PATH = "/simulator/sms"
+SMS_SHOWN = 20
 DEFAULT_SERVICE_CODE = "*144*7#"
 VISITOR_PHONE = "+22665000000"  # outside the demo's number plan: the visitor menu
 MEMBER_PHONES_SHOWN = 6
@@ -37,6 +41,8 @@ def simulator() -> str:
         "events": EVENTS_PATH + query,
         "serviceCode": _service_code(session),
         "screenLimit": settings.screen_limit,
+        "sms": SMS_PATH,
+        "smsEveryMs": 3000,
     }
     phones = _phone_book(session)
     default_phone = phones[0][0] if phones else VISITOR_PHONE
@@ -47,6 +53,23 @@ def simulator() -> str:
         default_phone=default_phone,
         networks=NETWORKS,
     )
+
+
+@bp.get(SMS_PATH)
+def sms_inbox() -> tuple[Response, int]:
+    """The outbox messages to the simulated phone, newest first: what the sandbox SMS sink
+    recorded (and their delivery status), polled by the page's SMS panel."""
+    if services().settings.production:
+        abort(404)
+    raw = request.args.get("phone", "").strip()
+    if not raw:
+        return jsonify(error="phone is required, e.g. ?phone=%2B22670123412"), 400
+    try:
+        phone = normalize_msisdn(raw, "ZZ")
+    except InvalidPhone as exc:
+        return jsonify(error=f"phone must be E.164 (+ and digits): {exc}"), 400
+    rows = [outbox_row(m) for m in outbox(request_session(), phone, SMS_SHOWN)]
+    return jsonify(phone=phone, messages=rows), 200
 
 
 def _service_code(session: Session) -> str:

@@ -1,6 +1,7 @@
 """The agent journey (D19, D13): PIN first (3 wrong tries lock for 15 minutes, through
 services.agents.check_pin; the PIN is never shown, stored or logged), then the role's menu.
-Facility staff verify a beneficiary; collectors and supervisors see the collector menu."""
+Facility staff verify a beneficiary; collectors and supervisors see the collector menu, whose
+options 2-4 (cash, D20-D21) live in gateway.menus.agent_cash."""
 
 from __future__ import annotations
 
@@ -16,8 +17,7 @@ from gateway.models import Agent
 from gateway.services import agents
 from gateway.services.eligibility import Status
 
-COLLECTOR, FACILITY = "agent_collector", "agent_facility"
-SOON = "agent_soon"
+COLLECTOR, FACILITY, SUPERVISOR = "agent_collector", "agent_facility", "agent_supervisor"
 
 SCREENS = (
     Screen(
@@ -29,7 +29,7 @@ SCREENS = (
         back=False,
         home=False,
         secret=True,
-        exits=(COLLECTOR, FACILITY, "agent_locked", "agent_refused"),
+        exits=(COLLECTOR, FACILITY, SUPERVISOR, "agent_locked", "agent_refused"),
     ),
     Screen(
         COLLECTOR,
@@ -37,10 +37,25 @@ SCREENS = (
         "agent_menu",
         options=(
             Option("1", "opt_verify", "agent_verify"),
-            # Options 2-4 (D20, D21) arrive with the reconciliation issue: "coming soon".
-            Option("2", "opt_collect", SOON),
-            Option("3", "opt_cash", SOON),
-            Option("4", "opt_remit", SOON),
+            # Options 2-4 (D20, D21): screens in gateway.menus.agent_cash.
+            Option("2", "opt_collect", "agent_collect"),
+            Option("3", "opt_cash", "agent_cash"),
+            Option("4", "opt_remit", "agent_remit"),
+        ),
+        view="agent_menu",
+        back=False,
+        home=False,
+    ),
+    # Supervisors: the collector menu, whose option 4 also lets them confirm (D21).
+    Screen(
+        SUPERVISOR,
+        "menu",
+        "agent_menu",
+        options=(
+            Option("1", "opt_verify", "agent_verify"),
+            Option("2", "opt_collect", "agent_collect"),
+            Option("3", "opt_cash", "agent_cash"),
+            Option("4", "opt_remit", "agent_remit_choice"),
         ),
         view="agent_menu",
         back=False,
@@ -65,7 +80,6 @@ SCREENS = (
         exits=(AMBIGUOUS,),
     ),
     Screen("agent_checked", "end", "verify_result", view="checked"),
-    Screen(SOON, "end", "soon"),
     Screen("agent_locked", "end", "agent_locked", view="locked"),
     Screen("agent_refused", "end", "agent_refused"),
 )
@@ -79,7 +93,7 @@ def check_pin(ctx: Ctx, pin: str) -> str | None:
         raise StaleSession("agent is gone")
     result = agents.check_pin(ctx.db, agent, pin, ctx.clock.now())
     if result.ok:
-        home = FACILITY if agent.role == "facility" else COLLECTOR
+        home = {"facility": FACILITY, "supervisor": SUPERVISOR}.get(agent.role, COLLECTOR)
         ctx.data.update(home=home, role=agent.role, name=agent.name)
         return home
     if result.status == "wrong":

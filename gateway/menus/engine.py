@@ -86,8 +86,9 @@ class Engine:
     ) -> tuple[SessionState, UssdReply]:
         """Apply the hop to the state (a new session when None) and render the screen."""
         budget = screen_budget(self.settings, request.network_code)
+        session = self.store.key(request.provider, request.session_id)
         machine = Machine(
-            self.registry, db, self.clock, request.phone, request.service_code, budget
+            self.registry, db, self.clock, request.phone, request.service_code, budget, session
         )
         state = state or self._new_state(db, request)
         logged = self._advance(machine, state, request)

@@ -8,11 +8,11 @@ import re
 from functools import cache
 from types import ModuleType
 
-from gateway.menus import agent, member, visitor
+from gateway.menus import agent, agent_cash, agent_remit, member, member_pay, visitor
 from gateway.menus.machine import RESUME
 from gateway.menus.screens import Option, Registry, Screen
 
-JOURNEYS: tuple[ModuleType, ...] = (member, visitor, agent)
+JOURNEYS: tuple[ModuleType, ...] = (member, member_pay, visitor, agent, agent_cash, agent_remit)
 # Where a session may begin (caller.identify and the resume offer).
 STARTS = ("member_menu", "member_choose", "visitor_menu", "agent_pin", RESUME)
 _PIN = re.compile(r"[0-9]{4,6}")
@@ -47,9 +47,13 @@ def registry() -> Registry:
                 if table.get(name, fn) is not fn:
                     raise ValueError(f"{journey.__name__}: {name} registered twice")
                 table[name] = fn
+        reg.checks.update(getattr(journey, "CHECKS", {}))  # input checks of one journey
+        reg.error_keys.update(getattr(journey, "ERROR_KEYS", {}))
     reg.checks.update(
-        pin=lambda v: bool(_PIN.fullmatch(v)), number=lambda v: bool(_NUMBER.fullmatch(v))
+        pin=lambda v: bool(_PIN.fullmatch(v)),
+        number=lambda v: bool(_NUMBER.fullmatch(v)),
+        amount=member_pay.check_amount_input,
     )
-    reg.error_keys.update(pin="err_pin_format", number="err_number")
+    reg.error_keys.update(pin="err_pin_format", number="err_number", amount="err_amount")
     reg.starts.extend(STARTS)
     return reg

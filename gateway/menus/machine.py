@@ -33,10 +33,19 @@ class Machine:
     phone: str
     service_code: str
     budget: int
+    session: str = ""
     _views: dict[str, View] = field(default_factory=dict)
 
     def ctx(self, frame: Frame) -> Ctx:
-        return Ctx(self.db, self.clock, self.phone, self.service_code, frame.data, frame.lang)
+        return Ctx(
+            self.db,
+            self.clock,
+            self.phone,
+            self.service_code,
+            frame.data,
+            frame.lang,
+            session=self.session,
+        )
 
     def view(self, frame: Frame, screen: Screen) -> View:
         if screen.view is None:
@@ -111,6 +120,7 @@ class Machine:
         restores the recorded outcome instead of repeating the effect."""
         if memo_key not in effects:
             ctx = self.ctx(frame)
+            ctx.key = memo_key
             error: list[Any] | None = None
             try:
                 target = self.registry.actions[screen.action or ""](ctx, arg)

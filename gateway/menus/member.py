@@ -1,7 +1,7 @@
 """The member journey (ussd.md menu map; option numbers are the public contract):
-1 Ma couverture (D12), 2 Payer ma cotisation (placeholder until the payments issue),
-3 Mes paiements, 4 Rappels SMS (D18), 5 Langue. A phone linked to several households first
-chooses one (`1 H-0001 Ouedraogo`)."""
+1 Ma couverture (D12), 2 Payer ma cotisation (member_pay.py), 3 Mes paiements,
+4 Rappels SMS (D18), 5 Langue. A phone linked to several households first chooses one
+(`1 H-0001 Ouedraogo`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,6 @@ from gateway.menus.member_views import (
 )
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
 from gateway.models import Beneficiary, Household
-from gateway.services.book import load_book
-from gateway.services.dues import amount_due
 
 FAMILY_MAX = 20
 
@@ -50,8 +48,6 @@ SCREENS = (
         home=False,
     ),
     Screen("member_coverage", "menu", "member_coverage", view="coverage"),
-    # Option 2 is a placeholder until the payments issue brings mobile-money payment.
-    Screen("member_pay", "end", "member_pay", view="amount_due"),
     Screen("member_payments", "menu", "member_payments", view="payments"),
     Screen(
         "member_reminders",
@@ -120,17 +116,11 @@ def households_samples(t: Translator) -> list[View]:
     return [View(items=items)]
 
 
-# --- menu, amount due ---------------------------------------------------------------------
+# --- menu ---------------------------------------------------------------------
 
 
 def member_menu(ctx: Ctx) -> View:
     return View({"household": ctx.data.get("household", "")})
-
-
-def amount(ctx: Ctx) -> View:
-    """D6, shown by the payment placeholder."""
-    due = amount_due(load_book(ctx.db, household_of(ctx)), ctx.today)
-    return View({"amount": ctx.t.amount(due)})
 
 
 # --- reminders (D18) ----------------------------------------------------------------------
@@ -192,7 +182,6 @@ VIEWS = {
     "households": households,
     "member_menu": member_menu,
     "coverage": coverage,
-    "amount_due": amount,
     "payments": payments,
     "reminders": reminders,
     "languages": languages,
@@ -202,7 +191,6 @@ SAMPLES = {
     "households": households_samples,
     "member_menu": lambda t: [View({"household": S.LONG_HOUSEHOLD})],
     "coverage": coverage_samples,
-    "amount_due": lambda t: [View({"amount": t.amount(S.BIG_AMOUNT)})],
     "payments": payments_samples,
     "reminders": lambda t: [_reminders_view(t, True), _reminders_view(t, False)],
     "languages": lambda t: [_languages_view(list(LANGUAGES))],

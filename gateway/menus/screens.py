@@ -90,6 +90,10 @@ class Ctx:
     service_code: str
     data: dict[str, Any]
     lang: str
+    # For actions: this step of this session (keyed digest of the session and its inputs so
+    # far, plus the screen); the same on a replay, so an effect can be made idempotent by it.
+    key: str = ""
+    session: str = ""  # the provider's session key: one payment intent per USSD session
 
     @property
     def t(self) -> Translator:

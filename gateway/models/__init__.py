@@ -1,9 +1,11 @@
 """SQLAlchemy 2 typed models, one module per concept."""
 
 from gateway.models.agent import Agent
+from gateway.models.alert import Alert
 from gateway.models.base import Base
 from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
+from gateway.models.cash import CashCollection, Remittance
 from gateway.models.coverage import Allocation, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.inbound import InboundSms as InboundSms
@@ -12,17 +14,32 @@ from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolati
 from gateway.models.mutual import Funder, Mutual, Section
 from gateway.models.outbox import OutboxMessage
 from gateway.models.payment import Payment
+from gateway.models.payment_intent import (
+    PaymentCallback,
+    PaymentEvent,
+    PaymentIntent,
+    SandboxRequest,
+    SuspenseItem,
+)
 from gateway.models.product import Levy, Product, Subsidy
+from gateway.models.reconciliation import (
+    ReconAction,
+    ReconMatch,
+    StatementFile,
+    StatementLine,
+)
 from gateway.models.reminder import ReminderOccurrence as ReminderOccurrence
 from gateway.models.ussd import UssdHop, UssdSessionEvent
 
 __all__ = [
     "Account",
     "Agent",
+    "Alert",
     "Allocation",
     "Base",
     "Beneficiary",
     "Campaign",
+    "CashCollection",
     "CoveragePeriod",
     "Funder",
     "Household",
@@ -33,10 +50,20 @@ __all__ = [
     "Mutual",
     "OutboxMessage",
     "Payment",
+    "PaymentCallback",
+    "PaymentEvent",
+    "PaymentIntent",
     "Product",
+    "ReconAction",
+    "ReconMatch",
     "ReminderRule",
+    "Remittance",
+    "SandboxRequest",
     "Section",
+    "StatementFile",
+    "StatementLine",
     "Subsidy",
+    "SuspenseItem",
     "UssdHop",
     "UssdSessionEvent",
 ]

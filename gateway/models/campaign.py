@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.models.base import Base, IdMixin
+from gateway.models.base import Base, IdMixin, Money
 from gateway.models.mutual import Mutual
 from gateway.models.product import Product
 
@@ -27,6 +27,9 @@ class Campaign(IdMixin, Base):
     closes_on: Mapped[dt.date] = mapped_column()
     for_period: Mapped[dt.date] = mapped_column()  # first day of the period it collects for
     sections: Mapped[list[str]] = mapped_column(default=list)  # empty: every section
+    budget: Mapped[int | None] = mapped_column(Money)  # XOF cap on the estimated SMS cost
+    paused_at: Mapped[dt.datetime | None] = mapped_column()  # e.g. provider balance exhausted
+    paused_reason: Mapped[str | None] = mapped_column(String(200))
 
     mutual: Mapped[Mutual] = relationship()
     product: Mapped[Product] = relationship()

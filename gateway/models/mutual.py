@@ -30,6 +30,9 @@ class Mutual(IdMixin, CreatedMixin, Base):
     catch_up_hours: Mapped[int] = mapped_column(default=48)
     payment_provider: Mapped[str] = mapped_column(String(32), default="sandbox")
     payment_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    sms_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # prices per segment
+    # Days an agent may hold collected cash before an alert (D21; `[mutual] cash_max_days`).
+    cash_max_days: Mapped[int] = mapped_column(default=7)
 
     sections: Mapped[list[Section]] = relationship(back_populates="mutual", order_by="Section.id")
     funders: Mapped[list[Funder]] = relationship(back_populates="mutual", order_by="Funder.id")

@@ -19,7 +19,9 @@ MAX_TEXT = 500  # a real session's accumulated input stays far below this
 # An aggregator's phoneNumber is international; no country is assumed at the edge.
 NO_REGION = "ZZ"
 _SESSION_ID = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
-_TEXT = re.compile(r"[0-9*#+]*")  # what a keypad can send
+# Keypads send digits, * and #; smartphones' USSD reply boxes also let people type letters,
+# which the menus answer with a re-prompt. Control characters are never input.
+_TEXT = re.compile(r"[^\x00-\x1f\x7f]*")
 
 
 class MalformedUssdRequest(ValueError):
@@ -76,7 +78,9 @@ class AfricasTalkingUssd:
             raise MalformedUssdRequest("sessionId has unexpected characters")
         text = form["text"].strip()
         if len(text) > MAX_TEXT or not _TEXT.fullmatch(text):
-            raise MalformedUssdRequest(f"text must be keypad input of at most {MAX_TEXT} chars")
+            raise MalformedUssdRequest(
+                f"text must be printable input of at most {MAX_TEXT} characters"
+            )
         return UssdRequest(
             session_id=session_id,
             service_code=_field(form, "serviceCode", MAX_SERVICE_CODE),

@@ -60,9 +60,12 @@ def receive_payment(
     channel: str,
     reference: str,
     agent_id: int | None = None,
+    debit_account: str | None = None,
 ) -> tuple[Payment, bool]:
     """Record money for a household once per (mutual, reference), then allocate it as of the
-    day it was paid. Replaying the same payment is a no-op; other details are a conflict."""
+    day it was paid. Replaying the same payment is a no-op; other details are a conflict.
+    `debit_account` names where the money sits when the channel's default is not it (e.g.
+    the float of the provider that collected a mobile payment)."""
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise ValueError(f"amount must be a positive whole number of XOF, got {amount!r}")
     existing = _payment(session, household.mutual_id, reference)
@@ -95,7 +98,7 @@ def receive_payment(
         kind="payment",
         occurred_on=paid_on,
         lines=[
-            (debit_account_for(mutual, channel, agent_id), amount),
+            (debit_account or debit_account_for(mutual, channel, agent_id), amount),
             (ledger.household_account(household.id), -amount),
         ],
         description=f"{channel} payment {reference} for household {household.number}",

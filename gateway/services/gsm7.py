@@ -6,6 +6,7 @@ basic table fails in strict mode and becomes `?` otherwise."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # GSM 03.38 default alphabet (the extension table's characters cost two and are avoided).
@@ -31,11 +32,26 @@ class NotGsm7(ValueError):
     """Text left outside the GSM-7 basic table after transliteration (strict mode)."""
 
 
+class _Transliteration(dict[int, str]):
+    """str.translate table filled on first sight of each character: its replacement, then its
+    compatibility decomposition without combining marks (what NFKD of the whole text and
+    dropping the marks gives, one character at a time), at C speed for every later text."""
+
+    def __missing__(self, code: int) -> str:
+        swapped = _SPECIAL.get(chr(code), chr(code))
+        decomposed = unicodedata.normalize("NFKD", swapped)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+        self[code] = plain
+        return plain
+
+
+_TRANSLITERATION = _Transliteration()
+_ALL_GSM7 = re.compile("[" + re.escape("".join(sorted(GSM7))) + "]*")
+
+
 def to_gsm(text: str) -> str:
     """Plain GSM-7 spelling: accents dropped, typographic signs replaced."""
-    swapped = "".join(_SPECIAL.get(c, c) for c in text)
-    decomposed = unicodedata.normalize("NFKD", swapped)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return text.translate(_TRANSLITERATION)
 
 
 def non_gsm(text: str) -> str:
@@ -45,6 +61,8 @@ def non_gsm(text: str) -> str:
 def clean(text: str, strict: bool = False) -> str:
     """Transliterate; in strict mode refuse what is left outside GSM-7, else show `?`."""
     plain = to_gsm(text)
+    if _ALL_GSM7.fullmatch(plain):
+        return plain
     bad = non_gsm(plain)
     if bad and strict:
         raise NotGsm7(f"non GSM-7 characters {bad!r} in {plain!r}")
@@ -53,6 +71,8 @@ def clean(text: str, strict: bool = False) -> str:
 
 def septets(text: str) -> int | None:
     """GSM-7 length (extension characters count two), or None if the text needs UCS-2."""
+    if _ALL_GSM7.fullmatch(text):
+        return len(text)
     total = 0
     for c in text:
         if c in GSM7:

@@ -93,6 +93,7 @@ def _apply(session: Session, config: dict[str, Any], mutual: Mutual | None) -> M
         mutual = Mutual(code=config["mutual"]["code"])
         session.add(mutual)
     _assign(mutual, _mutual_values(config["mutual"], config["payment"]))
+    _assign(mutual, {"sms_settings": config["sms"]})
     have = {s.name for s in mutual.sections}
     for name in config["mutual"]["sections"]:
         if name not in have:
@@ -168,7 +169,8 @@ def _sync_campaigns(
         if campaign is None:
             campaign = Campaign(mutual=mutual, code=values["code"])
             session.add(campaign)
-        fields = {k: values[k] for k in ("name", "opens_on", "closes_on", "for_period", "sections")}
+        names = ("name", "opens_on", "closes_on", "for_period", "sections", "budget")
+        fields = {k: values[k] for k in names}
         _assign(campaign, {**fields, "product": products[values["product"]]})
         _sync_reminders(campaign, values["reminders"])
 

@@ -49,6 +49,11 @@ def _payment_settings(value: Any) -> dict[str, Any]:
                 f"must be text, a number, true/false or a list of them, got {show(item)}",
                 at=f".{key}",
             )
+        if key in RECONCILIATION_KEYS:
+            try:
+                RECONCILIATION_KEYS[key](item)
+            except Bad as exc:
+                raise Bad(str(exc), at=f".{key}") from None
     return dict(value)
 
 
@@ -70,6 +75,13 @@ _service_code = checks.pattern(r"\*\d+(\*\d+)*#", 'a USSD code such as "*123#"')
 _sender_id = checks.pattern(r"[A-Za-z0-9 ]{1,11}", "at most 11 letters, digits or spaces")
 _days = checks.whole(0, unit=" of days")
 _xof = checks.whole(0, unit=" of XOF")
+# Reconciliation settings kept in the [payment] table (payments.md, Reconciliation): an
+# assignment of suspense money above approval_threshold XOF needs a second person; a credited
+# intent may wait settlement_lag_hours for its statement line before it is overdue.
+RECONCILIATION_KEYS = {
+    "approval_threshold": _xof,
+    "settlement_lag_hours": checks.whole(0, unit=" of hours"),
+}
 
 MUTUAL: Spec = {
     "code": (_code, REQUIRED),
@@ -82,6 +94,7 @@ MUTUAL: Spec = {
     "contact": (checks.text(120), None),
     "quiet_hours": (_quiet_hours, ["08:00", "20:00"]),
     "catch_up_hours": (checks.whole(0, unit=" of hours"), 48),
+    "cash_max_days": (checks.whole(1, 365, unit=" of days"), 7),
     "sections": (checks.list_of(checks.text(120)), []),
     "payment_provider": (checks.choice("sandbox", "cinetpay", "mtnmomo"), "sandbox"),
 }
@@ -115,6 +128,7 @@ REMINDER: Spec = {
 }
 CAMPAIGN: Spec = {
     "code": (_code, REQUIRED),
+    "budget": (_xof, None),  # cap on the estimated SMS cost; None: no cap
     "name": (checks.text(200), REQUIRED),
     "opens_on": (checks.date, REQUIRED),
     "closes_on": (checks.date, REQUIRED),
@@ -123,9 +137,20 @@ CAMPAIGN: Spec = {
     "sections": (checks.list_of(checks.text(120)), []),
     "reminders": (Tables(REMINDER), []),
 }
+_prefix = checks.pattern(r"\+\d{1,8}", 'an E.164 prefix such as "+22607"')
+OPERATOR: Spec = {
+    "name": (checks.text(32), REQUIRED),
+    "prefixes": (checks.list_of(_prefix, non_empty=True), REQUIRED),
+    "price_per_segment": (_xof, REQUIRED),
+}
+SMS: Spec = {  # SMS prices (messaging.md "Text and cost"), stored in mutuals.sms_settings
+    "price_per_segment": (_xof, 25),
+    "operators": (Tables(OPERATOR), []),
+}
 ROOT: Spec = {
     "mutual": (checks.Table(MUTUAL), REQUIRED),
     "payment": (_payment_settings, {}),
+    "sms": (checks.Table(SMS), {"price_per_segment": 25, "operators": []}),
     "products": (Tables(PRODUCT), []),
     "campaigns": (Tables(CAMPAIGN), []),
 }
@@ -138,6 +163,8 @@ def check_file(config: dict[str, Any], problems: Problems) -> None:
         if product is not None:
             _check_product(product, f"products[{i}]", problems)
     checks.unique_keys(config["campaigns"], "code", "campaigns", problems)
+    if config["sms"] is not None:
+        checks.unique_keys(config["sms"]["operators"], "name", "sms.operators", problems)
     for i, campaign in enumerate(config["campaigns"]):
         if campaign is None:
             continue

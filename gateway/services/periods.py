@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,8 +22,8 @@ class Period:
         return self.start <= day <= self.end
 
 
-def _start_month_day(product: Product) -> tuple[int, int]:
-    month, day = product.coverage_start.split("-")
+def _start_month_day(coverage_start: str) -> tuple[int, int]:
+    month, day = coverage_start.split("-")
     return int(month), int(day)
 
 
@@ -35,10 +36,17 @@ def _year_start(year: int, month: int, day: int) -> dt.date:
 
 
 def period_holding(product: Product, day: dt.date) -> Period:
-    if product.period == "month":
+    return _holding(product.period, product.coverage_start, day)
+
+
+@lru_cache(maxsize=4096)
+def _holding(kind: str, coverage_start: str, day: dt.date) -> Period:
+    """Pure in its arguments, so cached: a reminders run asks for the same few dates once
+    per beneficiary of 100 000 households."""
+    if kind == "month":
         start = day.replace(day=1)
         return Period(start, _next_month(start) - dt.timedelta(days=1))
-    month, mday = _start_month_day(product)
+    month, mday = _start_month_day(coverage_start)
     start = _year_start(day.year, month, mday)
     if start > day:
         start = _year_start(day.year - 1, month, mday)

@@ -1,61 +1,41 @@
 """Campaign reminders (D14-D17; messaging.md, "Campaign reminders"): the occurrences due now.
 
-For every mutual and every campaign open on the mutual's local date, each rule anchored on the
-campaign's opening or closing (D15) has occurrence moments: the anchor day plus `offset_days`,
-repeated every `repeat_every_days` until the campaign closes, each at the start of the sending
-window (D16, `quiet_hours_end` local). Outside the window nothing is done; inside it, the latest
-due occurrence is sent if its moment is within `catch_up_hours`, else recorded `missed`; older
-occurrences still within `catch_up_hours` are recorded `missed` so a catch-up never floods a
-member. Targets are the campaign's households (its sections, or all) that still owe its period
-(D15), have not stopped reminders (D18) and have a phone.
+For every mutual and every campaign open on the mutual's local date, each rule (D15) has
+occurrence moments: the anchor day (the campaign's opening or closing, or each household's
+coverage end) plus `offset_days`, repeated every `repeat_every_days` until the campaign closes,
+each at the start of the sending window (D16, `quiet_hours_end` local). Outside the window
+nothing is done; inside it, the latest due occurrence is sent if its moment is within
+`catch_up_hours`, else recorded `missed`; older occurrences still within `catch_up_hours` are
+recorded `missed` so a catch-up never floods a member. Targets: gateway.services.
+reminder_targets; the at-most-once record (D17): gateway.services.reminder_record.
 
-D17: each (household, campaign, rule, occurrence) row is inserted with ON CONFLICT DO NOTHING
-before its SMS is queued in the same transaction, so a second run or a concurrent worker sends
-nothing twice. Rules anchored on `coverage_end` are not handled here."""
+A paused campaign (provider balance exhausted) sends nothing; a campaign whose estimated cost
+exceeds its budget does not start (an alert says why, nothing is recorded)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from gateway.models import (
-    Allocation,
-    Beneficiary,
-    Campaign,
-    CoveragePeriod,
-    Household,
-    HouseholdPhone,
-    Mutual,
-    Product,
-    ReminderOccurrence,
-    ReminderRule,
-    Section,
-    Subsidy,
-)
-from gateway.services.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
-from gateway.services.notifications import queue_sms
-from gateway.services.shares import Shares, shares_for
+from gateway.models import Campaign, Mutual, ReminderOccurrence, ReminderRule
+from gateway.services import reminder_record
+from gateway.services.alerts import raise_alert
+from gateway.services.reminder_record import Due, Occurrence
+from gateway.services.reminder_targets import Selection, Target, gc_paused, select_targets
+from gateway.services.sms_cost import estimate_campaign
 
-log = logging.getLogger(__name__)
-
-ANCHORS = ("opens", "closes")  # coverage_end reminders are a separate job
-MUTUAL_LABEL_LEN = 24  # as gateway.services.sms_inbound: the templates' longest mutual name
-CHUNK = 500
-T = TypeVar("T")
+ANCHORS = ("opens", "closes", "coverage_end")
 
 
 @dataclass
 class ReminderRun:
-    """What one run did, in households; outside_window counts the rules whose latest due
-    occurrence (within catch-up, possibly already recorded) met quiet hours: nothing done."""
+    """What one run did, in households; outside_window counts the rules (households for
+    coverage_end rules) whose latest due occurrence met quiet hours: nothing done; paused and
+    over_budget count campaigns left alone."""
 
     sent: int = 0
     missed: int = 0
@@ -63,27 +43,14 @@ class ReminderRun:
     skipped_paid: int = 0
     skipped_no_phone: int = 0
     outside_window: int = 0
+    paused: int = 0
+    over_budget: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    index: int
-    due_at: dt.datetime  # UTC
-
-
-@dataclass(frozen=True)
-class Target:
-    household_id: int
-    number: str
-    language: str
-    phone: str | None
-    due: int  # FCFA still owed for the campaign's period
-
-
-def _zone(mutual: Mutual) -> ZoneInfo:
+def zone(mutual: Mutual) -> ZoneInfo:
     try:
         return ZoneInfo(mutual.timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -99,25 +66,36 @@ def in_window(mutual: Mutual, local: dt.datetime) -> bool:
 
 
 def occurrences(
-    mutual: Mutual, campaign: Campaign, rule: ReminderRule, now: dt.datetime
+    mutual: Mutual,
+    campaign: Campaign,
+    rule: ReminderRule,
+    now: dt.datetime,
+    anchor: dt.date | None = None,
 ) -> list[Occurrence]:
-    """D15: the rule's occurrences whose moment is at or before `now`, oldest first."""
-    anchor = campaign.opens_on if rule.anchor == "opens" else campaign.closes_on
+    """D15: the rule's occurrences whose moment is at or before `now`, oldest first. A
+    coverage_end rule needs the household's coverage end as `anchor`; its occurrences before
+    the campaign opened are not the campaign's, and are indexed by their day's ordinal."""
+    if rule.anchor == "coverage_end":
+        if anchor is None:
+            return []
+    else:
+        anchor = campaign.opens_on if rule.anchor == "opens" else campaign.closes_on
     first = anchor + dt.timedelta(days=rule.offset_days)
-    zone = _zone(mutual)
     found: list[Occurrence] = []
     index, day = 0, first
-    while True:
-        moment = dt.datetime.combine(day, mutual.quiet_hours_end, tzinfo=zone).astimezone(dt.UTC)
+    while day <= campaign.closes_on or (index == 0 and rule.anchor != "coverage_end"):
+        moment = dt.datetime.combine(day, mutual.quiet_hours_end, tzinfo=zone(mutual))
+        moment = moment.astimezone(dt.UTC)
         if moment > now:
             break
-        found.append(Occurrence(index, moment))
+        if rule.anchor != "coverage_end":
+            found.append(Occurrence(index, moment, day))
+        elif day >= campaign.opens_on:
+            found.append(Occurrence(day.toordinal(), moment, day))
         if not rule.repeat_every_days:
             break
         index += 1
         day = first + dt.timedelta(days=index * rule.repeat_every_days)
-        if day > campaign.closes_on:
-            break
     return found
 
 
@@ -127,14 +105,14 @@ def run_reminders(session: Session, now: dt.datetime) -> ReminderRun:
         raise ValueError("run_reminders needs a timezone-aware datetime")
     now = now.astimezone(dt.UTC)
     run = ReminderRun()
-    for mutual in list(session.scalars(select(Mutual).order_by(Mutual.id))):
-        _run_mutual(session, mutual, now, run)
+    with gc_paused():
+        for mutual in list(session.scalars(select(Mutual).order_by(Mutual.id))):
+            _run_mutual(session, mutual, now, run)
     return run
 
 
 def _run_mutual(session: Session, mutual: Mutual, now: dt.datetime, run: ReminderRun) -> None:
-    local = now.astimezone(_zone(mutual))
-    today = local.date()
+    today = now.astimezone(zone(mutual)).date()
     campaigns = session.scalars(
         select(Campaign)
         .where(Campaign.mutual_id == mutual.id, Campaign.opens_on <= today)
@@ -142,284 +120,101 @@ def _run_mutual(session: Session, mutual: Mutual, now: dt.datetime, run: Reminde
         .options(selectinload(Campaign.reminders))
         .order_by(Campaign.id)
     ).all()
-    catch_up = dt.timedelta(hours=mutual.catch_up_hours)
-    open_window = in_window(mutual, local)
     for campaign in campaigns:
-        targets: list[Target] | None = None
-        for rule in campaign.reminders:
-            if rule.anchor not in ANCHORS:
-                continue
-            due = occurrences(mutual, campaign, rule, now)
-            if not due:
-                continue
-            latest = due[-1]
-            if not open_window:
-                if now - latest.due_at <= catch_up:
-                    run.outside_window += 1
-                continue
-            if targets is None:
-                targets = _targets(session, mutual, campaign, today, run)
-            older = [o for o in due[:-1] if now - o.due_at <= catch_up]
-            for occurrence in older:
-                run.missed += _record(session, campaign, rule, occurrence, targets, "missed", now)
-            if now - latest.due_at > catch_up:
-                run.missed += _record(session, campaign, rule, latest, targets, "missed", now)
-            else:
-                _send(session, mutual, campaign, rule, latest, targets, now, run)
-
-
-def _targets(
-    session: Session, mutual: Mutual, campaign: Campaign, today: dt.date, run: ReminderRun
-) -> list[Target]:
-    """D15/D18: the campaign's households still owing its period, reminders enabled."""
-    query = select(
-        Household.id,
-        Household.number,
-        Household.language,
-        Household.reminders_enabled,
-        Household.product_id,
-        Household.category,
-    ).where(Household.mutual_id == mutual.id)
-    if campaign.sections:
-        query = query.join(Section, Section.id == Household.section_id).where(
-            Section.name.in_(campaign.sections)
-        )
-    rows = session.execute(query.order_by(Household.id)).all()
-    unpaid = _unpaid_beneficiaries(session, mutual.id, campaign.for_period, today)
-    shares = _shares(session, mutual.id)
-    owing: list[tuple[int, str, str, int]] = []
-    for household_id, number, language, enabled, product_id, category in rows:
-        share = shares(product_id, category)
-        count = unpaid.get(household_id, 0)
-        if share.fully_subsidised or count == 0:
-            run.skipped_paid += 1
+        if campaign.paused_at is not None:
+            run.paused += 1
             continue
-        if not enabled:
-            run.skipped_consent += 1
+        _run_campaign(session, mutual, campaign, now, run)
+
+
+def _run_campaign(
+    session: Session, mutual: Mutual, campaign: Campaign, now: dt.datetime, run: ReminderRun
+) -> None:
+    today = now.astimezone(zone(mutual)).date()
+    selection: Selection | None = None
+    for rule in campaign.reminders:
+        if rule.anchor not in ANCHORS:
             continue
-        owing.append(
-            (household_id, number, _language(mutual, language), count * share.contribution_member)
-        )
-    phones = _phones(session, [row[0] for row in owing])
-    return [
-        Target(household_id, number, language, phones.get(household_id), due)
-        for household_id, number, language, due in owing
-    ]
+        if rule.anchor != "coverage_end" and not occurrences(mutual, campaign, rule, now):
+            continue
+        if selection is None:
+            selection = select_targets(session, mutual, campaign, today)
+            if not _may_start(session, mutual, campaign, selection, now):
+                run.over_budget += 1
+                return
+            run.skipped_paid += selection.skipped_paid
+            run.skipped_consent += selection.skipped_consent
+        _run_rule(session, mutual, campaign, rule, selection.targets, now, run)
 
 
-def _unpaid_beneficiaries(
-    session: Session, mutual_id: int, period_start: dt.date, today: dt.date
-) -> dict[int, int]:
-    """Household id -> active beneficiaries (D6, on `today`) not paid for the period starting on
-    `period_start`, in one grouped query; a household absent here owes nothing."""
-    period_ids = select(CoveragePeriod.id).where(CoveragePeriod.starts_on == period_start)
-    active = and_(
-        Beneficiary.mutual_id == mutual_id,
-        Beneficiary.enrolled_on <= today,
-        or_(
-            Beneficiary.status.not_in(("removed", "deceased")),
-            and_(Beneficiary.left_on.is_not(None), Beneficiary.left_on >= today),
-        ),
-    )
-    paid = and_(
-        Allocation.beneficiary_id == Beneficiary.id,
-        Allocation.kind == "contribution",
-        Allocation.period_id.in_(period_ids),
-    )
-    rows = session.execute(
-        select(
-            Beneficiary.household_id,
-            func.count(func.distinct(Beneficiary.id)),
-            func.count(func.distinct(Allocation.beneficiary_id)),
-        )
-        .outerjoin(Allocation, paid)
-        .where(active)
-        .group_by(Beneficiary.household_id)
-    )
-    return {hid: total - done for hid, total, done in rows if total > done}
-
-
-def _shares(session: Session, mutual_id: int) -> _SharesCache:
-    products = session.scalars(
-        select(Product)
-        .where(Product.mutual_id == mutual_id)
-        .options(selectinload(Product.subsidies).selectinload(Subsidy.funder))
-    )
-    return _SharesCache({p.id: p for p in products})
-
-
-class _SharesCache:
-    def __init__(self, products: dict[int, Product]) -> None:
-        self.products = products
-        self.cache: dict[tuple[int, str], Shares] = {}
-
-    def __call__(self, product_id: int, category: str) -> Shares:
-        key = (product_id, category)
-        if key not in self.cache:
-            self.cache[key] = shares_for(self.products[product_id], category)
-        return self.cache[key]
-
-
-def _phones(session: Session, household_ids: Sequence[int]) -> dict[int, str]:
-    """Household id -> its primary phone, else its first one."""
-    found: dict[int, str] = {}
-    for chunk in _chunks(household_ids):
-        rows = session.execute(
-            select(HouseholdPhone.household_id, HouseholdPhone.msisdn)
-            .where(HouseholdPhone.household_id.in_(chunk))
-            .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
-        )
-        for household_id, msisdn in rows:
-            found.setdefault(household_id, msisdn)
-    return found
-
-
-def _language(mutual: Mutual, language: str | None) -> str:
-    for lang in (language, mutual.default_language):
-        if lang in LANGUAGES:
-            return lang
-    return DEFAULT_LANGUAGE
-
-
-def _chunks(items: Sequence[T]) -> Iterable[Sequence[T]]:
-    for start in range(0, len(items), CHUNK):
-        yield items[start : start + CHUNK]
-
-
-def _insert(
-    session: Session,
-    campaign: Campaign,
-    rule: ReminderRule,
-    occurrence: Occurrence,
-    rows: Sequence[tuple[int, str]],
-    now: dt.datetime,
-) -> dict[int, int]:
-    """D17: insert (household, status) rows not yet recorded; ON CONFLICT DO NOTHING makes a
-    concurrent run's rows win. Returns household id -> row id of the rows inserted here."""
-    if not rows:
-        return {}
-    model = ReminderOccurrence
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    inserted: dict[int, int] = {}
-    for chunk in _chunks(rows):
-        stmt = (
-            insert(model)
-            .values(
-                [
-                    {
-                        "household_id": household_id,
-                        "campaign_id": campaign.id,
-                        "rule_id": rule.id,
-                        "occurrence": occurrence.index,
-                        "due_at": occurrence.due_at,
-                        "status": status,
-                        "created_at": now,
-                    }
-                    for household_id, status in chunk
-                ]
-            )
-            .on_conflict_do_nothing(
-                index_elements=["household_id", "campaign_id", "rule_id", "occurrence"]
-            )
-            .returning(model.household_id, model.id)
-        )
-        inserted.update({hid: rid for hid, rid in session.execute(stmt)})
-    return inserted
-
-
-def _unrecorded(
-    session: Session,
-    campaign: Campaign,
-    rule: ReminderRule,
-    occurrence: Occurrence,
-    targets: Sequence[Target],
-) -> list[Target]:
-    """The targets with no row yet for this occurrence (checked in bulk)."""
-    recorded = set(
-        session.scalars(
-            select(ReminderOccurrence.household_id).where(
-                ReminderOccurrence.campaign_id == campaign.id,
-                ReminderOccurrence.rule_id == rule.id,
-                ReminderOccurrence.occurrence == occurrence.index,
-            )
-        )
-    )
-    return [t for t in targets if t.household_id not in recorded]
-
-
-def _record(
-    session: Session,
-    campaign: Campaign,
-    rule: ReminderRule,
-    occurrence: Occurrence,
-    targets: Sequence[Target],
-    status: str,
-    now: dt.datetime,
-) -> int:
-    todo = _unrecorded(session, campaign, rule, occurrence, targets)
-    rows = [(t.household_id, status) for t in todo]
-    return len(_insert(session, campaign, rule, occurrence, rows, now))
-
-
-def _send(
+def _run_rule(
     session: Session,
     mutual: Mutual,
     campaign: Campaign,
     rule: ReminderRule,
-    occurrence: Occurrence,
-    targets: Sequence[Target],
+    targets: list[Target],
     now: dt.datetime,
     run: ReminderRun,
 ) -> None:
-    todo = _unrecorded(session, campaign, rule, occurrence, targets)
-    rows = [(t.household_id, "sent" if t.phone else "skipped") for t in todo]
-    inserted = _insert(session, campaign, rule, occurrence, rows, now)
-    closes = campaign.closes_on.strftime("%d/%m/%Y")
-    links: list[dict[str, object]] = []
-    for target in todo:
-        row_id = inserted.get(target.household_id)
-        if row_id is None:
-            continue  # recorded by a concurrent run
-        if target.phone is None:
-            run.skipped_no_phone += 1
+    """Group the targets by their occurrences (one group for campaign anchors), then record
+    missed ones and send the latest of each group within catch-up."""
+    catch_up = dt.timedelta(hours=mutual.catch_up_hours)
+    open_window = in_window(mutual, now.astimezone(zone(mutual)))
+    groups: dict[tuple[Occurrence, ...], list[Target]] = {}
+    if rule.anchor == "coverage_end":
+        for target in targets:
+            found = occurrences(mutual, campaign, rule, now, target.coverage_end)
+            if found:
+                groups.setdefault(tuple(found), []).append(target)
+    else:
+        groups[tuple(occurrences(mutual, campaign, rule, now))] = targets
+    for due, members in groups.items():
+        latest = due[-1]
+        if not open_window:
+            if now - latest.due_at <= catch_up:
+                run.outside_window += 1 if rule.anchor != "coverage_end" else len(members)
             continue
-        texts = ussd_messages(target.language)
-        grouped = f"{target.due:,}".replace(",", texts["thousands_sep"])
-        amount = texts["amount"].format(value=grouped)
-        key = f"reminder:{target.household_id}:{campaign.id}:{rule.id}:{occurrence.index}"
-        try:
-            message = queue_sms(
-                session,
-                mutual_id=mutual.id,
-                household_id=target.household_id,
-                phone=target.phone,
-                template=rule.template,
-                language=target.language,
-                params={
-                    "mutual": mutual.name[:MUTUAL_LABEL_LEN],
-                    "campaign": campaign.name,
-                    "household": target.number,
-                    "amount": amount,
-                    "due": amount,
-                    "closes": closes,
-                    "until": closes,
-                },
-                reason="reminder",
-                dedupe_key=key,
-            )
-        except ValueError:
-            log.exception("reminder %s not queued", key)
-            links.append({"id": row_id, "status": "skipped"})
-            continue
-        session.flush()
-        links.append({"id": row_id, "outbox_id": message.id})
-        run.sent += 1
-    for link in links:
-        values = {k: v for k, v in link.items() if k != "id"}
-        session.execute(
-            update(ReminderOccurrence)
-            .where(ReminderOccurrence.id == link["id"])
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        missed = [o for o in due[:-1] if now - o.due_at <= catch_up]
+        if now - latest.due_at > catch_up:
+            missed.append(latest)
+        for occurrence in missed:
+            items = [Due(t, occurrence) for t in members]
+            run.missed += reminder_record.record(session, campaign, rule, items, "missed", now)
+        if now - latest.due_at <= catch_up:
+            items = [Due(t, latest) for t in members]
+            sent, no_phone = reminder_record.send(session, mutual, campaign, rule, items, now)
+            run.sent += sent
+            run.skipped_no_phone += no_phone
+
+
+def _may_start(
+    session: Session, mutual: Mutual, campaign: Campaign, selection: Selection, now: dt.datetime
+) -> bool:
+    """messaging.md "Text and cost": a campaign that has sent nothing yet starts only if its
+    estimated cost fits its budget; otherwise an alert (once) and nothing is recorded."""
+    if campaign.budget is None or _started(session, campaign):
+        return True
+    estimate = estimate_campaign(mutual, campaign, selection.targets)
+    if estimate.cost <= campaign.budget:
+        return True
+    raise_alert(
+        session,
+        kind="campaign_over_budget",
+        subject=f"{mutual.code}/{campaign.code}",
+        detail=(
+            f"estimated SMS cost {estimate.cost} XOF ({estimate.recipients} recipients, "
+            f"{estimate.messages} messages, {estimate.segments} segments) exceeds the budget "
+            f"of {campaign.budget} XOF: campaign not started"
+        ),
+        now=now,
+        mutual_id=mutual.id,
+        key=f"campaign-over-budget:{campaign.id}:{campaign.budget}",
+    )
+    return False
+
+
+def _started(session: Session, campaign: Campaign) -> bool:
+    found = session.scalar(
+        select(ReminderOccurrence.id).where(ReminderOccurrence.campaign_id == campaign.id).limit(1)
+    )
+    return found is not None

@@ -1,0 +1,276 @@
+"""Reminders benchmark (messaging.md, "Throughput"; D14-D17): a campaign over 100 000
+households. Times (1) the due list (targets with their D6 amount, gateway.services.
+reminder_targets), (2) the whole reminders run (due list, occurrence rows, outbox rows), and
+(3) sending every queued message through the batch sender (worker.sms_jobs.deliver: token
+bucket, claim, one provider request per distinct text, per-recipient answers) to a fake
+Africa's Talking service (the real adapter parsing the documented answer, no network).
+Baseline, in the same run: the same number of rows inserted into a scratch table and read
+back, no logic.
+
+    python -m bench.bench_reminders [--households N]
+
+SQLite always (a temporary file); PostgreSQL too when DATABASE_URL is set, on
+BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres), whose `public` schema
+is dropped and rebuilt: never point it at a database you care about. Redis: REDIS_URL, else an
+embedded one. The token bucket runs with GATEWAY_SMS_RATE=1000000 so that it measures the
+sender, not the configured provider limit."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bench.bench_import import DEFAULT_PG, _fresh_postgres
+from gateway import migrate
+from gateway.clock import FixedClock
+from gateway.db import make_engine, make_session_factory
+from gateway.models import Beneficiary, Campaign, Household, HouseholdPhone, Mutual, OutboxMessage
+from gateway.providers.sms import AfricasTalkingSms
+from gateway.services import sms_batches
+from gateway.services.mutual_config import load_mutual
+from gateway.services.reminder_targets import select_targets
+from gateway.services.reminders import run_reminders
+from gateway.settings import Settings
+from worker import jobs, sms_jobs
+
+MUTUAL = """
+[mutual]
+code = "BENCH"
+name = "Mutuelle de benchmark"
+country = "BF"
+timezone = "Africa/Ouagadougou"
+sections = ["Nord", "Sud"]
+
+[[products]]
+code = "AMU"
+name = "Garantie de base"
+contribution = 7000
+registration_fee = 1000
+
+[[campaigns]]
+code = "C2027"
+name = "Campagne 2027"
+opens_on = 2026-11-02
+closes_on = 2027-01-31
+
+[[campaigns.reminders]]
+anchor = "opens"
+"""
+NOW = dt.datetime(2026, 11, 2, 8, 0, tzinfo=dt.UTC)  # 08:00 in Ouagadougou: window open
+CHUNK = 5000
+
+
+class FakeAtService:
+    """Africa's Talking SMS API as documented: one Recipients row per number, 101 Sent."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.recipients = 0
+
+    def send(self, message: str, recipients: list[str], **_: Any) -> dict[str, Any]:
+        self.requests += 1
+        self.recipients += len(recipients)
+        rows = [
+            {
+                "statusCode": 101,
+                "number": phone,
+                "status": "Success",
+                "cost": "XOF 25.0000",
+                "messageId": f"ATXid_{self.requests}_{i}",
+            }
+            for i, phone in enumerate(recipients)
+        ]
+        return {"SMSMessageData": {"Message": f"Sent to {len(rows)}", "Recipients": rows}}
+
+
+@dataclass
+class Result:
+    backend: str
+    households: int
+    due_list_s: float
+    run_s: float
+    queued: int
+    send_s: float
+    requests: int
+    baseline_s: float
+
+    def line(self) -> str:
+        send_rate = self.queued / self.send_s
+        base_rate = self.households / self.baseline_s
+        return (
+            f"{self.backend:<10} due list {self.due_list_s:5.2f} s  "
+            f"run (due list + record + queue) {self.run_s:5.2f} s ({self.queued} queued)  "
+            f"send {self.send_s:5.2f} s ({send_rate:6.0f} msg/s, {self.requests} requests)  "
+            f"baseline insert+read {self.baseline_s:4.2f} s ({base_rate:7.0f} rows/s)  "
+            f"send/baseline {self.send_s / self.baseline_s:4.1f}x"
+        )
+
+
+def populate(factory: sessionmaker[Session], households: int) -> None:
+    """N households of 1-4 beneficiaries, each with a phone, none paid (all owe)."""
+    with factory.begin() as session:
+        mutual = load_mutual(session, MUTUAL)
+        product_id = mutual.products[0].id
+        sections = [s.id for s in mutual.sections]
+        mutual_id = mutual.id
+    for start in range(0, households, CHUNK):
+        with factory.begin() as session:
+            rows = [
+                {
+                    "mutual_id": mutual_id,
+                    "number": f"{100000 + n}",
+                    "digits": f"{100000 + n}",
+                    "category": "standard",
+                    "language": "fr" if n % 5 else "en",
+                    "section_id": sections[n % 2],
+                    "product_id": product_id,
+                    "reminders_enabled": n % 50 != 0,
+                }
+                for n in range(start, min(start + CHUNK, households))
+            ]
+            ids = session.scalars(insert(Household).returning(Household.id), rows).all()
+            bens = [
+                {
+                    "mutual_id": mutual_id,
+                    "household_id": hid,
+                    "number": f"{hid}{i:02d}",
+                    "digits": f"{hid}{i:02d}",
+                    "full_name": "Awa Ouedraogo",
+                    "sex": "F",
+                    "relation": "head" if i == 1 else "child",
+                    "status": "active",
+                    "enrolled_on": dt.date(2025, 1, 15),
+                }
+                for hid in ids
+                for i in range(1, 2 + hid % 4)
+            ]
+            session.execute(insert(Beneficiary), bens)
+            phones = [
+                {"household_id": hid, "msisdn": f"+2267{hid % 10_000_000:07d}", "is_primary": True}
+                for hid in ids
+            ]
+            session.execute(insert(HouseholdPhone), phones)
+
+
+def due_list(factory: sessionmaker[Session]) -> int:
+    with factory() as session:
+        mutual = session.scalars(select(Mutual)).one()
+        campaign = session.scalars(select(Campaign)).one()
+        return len(select_targets(session, mutual, campaign, NOW.date()).targets)
+
+
+def run(factory: sessionmaker[Session]) -> int:
+    with factory.begin() as session:
+        return run_reminders(session, NOW).sent
+
+
+def send_all(settings: Settings, batch: int) -> tuple[int, int]:
+    """Deliver every QUEUED message in batches; returns (accepted, provider requests)."""
+    ctx = jobs.configure(settings, FixedClock(NOW))
+    adapter = AfricasTalkingSms("bench", "key")
+    fake = FakeAtService()
+    adapter._service = fake
+    ctx.sms = adapter
+    accepted = 0
+    try:
+        while True:
+            with ctx.session() as session:
+                batches = sms_batches.pending_batches(session, batch, limit=batch * 50)
+            if not batches:
+                break
+            for ids in batches:
+                done = sms_jobs.deliver(ctx, ids)
+                accepted += sum(1 for outcome, _ in done.values() if outcome == "accepted")
+    finally:
+        ctx.close()
+    return accepted, fake.requests
+
+
+def baseline(engine: Engine, rows: int) -> None:
+    """The floor: insert `rows` (household, phone, text) rows and read them back."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE IF EXISTS bench_baseline")
+        conn.exec_driver_sql(
+            "CREATE TABLE bench_baseline (household_id INTEGER, phone TEXT, body TEXT)"
+        )
+    body = (
+        "Mutuelle: campagne Campagne 2027 ouverte jusqu'au 31/01/2027. Menage 100001: 8 000 FCFA."
+    )
+    values = [(n, f"+2267{n:07d}", body) for n in range(rows)]
+    mark = "?" if engine.dialect.name == "sqlite" else "%s"
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.executemany(f"INSERT INTO bench_baseline VALUES ({mark}, {mark}, {mark})", values)
+        raw.commit()
+        cursor.execute("SELECT household_id, phone, body FROM bench_baseline")
+        assert len(cursor.fetchall()) == rows
+    finally:
+        raw.close()
+
+
+def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = step()
+    return time.perf_counter() - start, value
+
+
+def bench(backend: str, url: str, households: int, var: Path, batch: int) -> Result:
+    migrate.upgrade(url)
+    env = {
+        "DATABASE_URL": url,
+        "GATEWAY_VAR_DIR": str(var),
+        "GATEWAY_ENV": "test",
+        "GATEWAY_SMS_RATE": "1000000",
+        "GATEWAY_SMS_BATCH": str(batch),
+    }
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    settings = Settings.from_env(env)
+    engine = make_engine(url)
+    try:
+        factory = make_session_factory(engine)
+        populate(factory, households)
+        due_s, targets = _timed(lambda: due_list(factory))
+        run_s, queued = _timed(lambda: run(factory))
+        send_s, (accepted, requests) = _timed(lambda: send_all(settings, batch))
+        with factory() as session:
+            sent = session.scalar(select(func.count()).where(OutboxMessage.status == "SENT"))
+        assert accepted == queued == sent, (accepted, queued, sent, targets)
+        base_s, _ = _timed(lambda: baseline(engine, households))
+    finally:
+        engine.dispose()
+    return Result(backend, households, due_s, run_s, queued, send_s, requests, base_s)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--households", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=100, help="messages per send batch")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-reminders-") as tmp:
+        print(f"campaign over {args.households} households (1 in 50 opted out)")
+        sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        print(bench("sqlite", sqlite_url, args.households, Path(tmp) / "var", args.batch).line())
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            url = _fresh_postgres(os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
+            result = bench("postgresql", url, args.households, Path(tmp) / "var", args.batch)
+            print(result.line(), flush=True)
+        else:
+            print("postgresql skipped (set DATABASE_URL to run it on BENCH_DATABASE_URL)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

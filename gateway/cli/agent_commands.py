@@ -1,0 +1,90 @@
+"""`gateway agents remittances` and `gateway agents confirm-remittance` (D21): supervisors list
+declared remittances and confirm them. Added to the `agents` group of data_commands."""
+
+from __future__ import annotations
+
+import json
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.cli.context import CliContext
+from gateway.cli.data_commands import agents_group
+from gateway.models import Agent, Mutual
+from gateway.services.cash import CashError
+from gateway.services.phones import InvalidPhone, normalize_msisdn
+from gateway.services.remittances import confirm_remittance, remittance_row, remittances
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+@agents_group.command("remittances")
+@click.option("--mutual", "code", help="Code of the mutual (default: all).")
+@click.option("--pending", is_flag=True, help="Only those awaiting confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def agents_remittances(ctx: CliContext, code: str | None, pending: bool, as_json: bool) -> None:
+    """Remittances declared by collectors, with who confirmed them and when."""
+    with ctx.session() as session:
+        mutual_id = _mutual_id(session, code) if code else None
+        status = "PENDING" if pending else None
+        rows = [remittance_row(r) for r in remittances(session, mutual_id=mutual_id, status=status)]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no remittances")
+    for row in rows:
+        by = f"  by {row['confirmed_by']} at {row['confirmed_at']}" if row["confirmed_by"] else ""
+        click.echo(
+            f"#{row['id']:<6} {row['status']:<9} {row['amount']:>10} XOF  "
+            f"{row['agent']} ({row['agent_phone']})  declared {row['declared_at']}{by}"
+        )
+
+
+@agents_group.command("confirm-remittance")
+@click.argument("remittance_id", type=int)
+@click.option("--by", "phone", required=True, help="The confirming supervisor's phone.")
+@pass_ctx
+def agents_confirm_remittance(ctx: CliContext, remittance_id: int, phone: str) -> None:
+    """Confirm a remittance: its cash leaves the agent's account for the bank (once)."""
+    with ctx.session() as session:
+        supervisor = _supervisor(session, phone)
+        try:
+            done = confirm_remittance(
+                session, remittance_id=remittance_id, supervisor=supervisor, now=ctx.clock.now()
+            )
+        except CashError as exc:
+            raise click.ClickException(str(exc)) from exc
+        row = remittance_row(done.remittance)
+    if done.created:
+        click.echo(f"remittance #{remittance_id} of {row['amount']} XOF confirmed")
+    else:
+        click.echo(
+            f"remittance #{remittance_id} was already confirmed by {row['confirmed_by']} "
+            f"at {row['confirmed_at']}; nothing changed"
+        )
+
+
+def _mutual_id(session: Session, code: str) -> int:
+    found = session.scalar(select(Mutual.id).where(Mutual.code == code))
+    if found is None:
+        raise click.ClickException(f"unknown mutual: {code}")
+    return int(found)
+
+
+def _supervisor(session: Session, phone: str) -> Agent:
+    """The agent with that phone, read in the notation of each mutual's country."""
+    for country in session.scalars(select(Mutual.country).distinct()):
+        try:
+            msisdn = normalize_msisdn(phone, country)
+        except InvalidPhone:
+            continue
+        agent = session.scalars(select(Agent).where(Agent.msisdn == msisdn)).one_or_none()
+        if agent is not None:
+            return agent
+    raise click.ClickException(f"no agent with phone {phone}")
+
+
+COMMANDS: list[click.Command] = []  # the commands above join the `agents` group

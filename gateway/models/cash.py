@@ -1,0 +1,66 @@
+"""Cash held by agents (D20, D21): each cash collection with its receipt code, and each
+remittance a collector declares and a supervisor confirms (who and when, for both)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.models.agent import Agent
+from gateway.models.base import Base, CreatedMixin, IdMixin, Money
+from gateway.models.household import Household
+
+REMITTANCE_STATUSES = ("PENDING", "CONFIRMED")
+
+
+class CashCollection(IdMixin, CreatedMixin, Base):
+    """One cash payment taken by an agent; `request_key` (the USSD session and step) makes a
+    replayed or duplicated hop find this row instead of taking the money twice."""
+
+    __tablename__ = "cash_collections"
+    __table_args__ = (
+        UniqueConstraint("mutual_id", "receipt_code"),
+        UniqueConstraint("request_key"),
+        UniqueConstraint("payment_id"),
+        CheckConstraint("amount > 0", name="amount"),
+    )
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"))
+    amount: Mapped[int] = mapped_column(Money)
+    receipt_code: Mapped[str] = mapped_column(String(12))
+    request_key: Mapped[str] = mapped_column(String(64))
+    collected_at: Mapped[dt.datetime] = mapped_column()
+    collected_on: Mapped[dt.date] = mapped_column()  # the mutual's local day
+
+    agent: Mapped[Agent] = relationship()
+    household: Mapped[Household] = relationship()
+
+
+class Remittance(IdMixin, CreatedMixin, Base):
+    """Cash a collector declares handing to the mutual; it leaves their cash account only
+    once a supervisor (not the declarer) confirms it."""
+
+    __tablename__ = "remittances"
+    __table_args__ = (
+        UniqueConstraint("request_key"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("status IN ('PENDING', 'CONFIRMED')", name="status"),
+    )
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    amount: Mapped[int] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), default="PENDING")
+    request_key: Mapped[str] = mapped_column(String(64))
+    declared_at: Mapped[dt.datetime] = mapped_column()
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    ledger_key: Mapped[str | None] = mapped_column(String(200))
+
+    agent: Mapped[Agent] = relationship(foreign_keys=[agent_id])
+    confirmed_by: Mapped[Agent | None] = relationship(foreign_keys=[confirmed_by_id])

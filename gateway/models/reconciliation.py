@@ -1,0 +1,135 @@
+"""Provider statements and their reconciliation (payments.md, "Reconciliation").
+
+A statement file is imported once (its hash); each line once per provider (its natural key:
+the provider's transaction id, or a hash of the line when the export has none). Matching
+stores one result per line (tier and bucket), plus one per credited intent with no line
+(missing in statement). People's decisions on exceptions are kept in `recon_actions`."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.models.base import Base, IdMixin, Money, utcnow
+
+LINE_STATUSES = ("SUCCEEDED", "FAILED")
+BUCKETS = ("matched", "missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate")
+ACTION_KINDS = ("assign", "ignore", "approve")
+ACTION_STATES = ("DONE", "PENDING", "REFUSED")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class StatementFile(IdMixin, Base):
+    __tablename__ = "statement_files"
+    __table_args__ = (UniqueConstraint("mutual_id", "provider", "sha256"),)
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    layout: Mapped[str] = mapped_column(String(16))  # generic | cinetpay | mtnmomo
+    lines: Mapped[int] = mapped_column(default=0)  # lines added by this file
+    skipped: Mapped[int] = mapped_column(default=0)  # lines already imported from another file
+    imported_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class StatementLine(IdMixin, Base):
+    __tablename__ = "statement_lines"
+    __table_args__ = (
+        UniqueConstraint("mutual_id", "provider", "natural_key"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("fee >= 0 AND fee <= amount", name="fee"),
+        CheckConstraint(_in("status", LINE_STATUSES), name="status"),
+        Index("ix_statement_lines_scope", "mutual_id", "provider", "day"),
+    )
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("statement_files.id"), index=True)
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    line_no: Mapped[int] = mapped_column()
+    natural_key: Mapped[str] = mapped_column(String(120))
+    provider_txn_id: Mapped[str | None] = mapped_column(String(100))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    msisdn: Mapped[str | None] = mapped_column(String(16))
+    amount: Mapped[int] = mapped_column(Money)
+    fee: Mapped[int] = mapped_column(Money, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="XOF")
+    status: Mapped[str] = mapped_column(String(10))
+    occurred_at: Mapped[dt.datetime] = mapped_column()
+    day: Mapped[dt.date] = mapped_column()  # business day: the UTC date of occurred_at
+
+
+class ReconMatch(IdMixin, Base):
+    """One per statement line (line_id set), or one per credited intent that no line covers
+    (line_id NULL, bucket missing_in_statement, recomputed on every run).
+
+    Derived rows, written only by the matching engine from joins of existing lines and
+    intents (neither is ever deleted), a million at a time: the ids carry no foreign keys,
+    whose per-row trigger checks would cost more than the matching itself."""
+
+    __tablename__ = "recon_matches"
+    __table_args__ = (
+        CheckConstraint(_in("bucket", BUCKETS), name="bucket"),
+        CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 4", name="tier"),
+        CheckConstraint("line_id IS NOT NULL OR intent_id IS NOT NULL", name="subject"),
+        # Partial: a day's line results are found through its lines (their scope index);
+        # only the few intent rows and rows awaiting action are indexed here, so that
+        # writing a million results maintains two indexes, not four.
+        Index(
+            "ix_recon_matches_intent_rows",
+            "mutual_id",
+            "provider",
+            "day",
+            postgresql_where=text("line_id IS NULL"),
+            sqlite_where=text("line_id IS NULL"),
+        ),
+        Index(
+            "ix_recon_matches_to_act",
+            "mutual_id",
+            "provider",
+            "day",
+            postgresql_where=text("action IS NULL"),
+            sqlite_where=text("action IS NULL"),
+        ),
+    )
+
+    mutual_id: Mapped[int] = mapped_column()
+    provider: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column()
+    line_id: Mapped[int | None] = mapped_column(unique=True)  # statement_lines.id
+    intent_id: Mapped[int | None] = mapped_column(index=True)  # payment_intents.id
+    tier: Mapped[int | None] = mapped_column()
+    bucket: Mapped[str] = mapped_column(String(24))
+    # What reconciliation did about it: applied, suspense, expected, overdue, none...
+    action: Mapped[str | None] = mapped_column(String(24))
+    suspense_id: Mapped[int | None] = mapped_column()  # suspense_items.id
+    note: Mapped[str | None] = mapped_column(String(300))
+
+
+class ReconAction(IdMixin, Base):
+    """A person's decision on an exception: who, when, why. An assignment above the mutual's
+    approval threshold waits (PENDING) for a second, different person's `approve` row."""
+
+    __tablename__ = "recon_actions"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACTION_KINDS), name="kind"),
+        CheckConstraint(_in("state", ACTION_STATES), name="state"),
+    )
+
+    mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    state: Mapped[str] = mapped_column(String(10))
+    suspense_id: Mapped[int] = mapped_column(ForeignKey("suspense_items.id"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    amount: Mapped[int | None] = mapped_column(Money)
+    approves_id: Mapped[int | None] = mapped_column(ForeignKey("recon_actions.id"))
+    by: Mapped[str] = mapped_column(String(60))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    approved_by: Mapped[str | None] = mapped_column(String(60))
+    approved_at: Mapped[dt.datetime | None] = mapped_column()

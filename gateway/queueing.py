@@ -1,0 +1,150 @@
+"""The one list of queues and jobs, and enqueueing after commit.
+
+Jobs are named by string so that nothing has to import the job code to enqueue it, and every
+job carries an explicit retry policy instead of RQ's default of none. Web requests, USSD hops
+and jobs `defer()` a job on their database session; it is enqueued only once that session
+commits (architecture.md), so a worker never sees a row that is not there yet. Losing Redis
+then loses an enqueue, never the row: each job's sweeper re-enqueues from the database."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
+DEFERRED = "gateway.deferred_jobs"
+
+DEFAULT = "default"
+PAYMENTS = "payments"
+SMS = "sms"
+RECONCILIATION = "reconciliation"
+QUEUES: tuple[str, ...] = (DEFAULT, PAYMENTS, SMS, RECONCILIATION)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job's dotted path, queue, retry policy (attempts after the first, delays) and timeout."""
+
+    path: str
+    queue: str
+    retries: int
+    intervals: tuple[int, ...]
+    timeout_s: int = 600
+
+    def retry(self) -> Retry:
+        return Retry(max=self.retries, interval=list(self.intervals))
+
+
+JOBS: dict[str, JobSpec] = {
+    "daily-allocation": JobSpec(
+        "worker.jobs.run_daily_allocation", DEFAULT, retries=3, intervals=(60, 300, 1800)
+    ),
+    "ledger-audit": JobSpec(
+        "worker.jobs.audit_ledger", RECONCILIATION, retries=2, intervals=(60, 600)
+    ),
+    # Transient provider errors only (the job raises for those); as many tries in all as
+    # gateway.services.notifications.MAX_ATTEMPTS.
+    "send-sms": JobSpec("worker.jobs.send_sms", SMS, retries=3, intervals=(30, 120, 600)),
+    # Identical texts to many phones in one provider request (comma-separated outbox ids);
+    # same retry policy as send-sms: a retry claims only the messages put back in the queue.
+    "send-sms-batch": JobSpec(
+        "worker.jobs.send_sms_batch", SMS, retries=3, intervals=(30, 120, 600)
+    ),
+    # Idempotent (D17: one row per reminder occurrence), so a retry never sends twice.
+    "run-reminders": JobSpec(
+        "worker.jobs.run_reminders", SMS, retries=2, intervals=(60, 300), timeout_s=600
+    ),
+    # One provider, mutual and business day (args: provider, mutual code, ISO day); matching
+    # is idempotent, so a retry after a crash finishes the work without doing it twice.
+    "reconcile": JobSpec(
+        "worker.reconcile_jobs.reconcile", RECONCILIATION, retries=2, intervals=(60, 600)
+    ),
+    "sms-dispatch": JobSpec(
+        "worker.jobs.dispatch_pending_sms", SMS, retries=1, intervals=(30,), timeout_s=120
+    ),
+    # D21: agents holding cash too long; alerts are idempotent, so a rerun raises none.
+    "agent-cash-age": JobSpec(
+        "worker.agent_jobs.flag_agent_cash", RECONCILIATION, retries=2, intervals=(60, 600)
+    ),
+    # Payments (worker/payment_jobs.py). An initiate retry never re-sends a request whose
+    # outcome is unknown (start_initiation moves it to UNKNOWN, resolved by status polls).
+    "initiate-payment": JobSpec(
+        "worker.payment_jobs.initiate_payment", PAYMENTS, retries=3, intervals=(10, 60, 300)
+    ),
+    # A status query that got no answer raises: tried again with backoff, then the sweeper's
+    # polls take over.
+    "confirm-payment": JobSpec(
+        "worker.payment_jobs.confirm_payment", PAYMENTS, retries=4, intervals=(10, 30, 120, 600)
+    ),
+    # Failures are recorded by the job itself (poll_failed: backoff, expiry, escalation).
+    "poll-payment": JobSpec(
+        "worker.payment_jobs.poll_payment", PAYMENTS, retries=1, intervals=(60,), timeout_s=120
+    ),
+    "sweep-payments": JobSpec(
+        "worker.payment_jobs.sweep_payments", PAYMENTS, retries=1, intervals=(30,), timeout_s=120
+    ),
+    # The sandbox's callback by HTTP: retried while the gateway does not answer.
+    "sandbox-decide": JobSpec(
+        "worker.payment_jobs.sandbox_decide", PAYMENTS, retries=3, intervals=(5, 30, 120)
+    ),
+}
+
+
+def spec(name: str) -> JobSpec:
+    try:
+        return JOBS[name]
+    except KeyError:
+        raise KeyError(f"unknown job {name!r}; known: {', '.join(sorted(JOBS))}") from None
+
+
+def enqueue(
+    connection: redis.Redis[bytes], name: str, *args: str, job_id: str | None = None
+) -> Job:
+    """Enqueue a registered job by name with its queue, retry policy and timeout."""
+    job = spec(name)
+    queue = Queue(job.queue, connection=connection)
+    return queue.enqueue_call(
+        job.path,
+        args=args,
+        job_id=job_id,
+        retry=job.retry(),
+        timeout=job.timeout_s,
+        description=f"{name}({', '.join(args)})",
+    )
+
+
+Deferred = tuple[str, tuple[str, ...], str | None]
+
+
+def defer(session: Session, name: str, *args: str, job_id: str | None = None) -> None:
+    """Enqueue job `name` once `session` commits; dropped if it rolls back."""
+    spec(name)  # an unknown name fails now, in the caller, not after the commit
+    session.info.setdefault(DEFERRED, []).append((name, args, job_id))
+
+
+def enqueue_after_commit(
+    factory: sessionmaker[Session], connection: Callable[[], redis.Redis[bytes]]
+) -> None:
+    """Install the listeners on a session factory; `connection` gives the Redis client."""
+
+    def flush(session: Session) -> None:
+        pending: list[Deferred] = session.info.pop(DEFERRED, [])
+        for name, args, job_id in pending:
+            try:
+                enqueue(connection(), name, *args, job_id=job_id)
+            except redis.RedisError as exc:
+                # The committed row is the record: the job's sweeper enqueues it later.
+                log.warning("enqueue after commit failed job=%s args=%s: %s", name, args, exc)
+
+    def drop(session: Session) -> None:
+        session.info.pop(DEFERRED, None)
+
+    event.listen(factory, "after_commit", flush)
+    event.listen(factory, "after_rollback", drop)

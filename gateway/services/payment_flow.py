@@ -1,0 +1,415 @@
+"""The intent state machine (payments.md): forward only, events ordered by precedence.
+
+CREATED -> PENDING -> SUCCEEDED | FAILED | EXPIRED, plus UNKNOWN (initiation outcome not
+known: resolved by status queries, never by a new request). A verified success may still move
+FAILED/EXPIRED to SUCCEEDED (flagged late); nothing leaves SUCCEEDED. Callbacks arrive 0..N
+times in any order: each distinct provider event is stored once and its effect applied once.
+Nothing here commits: callers commit around provider calls (intent first, then the call)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.models import PaymentCallback, PaymentEvent, PaymentIntent
+from gateway.providers.payments.base import (
+    CallbackEvent,
+    CallbackRequest,
+    InitiateResult,
+    Initiation,
+    ProviderState,
+    StatusResult,
+)
+from gateway.services import payment_effects as effects
+from gateway.services import payment_state as lifecycle
+from gateway.services.alerts import raise_alert
+from gateway.services.payment_state import (
+    ESCALATE_AFTER_POLLS,
+    MAX_RAW,
+    STALE_CREATED,
+    TERMINAL,
+    UNAPPLIED_AFTER,
+)
+
+# --- initiation ------------------------------------------------------------------------
+
+
+def start_initiation(session: Session, intent_id: int, now: dt.datetime) -> PaymentIntent | None:
+    """The intent when a provider request must leave now (the attempt is counted, so the
+    caller commits before calling); None otherwise. An earlier attempt whose outcome never
+    came back (worker killed, timeout) makes the intent UNKNOWN: polled, never re-sent."""
+    intent = lifecycle.lock(session, intent_id)
+    if intent is None or intent.state != "CREATED":
+        return None
+    if intent.initiate_attempts > 0:
+        lifecycle.move(intent, "UNKNOWN", now, "initiation outcome unknown")
+        lifecycle.schedule_poll(intent, now)
+        return None
+    intent.initiate_attempts += 1
+    intent.updated_at = now
+    return intent
+
+
+def record_initiation(
+    session: Session, intent_id: int, result: InitiateResult, now: dt.datetime
+) -> PaymentIntent:
+    intent = lifecycle.lock(session, intent_id)
+    if intent is None:
+        raise LookupError(f"no payment intent {intent_id}")
+    if result.provider_txn_id and not intent.provider_txn_id:
+        _set_txn(session, intent, result.provider_txn_id, now)
+    if result.outcome is Initiation.ACCEPTED:
+        lifecycle.move(intent, "PENDING", now)
+    elif result.outcome is Initiation.REJECTED:
+        if lifecycle.move(intent, "FAILED", now, result.reason or "refused by the provider"):
+            effects.queue_failure(session, intent)
+    else:
+        lifecycle.move(intent, "UNKNOWN", now, result.reason or "initiation outcome unknown")
+    if intent.state not in TERMINAL:
+        lifecycle.schedule_poll(intent, now)
+    return intent
+
+
+# --- callbacks and status answers --------------------------------------------------------
+
+
+def store_callback(
+    session: Session, provider: str, request: CallbackRequest, now: dt.datetime
+) -> PaymentCallback:
+    """The raw delivery, first of all, whatever it turns out to be."""
+    row = PaymentCallback(
+        provider=provider[:32],
+        method=request.method[:8],
+        query=urlencode(dict(request.args))[:MAX_RAW],
+        body=request.body[:MAX_RAW].decode("utf-8", errors="replace"),
+        received_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def record_event(
+    session: Session,
+    provider: str,
+    event: CallbackEvent,
+    callback_id: int | None,
+    now: dt.datetime,
+    source: str = "callback",
+) -> tuple[PaymentEvent, bool]:
+    """Each distinct provider event once; (event, False) for a redelivery."""
+    found = _event(session, provider, event.event_key)
+    if found is None:
+        intent = _intent_for(session, provider, event.reference, event.provider_txn_id)
+        found = PaymentEvent(
+            provider=provider,
+            event_key=event.event_key[:200],
+            source=source,
+            intent_id=intent.id if intent is not None else None,
+            reference=event.reference,
+            provider_txn_id=event.provider_txn_id,
+            state=event.state.value,
+            amount=event.amount,
+            currency=event.currency,
+            msisdn=event.msisdn,
+            verified=event.verified and not event.needs_confirmation,
+            received_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(found)
+            created = True
+        except IntegrityError:
+            found = _event(session, provider, event.event_key)
+            if found is None:
+                raise
+            created = False
+    else:
+        created = False
+    if callback_id is not None:
+        callback = session.get(PaymentCallback, callback_id)
+        if callback is not None:
+            callback.event_id = found.id
+            callback.outcome = "event" if created else "duplicate"
+    return found, created
+
+
+def apply_event(
+    session: Session, event_id: int, confirmation: StatusResult | None, now: dt.datetime
+) -> str:
+    """Apply a stored event once. Signed events are trusted; others only through a status
+    answer (`confirmation`), which is the truth even when it disagrees with the claim."""
+    event = session.get_one(PaymentEvent, event_id)
+    if event.outcome not in (None, "unconfirmed"):
+        return "duplicate"
+    if event.verified:
+        truth = StatusResult(
+            state=ProviderState(event.state),
+            amount=event.amount,
+            currency=event.currency,
+            provider_txn_id=event.provider_txn_id,
+            msisdn=event.msisdn,
+        )
+    elif confirmation is None:
+        event.outcome = "unconfirmed"
+        return "unconfirmed"
+    else:
+        truth = confirmation
+    intent = _locked_intent(session, event.intent_id)
+    if intent is None:
+        outcome = _unmatched(session, event, truth, now)
+    else:
+        outcome = _apply_truth(session, intent, truth, now)
+    if truth.state.value != event.state:
+        outcome = "disagrees"  # the claim was not the truth: the truth was applied instead
+    event.outcome = outcome
+    return outcome
+
+
+def apply_status(session: Session, intent_id: int, status: StatusResult, now: dt.datetime) -> str:
+    """A status answer (poll or confirmation): kept as an event, then applied."""
+    intent = lifecycle.lock(session, intent_id)
+    if intent is None:
+        raise LookupError(f"no payment intent {intent_id}")
+    intent.polls += 1
+    key = f"status:{intent.reference}:{status.state.value}:{status.provider_txn_id or '-'}"
+    event, created = record_event(
+        session,
+        intent.provider,
+        CallbackEvent(
+            event_key=key,
+            reference=intent.reference,
+            provider_txn_id=status.provider_txn_id,
+            state=status.state,
+            amount=status.amount,
+            currency=status.currency,
+            msisdn=status.msisdn,
+            verified=True,
+            needs_confirmation=False,
+            reason=status.reason,
+        ),
+        None,
+        now,
+        source="status",
+    )
+    outcome = _apply_truth(session, intent, status, now)
+    if created:
+        event.outcome = outcome
+    return outcome
+
+
+def _apply_truth(
+    session: Session, intent: PaymentIntent, truth: StatusResult, now: dt.datetime
+) -> str:
+    state = truth.state
+    if state is ProviderState.SUCCEEDED:
+        return _succeeded(session, intent, truth, now)
+    if state is ProviderState.FAILED:
+        if intent.state == "SUCCEEDED":
+            return "stale"
+        if lifecycle.move(intent, "FAILED", now, truth.reason or "failed at the provider"):
+            effects.queue_failure(session, intent)
+            return "failed"
+        return "ignored"
+    if state is ProviderState.NOT_FOUND and now >= intent.expires_at:
+        # MTN-style 404: the request never reached the provider; the member may dial again.
+        if lifecycle.move(intent, "FAILED", now, "never reached the provider"):
+            effects.queue_failure(session, intent)
+            return "failed"
+        return "ignored"
+    if state is ProviderState.PENDING:
+        lifecycle.move(intent, "PENDING", now)
+    if intent.state not in TERMINAL:
+        _expire_or_schedule(session, intent, now)
+    return "pending"
+
+
+def _succeeded(
+    session: Session, intent: PaymentIntent, truth: StatusResult, now: dt.datetime
+) -> str:
+    if intent.state == "SUCCEEDED":
+        return "duplicate"
+    txn = truth.provider_txn_id or intent.provider_txn_id or f"ref:{intent.reference}"
+    if intent.provider_txn_id is None and not _set_txn(session, intent, txn, now):
+        return "conflict"
+    late = intent.state in ("FAILED", "EXPIRED")
+    amount = truth.amount if truth.amount is not None else intent.amount
+    if amount != intent.amount or (truth.currency or "XOF") != intent.currency:
+        lifecycle.move(
+            intent, "SUCCEEDED", now, f"provider collected {amount} {truth.currency or ''}"
+        )
+        intent.flag = "amount_mismatch"
+        if amount > 0:
+            effects.to_suspense(
+                session,
+                provider=intent.provider,
+                provider_txn_id=txn,
+                amount=amount,
+                currency=truth.currency,
+                reference=intent.reference,
+                msisdn=truth.msisdn or intent.msisdn,
+                now=now,
+                reason="amount_mismatch",
+                intent=intent,
+            )
+        return "mismatch"
+    lifecycle.move(intent, "SUCCEEDED", now)
+    effects.credit_household(session, intent, amount, now)
+    if late:
+        intent.flag = "late"
+        raise_alert(
+            session,
+            kind="payment_late",
+            subject=f"intent:{intent.reference}",
+            detail=f"success confirmed after the intent was closed; {amount} XOF allocated",
+            now=now,
+            mutual_id=intent.mutual_id,
+        )
+    return "applied"
+
+
+def _unmatched(session: Session, event: PaymentEvent, truth: StatusResult, now: dt.datetime) -> str:
+    """Verified money with no intent of ours goes to suspense, never to a member."""
+    if truth.state is not ProviderState.SUCCEEDED or not truth.amount or truth.amount <= 0:
+        return "ignored"
+    effects.to_suspense(
+        session,
+        provider=event.provider,
+        provider_txn_id=truth.provider_txn_id or event.provider_txn_id or event.event_key,
+        amount=truth.amount,
+        currency=truth.currency,
+        reference=event.reference,
+        msisdn=truth.msisdn or event.msisdn,
+        now=now,
+        reason="unknown_reference",
+    )
+    return "suspense"
+
+
+def _set_txn(session: Session, intent: PaymentIntent, txn: str, now: dt.datetime) -> bool:
+    """One provider transaction, one intent: a second claim on it is an alert, not money."""
+    other = session.scalars(
+        select(PaymentIntent).where(
+            PaymentIntent.provider == intent.provider,
+            PaymentIntent.provider_txn_id == txn,
+            PaymentIntent.id != intent.id,
+        )
+    ).first()
+    if other is not None:
+        raise_alert(
+            session,
+            kind="payment_conflict",
+            subject=f"txn:{intent.provider}:{txn}",
+            detail=f"transaction claimed by intents {other.reference} and {intent.reference}",
+            now=now,
+            mutual_id=intent.mutual_id,
+        )
+        return False
+    intent.provider_txn_id = txn[:100]
+    return True
+
+
+# --- the sweeper's side --------------------------------------------------------------------
+
+
+def poll_failed(session: Session, intent_id: int, error: str, now: dt.datetime) -> None:
+    """No usable status answer: back off; past expiry, close it and tell a person."""
+    intent = lifecycle.lock(session, intent_id)
+    if intent is None or intent.state in TERMINAL:
+        return
+    intent.polls += 1
+    intent.updated_at = now
+    if now >= intent.expires_at and intent.polls >= ESCALATE_AFTER_POLLS:
+        lifecycle.move(intent, "EXPIRED", now, f"no answer from the provider: {error}"[:200])
+        intent.flag = "escalated"
+        raise_alert(
+            session,
+            kind="payment_escalated",
+            subject=f"intent:{intent.reference}",
+            detail=f"status unknown after {intent.polls} queries: {error}"[:500],
+            now=now,
+            mutual_id=intent.mutual_id,
+        )
+        return
+    lifecycle.schedule_poll(intent, now)
+
+
+def _expire_or_schedule(session: Session, intent: PaymentIntent, now: dt.datetime) -> None:
+    if now >= intent.expires_at:
+        if lifecycle.move(intent, "EXPIRED", now, "not approved in time"):
+            effects.queue_failure(session, intent)
+        return
+    lifecycle.schedule_poll(intent, now)
+
+
+def due_polls(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Non-terminal intents whose next status query is due (or never scheduled)."""
+    query = (
+        select(PaymentIntent.id)
+        .where(PaymentIntent.state.in_(("PENDING", "UNKNOWN")))
+        .where(or_(PaymentIntent.next_poll_at.is_(None), PaymentIntent.next_poll_at <= now))
+        .order_by(PaymentIntent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def stale_created(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """CREATED intents whose initiate job never ran (enqueue lost with Redis)."""
+    query = (
+        select(PaymentIntent.id)
+        .where(PaymentIntent.state == "CREATED")
+        .where(PaymentIntent.created_at <= now - STALE_CREATED)
+        .order_by(PaymentIntent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def unapplied_events(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Callback events recorded but not applied a minute later (their job was lost)."""
+    query = (
+        select(PaymentEvent.id)
+        .where(PaymentEvent.source == "callback")
+        .where(or_(PaymentEvent.outcome.is_(None), PaymentEvent.outcome == "unconfirmed"))
+        .where(PaymentEvent.received_at <= now - UNAPPLIED_AFTER)
+        .order_by(PaymentEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _event(session: Session, provider: str, key: str) -> PaymentEvent | None:
+    return session.scalars(
+        select(PaymentEvent).where(
+            PaymentEvent.provider == provider, PaymentEvent.event_key == key[:200]
+        )
+    ).first()
+
+
+def _intent_for(
+    session: Session, provider: str, reference: str | None, txn: str | None
+) -> PaymentIntent | None:
+    if reference:
+        found = session.scalars(
+            select(PaymentIntent).where(
+                PaymentIntent.reference == reference, PaymentIntent.provider == provider
+            )
+        ).first()
+        if found is not None:
+            return found
+    if txn:
+        return session.scalars(
+            select(PaymentIntent).where(
+                PaymentIntent.provider == provider, PaymentIntent.provider_txn_id == txn
+            )
+        ).first()
+    return None
+
+
+def _locked_intent(session: Session, intent_id: int | None) -> PaymentIntent | None:
+    return lifecycle.lock(session, intent_id) if intent_id is not None else None

@@ -1,0 +1,49 @@
+"""The intent lifecycle's rules (payments.md): forward only, by precedence, with backoff.
+
+Shared by payment_flow (initiation, answers) and the sweeper's functions."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import PaymentIntent
+
+RANK = {"CREATED": 0, "UNKNOWN": 1, "PENDING": 2, "FAILED": 3, "EXPIRED": 3, "SUCCEEDED": 4}
+TERMINAL = frozenset({"SUCCEEDED", "FAILED", "EXPIRED"})
+POLL_DELAYS_S = (30, 60, 120, 300, 600, 1800)  # backoff between status queries
+ESCALATE_AFTER_POLLS = 12  # failed queries (no answer) before a person is told
+STALE_CREATED = dt.timedelta(minutes=2)  # an initiate job that never ran
+UNAPPLIED_AFTER = dt.timedelta(minutes=1)  # a callback whose confirm job never ran
+MAX_RAW = 64 * 1024
+
+
+def can_move(current: str, new: str) -> bool:
+    return RANK[new] > RANK[current]
+
+
+def lock(session: Session, intent_id: int) -> PaymentIntent | None:
+    # FOR UPDATE on PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE (gateway.db).
+    return session.scalars(
+        select(PaymentIntent).where(PaymentIntent.id == intent_id).with_for_update()
+    ).first()
+
+
+def move(intent: PaymentIntent, new: str, now: dt.datetime, reason: str | None = None) -> bool:
+    if not can_move(intent.state, new):
+        return False
+    intent.state = new
+    intent.updated_at = now
+    if reason:
+        intent.reason = reason[:200]
+    if new in TERMINAL:
+        intent.completed_at = now
+        intent.next_poll_at = None
+    return True
+
+
+def schedule_poll(intent: PaymentIntent, now: dt.datetime) -> None:
+    delay = POLL_DELAYS_S[min(intent.polls, len(POLL_DELAYS_S) - 1)]
+    intent.next_poll_at = now + dt.timedelta(seconds=delay)

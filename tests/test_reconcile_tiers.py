@@ -1,0 +1,159 @@
+"""Matching tiers (payments.md, "Reconciliation"): (1) our reference, (2) the provider's
+transaction id, (3) msisdn + amount within the window only when exactly one candidate fits
+both ways, (4) a person decides; and missing_in_statement within or past the settlement lag."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Mutual, PaymentIntent, ReconMatch, StatementLine
+from gateway.services.reconcile import import_and_reconcile
+from tests.factories import make_household, make_mutual
+from tests.reconcile_scenario import AT, intent, phone, ref, succeed
+
+NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
+HEADER = "provider_txn_id,reference,msisdn,amount,currency,status,occurred_at,fee\n"
+
+
+@pytest.fixture
+def mutual(db: Session) -> Mutual:
+    return make_mutual(db, code="TIER")
+
+
+def pending(db: Session, mutual: Mutual, n: int, **kw: object) -> PaymentIntent:
+    return intent(db, make_household(db, mutual, number=f"T{n:03d}"), n, **kw)  # type: ignore[arg-type]
+
+
+def reconcile(db: Session, mutual: Mutual, *rows: str) -> dict[str, tuple[str, int | None]]:
+    data = (HEADER + "".join(row + "\n" for row in rows)).encode()
+    import_and_reconcile(db, mutual, "sandbox", data, filename="t.csv", now=NOW)
+    found = db.execute(
+        select(StatementLine.natural_key, ReconMatch.bucket, ReconMatch.tier).join(
+            ReconMatch, ReconMatch.line_id == StatementLine.id
+        )
+    )
+    return {key: (bucket, tier) for key, bucket, tier in found}
+
+
+def test_tier1_our_reference(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    assert reconcile(db, mutual, f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0") == {
+        "txn:X-1": ("matched", 1)
+    }
+
+
+def test_tier2_provider_transaction_id(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    assert reconcile(db, mutual, "P-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:01,0") == {
+        "txn:P-1": ("matched", 2)
+    }
+
+
+def test_tier3_one_candidate_both_ways(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    result = reconcile(db, mutual, f"P-9,,{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 10:30,0")
+    assert result == {"txn:P-9": ("missing_in_ledger", 3)}
+    assert made.state == "SUCCEEDED" and made.provider_txn_id == "P-9"
+
+
+def test_tier3_needs_the_same_amount_and_the_window(db: Session, mutual: Mutual) -> None:
+    pending(db, mutual, 1)
+    result = reconcile(
+        db,
+        mutual,
+        f"P-8,,{phone(1)},5000,XOF,SUCCEEDED,2026-11-24 09:30,0",
+        f"P-9,,{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 11:01,0",
+    )
+    assert result == {
+        "txn:P-8": ("missing_in_ledger", None),
+        "txn:P-9": ("missing_in_ledger", None),
+    }
+
+
+def test_two_equal_intents_go_to_a_person(db: Session, mutual: Mutual) -> None:
+    """Matching never guesses: two candidates -> tier 4, nothing applied."""
+    first = pending(db, mutual, 1)
+    second = pending(db, mutual, 2, msisdn=phone(1))
+    result = reconcile(db, mutual, f"P-9,,{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 09:30,0")
+    assert result == {"txn:P-9": ("missing_in_ledger", 4)}
+    assert first.state == second.state == "PENDING"
+    note = db.scalars(select(ReconMatch.note)).one()
+    assert note == f"2 candidate(s): {ref(1)}, {ref(2)}"
+
+
+def test_two_equal_lines_for_one_intent_go_to_a_person(db: Session, mutual: Mutual) -> None:
+    """Both ways: the intent has two candidate lines, so neither line is paired with it."""
+    made = pending(db, mutual, 1)
+    result = reconcile(
+        db,
+        mutual,
+        f"P-8,,{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 09:20,0",
+        f"P-9,,{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 09:40,0",
+    )
+    assert result == {"txn:P-8": ("missing_in_ledger", 4), "txn:P-9": ("missing_in_ledger", 4)}
+    assert made.state == "PENDING"
+
+
+def test_reference_wins_over_phone(db: Session, mutual: Mutual) -> None:
+    """A line with our reference is tier 1 even when the phone would fit another intent."""
+    pending(db, mutual, 1)
+    pending(db, mutual, 2, msisdn=phone(1))
+    result = reconcile(db, mutual, f"P-9,{ref(2)},{phone(1)},6000,XOF,SUCCEEDED,2026-11-24 09:30,0")
+    assert result == {"txn:P-9": ("missing_in_ledger", 1)}
+
+
+def test_a_failed_line_closes_a_pending_intent(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    result = reconcile(db, mutual, f"P-1,{ref(1)},,6000,XOF,FAILED,2026-11-24 09:30,")
+    assert result == {"txn:P-1": ("matched", 1)} and made.state == "FAILED"
+
+
+def test_a_failed_line_against_a_credited_intent_is_a_mismatch(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    result = reconcile(db, mutual, f"P-1,{ref(1)},,6000,XOF,FAILED,2026-11-24 09:30,")
+    assert result == {"txn:P-1": ("amount_mismatch", 1)}
+    assert made.state == "SUCCEEDED"
+
+
+def test_a_credited_amount_other_than_the_line_is_a_mismatch(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    result = reconcile(db, mutual, f"P-1,{ref(1)},,5000,XOF,SUCCEEDED,2026-11-24 09:30,")
+    assert result == {"txn:P-1": ("amount_mismatch", 1)}
+
+
+def intent_rows(db: Session) -> list[tuple[str, str | None]]:
+    query = select(ReconMatch.bucket, ReconMatch.action).where(ReconMatch.line_id.is_(None))
+    return [(bucket, action) for bucket, action in db.execute(query)]
+
+
+def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
+    db: Session, mutual: Mutual
+) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0")
+    assert intent_rows(db) == [("missing_in_statement", "expected")]
+    # Three days later the provider's statements still have no line for it.
+    later = HEADER + "Z-2,,,100,XOF,SUCCEEDED,2026-11-27 12:00,0\n"
+    import_and_reconcile(db, mutual, "sandbox", later.encode(), filename="l", now=NOW)
+    from gateway.services.reconcile import reconcile_days
+
+    reconcile_days(db, mutual, "sandbox", [dt.date(2026, 11, 24)])
+    assert intent_rows(db) == [("missing_in_statement", "overdue")]
+
+
+def test_a_line_on_the_next_day_clears_the_missing_row(db: Session, mutual: Mutual) -> None:
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC))
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0")
+    assert intent_rows(db) == [("missing_in_statement", "expected")]
+    result = reconcile(db, mutual, f"P-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-25 00:01,0")
+    assert result["txn:P-1"] == ("matched", 1) and intent_rows(db) == []
