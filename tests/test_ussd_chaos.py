@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.clock import FixedClock
 from gateway.menus.journeys import registry
 from gateway.menus.screens import Ctx
-from gateway.menus.store import SessionStore, SessionStoreUnavailable
+from gateway.menus.store import HopStore, SessionStore
 from gateway.models import Household
 from tests import dialogue
 from tests.dialogue import Phone, make_ussd_app, post_hop, redis_url_of
@@ -205,15 +205,16 @@ def test_redis_lost_mid_hop_commits_nothing(
     client: FlaskClient, household: Household, monkeypatch: pytest.MonkeyPatch,
     session_factory: sessionmaker[Session],
 ) -> None:  # fmt: skip
-    """The action ran and flushed, then Redis failed: rolled back, apology, retry works."""
+    """The action ran and flushed, then Redis failed while the state was written back (the
+    write-back pipeline, with the unlock): rolled back, apology, retry works."""
     phone = Phone(client, PHONE)
     phone.walk("4")
 
-    def fail(*_args: object) -> None:
-        raise SessionStoreUnavailable("connection lost")
+    def fail(hop: HopStore, _state: object) -> None:
+        hop.writes.append(("eval", ("return redis.error_reply('connection lost')", 0), {}))
 
     with monkeypatch.context() as patch:
-        patch.setattr(SessionStore, "save", fail)
+        patch.setattr(HopStore, "save", fail)
         assert phone.send("2").text == APOLOGY
     assert reminders(session_factory, household.id)[0] is True
     assert phone.resend().text.startswith("Rappels SMS arretes.")

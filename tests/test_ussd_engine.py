@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from unittest import mock
 
 import pytest
 import redis
@@ -18,7 +19,7 @@ from gateway.clock import FixedClock
 from gateway.menus import catalog
 from gateway.menus.engine import Engine, note_session_end
 from gateway.menus.render import GSM7, clean, item_keys, non_gsm, paginate, short_name, to_gsm
-from gateway.menus.store import SessionBusy, SessionStore
+from gateway.menus.store import Frame, SessionBusy, SessionState, SessionStore
 from gateway.providers.ussd import (
     AfricasTalkingUssd,
     MalformedUssdRequest,
@@ -156,6 +157,41 @@ def test_lock_gives_up_after_waiting(
     redis_client.set("ussd:t:2:lock", "held", px=5000)
     with pytest.raises(SessionBusy), SessionStore(redis_client).locked("ussd:t:2"):
         pass
+
+
+def test_hop_reads_and_writes_back_in_one_round_trip_each(redis_client: redis.Redis) -> None:
+    """Lock + state + the phone's last frame in one pipeline; writes + unlock in another."""
+    store = SessionStore(redis_client)
+    state = SessionState(frame=Frame("main"), origin=Frame("main"))
+    executed: list[int] = []
+    real = redis.client.Pipeline.execute
+
+    def counted(pipe: redis.client.Pipeline, *args: object, **kwargs: object) -> object:
+        executed.append(len(pipe.command_stack))
+        return real(pipe, *args, **kwargs)
+
+    with mock.patch.object(redis.client.Pipeline, "execute", counted):
+        with store.hop("ussd:t:5", "+22670000001") as hop:
+            assert hop.state is None and hop.last is None
+            hop.save(state)
+            hop.save_last({"frame": vars(state.frame), "incomplete": False})
+        with store.hop("ussd:t:5", "+22670000001") as hop:
+            assert hop.state == state
+            assert hop.last == {"frame": vars(state.frame), "incomplete": False}
+            hop.forget_last()
+    assert executed == [3, 3, 3, 2]  # set-nx, get, get | set, set, unlock | ... | del, unlock
+    assert redis_client.get("ussd:last:+22670000001") is None
+    assert redis_client.get("ussd:t:5:lock") is None
+
+
+def test_a_failed_hop_writes_nothing_back_and_frees_the_lock(redis_client: redis.Redis) -> None:
+    store = SessionStore(redis_client)
+    with pytest.raises(RuntimeError), store.hop("ussd:t:6", "+22670000001") as hop:
+        hop.save(SessionState(frame=Frame("main"), origin=Frame("main")))
+        hop.forget_last()
+        raise RuntimeError("the hop failed")
+    assert redis_client.get("ussd:t:6") is None
+    assert redis_client.get("ussd:t:6:lock") is None
 
 
 # --- the engine, without HTTP -------------------------------------------------------------

@@ -14,6 +14,7 @@ import copy
 import hashlib
 import hmac
 from dataclasses import asdict
+from typing import Any
 
 import redis
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from gateway.menus.machine import RESUME, Machine
 from gateway.menus.screens import Registry, StaleSession
 from gateway.menus.store import (
     Frame,
+    HopStore,
     SessionBusy,
     SessionState,
     SessionStore,
@@ -63,40 +65,42 @@ class Engine:
 
     def handle(self, db: Session, request: UssdRequest) -> UssdReply:
         key = self.store.key(request.provider, request.session_id)
-        with self.store.locked(key):
-            state = self.store.load(key)
+        with self.store.hop(key, request.phone) as hop:
             digest = self._digest(request, request.text)
-            known = _known(state, digest)
+            known = _known(hop.state, digest)
             if known is not None:
                 return known
             try:
-                state, reply = self._run(db, request, state)
+                state, reply = self._run(db, request, hop)
             except StaleSession:  # start again from who calls now, replaying the text
-                state, reply = self._run(db, request, None)
+                hop.state = None
+                state, reply = self._run(db, request, hop)
             state.remember(
                 digest, len(request.text), [reply.text, reply.end, reply.screen, reply.logged_input]
             )
             db.flush()
-            self.store.save(key, state)
-            self._note_last(request.phone, state)
+            hop.save(state)
+            self._note_last(hop, state)
             return reply
 
     def _run(
-        self, db: Session, request: UssdRequest, state: SessionState | None
+        self, db: Session, request: UssdRequest, hop: HopStore
     ) -> tuple[SessionState, UssdReply]:
-        """Apply the hop to the state (a new session when None) and render the screen."""
+        """Apply the hop to the session's state (a new session when none) and render it."""
         budget = screen_budget(self.settings, request.network_code)
         session = self.store.key(request.provider, request.session_id)
         machine = Machine(
             self.registry, db, self.clock, request.phone, request.service_code, budget, session
         )
-        state = state or self._new_state(db, request)
+        state = hop.state or self._new_state(db, request, hop.last)
         logged = self._advance(machine, state, request)
         text, end = machine.render(state.frame)
         return state, UssdReply(text, end, state.frame.screen, logged)
 
-    def _new_state(self, db: Session, request: UssdRequest) -> SessionState:
-        origin = self._origin(db, request)
+    def _new_state(
+        self, db: Session, request: UssdRequest, last: dict[str, Any] | None
+    ) -> SessionState:
+        origin = self._origin(db, request, last)
         return SessionState(frame=copy.deepcopy(origin), origin=origin)
 
     def forget(self, request: UssdRequest) -> None:
@@ -136,11 +140,10 @@ class Engine:
 
     # --- first screen and resume ---------------------------------------------------------
 
-    def _origin(self, db: Session, request: UssdRequest) -> Frame:
+    def _origin(self, db: Session, request: UssdRequest, last: dict[str, Any] | None) -> Frame:
         """Who calls decides the first screen; a member whose last session dropped inside a
         flow within 10 minutes is offered to resume it (only on a plain dial)."""
         start = caller.identify(db, request.phone, request.service_code)
-        last = self.store.load_last(request.phone)
         if request.text or not last or not last.get("incomplete"):
             return start
         if last.get("frame", {}).get("data", {}).get("kind") != start.data.get("kind"):
@@ -148,14 +151,14 @@ class Engine:
         data = {"resume": last["frame"], "restart": asdict(start), "kind": "resume"}
         return Frame(screen=RESUME, data=data, lang=start.lang)
 
-    def _note_last(self, phone: str, state: SessionState) -> None:
+    def _note_last(self, hop: HopStore, state: SessionState) -> None:
         """Keep the frame of a member inside a flow; forget it at the menu or at the end."""
         frame = state.frame
         inside = frame.screen not in (frame.data.get("home"), RESUME, *self.registry.starts)
         if state.end or frame.data.get("kind") != caller.MEMBER or not inside:
-            self.store.forget_last(phone)
+            hop.forget_last()
             return
-        self.store.save_last(phone, {"frame": asdict(frame), "incomplete": False})
+        hop.save_last({"frame": vars(frame), "incomplete": False})
 
 
 def _known(state: SessionState | None, digest: str) -> UssdReply | None:

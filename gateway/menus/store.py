@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
@@ -61,7 +61,9 @@ class SessionState:
     effects: dict[str, list[Any]] = field(default_factory=dict)  # action memo, see engine
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
+        # vars() rather than asdict(): no deep copy of the frames (a hop's largest CPU cost)
+        record = vars(self) | {"frame": vars(self.frame), "origin": vars(self.origin)}
+        return json.dumps(record, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> SessionState:
@@ -113,21 +115,73 @@ class SessionStore:
 
     @contextmanager
     def locked(self, key: str) -> Iterator[None]:
-        """One hop at a time per session: SET NX PX with a token, freed by compare-and-delete
-        so that a hop never frees a lock that expired and went to another."""
+        """One hop at a time per session (see `hop`), for callers that need only the lock."""
+        with self.hop(key):
+            yield
+
+    @contextmanager
+    def hop(self, key: str, phone: str = "") -> Iterator[HopStore]:
+        """Lock the session, read its state (and the phone's last frame) in the same round
+        trip, and write back, in one more round trip with the unlock, what the block queued.
+
+        The lock is SET NX PX with a token, freed by compare-and-delete so that a hop never
+        frees a lock that expired and went to another. Queued writes are dropped if the block
+        raises: the session stays as the last hop that completed left it."""
         lock, token = f"{key}:lock", secrets.token_hex(8)
+        hop = self._acquire(key, lock, token, phone)
+        try:
+            yield hop
+        except BaseException:
+            hop.writes.clear()
+            raise
+        finally:
+            pipe = self.client.pipeline(transaction=False)
+            for name, args, kwargs in hop.writes:
+                getattr(pipe, name)(*args, **kwargs)
+            pipe.eval(_RELEASE, 1, lock, token)
+            self._call(pipe.execute)
+
+    def _acquire(self, key: str, lock: str, token: str, phone: str) -> HopStore:
         deadline = time.monotonic() + LOCK_WAIT_S
-        while not self._call(self.client.set, lock, token, nx=True, px=LOCK_TTL_MS):
+        while True:
+            pipe = self.client.pipeline(transaction=False)
+            pipe.set(lock, token, nx=True, px=LOCK_TTL_MS)
+            pipe.get(key)
+            if phone:
+                pipe.get(self.last_key(phone))
+            got, raw, *last = self._call(pipe.execute)
+            if got:
+                state = SessionState.from_json(raw) if raw else None
+                record = json.loads(last[0]) if last and last[0] else None
+                return HopStore(self, key, phone, state, record)
             if time.monotonic() > deadline:
                 raise SessionBusy(key)
             time.sleep(LOCK_POLL_S)
-        try:
-            yield
-        finally:
-            self._call(self.client.eval, _RELEASE, 1, lock, token)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
             raise SessionStoreUnavailable(str(exc)) from exc
+
+
+@dataclass
+class HopStore:
+    """What one locked hop read, and the writes it queues for the end of the hop."""
+
+    store: SessionStore
+    key: str
+    phone: str
+    state: SessionState | None
+    last: dict[str, Any] | None
+    writes: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = field(default_factory=list)
+
+    def save(self, state: SessionState) -> None:
+        self.writes.append(("set", (self.key, state.to_json()), {"ex": SESSION_TTL_S}))
+
+    def save_last(self, record: dict[str, Any]) -> None:
+        last_key = self.store.last_key(self.phone)
+        self.writes.append(("set", (last_key, json.dumps(record)), {"ex": SESSION_TTL_S}))
+
+    def forget_last(self) -> None:
+        self.writes.append(("delete", (self.store.last_key(self.phone),), {}))
