@@ -26,7 +26,8 @@ READY_TIMEOUT_S = 60
 
 def embedded_env(tmp_path: Path) -> dict[str, str]:
     """The environment of `make run` on a fresh machine: no servers configured."""
-    drop = {"DATABASE_URL", "REDIS_URL", "GATEWAY_ENV", "GATEWAY_PORT", "GATEWAY_USSD_TOKEN"}
+    drop = {"DATABASE_URL", "REDIS_URL", "GATEWAY_ENV", "GATEWAY_PORT", "GATEWAY_USSD_TOKEN",
+            "GATEWAY_PUBLIC_URL"}  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env["GATEWAY_VAR_DIR"] = str(tmp_path / "var")
     return env
@@ -91,6 +92,8 @@ def test_gateway_run_serves_then_stops_cleanly_on_sigint(tmp_path: Path) -> None
         assert checks == {"database": "ok", "redis": "ok"}
         pids = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
         assert len(pids) >= 2, "web and worker run as child processes"
+        for child in psutil.Process(proc.pid).children():  # sandbox callbacks reach this port
+            assert child.environ()["GATEWAY_PUBLIC_URL"] == f"http://127.0.0.1:{port}"
         redis_pid = embedded_redis_pid(tmp_path / "var")
         assert redis_pid is not None, "the embedded Redis lives under GATEWAY_VAR_DIR"
         pids.append(redis_pid)

@@ -103,7 +103,7 @@ def run(ctx: CliContext, host: str, port: int) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda _s, _f: stop.set())
-    children = _Children(_child_env(ctx))
+    children = _Children(_child_env(ctx, host, port))
     try:
         web_proc = children.start("web", "--host", host, "--port", str(port))
         children.start("worker")
@@ -132,17 +132,23 @@ def _load_demo_if_empty(ctx: CliContext) -> None:
     click.echo("loaded the demo mutual and members")
 
 
-def _child_env(ctx: CliContext) -> dict[str, str]:
-    """Children see the same var/ (database file, embedded Redis) as this process."""
+def _child_env(ctx: CliContext, host: str, port: int) -> dict[str, str]:
+    """Children see the same var/ (database file, embedded Redis) as this process, and,
+    unless GATEWAY_PUBLIC_URL says otherwise, providers call back on the port served here."""
     env = dict(os.environ)
     env["GATEWAY_VAR_DIR"] = str(ctx.settings.var_dir.resolve())
     env["PYTHONUNBUFFERED"] = "1"
+    env.setdefault("GATEWAY_PUBLIC_URL", f"http://{_local_host(host)}:{port}")
     return env
 
 
+def _local_host(host: str) -> str:
+    """The address this machine reaches a server bound to `host` on."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
 def _probe_url(host: str, port: int) -> str:
-    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-    return f"http://{probe_host}:{port}/healthz"
+    return f"http://{_local_host(host)}:{port}/healthz"
 
 
 def _wait_ready(url: str, web_proc: subprocess.Popen[bytes], stop: threading.Event) -> None:
