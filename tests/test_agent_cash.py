@@ -24,6 +24,7 @@ from gateway.models import (
     Household,
     LedgerTransaction,
     Mutual,
+    Remittance,
     Section,
 )
 from gateway.services import ledger
@@ -41,6 +42,7 @@ from gateway.services.remittances import (
     confirm_remittance,
     declare_remittance,
     flag_stale_cash,
+    reject_remittance,
 )
 from gateway.settings import Settings
 from tests.factories import make_household, make_mutual
@@ -184,6 +186,119 @@ def test_who_may_confirm(db: Session, world: World) -> None:
     assert confirm_remittance(db, remittance_id=own.id, supervisor=other, now=T0).created
 
 
+def test_a_rejected_remittance_leaves_the_cash_with_the_agent(db: Session, world: World) -> None:
+    """D21: a rejection needs a reason, posts nothing and frees the cash for a new
+    declaration; a decision is final (no confirming a rejected one, no rejecting a confirmed
+    one); rejecting twice changes nothing."""
+    mutual, household, collector, sup, other = world
+    collect(db, collector, household, 6000, "c1")
+    first, _ = declare_remittance(
+        db, agent=collector, amount=6000, request_key="r1", now=T0, method="transfer"
+    )
+    assert first.method == "transfer"
+    with pytest.raises(CashError, match="reason"):
+        reject_remittance(db, remittance_id=first.id, supervisor=sup, now=T0, reason="  ")
+    with pytest.raises(CashError, match="not an active supervisor"):
+        reject_remittance(db, remittance_id=first.id, supervisor=collector, now=T0, reason="x")
+    later = T0 + dt.timedelta(hours=2)
+    done = reject_remittance(
+        db, remittance_id=first.id, supervisor=sup, now=later, reason="  not   received "
+    )
+    assert done.created
+    assert (first.status, first.rejected_by_id, first.rejected_at, first.note) == (
+        "REJECTED",
+        sup.id,
+        later,
+        "not received",
+    )
+    again = reject_remittance(db, remittance_id=first.id, supervisor=other, now=T0, reason="y")
+    assert not again.created and first.note == "not received"
+    with pytest.raises(CashError, match="rejected"):
+        confirm_remittance(db, remittance_id=first.id, supervisor=other, now=T0)
+    assert ledger.balance(db, mutual.id, "asset:bank") == 0
+    position = cash_position(db, collector)
+    assert (position.pending, position.available, position.outstanding) == (0, 6000, 6000)
+    second, _ = declare_remittance(db, agent=collector, amount=6000, request_key="r2", now=T0)
+    assert second.method == "deposit"
+    confirm_remittance(db, remittance_id=second.id, supervisor=other, now=T0, note="slip 42")
+    assert second.note == "slip 42"
+    with pytest.raises(CashError, match="already confirmed"):
+        reject_remittance(db, remittance_id=second.id, supervisor=sup, now=T0, reason="late")
+    with pytest.raises(CashError, match="method"):
+        declare_remittance(db, agent=collector, amount=1, request_key="r3", now=T0, method="cash")
+    assert ledger.balance(db, mutual.id, "asset:bank") == 6000
+
+
+@pytest.mark.postgres
+def test_confirm_and_reject_at_once_make_one_decision(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """Two supervisors, one confirming, one rejecting, at the same moment: the row lock lets
+    exactly one decide; the ledger holds the confirmation only if it won."""
+    with session_factory() as setup:
+        mutual = make_mutual(setup)
+        household = make_household(setup, mutual)
+        collector, sup, other = agents_of(setup, mutual)
+        collect(setup, collector, household, 5000, "c")
+        setup.commit()
+        ids = (mutual.id, collector.id, sup.id, other.id)
+    for round_ in range(3):
+        with session_factory() as session:
+            agent = session.get_one(Agent, ids[1])
+            remittance, _ = declare_remittance(
+                session, agent=agent, amount=1000, request_key=f"r{round_}", now=T0
+            )
+            session.commit()
+            remittance_id = remittance.id
+        outcomes = _decide_at_once(session_factory, remittance_id, ids[2], ids[3])
+        assert sorted(outcomes) == ["error", "won"], outcomes
+        with session_factory() as check:
+            row = check.get_one(Remittance, remittance_id)
+            posted = check.scalar(
+                select(func.count())
+                .select_from(LedgerTransaction)
+                .where(LedgerTransaction.idempotency_key == f"remittance:{remittance_id}")
+            )
+            assert posted == (1 if row.status == "CONFIRMED" else 0)
+            assert row.status in ("CONFIRMED", "REJECTED")
+
+
+def _decide_at_once(
+    factory: sessionmaker[Session], remittance_id: int, confirmer: int, rejecter: int
+) -> list[str]:
+    barrier, outcomes = threading.Barrier(2), []
+
+    def decide(supervisor_id: int, reject: bool) -> None:
+        with factory() as session:
+            supervisor = session.get_one(Agent, supervisor_id)
+            barrier.wait()
+            try:
+                if reject:
+                    reject_remittance(
+                        session, remittance_id=remittance_id, supervisor=supervisor, now=T0,
+                        reason="not received",
+                    )  # fmt: skip
+                else:
+                    confirm_remittance(
+                        session, remittance_id=remittance_id, supervisor=supervisor, now=T0
+                    )
+                session.commit()
+                outcomes.append("won")
+            except CashError:
+                session.rollback()
+                outcomes.append("error")
+
+    threads = [
+        threading.Thread(target=decide, args=(confirmer, False)),
+        threading.Thread(target=decide, args=(rejecter, True)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return outcomes
+
+
 @pytest.mark.postgres
 def test_two_supervisors_confirming_at_once_make_one_effect(
     session_factory: sessionmaker[Session],
@@ -276,6 +391,37 @@ def test_cli_lists_and_confirms_remittances(db: Session, world: World, run: Invo
     assert run("confirm-remittance", "1", "--by", "70009999").exit_code == 1
     db.expire_all()
     assert ledger.balance(db, mutual.id, "asset:bank") == 7000
+
+
+def test_cli_rejects_a_remittance_with_a_reason(db: Session, world: World, run: Invoke) -> None:
+    mutual, household, collector, _, _ = world
+    collect(db, collector, household, 4000, "c1")
+    remittance, _ = declare_remittance(
+        db, agent=collector, amount=4000, request_key="r", now=T0, method="transfer"
+    )
+    db.commit()
+    no_reason = run("reject-remittance", str(remittance.id), "--by", "70000002")
+    assert no_reason.exit_code == 2 and "--reason" in no_reason.output
+    blank = run("reject-remittance", str(remittance.id), "--by", "70000002", "--reason", " ")
+    assert blank.exit_code == 1 and "needs a reason" in blank.output
+    done = run("reject-remittance", str(remittance.id), "--by", "70000002", "--reason", "not here")
+    assert done.exit_code == 0, done.output
+    assert done.output.strip() == f"remittance #{remittance.id} of 4000 XOF rejected: not here"
+    again = run("reject-remittance", str(remittance.id), "--by", "70000003", "--reason", "x")
+    assert again.exit_code == 0 and "already rejected by Awa" in again.output
+    refused = run("confirm-remittance", str(remittance.id), "--by", "70000003")
+    assert refused.exit_code == 1 and "was rejected" in refused.output
+    [row] = json.loads(run("remittances", "--json").output)
+    assert (row["status"], row["method"], row["rejected_by"], row["note"]) == (
+        "REJECTED",
+        "transfer",
+        "Awa",
+        "not here",
+    )
+    assert "rejected by Awa" in run("remittances").output
+    db.expire_all()
+    assert ledger.balance(db, mutual.id, "asset:bank") == 0
+    assert cash_position(db, collector).available == 4000
 
 
 # --- cash held too long -------------------------------------------------------------------

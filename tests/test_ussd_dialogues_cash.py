@@ -266,7 +266,7 @@ def test_my_cash_shows_collected_remitted_outstanding_and_age(
     clock.advance(days=3)
     Phone(client, COLLECTOR).walk(PIN, "2", household.number, "5000", "1")
     clock.advance(days=2)
-    Phone(client, COLLECTOR).walk(PIN, "4", "3000", "1")
+    Phone(client, COLLECTOR).walk(PIN, "4", "3000", "1", "1")
     with session_factory() as session:
         remittance = session.scalars(select(Remittance)).one()
         supervisor = session.scalars(select(Agent).where(Agent.msisdn == SUPERVISOR)).one()
@@ -288,8 +288,8 @@ def test_my_cash_shows_collected_remitted_outstanding_and_age(
 def test_declare_a_remittance(
     db: Session, client: FlaskClient, clock: FixedClock, session_factory: sessionmaker[Session]
 ) -> None:
-    """Option 4 (D21): at most the cash not yet declared; PENDING until a supervisor
-    confirms, so the agent's cash account does not move yet."""
+    """Option 4 (D21): at most the cash not yet declared, deposited or transferred; PENDING
+    until a supervisor confirms, so the agent's cash account does not move yet."""
     _, household, agent = setup(db, clock)
     Phone(client, COLLECTOR).walk(PIN, "2", household.number, "8000", "1")
     phone = Phone(client, COLLECTOR)
@@ -303,9 +303,17 @@ def test_declare_a_remittance(
     assert phone.send("9000").lines[0] == "Plus que votre caisse."
     assert phone.send("000").lines[0] == "Le montant doit depasser 0."
     assert phone.send("5#").lines[0] == "Tapez le montant en chiffres."
-    confirm = phone.send("5000")
+    how = phone.send("5000")
+    assert how.lines == [
+        "Versement de 5 000 FCFA, fait par:",
+        "1 Depot (banque, bureau)",
+        "2 Transfert mobile money",
+        "0 Retour 00 Accueil",
+    ]
+    assert phone.send("3").lines[0] == "Choix invalide."
+    confirm = phone.send("2")
     assert confirm.lines == [
-        "Declarer un versement de 5 000 FCFA?",
+        "Declarer un transfert de 5 000 FCFA?",
         "1 Confirmer",
         "2 Annuler",
         "0 Retour 00 Accueil",
@@ -314,11 +322,12 @@ def test_declare_a_remittance(
     assert phone.resend().text == done.text
     with session_factory() as session:
         remittance = session.scalars(select(Remittance)).one()
-        assert (remittance.status, remittance.amount, remittance.agent_id) == (
+        assert (remittance.status, remittance.amount, remittance.method) == (
             "PENDING",
             5000,
-            agent.id,
+            "transfer",
         )
+        assert remittance.agent_id == agent.id
         assert remittance.declared_at == T0
     assert done.end and done.text == (
         f"Versement #{remittance.id} de 5 000 FCFA declare. Un superviseur doit le confirmer."
@@ -370,7 +379,7 @@ def test_supervisor_confirms_a_remittance_on_ussd(
     add_agent(db, mutual, phone="+22670000004", name="Issa Zongo", role="supervisor", pin="3690")
     db.commit()
     Phone(client, COLLECTOR).walk(PIN, "2", household.number, "8000", "1")
-    Phone(client, COLLECTOR).walk(PIN, "4", "5000", "1")
+    Phone(client, COLLECTOR).walk(PIN, "4", "5000", "2", "1")
     with session_factory() as session:
         remittance_id = session.scalars(select(Remittance.id)).one()
     sup = Phone(client, SUPERVISOR)
@@ -387,11 +396,11 @@ def test_supervisor_confirms_a_remittance_on_ussd(
         "0 Retour 00 Accueil",
     ]
     assert sup.send("1").lines == [
-        f"Versement #{remittance_id}",
-        "Ali K.: 5 000 FCFA",
-        "Declare le 01/06/2026",
+        f"#{remittance_id} Ali K.: 5 000 FCFA",
+        "transfert du 01/06/2026",
         "1 Confirmer",
-        "2 Annuler",
+        "2 Rejeter",
+        "3 Annuler",
         "0 Retour 00 Accueil",
     ]
     late = Phone(client, "+22670000004")
@@ -414,13 +423,59 @@ def test_supervisor_confirms_a_remittance_on_ussd(
     assert Phone(client, SUPERVISOR).walk("2580", "4", "2").lines[0] == "Versements a confirmer: 0"
 
 
+def test_supervisor_rejects_a_remittance_on_ussd(
+    db: Session, client: FlaskClient, clock: FixedClock, session_factory: sessionmaker[Session]
+) -> None:
+    """D21: 2 Rejeter asks why; nothing is posted, the cash stays the agent's, who can declare
+    it again; a supervisor arriving late is told it was rejected, and by whom."""
+    mutual, household, agent = setup(db, clock)
+    add_agent(db, mutual, phone="+22670000004", name="Issa Zongo", role="supervisor", pin="3690")
+    db.commit()
+    Phone(client, COLLECTOR).walk(PIN, "2", household.number, "8000", "1")
+    Phone(client, COLLECTOR).walk(PIN, "4", "5000", "1", "1")
+    with session_factory() as session:
+        remittance_id = session.scalars(select(Remittance.id)).one()
+    late = Phone(client, "+22670000004")
+    late.walk("3690", "4", "2", "1")
+    sup = Phone(client, SUPERVISOR)
+    sup.walk("2580", "4", "2", "1")
+    assert sup.send("2").lines == [
+        f"Rejeter le versement #{remittance_id}. Motif:",
+        "1 Argent non recu",
+        "2 Montant different",
+        "0 Retour 00 Accueil",
+    ]
+    done = sup.send("1")
+    assert done.end and done.text == (
+        f"Versement #{remittance_id} rejete: Ali K. garde 5 000 FCFA en caisse."
+    )
+    assert sup.resend().text == done.text
+    already = late.send("1")  # confirming what was just rejected
+    assert already.end and already.text == (
+        f"Versement #{remittance_id} deja rejete par Sup O., rien n'a change."
+    )
+    with session_factory() as session:
+        row = session.get_one(Remittance, remittance_id)
+        assert (row.status, row.note, row.rejected_at, row.confirmed_at) == (
+            "REJECTED",
+            "money not received",
+            T0,
+            None,
+        )
+        assert session.scalars(select(LedgerTransaction.kind)).all().count("remittance") == 0
+    assert cash_of(session_factory, agent) == 8000
+    again = Phone(client, COLLECTOR).walk(PIN, "4")
+    assert again.lines[0] == "A declarer au plus: 8 000 FCFA"
+    assert Phone(client, SUPERVISOR).walk("2580", "4", "2").lines[0] == "Versements a confirmer: 0"
+
+
 def test_supervisor_does_not_see_their_own_remittance(
     db: Session, client: FlaskClient, clock: FixedClock, session_factory: sessionmaker[Session]
 ) -> None:
     _, household, _ = setup(db, clock)
     sup = Phone(client, SUPERVISOR)
     sup.walk("2580", "2", household.number, "4000", "1")
-    declared = Phone(client, SUPERVISOR).walk("2580", "4", "1", "4000", "1")
+    declared = Phone(client, SUPERVISOR).walk("2580", "4", "1", "4000", "1", "1")
     assert declared.end and "declare" in declared.text
     phone = Phone(client, SUPERVISOR)
     assert phone.walk("2580", "4", "2").lines[0] == "Versements a confirmer: 0"

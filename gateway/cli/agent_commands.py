@@ -1,5 +1,6 @@
-"""`gateway agents remittances` and `gateway agents confirm-remittance` (D21): supervisors list
-declared remittances and confirm them. Added to the `agents` group of data_commands."""
+"""`gateway agents remittances`, `confirm-remittance` and `reject-remittance` (D21):
+supervisors list declared remittances and decide on them, saying why. Added to the `agents`
+group of data_commands."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from gateway.cli.data_commands import agents_group
 from gateway.models import Agent, Mutual
 from gateway.services.cash import CashError
 from gateway.services.phones import InvalidPhone, normalize_msisdn
-from gateway.services.remittances import confirm_remittance, remittance_row, remittances
+from gateway.services.remittances import (
+    confirm_remittance,
+    reject_remittance,
+    remittance_row,
+    remittances,
+)
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -25,7 +31,7 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def agents_remittances(ctx: CliContext, code: str | None, pending: bool, as_json: bool) -> None:
-    """Remittances declared by collectors, with who confirmed them and when."""
+    """Remittances declared by collectors, with who decided on them, when and why."""
     with ctx.session() as session:
         mutual_id = _mutual_id(session, code) if code else None
         status = "PENDING" if pending else None
@@ -36,24 +42,40 @@ def agents_remittances(ctx: CliContext, code: str | None, pending: bool, as_json
     if not rows:
         click.echo("no remittances")
     for row in rows:
-        by = f"  by {row['confirmed_by']} at {row['confirmed_at']}" if row["confirmed_by"] else ""
         click.echo(
-            f"#{row['id']:<6} {row['status']:<9} {row['amount']:>10} XOF  "
-            f"{row['agent']} ({row['agent_phone']})  declared {row['declared_at']}{by}"
+            f"#{row['id']:<6} {row['status']:<9} {row['amount']:>10} XOF {row['method']:<8}  "
+            f"{row['agent']} ({row['agent_phone']})  declared {row['declared_at']}{_decided(row)}"
         )
+
+
+def _decided(row: dict[str, object]) -> str:
+    if row["confirmed_by"]:
+        text = f"  confirmed by {row['confirmed_by']} at {row['confirmed_at']}"
+    elif row["rejected_by"]:
+        text = f"  rejected by {row['rejected_by']} at {row['rejected_at']}"
+    else:
+        return ""
+    return f"{text}: {row['note']}" if row["note"] else text
 
 
 @agents_group.command("confirm-remittance")
 @click.argument("remittance_id", type=int)
 @click.option("--by", "phone", required=True, help="The confirming supervisor's phone.")
+@click.option("--note", help="Why, if worth saying (bank slip number, transfer reference).")
 @pass_ctx
-def agents_confirm_remittance(ctx: CliContext, remittance_id: int, phone: str) -> None:
+def agents_confirm_remittance(
+    ctx: CliContext, remittance_id: int, phone: str, note: str | None
+) -> None:
     """Confirm a remittance: its cash leaves the agent's account for the bank (once)."""
     with ctx.session() as session:
         supervisor = _supervisor(session, phone)
         try:
             done = confirm_remittance(
-                session, remittance_id=remittance_id, supervisor=supervisor, now=ctx.clock.now()
+                session,
+                remittance_id=remittance_id,
+                supervisor=supervisor,
+                now=ctx.clock.now(),
+                note=note,
             )
         except CashError as exc:
             raise click.ClickException(str(exc)) from exc
@@ -64,6 +86,35 @@ def agents_confirm_remittance(ctx: CliContext, remittance_id: int, phone: str) -
         click.echo(
             f"remittance #{remittance_id} was already confirmed by {row['confirmed_by']} "
             f"at {row['confirmed_at']}; nothing changed"
+        )
+
+
+@agents_group.command("reject-remittance")
+@click.argument("remittance_id", type=int)
+@click.option("--by", "phone", required=True, help="The rejecting supervisor's phone.")
+@click.option("--reason", required=True, help="Why: money not received, different amount...")
+@pass_ctx
+def agents_reject_remittance(ctx: CliContext, remittance_id: int, phone: str, reason: str) -> None:
+    """Reject a remittance: nothing is posted, the cash stays with the agent."""
+    with ctx.session() as session:
+        supervisor = _supervisor(session, phone)
+        try:
+            done = reject_remittance(
+                session,
+                remittance_id=remittance_id,
+                supervisor=supervisor,
+                now=ctx.clock.now(),
+                reason=reason,
+            )
+        except CashError as exc:
+            raise click.ClickException(str(exc)) from exc
+        row = remittance_row(done.remittance)
+    if done.created:
+        click.echo(f"remittance #{remittance_id} of {row['amount']} XOF rejected: {row['note']}")
+    else:
+        click.echo(
+            f"remittance #{remittance_id} was already rejected by {row['rejected_by']} "
+            f"at {row['rejected_at']}; nothing changed"
         )
 
 

@@ -1,9 +1,12 @@
-"""Remittances on USSD (D21): collector option 4 declares cash handed to the mutual; a
-supervisor's option 4 offers 1 declare / 2 confirm a colleague's remittance (never their own).
-Both recording actions pass the step's key, so a replayed hop records nothing twice."""
+"""Remittances on USSD (D21): collector option 4 declares cash handed to the mutual (amount,
+then deposit or transfer); a supervisor's option 4 offers 1 declare / 2 decide on a
+colleague's remittance (never their own): confirm it, or reject it with a reason (money not
+received, different amount). Recording actions pass the step's key, so a replayed hop records
+nothing twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from gateway.menus import samples as S
@@ -22,9 +25,19 @@ from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
 from gateway.models import Remittance
 from gateway.services.cash import CashError, cash_position
-from gateway.services.remittances import confirm_remittance, declare_remittance, pending_for
+from gateway.services.remittances import (
+    Decision,
+    confirm_remittance,
+    declare_remittance,
+    pending_for,
+    reject_remittance,
+)
 
 ALREADY = "agent_pending_already"
+ALREADY_REJECTED = "agent_pending_already_rejected"
+METHODS = {"1": "deposit", "2": "transfer"}
+REJECT, DROP = "2", "3"  # on a pending remittance: 1 confirm, 2 reject, 3 cancel
+REASONS = {"1": "money not received", "2": "different amount"}  # kept as the rejection's note
 
 SCREENS = (
     Screen(
@@ -43,7 +56,18 @@ SCREENS = (
         view="remit_available",
         validator="cash_amount",
         action="remit_amount",
-        next="agent_remit_confirm",
+        next="agent_remit_method",
+    ),
+    Screen(
+        "agent_remit_method",
+        "menu",
+        "remit_method",
+        options=(
+            Option("1", "opt_method_deposit", "agent_remit_confirm"),
+            Option("2", "opt_method_transfer", "agent_remit_confirm"),
+        ),
+        view="remit_confirm",
+        action="remit_method",
     ),
     Screen(
         "agent_remit_confirm",
@@ -71,14 +95,29 @@ SCREENS = (
         "pending_confirm",
         options=(
             Option(CONFIRM, "opt_cash_confirm", "agent_pending_done"),
-            Option(CANCEL, "opt_cash_cancel", CANCELLED),
+            Option(REJECT, "opt_pending_reject", "agent_pending_reason"),
+            Option(DROP, "opt_cash_cancel", CANCELLED),
         ),
         view="pending_one",
         action="confirm_pending",
-        exits=(ALREADY,),
+        exits=(ALREADY, ALREADY_REJECTED),
+    ),
+    Screen(
+        "agent_pending_reason",
+        "menu",
+        "pending_reason",
+        options=(
+            Option("1", "opt_reason_missing", "agent_pending_rejected"),
+            Option("2", "opt_reason_amount", "agent_pending_rejected"),
+        ),
+        view="pending_one",
+        action="reject_pending",
+        exits=(ALREADY, ALREADY_REJECTED),
     ),
     Screen("agent_pending_done", "end", "pending_done", view="pending_one"),
+    Screen("agent_pending_rejected", "end", "pending_rejected", view="pending_one"),
     Screen(ALREADY, "end", "pending_already", view="pending_one"),
+    Screen(ALREADY_REJECTED, "end", "pending_already_rejected", view="pending_one"),
 )
 
 
@@ -95,6 +134,11 @@ def remit_amount(ctx: Ctx, value: str) -> str | None:
     return None
 
 
+def remit_method(ctx: Ctx, choice: str) -> str | None:
+    ctx.data["remit"]["method"] = METHODS[choice]
+    return None
+
+
 def record_remittance(ctx: Ctx, choice: str) -> str | None:
     """1 declares the remittance (PENDING until a supervisor confirms it); 2 records nothing."""
     if choice != CONFIRM:
@@ -107,6 +151,7 @@ def record_remittance(ctx: Ctx, choice: str) -> str | None:
             amount=amount,
             request_key=request_key(ctx),
             now=ctx.clock.now(),
+            method=str(ctx.data["remit"].get("method", "deposit")),
         )
     except CashError as exc:
         raise Reprompt(ERRORS.get(exc.reason, "err_cash_refused")) from None
@@ -115,7 +160,9 @@ def record_remittance(ctx: Ctx, choice: str) -> str | None:
 
 
 def remit_confirm_view(ctx: Ctx) -> View:
-    return View({"amount": ctx.t.amount(int(ctx.data["remit"]["amount"]))})
+    remit = ctx.data["remit"]
+    method = ctx.t(f"method_{remit['method']}") if "method" in remit else ""
+    return View({"amount": ctx.t.amount(int(remit["amount"])), "method": method})
 
 
 def remitted_view(ctx: Ctx) -> View:
@@ -146,43 +193,63 @@ def choose_pending(ctx: Ctx, value: str) -> str | None:
 
 def _pending(ctx: Ctx, remittance: Remittance) -> dict[str, object]:
     zone = ZoneInfo(remittance.agent.mutual.timezone)
-    confirmer = remittance.confirmed_by
+    decider = remittance.confirmed_by or remittance.rejected_by
     return {
         "id": remittance.id,
         "agent": short_name(remittance.agent.name),
         "amount": remittance.amount,
+        "method": remittance.method,
         "date": ctx.t.date(remittance.declared_at.astimezone(zone).date()),
-        "by": short_name(confirmer.name) if confirmer else "",
+        "by": short_name(decider.name) if decider else "",
     }
 
 
 def confirm_pending(ctx: Ctx, choice: str) -> str | None:
-    """1 confirms (the ledger moves the cash to the bank once); a remittance confirmed
-    meanwhile by another supervisor says so instead."""
+    """1 confirms (the ledger moves the cash to the bank once), 2 asks why it is rejected;
+    a remittance decided meanwhile by another supervisor says so instead."""
     if choice != CONFIRM:
         return None
+    return _decide(ctx, confirm_remittance)
+
+
+def reject_pending(ctx: Ctx, choice: str) -> str | None:
+    """The reason chosen rejects the remittance: nothing is posted, the cash stays the
+    agent's (who may declare it again)."""
+    return _decide(ctx, reject_remittance, reason=REASONS[choice])
+
+
+def _decide(ctx: Ctx, decide: Callable[..., Decision], **extra: str) -> str | None:
+    remittance_id = int(ctx.data["pending"]["id"])
     try:
-        done = confirm_remittance(
+        done = decide(
             ctx.db,
-            remittance_id=int(ctx.data["pending"]["id"]),
+            remittance_id=remittance_id,
             supervisor=agent_of(ctx),
             now=ctx.clock.now(),
+            **extra,
         )
     except CashError as exc:
-        raise Reprompt(ERRORS.get(exc.reason, "err_cash_refused")) from None
+        if exc.reason not in ("confirmed", "rejected"):
+            raise Reprompt(ERRORS.get(exc.reason, "err_cash_refused")) from None
+        found = ctx.db.get_one(Remittance, remittance_id)
+        ctx.data["pending"] = _pending(ctx, found)
+        return ALREADY if found.status == "CONFIRMED" else ALREADY_REJECTED
     ctx.data["pending"] = _pending(ctx, done.remittance)
-    return None if done.created else ALREADY
+    if done.created:
+        return None
+    return ALREADY if done.remittance.status == "CONFIRMED" else ALREADY_REJECTED
 
 
 def pending_one_view(ctx: Ctx) -> View:
     shown = dict(ctx.data["pending"])
-    return View({**shown, "amount": ctx.t.amount(int(shown["amount"]))})
+    method = ctx.t(f"method_{shown.get('method', 'deposit')}")
+    return View({**shown, "amount": ctx.t.amount(int(shown["amount"])), "method": method})
 
 
 def _pending_sample(t: Translator) -> View:
     name = short_name(S.LONG_NAME)
     params = {"id": 99_999_999, "agent": name, "amount": t.amount(BIG), "by": name}
-    return View({**params, "date": t.date(S.LONG_DATE)})
+    return View({**params, "date": t.date(S.LONG_DATE), "method": t("method_transfer")})
 
 
 def _pending_list_sample(t: Translator) -> list[View]:
@@ -192,9 +259,11 @@ def _pending_list_sample(t: Translator) -> list[View]:
 
 ACTIONS = {
     "remit_amount": remit_amount,
+    "remit_method": remit_method,
     "record_remittance": record_remittance,
     "choose_pending": choose_pending,
     "confirm_pending": confirm_pending,
+    "reject_pending": reject_pending,
 }
 VIEWS = {
     "remit_available": available_view,
@@ -205,7 +274,9 @@ VIEWS = {
 }
 SAMPLES = {
     "remit_available": lambda t: [View({"available": t.amount(BIG)})],
-    "remit_confirm": lambda t: [View({"amount": t.amount(BIG)})],
+    "remit_confirm": lambda t: [
+        View({"amount": t.amount(BIG), "method": t(f"method_{m}")}) for m in METHODS.values()
+    ],
     "remitted": lambda t: [View({"id": 99_999_999, "amount": t.amount(BIG)})],
     "pending": _pending_list_sample,
     "pending_one": lambda t: [_pending_sample(t)],

@@ -1,5 +1,5 @@
 """Cash held by agents (D20, D21): each cash collection with its receipt code, and each
-remittance a collector declares and a supervisor confirms (who and when, for both)."""
+remittance a collector declares and a supervisor confirms or rejects (who, when and why)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from gateway.models.agent import Agent
 from gateway.models.base import Base, CreatedMixin, IdMixin, Money
 from gateway.models.household import Household
 
-REMITTANCE_STATUSES = ("PENDING", "CONFIRMED")
+REMITTANCE_STATUSES = ("PENDING", "CONFIRMED", "REJECTED")
+REMITTANCE_METHODS = ("deposit", "transfer")  # D21: cash deposited, or sent by mobile money
 
 
 class CashCollection(IdMixin, CreatedMixin, Base):
@@ -42,25 +43,32 @@ class CashCollection(IdMixin, CreatedMixin, Base):
 
 
 class Remittance(IdMixin, CreatedMixin, Base):
-    """Cash a collector declares handing to the mutual; it leaves their cash account only
-    once a supervisor (not the declarer) confirms it."""
+    """Cash a collector declares handing to the mutual (a deposit or a transfer); it leaves
+    their cash account only once a supervisor (not the declarer) confirms it. A rejected one
+    (the money never arrived, or not that amount) leaves the cash with the agent."""
 
     __tablename__ = "remittances"
     __table_args__ = (
         UniqueConstraint("request_key"),
         CheckConstraint("amount > 0", name="amount"),
-        CheckConstraint("status IN ('PENDING', 'CONFIRMED')", name="status"),
+        CheckConstraint("status IN ('PENDING', 'CONFIRMED', 'REJECTED')", name="status"),
+        CheckConstraint("method IN ('deposit', 'transfer')", name="method"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
     amount: Mapped[int] = mapped_column(Money)
     status: Mapped[str] = mapped_column(String(10), default="PENDING")
+    method: Mapped[str] = mapped_column(String(10), default="deposit")
     request_key: Mapped[str] = mapped_column(String(64))
     declared_at: Mapped[dt.datetime] = mapped_column()
     confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     confirmed_at: Mapped[dt.datetime | None] = mapped_column()
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    rejected_at: Mapped[dt.datetime | None] = mapped_column()
+    note: Mapped[str | None] = mapped_column(String(200))  # why it was confirmed or rejected
     ledger_key: Mapped[str | None] = mapped_column(String(200))
 
     agent: Mapped[Agent] = relationship(foreign_keys=[agent_id])
     confirmed_by: Mapped[Agent | None] = relationship(foreign_keys=[confirmed_by_id])
+    rejected_by: Mapped[Agent | None] = relationship(foreign_keys=[rejected_by_id])

@@ -1,6 +1,8 @@
-"""Remittances (D21): a collector declares cash handed to the mutual; a supervisor of the same
-mutual, never the declarer, confirms it, which books Dr asset:bank / Cr asset:agent_cash once
-(payments.md, Ledger). Agents holding cash too long are flagged with an alert."""
+"""Remittances (D21): a collector declares cash handed to the mutual, deposited or transferred;
+a supervisor of the same mutual, never the declarer, confirms it, which books Dr asset:bank /
+Cr asset:agent_cash once (payments.md, Ledger), or rejects it with a reason (the money never
+arrived, or not that amount), which leaves the cash with the agent, who may declare again.
+Each decision keeps who, when and why. Agents holding cash too long are flagged (alert)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import Agent, Mutual, Remittance
+from gateway.models.cash import REMITTANCE_METHODS
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
 from gateway.services.cash import (
@@ -23,21 +26,33 @@ from gateway.services.cash import (
 )
 from gateway.services.phones import mask_msisdn
 
+NOTE_LEN = 200
+
 
 @dataclass(frozen=True)
-class Confirmed:
+class Decision:
+    """A supervisor's confirmation or rejection of a remittance."""
+
     remittance: Remittance
-    created: bool  # False: it was already confirmed (by this call's twin or earlier)
+    created: bool  # False: it was already decided so (by this call's twin or earlier)
 
 
 def declare_remittance(
-    session: Session, *, agent: Agent, amount: int, request_key: str, now: dt.datetime
+    session: Session,
+    *,
+    agent: Agent,
+    amount: int,
+    request_key: str,
+    now: dt.datetime,
+    method: str = "deposit",
 ) -> tuple[Remittance, bool]:
     """A PENDING remittance, once per request key; at most the cash not yet declared."""
     found = _by_key(session, request_key)
     if found is not None:
         return found, False
     check_collector(agent)
+    if method not in REMITTANCE_METHODS:
+        raise CashError("method", f"method must be one of {', '.join(REMITTANCE_METHODS)}")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
         raise CashError("zero", f"amount must be a positive whole number of XOF, got {amount!r}")
     available = cash_position(session, agent).available
@@ -48,6 +63,7 @@ def declare_remittance(
         agent_id=agent.id,
         amount=amount,
         status="PENDING",
+        method=method,
         request_key=request_key,
         declared_at=now,
     )
@@ -63,21 +79,21 @@ def declare_remittance(
 
 
 def confirm_remittance(
-    session: Session, *, remittance_id: int, supervisor: Agent, now: dt.datetime
-) -> Confirmed:
+    session: Session,
+    *,
+    remittance_id: int,
+    supervisor: Agent,
+    now: dt.datetime,
+    note: str | None = None,
+) -> Decision:
     """D21: the row is locked (FOR UPDATE on PostgreSQL), so two supervisors confirming at
-    once make one ledger transaction; the second sees it confirmed."""
-    remittance = session.scalars(
-        select(Remittance)
-        .where(Remittance.id == remittance_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
-    if remittance is None:
-        raise CashError("unknown", f"no remittance {remittance_id}")
-    _check_supervisor(supervisor, remittance)
+    once make one ledger transaction; the second sees it confirmed. A rejected remittance
+    cannot be confirmed (the agent declares the cash again)."""
+    remittance = _locked(session, remittance_id, supervisor)
     if remittance.status == "CONFIRMED":
-        return Confirmed(remittance, False)
+        return Decision(remittance, False)
+    if remittance.status == "REJECTED":
+        raise CashError("rejected", f"remittance {remittance_id} was rejected; nothing changed")
     mutual = session.get_one(Mutual, remittance.mutual_id)
     key = f"remittance:{remittance.id}"
     ledger.post(
@@ -96,9 +112,50 @@ def confirm_remittance(
     remittance.status = "CONFIRMED"
     remittance.confirmed_by_id = supervisor.id
     remittance.confirmed_at = now
+    remittance.note = _note(note)
     remittance.ledger_key = key
     session.flush()
-    return Confirmed(remittance, True)
+    return Decision(remittance, True)
+
+
+def reject_remittance(
+    session: Session, *, remittance_id: int, supervisor: Agent, now: dt.datetime, reason: str
+) -> Decision:
+    """D21: the money did not arrive (or not that amount). Same lock and same supervisors as
+    a confirmation; nothing is posted, so the cash stays the agent's and can be declared
+    again. A confirmed remittance cannot be rejected: its cash is in the bank's books."""
+    why = _note(reason)
+    if why is None:
+        raise CashError("reason", "a rejection needs a reason")
+    remittance = _locked(session, remittance_id, supervisor)
+    if remittance.status == "REJECTED":
+        return Decision(remittance, False)
+    if remittance.status == "CONFIRMED":
+        raise CashError("confirmed", f"remittance {remittance_id} is already confirmed")
+    remittance.status = "REJECTED"
+    remittance.rejected_by_id = supervisor.id
+    remittance.rejected_at = now
+    remittance.note = why
+    session.flush()
+    return Decision(remittance, True)
+
+
+def _locked(session: Session, remittance_id: int, supervisor: Agent) -> Remittance:
+    remittance = session.scalars(
+        select(Remittance)
+        .where(Remittance.id == remittance_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if remittance is None:
+        raise CashError("unknown", f"no remittance {remittance_id}")
+    _check_supervisor(supervisor, remittance)
+    return remittance
+
+
+def _note(text: str | None) -> str | None:
+    cleaned = " ".join((text or "").split())
+    return cleaned[:NOTE_LEN] or None
 
 
 def _check_supervisor(supervisor: Agent, remittance: Remittance) -> None:
@@ -107,7 +164,7 @@ def _check_supervisor(supervisor: Agent, remittance: Remittance) -> None:
     if supervisor.mutual_id != remittance.mutual_id:
         raise CashError("mutual", "the supervisor is not of the remittance's mutual")
     if supervisor.id == remittance.agent_id:
-        raise CashError("self", "a supervisor cannot confirm their own remittance")
+        raise CashError("self", "a supervisor cannot decide on their own remittance")
     section = supervisor.section_id
     if section is not None and remittance.agent.section_id != section:
         raise CashError("section", "the remittance's agent is not of the supervisor's section")
@@ -142,16 +199,20 @@ def pending_for(session: Session, supervisor: Agent, limit: int = 20) -> list[Re
 
 def remittance_row(remittance: Remittance) -> dict[str, object]:
     """What `gateway agents remittances --json` prints for one remittance."""
-    confirmer = remittance.confirmed_by
+    confirmer, rejecter = remittance.confirmed_by, remittance.rejected_by
     return {
         "id": remittance.id,
         "agent": remittance.agent.name,
         "agent_phone": mask_msisdn(remittance.agent.msisdn),
         "amount": remittance.amount,
+        "method": remittance.method,
         "status": remittance.status,
         "declared_at": remittance.declared_at.isoformat(),
         "confirmed_by": confirmer.name if confirmer else None,
         "confirmed_at": remittance.confirmed_at.isoformat() if remittance.confirmed_at else None,
+        "rejected_by": rejecter.name if rejecter else None,
+        "rejected_at": remittance.rejected_at.isoformat() if remittance.rejected_at else None,
+        "note": remittance.note,
     }
 
 
