@@ -184,6 +184,64 @@ def test_sweeper_polls_a_lost_callback_once(
     assert (found.payments, found.float_balance, found.receipts) == (1, 6000, 1)
 
 
+def test_an_expired_intent_is_checked_late_and_a_late_success_credited(
+    env: PayEnv, session_factory: sessionmaker[Session]
+) -> None:
+    """No callback ever: the member approved after our 30 minutes. Late checks at expiry
+    + 1 h and + 24 h find the success (applied once, flagged late) without a statement."""
+    fake = Fake(env)
+    use(env, fake)
+    intent = new_intent(env, session_factory)
+    initiate(env, intent)
+    expires_at = load(session_factory, intent.id).expires_at
+    env.clock.at = expires_at + dt.timedelta(minutes=1)
+    registry.enqueue(env.redis, "poll-payment", str(intent.id))
+    env.work()
+    expired = load(session_factory, intent.id)
+    assert expired.state == "EXPIRED"
+    assert expired.next_poll_at == expires_at + dt.timedelta(hours=1)
+    env.clock.at = expires_at + dt.timedelta(minutes=59)
+    assert payment_jobs_sweep(env) == 0  # not yet due
+    fake.status_answer = StatusResult(
+        ProviderState.SUCCEEDED, amount=6000, currency="XOF", provider_txn_id="TX-LATE"
+    )
+    env.clock.at = expires_at + dt.timedelta(hours=1)
+    assert payment_jobs_sweep(env) == 1
+    env.work()
+    late = load(session_factory, intent.id)
+    assert (late.state, late.flag, late.next_poll_at) == ("SUCCEEDED", "late", None)
+    found = effects(session_factory, intent.reference, intent.household_id)
+    assert (found.payments, found.float_balance) == (1, 6000)
+    env.clock.at = expires_at + dt.timedelta(days=2)
+    assert payment_jobs_sweep(env) == 0
+
+
+def test_late_checks_stop_after_the_last_or_a_final_answer(
+    env: PayEnv, session_factory: sessionmaker[Session]
+) -> None:
+    fake = Fake(env)
+    use(env, fake)
+    intent = new_intent(env, session_factory)
+    initiate(env, intent)
+    expires_at = load(session_factory, intent.id).expires_at
+    env.clock.at = expires_at
+    registry.enqueue(env.redis, "poll-payment", str(intent.id))
+    env.work()
+    env.clock.at = expires_at + dt.timedelta(hours=1)
+    fake.status_answer = ProviderError("502 from the provider")  # no answer: the next check
+    assert payment_jobs_sweep(env) == 1
+    env.work()
+    assert load(session_factory, intent.id).next_poll_at == expires_at + dt.timedelta(hours=24)
+    env.clock.at = expires_at + dt.timedelta(hours=24)
+    fake.status_answer = StatusResult(ProviderState.FAILED, reason="declined")
+    assert payment_jobs_sweep(env) == 1
+    env.work()
+    final = load(session_factory, intent.id)
+    assert (final.state, final.next_poll_at, final.payment_id) == ("EXPIRED", None, None)
+    env.clock.at = expires_at + dt.timedelta(days=3)
+    assert payment_jobs_sweep(env) == 0
+
+
 def payment_jobs_sweep(env: PayEnv) -> int:
     """The sweep job run in-process (the scheduler enqueues it every minute)."""
     from unittest import mock

@@ -25,6 +25,7 @@ from gateway.models import Mutual, Payment, PaymentIntent
 from gateway.providers.payments.base import CallbackEvent, ProviderState, StatusResult
 from gateway.services import ledger, payment_flow
 from gateway.services.payment_intents import create_intent
+from gateway.services.payment_state import polled
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -124,8 +125,8 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
         def teardown(self) -> None:
             """Once the provider has decided everything, its notifier has delivered each
             decision at least once (it retries until 2xx) and the sweeper has polled what is
-            still open, we agree with it: a success after our intent expired included (late).
-            Without any callback, such a late success is the statement's to find (issue 6)."""
+            still open (expired intents get late checks), we agree with it: a success after
+            our intent expired included (flagged late)."""
             for intent_id, state in self.truth.items():
                 if state is ProviderState.PENDING:
                     self.truth[intent_id] = ProviderState.FAILED
@@ -134,7 +135,7 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
                     stored, _ = payment_flow.record_event(db, "sandbox", sent, None, self.now)
                     payment_flow.apply_event(db, stored.id, None, self.now)
                 intent = db.get_one(PaymentIntent, intent_id)
-                if intent.state not in payment_flow.TERMINAL:
+                if polled(intent):
                     payment_flow.apply_status(db, intent_id, self._status(intent_id), self.now)
                 expected = "SUCCEEDED" if self.truth[intent_id] is ProviderState.SUCCEEDED else None
                 if expected:

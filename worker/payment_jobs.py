@@ -32,6 +32,7 @@ from gateway.providers.payments.base import (
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
 from gateway.services import payment_flow
 from gateway.services.payment_intents import payment_request
+from gateway.services.payment_state import polled
 from worker import registry
 from worker.jobs import JobContext, context
 
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 SANDBOX_DELAY_S = 3  # the sandbox "member" types the PIN after a few seconds
 SANDBOX_FORGOTTEN_S = 60  # a sandbox request still undecided after this is decided by the sweeper
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
-TERMINAL = ("SUCCEEDED", "FAILED", "EXPIRED")
 
 
 class TransientPaymentError(RuntimeError):
@@ -147,11 +147,12 @@ def _event_request(db: Session, event: PaymentEvent, ctx: JobContext) -> Payment
 
 
 def poll_payment(intent_id: str) -> str:
-    """One status query for a non-terminal intent; no answer backs off (poll_failed)."""
+    """One status query for a non-terminal intent, or an expired one's late check; no
+    answer backs off (poll_failed)."""
     ctx = context()
     with ctx.session() as session:
         intent = session.get(PaymentIntent, int(intent_id))
-        if intent is None or intent.state in TERMINAL or intent.state == "CREATED":
+        if intent is None or not polled(intent):
             return intent.state if intent else "MISSING"
         provider_name = intent.provider
         request = payment_request(session, intent, ctx.settings.public_url, ctx.settings.ussd_token)

@@ -197,6 +197,11 @@ def apply_status(session: Session, intent_id: int, status: StatusResult, now: dt
         source="status",
     )
     outcome = _apply_truth(session, intent, status, now)
+    if intent.state == "EXPIRED":  # a late check that found no success
+        if status.state is ProviderState.PENDING:
+            lifecycle.schedule_late_check(intent, now)  # the next one, if any is left
+        else:
+            intent.next_poll_at = None  # the provider's answer is final
     if created:
         event.outcome = outcome
     return outcome
@@ -319,7 +324,10 @@ def _set_txn(session: Session, intent: PaymentIntent, txn: str, now: dt.datetime
 def poll_failed(session: Session, intent_id: int, error: str, now: dt.datetime) -> None:
     """No usable status answer: back off; past expiry, close it and tell a person."""
     intent = lifecycle.lock(session, intent_id)
-    if intent is None or intent.state in TERMINAL:
+    if intent is None or not lifecycle.polled(intent):
+        return
+    if intent.state == "EXPIRED":
+        lifecycle.schedule_late_check(intent, now)
         return
     intent.polls += 1
     intent.updated_at = now
@@ -347,11 +355,17 @@ def _expire_or_schedule(session: Session, intent: PaymentIntent, now: dt.datetim
 
 
 def due_polls(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """Non-terminal intents whose next status query is due (or never scheduled)."""
+    """Non-terminal intents whose next status query is due (or never scheduled), and
+    expired ones whose late check is due."""
+    due = or_(PaymentIntent.next_poll_at.is_(None), PaymentIntent.next_poll_at <= now)
     query = (
         select(PaymentIntent.id)
-        .where(PaymentIntent.state.in_(("PENDING", "UNKNOWN")))
-        .where(or_(PaymentIntent.next_poll_at.is_(None), PaymentIntent.next_poll_at <= now))
+        .where(
+            or_(
+                PaymentIntent.state.in_(("PENDING", "UNKNOWN")) & due,
+                (PaymentIntent.state == "EXPIRED") & (PaymentIntent.next_poll_at <= now),
+            )
+        )
         .order_by(PaymentIntent.id)
         .limit(limit)
     )

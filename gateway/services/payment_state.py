@@ -18,6 +18,9 @@ ESCALATE_AFTER_POLLS = 12  # failed queries (no answer) before a person is told
 STALE_CREATED = dt.timedelta(minutes=2)  # an initiate job that never ran
 UNAPPLIED_AFTER = dt.timedelta(minutes=1)  # a callback whose confirm job never ran
 MAX_RAW = 64 * 1024
+# An EXPIRED intent is asked again this long after its expiry: a member who approved late, or
+# a notifier that never called, would otherwise wait for the next statement to be credited.
+LATE_CHECKS = (dt.timedelta(hours=1), dt.timedelta(hours=24))
 
 
 def can_move(current: str, new: str) -> bool:
@@ -41,7 +44,22 @@ def move(intent: PaymentIntent, new: str, now: dt.datetime, reason: str | None =
     if new in TERMINAL:
         intent.completed_at = now
         intent.next_poll_at = None
+    if new == "EXPIRED":
+        schedule_late_check(intent, now)
     return True
+
+
+def schedule_late_check(intent: PaymentIntent, now: dt.datetime) -> None:
+    """The next of LATE_CHECKS still ahead, or none: then the statement is the last word."""
+    due = (intent.expires_at + delay for delay in LATE_CHECKS)
+    intent.next_poll_at = next((at for at in due if at > now), None)
+
+
+def polled(intent: PaymentIntent) -> bool:
+    """Status queries are still asked: open intents, and expired ones with a late check."""
+    if intent.state == "EXPIRED":
+        return intent.next_poll_at is not None
+    return intent.state in ("PENDING", "UNKNOWN")
 
 
 def schedule_poll(intent: PaymentIntent, now: dt.datetime) -> None:
