@@ -10,12 +10,13 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 from click.testing import CliRunner
 from rq import Queue, SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli import main
@@ -256,3 +257,118 @@ def test_no_web_handler_or_menu_can_reach_the_sms_provider() -> None:
             source = path.read_text(encoding="utf-8")
             assert "gateway.providers.sms" not in source, path
             assert "from worker" not in source and "import worker" not in source, path
+
+
+def different_texts(session_factory: sessionmaker[Session], count: int) -> list[int]:
+    """`count` messages of different texts (one provider request each), as reminders are."""
+    with session_factory.begin() as session:
+        mutual = make_mutual(session)
+        messages = [
+            notifications.queue_sms(
+                session,
+                mutual_id=mutual.id,
+                phone=f"+226701{n:05d}",
+                template="optout_ack",
+                language="fr",
+                params={"mutual": f"Mutuelle {n}"},
+                reason="other",
+            )
+            for n in range(count)
+        ]
+        session.flush()
+        return [m.id for m in messages]
+
+
+@pytest.mark.postgres
+def test_a_batch_costs_the_same_statements_whatever_its_size(
+    session_factory: sessionmaker[Session],
+    engine: Engine,
+    context: jobs.JobContext,
+    fake: tuple[FakeAt, str],
+) -> None:
+    """Different texts (one request each): the claim and the answers are set-wise, so the
+    database work of a batch does not grow with its messages (no statement per message)."""
+    ids = different_texts(session_factory, 12)
+    seen: list[str] = []
+
+    def count(_conn: object, _cur: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        sms_jobs.deliver(context, ids[:2])
+        small = len(seen)
+        seen.clear()
+        done = sms_jobs.deliver(context, ids[2:])
+        large = len(seen)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert {status for _, status in done.values()} == {"SENT"} and len(done) == 10
+    assert large == small <= 3, seen  # claim (UPDATE ... RETURNING), sender id, answers
+    assert set(statuses(session_factory).values()) == {"SENT"}
+    assert len(fake[0].requests) == 12
+
+
+@pytest.mark.postgres
+def test_a_claim_skips_a_message_another_worker_holds_and_never_waits(
+    session_factory: sessionmaker[Session], context: jobs.JobContext
+) -> None:
+    """FOR UPDATE SKIP LOCKED: a row locked elsewhere is left (still QUEUED) for a later
+    claim, instead of the claim blocking behind it."""
+    ids = identical(session_factory, PHONES[:3])
+    now = WINDOW_OPENS
+    with session_factory() as holder, session_factory() as claimer:
+        holder.execute(select(OutboxMessage.id).where(OutboxMessage.id == ids[0]).with_for_update())
+        claimer.execute(text("SET LOCAL lock_timeout = '2s'"))
+        claimed = sms_batches.claim_batch(claimer, ids, now)
+        claimer.commit()
+        assert [m.id for m in claimed] == ids[1:]
+        assert all(m.status == "SENDING" and m.attempts == 1 for m in claimed)
+        holder.rollback()
+        assert [m.id for m in sms_batches.claim_batch(claimer, ids, now)] == ids[:1]
+        claimer.commit()
+        assert sms_batches.claim_batch(claimer, ids, now) == []  # nothing QUEUED is left
+
+
+@pytest.mark.postgres
+def test_the_claim_finds_its_rows_by_id_even_when_statistics_miss_a_backlog(
+    session_factory: sessionmaker[Session], engine: Engine
+) -> None:
+    """Statistics taken when nothing was queued (the usual case before a campaign) make
+    status = 'QUEUED' look rare; the claim must still look its batch up by primary key, not
+    walk every QUEUED message through the status index (what made a 100 000-message backlog
+    slow: each batch scanned the whole backlog)."""
+    with session_factory.begin() as session:
+        mutual_id = make_mutual(session).id
+        row = {"mutual_id": mutual_id, "template": "t", "language": "fr", "reason": "other"}
+        session.execute(
+            insert(OutboxMessage),
+            [
+                {**row, "phone": f"+2267{n:07d}", "text": f"t{n}", "status": "SENT"}
+                for n in range(5000)
+            ],
+        )
+    with engine.begin() as conn:
+        conn.execute(text("ANALYZE outbox_messages"))
+        conn.execute(text("UPDATE outbox_messages SET status = 'QUEUED'"))
+    captured: list[tuple[str, Any]] = []
+
+    def capture(_conn: object, _cur: object, statement: str, parameters: Any, *_: object) -> None:
+        if statement.lstrip().startswith(("WITH", "UPDATE")):
+            captured.append((statement, parameters))
+
+    with session_factory() as session:
+        ids = session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id).limit(100)).all()
+        event.listen(Engine, "before_cursor_execute", capture)
+        try:
+            assert len(sms_batches.claim_batch(session, ids[50:], WINDOW_OPENS)) == 50
+        finally:
+            event.remove(Engine, "before_cursor_execute", capture)
+        statement, parameters = captured[0]
+        plan = "\n".join(
+            row[0]
+            for row in session.connection().exec_driver_sql(f"EXPLAIN {statement}", parameters)
+        )
+        session.rollback()
+    assert "ix_outbox_messages_status" not in plan, plan
+    assert "pk_outbox_messages" in plan, plan

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.models.base import Base, IdMixin, utcnow
@@ -29,6 +29,13 @@ class OutboxMessage(IdMixin, Base):
     __table_args__ = (
         CheckConstraint(_in("status", STATUSES), name="status"),
         CheckConstraint(_in("reason", REASONS), name="reason"),
+        # The batch sender lists and claims QUEUED messages by id (migration 0011).
+        Index(
+            "ix_outbox_messages_queued",
+            "id",
+            postgresql_where=text("status = 'QUEUED'"),
+            sqlite_where=text("status = 'QUEUED'"),
+        ),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)

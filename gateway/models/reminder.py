@@ -34,5 +34,5 @@ class ReminderOccurrence(IdMixin, Base):
     occurrence: Mapped[int] = mapped_column()  # 0 for the first moment, n for the n-th repeat
     due_at: Mapped[dt.datetime] = mapped_column()  # UTC
     status: Mapped[str] = mapped_column(String(8))
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
 
-from sqlalchemy import Integer, Select, String, Table, column, select, update, values
+from sqlalchemy import Exists, select, text, update
 from sqlalchemy.orm import Session
 
 from gateway.models import Alert, Campaign, Mutual, OutboxMessage, ReminderOccurrence
-from gateway.models.outbox import ERROR_LEN, MESSAGE_ID_LEN
+from gateway.models.outbox import ERROR_LEN
 from gateway.services import notifications
 from gateway.services.alerts import raise_alert
 
@@ -36,12 +35,15 @@ class Answer:
     detail: str | None = None
 
 
-def held_ids() -> Select[int | None]:
-    """Outbox ids of the messages of paused campaigns."""
+def held() -> Exists:
+    """True for a message of a paused campaign (through its reminder occurrence): a
+    correlated NOT EXISTS probe by outbox id (indexed, migration 0011), so that checking a
+    batch costs one index lookup per message rather than a scan of every occurrence."""
     return (
-        select(ReminderOccurrence.outbox_id)
+        select(ReminderOccurrence.id)
         .join(Campaign, Campaign.id == ReminderOccurrence.campaign_id)
-        .where(Campaign.paused_at.is_not(None), ReminderOccurrence.outbox_id.is_not(None))
+        .where(ReminderOccurrence.outbox_id == OutboxMessage.id, Campaign.paused_at.is_not(None))
+        .exists()
     )
 
 
@@ -53,39 +55,42 @@ def pending_batches(session: Session, size: int, limit: int | None = None) -> li
         raise ValueError("batch size must be at least 1")
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.mutual_id, OutboxMessage.text)
-        .where(OutboxMessage.status == "QUEUED", OutboxMessage.id.not_in(held_ids()))
+        .where(OutboxMessage.status == "QUEUED", ~held())
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
     groups: dict[tuple[int, str], list[int]] = {}
-    for message_id, mutual_id, text in rows:
-        groups.setdefault((mutual_id, text), []).append(message_id)
+    for message_id, mutual_id, body in rows:
+        groups.setdefault((mutual_id, body), []).append(message_id)
     ordered = [message_id for ids in groups.values() for message_id in ids]
     return [ordered[i : i + size] for i in range(0, len(ordered), size)]
 
 
 def claim_batch(session: Session, ids: Sequence[int], now: dt.datetime) -> list[OutboxMessage]:
-    """QUEUED -> SENDING for the given messages still QUEUED and not held, in one UPDATE; the
-    caller commits before calling the provider. Returns the claimed messages."""
+    """QUEUED -> SENDING for the given messages still QUEUED and not held, in one UPDATE
+    that returns the claimed rows (no second read); the caller commits before calling the
+    provider. Returns the claimed messages, by id.
+
+    The rows are found and locked by primary key first (FOR UPDATE SKIP LOCKED on
+    PostgreSQL: a row another worker is claiming is left to it), and their status is checked
+    on the locked row: the planner cannot trade the id lookup for a scan of every QUEUED
+    message through the status index when its statistics under-count a fresh backlog."""
     if not ids:
         return []
+    locked = (
+        select(OutboxMessage.id, OutboxMessage.status)
+        .where(OutboxMessage.id.in_(list(ids)))
+        .with_for_update(skip_locked=True)
+        .cte("locked")
+    )
     claimed = session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id.in_(list(ids)), OutboxMessage.status == "QUEUED")
-        .where(OutboxMessage.id.not_in(held_ids()))
+        .where(OutboxMessage.id == locked.c.id, locked.c.status == "QUEUED", ~held())
         .values(status="SENDING", attempts=OutboxMessage.attempts + 1, updated_at=now)
-        .returning(OutboxMessage.id)
-        .execution_options(synchronize_session=False)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
-    if not claimed:
-        return []
-    found = session.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.id.in_(claimed))
-        .order_by(OutboxMessage.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(found)
+    return sorted(claimed, key=lambda message: message.id)
 
 
 def apply_answers(
@@ -108,37 +113,39 @@ def apply_answers(
     return statuses
 
 
+# One statement whatever the number of answers (arrays, not a VALUES list to compile per
+# batch), so psycopg prepares it once per connection.
+ACCEPT_PG = text(
+    """
+    UPDATE outbox_messages AS o
+    SET status = 'SENT', provider = :provider, provider_message_id = given.pid,
+        sent_at = :now, updated_at = :now, last_error = NULL
+    FROM unnest(CAST(:mids AS integer[]), CAST(:pids AS varchar[])) AS given (mid, pid)
+    WHERE o.id = given.mid AND o.status = 'SENDING'
+    RETURNING o.id
+    """
+)
+
+
 def _accept(
     session: Session, provider: str, answers: Sequence[Answer], now: dt.datetime
 ) -> dict[int, str]:
-    """SENDING -> SENT with each message's provider id, in one UPDATE ... FROM VALUES per
-    chunk (as record_send does for an accepted answer, without one statement per message).
-    Messages no longer SENDING are left to record_send, which knows the lifecycle. PostgreSQL
-    only: SQLite has no column aliases on VALUES, and its per-row updates are in-process."""
-    table = cast(Table, OutboxMessage.__table__)
-    done: dict[int, str] = {}
-    if session.get_bind().dialect.name != "postgresql":
-        return done
-    for start in range(0, len(answers), 1000):
-        rows = [(a.message_id, a.provider_message_id) for a in answers[start : start + 1000]]
-        given = values(
-            column("mid", Integer), column("pid", String(MESSAGE_ID_LEN)), name="given"
-        ).data(rows)
-        updated = session.execute(
-            update(table)
-            .where(table.c.id == given.c.mid, table.c.status == "SENDING")
-            .values(
-                status="SENT",
-                provider=provider,
-                provider_message_id=given.c.pid,
-                sent_at=now,
-                updated_at=now,
-                last_error=None,
-            )
-            .returning(table.c.id)
-        )
-        done.update({int(mid): "SENT" for mid in updated.scalars()})
-    return done
+    """SENDING -> SENT with each message's provider id, in one UPDATE ... FROM unnest(ids,
+    provider ids) (as record_send does for an accepted answer, without one statement per
+    message). Messages no longer SENDING are left to record_send, which knows the lifecycle.
+    PostgreSQL only: SQLite's per-row updates are in-process."""
+    if not answers or session.get_bind().dialect.name != "postgresql":
+        return {}
+    updated = session.execute(
+        ACCEPT_PG,
+        {
+            "provider": provider,
+            "now": now,
+            "mids": [a.message_id for a in answers],
+            "pids": [a.provider_message_id for a in answers],
+        },
+    )
+    return {int(mid): "SENT" for mid in updated.scalars()}
 
 
 def _apply(
