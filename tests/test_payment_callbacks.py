@@ -11,7 +11,8 @@ import urllib.request
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import Household, PaymentCallback, PaymentEvent, PaymentIntent, SuspenseItem
@@ -175,6 +176,56 @@ def test_signed_failure_fails_the_intent(
         assert session.get_one(PaymentIntent, intent.id).state == "FAILED"
     found = effects(session_factory, intent.reference, intent.household_id)
     assert (found.payments, found.float_balance, found.failures) == (0, 0, 1)
+
+
+def test_one_commit_per_callback(env: PayEnv, session_factory: sessionmaker[Session]) -> None:
+    """Raw delivery, verdict and event in one transaction: one commit (a commit is the
+    endpoint's largest cost), for an event, a duplicate, a forgery and a ping alike."""
+    intent = intent_for(env, session_factory)
+    callback = env.sandbox().decide(intent.reference, True)
+    commits: list[object] = []
+    engine = env.app.extensions["gateway"].engine
+
+    def counted(conn: object) -> None:
+        commits.append(conn)
+
+    event.listen(engine, "commit", counted)
+    try:
+        answers = [env.deliver(callback, work=False).status_code for _ in range(2)]
+        raw = body(reference=intent.reference)
+        answers.append(env.client.post(PATH, data=raw, headers=signed(raw, "guessed")).status_code)
+        answers.append(env.client.get(PATH).status_code)
+    finally:
+        event.remove(engine, "commit", counted)
+    assert answers == [200, 200, 401, 200]
+    assert len(commits) == 4
+    with session_factory() as session:
+        outcomes = list(session.scalars(select(PaymentCallback.outcome)))
+    assert outcomes == ["event", "duplicate", "forged", "ping"]
+
+
+def test_a_failure_after_the_raw_delivery_still_keeps_it(
+    env: PayEnv, session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug or a lost database past the raw delivery: the delivery is stored on its own
+    (outcome `error`), nothing else is, and the provider is told to try again."""
+    from gateway.services import payment_flow
+
+    intent = intent_for(env, session_factory)
+    callback = env.sandbox().decide(intent.reference, True)
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("INSERT", {}, Exception("connection lost"))
+
+    monkeypatch.setattr(payment_flow, "record_event", broken)
+    answer = env.deliver(callback, work=False)
+    assert answer.status_code == 503 and "try again" in answer.get_data(as_text=True)
+    monkeypatch.setattr(payment_flow, "record_event", lambda *_a, **_k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        env.deliver(callback, work=False)
+    with session_factory() as session:
+        assert list(session.scalars(select(PaymentCallback.outcome))) == ["error", "error"]
+    assert count(session_factory, PaymentEvent) == 0
 
 
 def test_forged_callback_moves_no_money(

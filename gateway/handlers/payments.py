@@ -1,15 +1,18 @@
 """`GET|POST|PUT /payments/<provider>/callback`: payment notifications (payments.md; PUT is how
 MTN MoMo delivers its request-to-pay callbacks).
 
-Order matters: the callback guard (token, IP allowlist), the raw delivery stored and committed
-first, then the adapter's verdict: malformed -> 400 with the reason, forged -> 401 (no money
-moves), a ping -> 200. The event is recorded once and its effect applied by the worker
-(`confirm-payment`: directly for a signed event, after a status query otherwise), so the
-provider gets its 2xx fast; the sweeper re-enqueues events whose job was lost. Bad input is
-never a 5xx; a database that does not answer is a 503 (the provider redelivers)."""
+Order matters: the callback guard (token, IP allowlist), the raw delivery stored, then the
+adapter's verdict: malformed -> 400 with the reason, forged -> 401 (no money moves), a ping ->
+200. The event is recorded once and its effect applied by the worker (`confirm-payment`:
+directly for a signed event, after a status query otherwise), so the provider gets its 2xx
+fast; the sweeper re-enqueues events whose job was lost. The raw delivery, the verdict and the
+event are one transaction (one commit per callback); if anything after the raw delivery fails,
+the delivery is still stored on its own before the error is answered. Bad input is never a
+5xx; a database that does not answer is a 503 (the provider redelivers)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import cast
 
@@ -20,7 +23,6 @@ from gateway.handlers import guard_callback, request_session, services
 from gateway.models import PaymentCallback
 from gateway.providers.payments import ADAPTERS, payment_provider
 from gateway.providers.payments.base import (
-    CallbackEvent,
     CallbackRejected,
     CallbackRequest,
     ForgedCallback,
@@ -44,31 +46,68 @@ def callback(provider: str) -> Response:
     raw = _raw_request()
     try:
         stored = payment_flow.store_callback(session, provider, raw, now)
-        session.commit()
-    except SQLAlchemyError:
-        log.exception("payment callback not stored provider=%s", provider)
-        abort(503, "database unavailable, try again")
-    callback_id = stored.id
-    event = _parse(adapter, raw, callback_id)
-    if event is None:
-        _mark(callback_id, "ping")
-        return Response("OK\n", mimetype="text/plain")
-    try:
-        outcome = _handle(provider, event, callback_id)
+        status, text = _process(adapter, provider, raw, stored, now)
         session.commit()
     except SQLAlchemyError:
         session.rollback()
-        log.exception("payment callback not applied provider=%s id=%s", provider, callback_id)
+        log.exception("payment callback not stored provider=%s", provider)
+        _keep_raw(provider, raw, now)
         abort(503, "database unavailable, try again")
+    except Exception:
+        session.rollback()
+        _keep_raw(provider, raw, now)
+        raise
+    if status != 200:
+        abort(status, text)
+    return Response(text, mimetype="text/plain")
+
+
+def _process(
+    adapter: PaymentProvider,
+    provider: str,
+    raw: CallbackRequest,
+    stored: PaymentCallback,
+    now: dt.datetime,
+) -> tuple[int, str]:
+    """The adapter's verdict, kept on the stored delivery, and the answer to give."""
+    try:
+        event = adapter.parse_callback(raw)
+    except ForgedCallback as exc:
+        stored.outcome = "forged"
+        log.warning("forged payment callback id=%s: %s", stored.id, exc)
+        return 401, str(exc)
+    except (CallbackRejected, ValueError) as exc:
+        stored.outcome = "rejected"
+        return 400, str(exc) or "malformed callback"
+    if event is None:
+        stored.outcome = "ping"
+        return 200, "OK\n"
+    db = request_session()
+    recorded, created = payment_flow.record_event(db, provider, event, stored.id, now)
+    outcome = "duplicate"
+    if created or recorded.outcome in (None, "unconfirmed"):
+        defer(db, "confirm-payment", str(recorded.id), job_id=f"confirm-payment-{recorded.id}")
+        outcome = "queued"
     log.info(
         "payment callback provider=%s id=%s reference=%s state=%s outcome=%s",
         provider,
-        callback_id,
+        stored.id,
         event.reference,
         event.state.value,
         outcome,
     )
-    return Response(f"OK {outcome}\n", mimetype="text/plain")
+    return 200, f"OK {outcome}\n"
+
+
+def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:
+    """Best effort after a failure: the delivery alone, marked, so nothing received is lost."""
+    session = request_session()
+    try:
+        payment_flow.store_callback(session, provider, raw, now).outcome = "error"
+        session.commit()
+    except SQLAlchemyError:
+        session.rollback()
+        log.warning("payment callback provider=%s not kept either", provider)
 
 
 def _adapter(name: str) -> PaymentProvider:
@@ -98,41 +137,3 @@ def _raw_request() -> CallbackRequest:
         form=form,
         body=body,
     )
-
-
-def _parse(
-    adapter: PaymentProvider, raw: CallbackRequest, callback_id: int
-) -> CallbackEvent | None:
-    """The adapter's verdict; refusals are recorded on the stored delivery, then answered."""
-    try:
-        return adapter.parse_callback(raw)
-    except ForgedCallback as exc:
-        _mark(callback_id, "forged")
-        log.warning("forged payment callback id=%s: %s", callback_id, exc)
-        abort(401, str(exc))
-    except (CallbackRejected, ValueError) as exc:
-        _mark(callback_id, "rejected")
-        abort(400, str(exc) or "malformed callback")
-
-
-def _handle(provider: str, event: CallbackEvent, callback_id: int) -> str:
-    db = request_session()
-    now = services().clock.now()
-    stored, created = payment_flow.record_event(db, provider, event, callback_id, now)
-    if created or stored.outcome in (None, "unconfirmed"):
-        defer(db, "confirm-payment", str(stored.id), job_id=f"confirm-payment-{stored.id}")
-        return "queued"
-    return "duplicate"
-
-
-def _mark(callback_id: int, outcome: str) -> None:
-    """Best effort: the raw delivery is already stored; a failure here changes no answer."""
-    session = request_session()
-    try:
-        row = session.get(PaymentCallback, callback_id)
-        if row is not None:
-            row.outcome = outcome
-        session.commit()
-    except SQLAlchemyError:
-        session.rollback()
-        log.exception("payment callback %s not marked %s", callback_id, outcome)
