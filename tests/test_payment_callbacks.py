@@ -209,7 +209,7 @@ def test_a_failure_after_the_raw_delivery_still_keeps_it(
 ) -> None:
     """A bug or a lost database past the raw delivery: the delivery is stored on its own
     (outcome `error`), nothing else is, and the provider is told to try again."""
-    from gateway.services import payment_flow
+    from gateway.services import payment_events
 
     intent = intent_for(env, session_factory)
     callback = env.sandbox().decide(intent.reference, True)
@@ -217,10 +217,10 @@ def test_a_failure_after_the_raw_delivery_still_keeps_it(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(payment_flow, "record_event", broken)
+    monkeypatch.setattr(payment_events, "record_event", broken)
     answer = env.deliver(callback, work=False)
     assert answer.status_code == 503 and "try again" in answer.get_data(as_text=True)
-    monkeypatch.setattr(payment_flow, "record_event", lambda *_a, **_k: 1 / 0)
+    monkeypatch.setattr(payment_events, "record_event", lambda *_a, **_k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         env.deliver(callback, work=False)
     with session_factory() as session:

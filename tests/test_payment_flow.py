@@ -29,7 +29,7 @@ from gateway.providers.payments.base import (
     ProviderState,
     StatusResult,
 )
-from gateway.services import ledger, payment_flow
+from gateway.services import ledger, payment_events, payment_flow, payment_state, payment_sweeps
 from gateway.services.payment_intents import (
     AmountRefused,
     channel_for,
@@ -117,8 +117,8 @@ def test_accepted_initiation_is_pending_with_a_poll(db: Session, household: Hous
     payment_flow.record_initiation(db, intent.id, InitiateResult(Initiation.ACCEPTED, "P-1"), NOW)
     assert intent.state == "PENDING" and intent.provider_txn_id == "P-1"
     assert intent.next_poll_at == NOW + dt.timedelta(seconds=30)
-    assert payment_flow.due_polls(db, NOW) == []
-    assert payment_flow.due_polls(db, NOW + dt.timedelta(seconds=30)) == [intent.id]
+    assert payment_sweeps.due_polls(db, NOW) == []
+    assert payment_sweeps.due_polls(db, NOW + dt.timedelta(seconds=30)) == [intent.id]
 
 
 def test_rejected_initiation_fails_and_tells_the_member(db: Session, household: Household) -> None:
@@ -215,8 +215,8 @@ def raw() -> CallbackRequest:
 
 
 def test_unknown_reference_goes_to_suspense_without_a_mutual(db: Session) -> None:
-    callback = payment_flow.store_callback(db, "sandbox", raw(), NOW)
-    stored, created = payment_flow.record_event(
+    callback = payment_events.store_callback(db, "sandbox", raw(), NOW)
+    stored, created = payment_events.record_event(
         db, "sandbox", event("e1", ProviderState.SUCCEEDED, "nope"), callback.id, NOW
     )
     assert created and payment_flow.apply_event(db, stored.id, None, NOW) == "suspense"
@@ -228,8 +228,8 @@ def test_unknown_reference_goes_to_suspense_without_a_mutual(db: Session) -> Non
 def test_redelivered_event_is_recorded_and_applied_once(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference)
-    first, created = payment_flow.record_event(db, "sandbox", claim, None, NOW)
-    again, created_again = payment_flow.record_event(db, "sandbox", claim, None, NOW)
+    first, created = payment_events.record_event(db, "sandbox", claim, None, NOW)
+    again, created_again = payment_events.record_event(db, "sandbox", claim, None, NOW)
     assert created and not created_again and first.id == again.id
     assert payment_flow.apply_event(db, first.id, None, NOW) == "applied"
     assert payment_flow.apply_event(db, first.id, None, NOW) == "duplicate"
@@ -241,7 +241,7 @@ def test_unsigned_claim_moves_no_money_until_the_status_confirms_it(
 ) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference, verified=False)
-    stored, _ = payment_flow.record_event(db, "sandbox", claim, None, NOW)
+    stored, _ = payment_events.record_event(db, "sandbox", claim, None, NOW)
     assert payment_flow.apply_event(db, stored.id, None, NOW) == "unconfirmed"
     assert count(db, Payment) == 0
     still_pending = StatusResult(ProviderState.PENDING)
@@ -252,7 +252,7 @@ def test_unsigned_claim_moves_no_money_until_the_status_confirms_it(
 def test_forged_success_is_overruled_by_the_status_api(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference, verified=False)
-    stored, _ = payment_flow.record_event(db, "sandbox", claim, None, NOW)
+    stored, _ = payment_events.record_event(db, "sandbox", claim, None, NOW)
     truth = StatusResult(ProviderState.FAILED, reason="not paid")
     assert payment_flow.apply_event(db, stored.id, truth, NOW) == "disagrees"
     assert intent.state == "FAILED" and count(db, Payment) == 0
@@ -271,10 +271,10 @@ def test_unanswered_polls_expire_and_escalate(db: Session, household: Household)
     intent = intent_for(db, household)
     payment_flow.record_initiation(db, intent.id, InitiateResult(Initiation.UNKNOWN), NOW)
     when = NOW
-    for _ in range(payment_flow.ESCALATE_AFTER_POLLS):
+    for _ in range(payment_state.ESCALATE_AFTER_POLLS):
         assert intent.state == "UNKNOWN"
         when = max(when, intent.expires_at) + dt.timedelta(minutes=1)
-        payment_flow.poll_failed(db, intent.id, "connection refused", when)
+        payment_sweeps.poll_failed(db, intent.id, "connection refused", when)
     assert (intent.state, intent.flag) == ("EXPIRED", "escalated")
     assert db.scalars(select(Alert.kind)).all() == ["payment_escalated"]
 
@@ -283,8 +283,8 @@ def test_a_created_intent_left_alone_is_found_by_the_sweeper(
     db: Session, household: Household
 ) -> None:
     intent = intent_for(db, household)
-    assert payment_flow.stale_created(db, NOW) == []
-    assert payment_flow.stale_created(db, NOW + dt.timedelta(minutes=3)) == [intent.id]
+    assert payment_sweeps.stale_created(db, NOW) == []
+    assert payment_sweeps.stale_created(db, NOW + dt.timedelta(minutes=3)) == [intent.id]
 
 
 ORDERS = ("pending", "failed", "success", "duplicate")
@@ -326,13 +326,13 @@ def test_a_recorded_callback_not_applied_is_found_by_the_sweeper(
 ) -> None:
     """Its confirm job was lost with Redis: a minute later the sweeper sees it again."""
     intent = intent_for(db, household)
-    stored, _ = payment_flow.record_event(
+    stored, _ = payment_events.record_event(
         db, "sandbox", event("e1", ProviderState.SUCCEEDED, intent.reference), None, NOW
     )
-    assert payment_flow.unapplied_events(db, NOW) == []
-    assert payment_flow.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == [stored.id]
+    assert payment_sweeps.unapplied_events(db, NOW) == []
+    assert payment_sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == [stored.id]
     payment_flow.apply_event(db, stored.id, None, NOW)
-    assert payment_flow.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == []
+    assert payment_sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == []
 
 
 def test_callback_url_carries_the_token_and_channel_follows_the_number(

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Mutual, Payment, PaymentIntent
 from gateway.providers.payments.base import CallbackEvent, ProviderState, StatusResult
-from gateway.services import ledger, payment_flow
+from gateway.services import ledger, payment_events, payment_flow
 from gateway.services.payment_intents import create_intent
-from gateway.services.payment_state import polled
+from gateway.services.payment_state import TERMINAL, polled
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -69,13 +69,13 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
             if not sent:
                 return
             event = data.draw(st.sampled_from(sent))
-            stored, _ = payment_flow.record_event(db, "sandbox", event, None, self.now)
+            stored, _ = payment_events.record_event(db, "sandbox", event, None, self.now)
             payment_flow.apply_event(db, stored.id, None, self.now)
 
         @rule(intent_id=intents)
         def sweeper_polls(self, intent_id: int) -> None:
             intent = db.get_one(PaymentIntent, intent_id)
-            if intent.state in payment_flow.TERMINAL:
+            if intent.state in TERMINAL:
                 return
             payment_flow.apply_status(db, intent_id, self._status(intent_id), self.now)
 
@@ -132,7 +132,7 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
                     self.truth[intent_id] = ProviderState.FAILED
                     self.sent[intent_id].append(self._event(intent_id))
                 for sent in self.sent[intent_id][-1:]:
-                    stored, _ = payment_flow.record_event(db, "sandbox", sent, None, self.now)
+                    stored, _ = payment_events.record_event(db, "sandbox", sent, None, self.now)
                     payment_flow.apply_event(db, stored.id, None, self.now)
                 intent = db.get_one(PaymentIntent, intent_id)
                 if polled(intent):

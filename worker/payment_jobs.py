@@ -30,7 +30,7 @@ from gateway.providers.payments.base import (
     StatusResult,
 )
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
-from gateway.services import payment_flow
+from gateway.services import payment_flow, payment_sweeps
 from gateway.services.payment_intents import payment_request
 from gateway.services.payment_state import polled
 from worker import registry
@@ -163,7 +163,7 @@ def poll_payment(intent_id: str) -> str:
         error = f"{type(exc).__name__}: {exc}"
     with ctx.session() as session:
         if status is None:
-            payment_flow.poll_failed(session, int(intent_id), error, ctx.clock.now())
+            payment_sweeps.poll_failed(session, int(intent_id), error, ctx.clock.now())
             return "error"
         outcome = payment_flow.apply_status(session, int(intent_id), status, ctx.clock.now())
     log.info("payment intent %s polled: %s -> %s", intent_id, status.state.value, outcome)
@@ -180,9 +180,9 @@ def sweep_payments() -> int:
     connection = ctx.redis()
     now = ctx.clock.now()
     with ctx.session() as session:
-        polls = payment_flow.due_polls(session, now)
-        stale = payment_flow.stale_created(session, now)
-        unapplied = payment_flow.unapplied_events(session, now)
+        polls = payment_sweeps.due_polls(session, now)
+        stale = payment_sweeps.stale_created(session, now)
+        unapplied = payment_sweeps.unapplied_events(session, now)
     count = sum(
         enqueue_once(connection, "poll-payment", str(i), job_id=f"poll-payment-{i}") for i in polls
     )

@@ -9,31 +9,23 @@ Nothing here commits: callers commit around provider calls (intent first, then t
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
 
-from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import PaymentCallback, PaymentEvent, PaymentIntent
+from gateway.models import PaymentEvent, PaymentIntent
 from gateway.providers.payments.base import (
     CallbackEvent,
-    CallbackRequest,
     InitiateResult,
     Initiation,
     ProviderState,
     StatusResult,
 )
 from gateway.services import payment_effects as effects
+from gateway.services import payment_events
 from gateway.services import payment_state as lifecycle
 from gateway.services.alerts import raise_alert
-from gateway.services.payment_state import (
-    ESCALATE_AFTER_POLLS,
-    MAX_RAW,
-    STALE_CREATED,
-    TERMINAL,
-    UNAPPLIED_AFTER,
-)
+from gateway.services.payment_state import TERMINAL
 
 # --- initiation ------------------------------------------------------------------------
 
@@ -77,67 +69,6 @@ def record_initiation(
 # --- callbacks and status answers --------------------------------------------------------
 
 
-def store_callback(
-    session: Session, provider: str, request: CallbackRequest, now: dt.datetime
-) -> PaymentCallback:
-    """The raw delivery, first of all, whatever it turns out to be."""
-    row = PaymentCallback(
-        provider=provider[:32],
-        method=request.method[:8],
-        query=urlencode(dict(request.args))[:MAX_RAW],
-        body=request.body[:MAX_RAW].decode("utf-8", errors="replace"),
-        received_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
-
-
-def record_event(
-    session: Session,
-    provider: str,
-    event: CallbackEvent,
-    callback_id: int | None,
-    now: dt.datetime,
-    source: str = "callback",
-) -> tuple[PaymentEvent, bool]:
-    """Each distinct provider event once; (event, False) for a redelivery."""
-    found = _event(session, provider, event.event_key)
-    if found is None:
-        intent = _intent_for(session, provider, event.reference, event.provider_txn_id)
-        found = PaymentEvent(
-            provider=provider,
-            event_key=event.event_key[:200],
-            source=source,
-            intent_id=intent.id if intent is not None else None,
-            reference=event.reference,
-            provider_txn_id=event.provider_txn_id,
-            state=event.state.value,
-            amount=event.amount,
-            currency=event.currency,
-            msisdn=event.msisdn,
-            verified=event.verified and not event.needs_confirmation,
-            received_at=now,
-        )
-        try:
-            with session.begin_nested():
-                session.add(found)
-            created = True
-        except IntegrityError:
-            found = _event(session, provider, event.event_key)
-            if found is None:
-                raise
-            created = False
-    else:
-        created = False
-    if callback_id is not None:
-        callback = session.get(PaymentCallback, callback_id)
-        if callback is not None:
-            callback.event_id = found.id
-            callback.outcome = "event" if created else "duplicate"
-    return found, created
-
-
 def apply_event(
     session: Session, event_id: int, confirmation: StatusResult | None, now: dt.datetime
 ) -> str:
@@ -177,7 +108,7 @@ def apply_status(session: Session, intent_id: int, status: StatusResult, now: dt
         raise LookupError(f"no payment intent {intent_id}")
     intent.polls += 1
     key = f"status:{intent.reference}:{status.state.value}:{status.provider_txn_id or '-'}"
-    event, created = record_event(
+    event, created = payment_events.record_event(
         session,
         intent.provider,
         CallbackEvent(
@@ -318,111 +249,12 @@ def _set_txn(session: Session, intent: PaymentIntent, txn: str, now: dt.datetime
     return True
 
 
-# --- the sweeper's side --------------------------------------------------------------------
-
-
-def poll_failed(session: Session, intent_id: int, error: str, now: dt.datetime) -> None:
-    """No usable status answer: back off; past expiry, close it and tell a person."""
-    intent = lifecycle.lock(session, intent_id)
-    if intent is None or not lifecycle.polled(intent):
-        return
-    if intent.state == "EXPIRED":
-        lifecycle.schedule_late_check(intent, now)
-        return
-    intent.polls += 1
-    intent.updated_at = now
-    if now >= intent.expires_at and intent.polls >= ESCALATE_AFTER_POLLS:
-        lifecycle.move(intent, "EXPIRED", now, f"no answer from the provider: {error}"[:200])
-        intent.flag = "escalated"
-        raise_alert(
-            session,
-            kind="payment_escalated",
-            subject=f"intent:{intent.reference}",
-            detail=f"status unknown after {intent.polls} queries: {error}"[:500],
-            now=now,
-            mutual_id=intent.mutual_id,
-        )
-        return
-    lifecycle.schedule_poll(intent, now)
-
-
 def _expire_or_schedule(session: Session, intent: PaymentIntent, now: dt.datetime) -> None:
     if now >= intent.expires_at:
         if lifecycle.move(intent, "EXPIRED", now, "not approved in time"):
             effects.queue_failure(session, intent)
         return
     lifecycle.schedule_poll(intent, now)
-
-
-def due_polls(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """Non-terminal intents whose next status query is due (or never scheduled), and
-    expired ones whose late check is due."""
-    due = or_(PaymentIntent.next_poll_at.is_(None), PaymentIntent.next_poll_at <= now)
-    query = (
-        select(PaymentIntent.id)
-        .where(
-            or_(
-                PaymentIntent.state.in_(("PENDING", "UNKNOWN")) & due,
-                (PaymentIntent.state == "EXPIRED") & (PaymentIntent.next_poll_at <= now),
-            )
-        )
-        .order_by(PaymentIntent.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def stale_created(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """CREATED intents whose initiate job never ran (enqueue lost with Redis)."""
-    query = (
-        select(PaymentIntent.id)
-        .where(PaymentIntent.state == "CREATED")
-        .where(PaymentIntent.created_at <= now - STALE_CREATED)
-        .order_by(PaymentIntent.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def unapplied_events(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """Callback events recorded but not applied a minute later (their job was lost)."""
-    query = (
-        select(PaymentEvent.id)
-        .where(PaymentEvent.source == "callback")
-        .where(or_(PaymentEvent.outcome.is_(None), PaymentEvent.outcome == "unconfirmed"))
-        .where(PaymentEvent.received_at <= now - UNAPPLIED_AFTER)
-        .order_by(PaymentEvent.id)
-        .limit(limit)
-    )
-    return list(session.scalars(query))
-
-
-def _event(session: Session, provider: str, key: str) -> PaymentEvent | None:
-    return session.scalars(
-        select(PaymentEvent).where(
-            PaymentEvent.provider == provider, PaymentEvent.event_key == key[:200]
-        )
-    ).first()
-
-
-def _intent_for(
-    session: Session, provider: str, reference: str | None, txn: str | None
-) -> PaymentIntent | None:
-    if reference:
-        found = session.scalars(
-            select(PaymentIntent).where(
-                PaymentIntent.reference == reference, PaymentIntent.provider == provider
-            )
-        ).first()
-        if found is not None:
-            return found
-    if txn:
-        return session.scalars(
-            select(PaymentIntent).where(
-                PaymentIntent.provider == provider, PaymentIntent.provider_txn_id == txn
-            )
-        ).first()
-    return None
 
 
 def _locked_intent(session: Session, intent_id: int | None) -> PaymentIntent | None:
