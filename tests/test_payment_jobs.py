@@ -184,19 +184,27 @@ def test_sweeper_polls_a_lost_callback_once(
     assert (found.payments, found.float_balance, found.receipts) == (1, 6000, 1)
 
 
+def expired_intent(
+    env: PayEnv, factory: sessionmaker[Session], after: dt.timedelta
+) -> tuple[Fake, PaymentIntent, dt.datetime]:
+    """An intent accepted, still pending at the provider, polled `after` its expiry."""
+    fake = Fake(env)
+    use(env, fake)
+    intent = new_intent(env, factory)
+    initiate(env, intent)
+    expires_at = load(factory, intent.id).expires_at
+    env.clock.at = expires_at + after
+    registry.enqueue(env.redis, "poll-payment", str(intent.id))
+    env.work()
+    return fake, intent, expires_at
+
+
 def test_an_expired_intent_is_checked_late_and_a_late_success_credited(
     env: PayEnv, session_factory: sessionmaker[Session]
 ) -> None:
     """No callback ever: the member approved after our 30 minutes. Late checks at expiry
     + 1 h and + 24 h find the success (applied once, flagged late) without a statement."""
-    fake = Fake(env)
-    use(env, fake)
-    intent = new_intent(env, session_factory)
-    initiate(env, intent)
-    expires_at = load(session_factory, intent.id).expires_at
-    env.clock.at = expires_at + dt.timedelta(minutes=1)
-    registry.enqueue(env.redis, "poll-payment", str(intent.id))
-    env.work()
+    fake, intent, expires_at = expired_intent(env, session_factory, dt.timedelta(minutes=1))
     expired = load(session_factory, intent.id)
     assert expired.state == "EXPIRED"
     assert expired.next_poll_at == expires_at + dt.timedelta(hours=1)
@@ -219,14 +227,7 @@ def test_an_expired_intent_is_checked_late_and_a_late_success_credited(
 def test_late_checks_stop_after_the_last_or_a_final_answer(
     env: PayEnv, session_factory: sessionmaker[Session]
 ) -> None:
-    fake = Fake(env)
-    use(env, fake)
-    intent = new_intent(env, session_factory)
-    initiate(env, intent)
-    expires_at = load(session_factory, intent.id).expires_at
-    env.clock.at = expires_at
-    registry.enqueue(env.redis, "poll-payment", str(intent.id))
-    env.work()
+    fake, intent, expires_at = expired_intent(env, session_factory, dt.timedelta(0))
     env.clock.at = expires_at + dt.timedelta(hours=1)
     fake.status_answer = ProviderError("502 from the provider")  # no answer: the next check
     assert payment_jobs_sweep(env) == 1

@@ -5,6 +5,7 @@ group of data_commands."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import click
 from sqlalchemy import select
@@ -16,6 +17,7 @@ from gateway.models import Agent, Mutual
 from gateway.services.cash import CashError
 from gateway.services.phones import InvalidPhone, normalize_msisdn
 from gateway.services.remittances import (
+    Decision,
     confirm_remittance,
     reject_remittance,
     remittance_row,
@@ -67,19 +69,7 @@ def agents_confirm_remittance(
     ctx: CliContext, remittance_id: int, phone: str, note: str | None
 ) -> None:
     """Confirm a remittance: its cash leaves the agent's account for the bank (once)."""
-    with ctx.session() as session:
-        supervisor = _supervisor(session, phone)
-        try:
-            done = confirm_remittance(
-                session,
-                remittance_id=remittance_id,
-                supervisor=supervisor,
-                now=ctx.clock.now(),
-                note=note,
-            )
-        except CashError as exc:
-            raise click.ClickException(str(exc)) from exc
-        row = remittance_row(done.remittance)
+    done, row = _decide(ctx, confirm_remittance, remittance_id, phone, note=note)
     if done.created:
         click.echo(f"remittance #{remittance_id} of {row['amount']} XOF confirmed")
     else:
@@ -96,19 +86,7 @@ def agents_confirm_remittance(
 @pass_ctx
 def agents_reject_remittance(ctx: CliContext, remittance_id: int, phone: str, reason: str) -> None:
     """Reject a remittance: nothing is posted, the cash stays with the agent."""
-    with ctx.session() as session:
-        supervisor = _supervisor(session, phone)
-        try:
-            done = reject_remittance(
-                session,
-                remittance_id=remittance_id,
-                supervisor=supervisor,
-                now=ctx.clock.now(),
-                reason=reason,
-            )
-        except CashError as exc:
-            raise click.ClickException(str(exc)) from exc
-        row = remittance_row(done.remittance)
+    done, row = _decide(ctx, reject_remittance, remittance_id, phone, reason=reason)
     if done.created:
         click.echo(f"remittance #{remittance_id} of {row['amount']} XOF rejected: {row['note']}")
     else:
@@ -116,6 +94,29 @@ def agents_reject_remittance(ctx: CliContext, remittance_id: int, phone: str, re
             f"remittance #{remittance_id} was already rejected by {row['rejected_by']} "
             f"at {row['rejected_at']}; nothing changed"
         )
+
+
+def _decide(
+    ctx: CliContext,
+    decide: Callable[..., Decision],
+    remittance_id: int,
+    phone: str,
+    **why: str | None,
+) -> tuple[Decision, dict[str, object]]:
+    """The supervisor of that phone decides, in one transaction; refusals say why."""
+    with ctx.session() as session:
+        supervisor = _supervisor(session, phone)
+        try:
+            done = decide(
+                session,
+                remittance_id=remittance_id,
+                supervisor=supervisor,
+                now=ctx.clock.now(),
+                **why,
+            )
+        except CashError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return done, remittance_row(done.remittance)
 
 
 def _mutual_id(session: Session, code: str) -> int:
