@@ -130,10 +130,10 @@ def test_lock_serialises_hops_of_one_session(redis_client: redis.Redis) -> None:
     order: list[str] = []
 
     def second() -> None:
-        with store.locked("ussd:t:1"):
+        with store.hop("ussd:t:1"):
             order.append("second")
 
-    with store.locked("ussd:t:1"):
+    with store.hop("ussd:t:1"):
         thread = threading.Thread(target=second)
         thread.start()
         time.sleep(0.05)
@@ -145,7 +145,7 @@ def test_lock_serialises_hops_of_one_session(redis_client: redis.Redis) -> None:
 
 def test_lock_never_frees_a_lock_it_lost(redis_client: redis.Redis) -> None:
     """Compare-and-delete: a hop whose lock expired and went to another leaves it alone."""
-    with SessionStore(redis_client).locked("ussd:t:3"):
+    with SessionStore(redis_client).hop("ussd:t:3"):
         redis_client.set("ussd:t:3:lock", "another-hop")
     assert redis_client.get("ussd:t:3:lock") == b"another-hop"
 
@@ -155,7 +155,7 @@ def test_lock_gives_up_after_waiting(
 ) -> None:
     monkeypatch.setattr("gateway.menus.store.LOCK_WAIT_S", 0.05)
     redis_client.set("ussd:t:2:lock", "held", px=5000)
-    with pytest.raises(SessionBusy), SessionStore(redis_client).locked("ussd:t:2"):
+    with pytest.raises(SessionBusy), SessionStore(redis_client).hop("ussd:t:2"):
         pass
 
 

@@ -93,13 +93,6 @@ class SessionStore:
     def last_key(phone: str) -> str:
         return f"ussd:last:{phone}"
 
-    def load(self, key: str) -> SessionState | None:
-        raw = self._call(self.client.get, key)
-        return SessionState.from_json(raw) if raw else None
-
-    def save(self, key: str, state: SessionState) -> None:
-        self._call(self.client.set, key, state.to_json(), ex=SESSION_TTL_S)
-
     def delete(self, key: str) -> None:
         self._call(self.client.delete, key)
 
@@ -112,12 +105,6 @@ class SessionStore:
 
     def forget_last(self, phone: str) -> None:
         self._call(self.client.delete, self.last_key(phone))
-
-    @contextmanager
-    def locked(self, key: str) -> Iterator[None]:
-        """One hop at a time per session (see `hop`), for callers that need only the lock."""
-        with self.hop(key):
-            yield
 
     @contextmanager
     def hop(self, key: str, phone: str = "") -> Iterator[HopStore]:
