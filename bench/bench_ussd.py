@@ -1,6 +1,7 @@
 """USSD benchmark (issue 3, ussd.md: < 50 ms server time at p99): concurrent simulated sessions
 against the gateway served by gunicorn on PostgreSQL and Redis, next to a bare `CON hello` WSGI
-app (bench/hello_wsgi.py) served the same way in the same run.
+app (bench/hello_wsgi.py) served the same way in the same run, and, for reference, the same
+answer through Flask (bench/hello_flask.py): what the framework alone costs.
 
     python -m bench.bench_ussd [--seconds S] [--workers W] [--threads T] [--think S]
 
@@ -221,7 +222,7 @@ def _measure(endpoint: str, app: str, plan: list[tuple[int, float]], ctx: Bench)
     runs = []
     try:
         _wait_listening(port, proc)
-        path = HOP_PATH if endpoint == "gateway" else "/"
+        path = "/" if endpoint == "bare" else HOP_PATH
         asyncio.run(_load(Run(endpoint, 20, 0.0), port, path, ctx.phones, 2.0))  # warm-up
         for sessions, think in plan:
             run = Run(endpoint, sessions, think)
@@ -282,13 +283,15 @@ def _settings_env(database_url: str, redis_url: str) -> dict[str, str]:
     }  # fmt: skip
 
 
-def _report(gateway: list[Run], bare: list[Run]) -> None:
-    print("\nratios (gateway / bare, saturation throughput):")
-    for g, b in zip(gateway, bare, strict=False):
+def _report(gateway: list[Run], bare: list[Run], flask: list[Run]) -> None:
+    print("\nratios (gateway / bare, saturation throughput; Flask hello / bare for reference):")
+    for g, b, f in zip(gateway, bare, flask, strict=False):
         share = g.rate / b.rate if b.rate else 0.0
         verdict = "met" if share >= 0.5 else "missed"
+        framework = f.rate / b.rate if b.rate else 0.0
         print(f"  {g.sessions:>3} sessions: {g.rate:.0f} / {b.rate:.0f} hops/s = {share:.2f} "
-              f"(target >= 0.50: {verdict})")  # fmt: skip
+              f"(target >= 0.50: {verdict}); "
+              f"Flask hello {f.rate:.0f} = {framework:.2f}")  # fmt: skip
     for run in gateway:
         if run.server_ms:
             p99 = _pct([float(v) for v in sorted(run.server_ms)], 99)
@@ -327,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         paced = [(n, args.think) for n in LEVELS]
         gateway = _measure("gateway", "gateway.app:create_app()", plan + paced, ctx)
         bare = _measure("bare", "bench.hello_wsgi:app", plan, ctx)
-        _report(gateway, bare)
+        flask = _measure("flask", "bench.hello_flask:app", plan, ctx)
+        _report(gateway, bare, flask)
         if any(run.errors for run in gateway):
             print(f"\nerrors seen: the gunicorn log follows\n{ctx.log.read_text()[-3000:]}")
     return 0
