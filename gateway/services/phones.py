@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -15,6 +16,7 @@ class InvalidPhone(ValueError):
     """A phone number that is not a valid number of the expected plan; the message says why."""
 
 
+@lru_cache(maxsize=16_384)  # a USSD session sends its phone on every hop; parsing is costly
 def normalize_msisdn(raw: str, country: str) -> str:
     """E.164 (`+22670123412`) from national, international or 00-prefixed notation.
 
