@@ -114,11 +114,9 @@ def _rank() -> ColumnElement[int]:
 
 def _bucket(
     rank: Any, taken: Any, status: Any, paid: Any, asked: Any, state: Any, flag: Any
-) -> tuple[ColumnElement[str], ColumnElement[str | None]]:
-    """A (line, intent) pair's bucket, and its action: a plain match of collected money needs
-    nothing more, marked done here, so that only exceptions are loaded and acted on one by one
-    (reconcile_effects)."""
-    bucket = case(
+) -> ColumnElement[str]:
+    """A (line, intent) pair's bucket."""
+    return case(
         (or_(rank > 1, taken), "duplicate"),
         (and_(status == "FAILED", state == "SUCCEEDED"), "amount_mismatch"),
         (status == "FAILED", "matched"),
@@ -126,8 +124,6 @@ def _bucket(
         (state == "SUCCEEDED", "matched"),
         else_="missing_in_ledger",
     )
-    action = case((and_(bucket == "matched", status == "SUCCEEDED"), "none"))
-    return bucket, action
 
 
 def _pairs(scope: Scope, on: ColumnElement[bool], tier: int, *, outer: bool = False) -> Subquery:
@@ -158,27 +154,55 @@ def _pairs(scope: Scope, on: ColumnElement[bool], tier: int, *, outer: bool = Fa
 def _tier1(scope: Scope) -> Select[tuple[object, ...]]:
     """Every new line of the scope: its intent by our reference, else a placeholder."""
     p = _pairs(scope, N.reference == L.reference, 1, outer=True).c
-    bucket, action = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
     placed = p.intent_id.is_not(None)
+    b = (
+        select(
+            p.mutual_id,
+            p.provider,
+            p.day,
+            p.line_id,
+            p.intent_id,
+            p.status,
+            case((placed, literal(1))).label("tier"),
+            case((placed, bucket), else_=literal("missing_in_ledger")).label("bucket"),
+        )
+        .subquery()
+        .c
+    )
     return select(
-        p.mutual_id,
-        p.provider,
-        p.day,
-        p.line_id,
-        p.intent_id,
-        case((placed, literal(1))),
-        case((placed, bucket), else_=literal("missing_in_ledger")),
-        case((placed, action)),
+        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
     )
 
 
 def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
     """(line, intent) pairs with the line's bucket (tiers 2 and 3)."""
     p = _pairs(scope, on, tier).c
-    bucket, action = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
-    return select(
-        p.mutual_id, p.provider, p.day, p.line_id, p.intent_id, literal(tier), bucket, action
+    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+    b = (
+        select(
+            p.mutual_id,
+            p.provider,
+            p.day,
+            p.line_id,
+            p.intent_id,
+            p.status,
+            literal(tier).label("tier"),
+            bucket.label("bucket"),
+        )
+        .subquery()
+        .c
     )
+    return select(
+        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
+    )
+
+
+def _action(b: Any) -> ColumnElement[str | None]:
+    """A plain match of collected money needs nothing more, marked done here, so that only
+    exceptions are loaded and acted on one by one (reconcile_effects). On a subquery's
+    columns: the bucket is computed once per line."""
+    return case((and_(b.bucket == "matched", b.status == "SUCCEEDED"), "none"))
 
 
 def _taken(tier: int) -> ColumnElement[bool]:
