@@ -223,3 +223,31 @@ def test_missing_rows_are_recomputed_after_acting_only_when_a_status_was_applied
     made = pending(db, mutual, 1)  # a lost callback: the line's status is applied
     reconcile(db, mutual, f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0")
     assert made.state == "SUCCEEDED" and len(calls) == 1
+
+
+@pytest.mark.parametrize("bulk", [0, 20_000])
+def test_tier2_by_intent_in_chunks_or_in_one_statement(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, bulk: int
+) -> None:
+    """Many tier-2 lines (a statement mostly without our reference) are placed in one
+    statement over the scope; a few, by whole intents: the same results."""
+    from gateway.services import reconcile_match
+
+    monkeypatch.setattr(reconcile_match, "TIER2_IN_BULK", bulk)
+    first, second = pending(db, mutual, 1), pending(db, mutual, 2)
+    succeed(db, first, "P-1", AT)
+    succeed(db, second, "P-2", AT)
+    result = reconcile(
+        db,
+        mutual,
+        f"X-2,{ref(2)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0",
+        "P-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:02,0",
+        "P-2,,,6000,XOF,SUCCEEDED,2026-11-24 09:03,0",
+        "Q-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:04,0",
+    )
+    assert result == {
+        "txn:X-2": ("matched", 1),
+        "txn:P-1": ("matched", 2),
+        "txn:P-2": ("duplicate", 2),
+        "txn:Q-1": ("missing_in_ledger", None),
+    }

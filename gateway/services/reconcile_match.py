@@ -39,7 +39,8 @@ from sqlalchemy.orm import Session, aliased
 from gateway.models import PaymentIntent, ReconMatch, StatementLine
 
 WINDOW = dt.timedelta(hours=2)  # tier 3: line time vs the intent's creation, either way
-CHUNK = 1000  # tier-3 pairs per statement
+CHUNK = 1000  # tier-2 and tier-3 lines per statement
+TIER2_IN_BULK = 20_000  # more tier-2 lines than this: one statement over the scope
 ANALYZE_AFTER = 10_000  # new results after which PostgreSQL's statistics are refreshed
 DEFAULT_LAG_HOURS = 48  # a credited intent may wait this long for its statement line
 
@@ -251,6 +252,13 @@ def _tier2(session: Session, scope: Scope, mark: int) -> None:
     by_intent: dict[int, list[int]] = defaultdict(list)
     for line_id, intent_id in session.execute(query):
         by_intent[intent_id].append(line_id)
+    if sum(len(found) for found in by_intent.values()) > TIER2_IN_BULK:
+        # A statement mostly without our reference: one pass over the scope's lines.
+        same = and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on)
+        lined = R.line_id.in_(select(L.id).join(N, same))
+        session.execute(delete(R).where(_placeholders(scope, mark), lined))
+        session.execute(insert(MATCHES).from_select(TARGET, _candidates(scope, on, 2)))
+        return
     chunk: list[int] = []
     for n, intent_id in enumerate(sorted(by_intent), 1):
         chunk.extend(sorted(by_intent[intent_id]))
