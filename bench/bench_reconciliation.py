@@ -30,7 +30,7 @@ from gateway.db import make_engine, make_session_factory
 from gateway.models import Household, Mutual, Product, ReconMatch
 from gateway.services.reconcile import lag_hours
 from gateway.services.reconcile_effects import apply_results, settle
-from gateway.services.reconcile_match import Scope, match, refresh_missing
+from gateway.services.reconcile_match import Scope, match
 from gateway.services.statement_import import StatementFile
 
 PROTECTED = {"test", "postgres"}
@@ -201,9 +201,7 @@ def reconcile(engine: Engine, mutual_id: int) -> tuple[float, dict[str, int]]:
         mark = time.perf_counter()
         match(session, scope, lag_hours(mutual))
         phases["match"], mark = time.perf_counter() - mark, time.perf_counter()
-        acted = apply_results(session, scope)
-        if acted:
-            refresh_missing(session, scope, lag_hours(mutual))
+        acted = apply_results(session, scope, lag_hours(mutual))
         phases[f"act ({acted})"], mark = time.perf_counter() - mark, time.perf_counter()
         settle(session, scope)
         phases["settle"], mark = time.perf_counter() - mark, time.perf_counter()

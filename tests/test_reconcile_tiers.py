@@ -157,3 +157,97 @@ def test_a_line_on_the_next_day_clears_the_missing_row(db: Session, mutual: Mutu
     assert intent_rows(db) == [("missing_in_statement", "expected")]
     result = reconcile(db, mutual, f"P-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-25 00:01,0")
     assert result["txn:P-1"] == ("matched", 1) and intent_rows(db) == []
+
+
+def test_a_tier2_line_on_an_intent_with_a_tier1_line_is_a_duplicate(
+    db: Session, mutual: Mutual
+) -> None:
+    """Tiers 2 to 4 only look at the lines tier 1 left: an intent tier 1 paired is taken."""
+    made = pending(db, mutual, 1)
+    succeed(db, made, "P-1", AT)
+    result = reconcile(
+        db,
+        mutual,
+        f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0",
+        "P-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:02,0",
+    )
+    assert result == {"txn:X-1": ("matched", 1), "txn:P-1": ("duplicate", 2)}
+
+
+def test_a_line_placed_by_an_earlier_run_is_not_placed_again(db: Session, mutual: Mutual) -> None:
+    """Unknown money of a first run stays where it went, even if a later intent would fit."""
+    assert reconcile(db, mutual, "P-7,,,6000,XOF,SUCCEEDED,2026-11-24 09:00,0") == {
+        "txn:P-7": ("missing_in_ledger", None)
+    }
+    succeed(db, pending(db, mutual, 7), "P-7", AT)
+    assert reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0") == {
+        "txn:P-7": ("missing_in_ledger", None),
+        "txn:Z-1": ("missing_in_ledger", None),
+    }
+
+
+def test_matching_again_before_acting_leaves_earlier_rows_alone(
+    db: Session, mutual: Mutual
+) -> None:
+    """Tiers 2 to 4 look only at this run's unplaced lines, not at rows awaiting action."""
+    from gateway.services.reconcile_match import Scope, match
+    from gateway.services.statement_import import import_statement
+
+    data = (HEADER + "P-7,,,6000,XOF,SUCCEEDED,2026-11-24 09:00,0\n").encode()
+    import_statement(db, mutual, "sandbox", data, filename="t.csv", now=NOW)
+    scope = Scope(mutual.id, "sandbox", (dt.date(2026, 11, 24),))
+    match(db, scope)
+    succeed(db, pending(db, mutual, 7), "P-7", AT)
+    match(db, scope)
+    lines = select(ReconMatch.bucket, ReconMatch.tier, ReconMatch.action).where(
+        ReconMatch.line_id.is_not(None)
+    )
+    assert db.execute(lines).all() == [("missing_in_ledger", None, None)]
+
+
+def test_missing_rows_are_recomputed_after_acting_only_when_a_status_was_applied(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.services import reconcile_effects
+
+    calls: list[object] = []
+    refresh = reconcile_effects.refresh_missing
+
+    def counted(*args: object) -> None:
+        calls.append(args)
+        refresh(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reconcile_effects, "refresh_missing", counted)
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 09:00,0")  # suspense only
+    assert calls == []
+    made = pending(db, mutual, 1)  # a lost callback: the line's status is applied
+    reconcile(db, mutual, f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0")
+    assert made.state == "SUCCEEDED" and len(calls) == 1
+
+
+@pytest.mark.parametrize("bulk", [0, 20_000])
+def test_tier2_by_intent_in_chunks_or_in_one_statement(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, bulk: int
+) -> None:
+    """Many tier-2 lines (a statement mostly without our reference) are placed in one
+    statement over the scope; a few, by whole intents: the same results."""
+    from gateway.services import reconcile_match
+
+    monkeypatch.setattr(reconcile_match, "TIER2_IN_BULK", bulk)
+    first, second = pending(db, mutual, 1), pending(db, mutual, 2)
+    succeed(db, first, "P-1", AT)
+    succeed(db, second, "P-2", AT)
+    result = reconcile(
+        db,
+        mutual,
+        f"X-2,{ref(2)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0",
+        "P-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:02,0",
+        "P-2,,,6000,XOF,SUCCEEDED,2026-11-24 09:03,0",
+        "Q-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:04,0",
+    )
+    assert result == {
+        "txn:X-2": ("matched", 1),
+        "txn:P-1": ("matched", 2),
+        "txn:P-2": ("duplicate", 2),
+        "txn:Q-1": ("missing_in_ledger", None),
+    }

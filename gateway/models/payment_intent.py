@@ -38,7 +38,8 @@ class PaymentIntent(IdMixin, Base):
     reference: Mapped[str] = mapped_column(String(36), unique=True)  # UUID4, ours
     provider: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str | None] = mapped_column(String(32))
-    msisdn: Mapped[str] = mapped_column(String(16))
+    # Indexed for reconciliation's tier 3 (same msisdn and amount), migration 0010.
+    msisdn: Mapped[str] = mapped_column(String(16), index=True)
     amount: Mapped[int] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="XOF")
     state: Mapped[str] = mapped_column(String(10), default="CREATED", index=True)

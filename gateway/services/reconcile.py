@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Mutual
 from gateway.services.reconcile_effects import apply_results, settle
-from gateway.services.reconcile_match import DEFAULT_LAG_HOURS, Scope, match, refresh_missing
+from gateway.services.reconcile_match import DEFAULT_LAG_HOURS, Scope, match
 from gateway.services.statement_import import StatementImport, import_statement
 
 DEFAULT_APPROVAL_THRESHOLD = 50_000  # XOF; `[payment] approval_threshold` in the mutual file
@@ -57,10 +57,7 @@ def reconcile_days(
     """Match the days' new lines, act on the results, post the settlements. Idempotent."""
     scope = Scope(mutual.id, provider, tuple(sorted(set(days))))
     match(session, scope, lag_hours(mutual))
-    acted = apply_results(session, scope)
-    if acted:
-        # Applying a lost callback credits the intent: the missing rows are recomputed.
-        refresh_missing(session, scope, lag_hours(mutual))
+    acted = apply_results(session, scope, lag_hours(mutual))
     settlements = settle(session, scope)
     return RunSummary(scope.days, acted, settlements)
 

@@ -21,12 +21,14 @@ from gateway.models import (
 from gateway.providers.payments.base import ProviderState, StatusResult
 from gateway.services import ledger, payment_effects, payment_flow
 from gateway.services.payment_state import TERMINAL
-from gateway.services.reconcile_match import Scope
+from gateway.services.reconcile_match import DEFAULT_LAG_HOURS, Scope, refresh_missing
 
 
-def apply_results(session: Session, scope: Scope) -> int:
+def apply_results(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_HOURS) -> int:
     """Act once on every line result of the scope that has not been acted on (action NULL);
-    returns how many were handled. Ordered by natural key: same inputs, same effects."""
+    returns how many were handled. Ordered by natural key: same inputs, same effects. When a
+    line's status was applied to an intent (a lost callback credits it), the missing rows
+    are recomputed; holding money in suspense changes none."""
     query = (
         select(ReconMatch, StatementLine)
         .join(StatementLine, StatementLine.id == ReconMatch.line_id)
@@ -38,26 +40,29 @@ def apply_results(session: Session, scope: Scope) -> int:
         )
         .order_by(StatementLine.natural_key)
     )
-    done = 0
+    done = applied = 0
     for result, line in session.execute(query).all():
         intent = session.get(PaymentIntent, result.intent_id) if result.intent_id else None
-        _act(session, result, line, intent)
+        applied += _act(session, result, line, intent)
         done += 1
     session.flush()
+    if applied:
+        refresh_missing(session, scope, lag_hours)
     return done
 
 
 def _act(
     session: Session, result: ReconMatch, line: StatementLine, intent: PaymentIntent | None
-) -> None:
+) -> bool:
+    """Act on one result; True when the line's status was applied to its intent."""
     paid = line.status == "SUCCEEDED"
     if not paid:
         if intent is not None and intent.state not in TERMINAL:
             payment_flow.apply_status(session, intent.id, _truth(line), line.occurred_at)
             result.action = "failed"
-        else:
-            result.action = "none"
-        return
+            return True
+        result.action = "none"
+        return False
     if result.bucket == "duplicate":
         _hold(session, result, line, "duplicate")
     elif intent is None:
@@ -66,11 +71,13 @@ def _act(
         outcome = payment_flow.apply_status(session, intent.id, _truth(line), line.occurred_at)
         result.action = outcome[:24]
         result.suspense_id = _suspense_of(session, intent)
+        return True
     elif result.bucket == "amount_mismatch":
         result.suspense_id = _suspense_of(session, intent)
         result.action = "in_suspense" if result.suspense_id else "person"
     else:
         result.action = "none"
+    return False
 
 
 def _truth(line: StatementLine) -> StatusResult:

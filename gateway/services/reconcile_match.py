@@ -1,5 +1,6 @@
-"""The matching engine (payments.md, "Reconciliation"), set-based: each tier is one
-INSERT ... SELECT over the new statement lines of a scope (mutual, provider, days).
+"""The matching engine (payments.md, "Reconciliation"), set-based: one INSERT ... SELECT
+over the new statement lines of a scope (mutual, provider, days) places them by tiers 1 and 2,
+then tiers 3 and 4 look at the few lines left.
 
 Tiers: (1) our reference; (2) the provider's transaction id; (3) same msisdn and amount within
 WINDOW, only when the line has exactly one candidate intent and that intent exactly one
@@ -12,30 +13,35 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CursorResult,
     Select,
+    Subquery,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     exists,
     func,
     insert,
     literal,
-    null,
     or_,
     select,
     text,
+    update,
 )
 from sqlalchemy.orm import Session, aliased
 
 from gateway.models import PaymentIntent, ReconMatch, StatementLine
 
 WINDOW = dt.timedelta(hours=2)  # tier 3: line time vs the intent's creation, either way
-CHUNK = 1000  # tier-3 pairs per statement
+CHUNK = 1000  # tier-2 and tier-3 lines per statement
+TIER2_IN_BULK = 20_000  # more tier-2 lines than this: one statement over the scope
+ANALYZE_AFTER = 10_000  # new results after which PostgreSQL's statistics are refreshed
 DEFAULT_LAG_HOURS = 48  # a credited intent may wait this long for its statement line
 
 L, N, R = StatementLine, PaymentIntent, ReconMatch
@@ -61,19 +67,22 @@ class Scope:
 
 def match(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_HOURS) -> None:
     """Give every new line of the scope its tier and bucket, then recompute the scope's
-    missing_in_statement rows. Safe to run again: matched lines are left alone."""
+    missing_in_statement rows. Safe to run again: lines with a result are left alone.
+
+    One INSERT ... SELECT gives every new line its row: its tier-1 result, or a placeholder
+    (no intent, missing_in_ledger). Tiers 2, 3 and 4 then look only at this run's
+    placeholders (rows above `mark`), the few lines without our reference, instead of
+    going over the whole statement again."""
     session.flush()
     _tune(session)
-    _tier(session, scope, 1, N.reference == L.reference)
-    _analyze(session)
-    _tier(
-        session,
-        scope,
-        2,
-        and_(L.provider_txn_id.is_not(None), N.provider_txn_id == L.provider_txn_id),
-    )
-    _tier3(session, scope)
-    _unmatched(session, scope)
+    mark = session.scalar(select(func.coalesce(func.max(R.id), 0))) or 0
+    query = insert(MATCHES).from_select(TARGET, _tier1(scope))
+    options = {"preserve_rowcount": True}
+    inserted = cast(CursorResult[Any], session.execute(query, execution_options=options))
+    if inserted.rowcount > ANALYZE_AFTER:
+        _analyze(session)
+    _tier2(session, scope, mark)
+    _tier3(session, scope, mark)
     refresh_missing(session, scope, lag_hours)
 
 
@@ -86,15 +95,15 @@ def _tune(session: Session) -> None:
 
 def _analyze(session: Session) -> None:
     """Fresh statistics after a large insert: without them PostgreSQL still believes the
-    results table empty and the later tiers' anti-joins become nested loops (quadratic)."""
+    results table empty and the later anti-joins become nested loops (quadratic)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("ANALYZE recon_matches"))
 
 
-def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
-    """(line, intent) pairs with the line's bucket. Several lines on one intent: the one with
-    the intent's transaction id, else the earliest, wins; the others are duplicates."""
-    rank = func.row_number().over(
+def _rank() -> ColumnElement[int]:
+    """Several lines on one intent: the one with the intent's transaction id, else the
+    earliest, wins; the others are duplicates."""
+    return func.row_number().over(
         partition_by=N.id,
         order_by=(
             case((L.provider_txn_id == N.provider_txn_id, 0), else_=1),
@@ -102,7 +111,26 @@ def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tupl
             L.natural_key,
         ),
     )
-    pairs = (
+
+
+def _bucket(
+    rank: Any, taken: Any, status: Any, paid: Any, asked: Any, state: Any, flag: Any
+) -> ColumnElement[str]:
+    """A (line, intent) pair's bucket."""
+    return case(
+        (or_(rank > 1, taken), "duplicate"),
+        (and_(status == "FAILED", state == "SUCCEEDED"), "amount_mismatch"),
+        (status == "FAILED", "matched"),
+        (or_(paid != asked, flag == "amount_mismatch"), "amount_mismatch"),
+        (state == "SUCCEEDED", "matched"),
+        else_="missing_in_ledger",
+    )
+
+
+def _pairs(scope: Scope, on: ColumnElement[bool], tier: int, *, outer: bool = False) -> Subquery:
+    """(line, intent) pairs of the scope's new lines with what their bucket needs; `outer`
+    keeps the lines without an intent (intent columns NULL)."""
+    return (
         select(
             L.mutual_id,
             L.provider,
@@ -114,51 +142,144 @@ def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tupl
             N.amount.label("asked"),
             N.state,
             N.flag,
-            rank.label("rank"),
+            _rank().label("rank"),
             _taken(tier).label("taken"),
         )
-        .join(N, and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on))
+        .select_from(L)
+        .join(N, and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on), isouter=outer)
         .where(scope.lines())
         .subquery()
     )
-    bucket = case(
-        (or_(pairs.c.rank > 1, pairs.c.taken), "duplicate"),
-        (and_(pairs.c.status == "FAILED", pairs.c.state == "SUCCEEDED"), "amount_mismatch"),
-        (pairs.c.status == "FAILED", "matched"),
-        (or_(pairs.c.paid != pairs.c.asked, pairs.c.flag == "amount_mismatch"), "amount_mismatch"),
-        (pairs.c.state == "SUCCEEDED", "matched"),
-        else_="missing_in_ledger",
+
+
+def _tier1(scope: Scope) -> Select[tuple[object, ...]]:
+    """Every new line of the scope: its intent by our reference, else a placeholder."""
+    p = _pairs(scope, N.reference == L.reference, 1, outer=True).c
+    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+    placed = p.intent_id.is_not(None)
+    b = (
+        select(
+            p.mutual_id,
+            p.provider,
+            p.day,
+            p.line_id,
+            p.intent_id,
+            p.status,
+            case((placed, literal(1))).label("tier"),
+            case((placed, bucket), else_=literal("missing_in_ledger")).label("bucket"),
+        )
+        .subquery()
+        .c
     )
-    # A plain match of collected money needs nothing more: marked done here, so that only
-    # exceptions are loaded and acted on one by one (reconcile_effects).
-    action = case((and_(bucket == "matched", pairs.c.status == "SUCCEEDED"), "none"))
-    p = pairs.c
     return select(
-        p.mutual_id, p.provider, p.day, p.line_id, p.intent_id, literal(tier), bucket, action
+        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
     )
+
+
+def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
+    """(line, intent) pairs with the line's bucket (tiers 2 and 3)."""
+    p = _pairs(scope, on, tier).c
+    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+    b = (
+        select(
+            p.mutual_id,
+            p.provider,
+            p.day,
+            p.line_id,
+            p.intent_id,
+            p.status,
+            literal(tier).label("tier"),
+            bucket.label("bucket"),
+        )
+        .subquery()
+        .c
+    )
+    return select(
+        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
+    )
+
+
+def _action(b: Any) -> ColumnElement[str | None]:
+    """A plain match of collected money needs nothing more, marked done here, so that only
+    exceptions are loaded and acted on one by one (reconcile_effects). On a subquery's
+    columns: the bucket is computed once per line."""
+    return case((and_(b.bucket == "matched", b.status == "SUCCEEDED"), "none"))
 
 
 def _taken(tier: int) -> ColumnElement[bool]:
-    """The intent already has a line. Tier 1 starts on an empty table that grows while the
-    statement inserts, so it tests membership in a set built once (a hashed subplan); later
-    tiers, with fresh statistics, look each intent up in the index."""
+    """The intent already has a line. Tier 1 starts on a table without this run's rows, so
+    it tests membership in a set built once (a hashed subplan); later tiers, with fresh
+    statistics, look each intent up in the index."""
     lined = and_(R.line_id.is_not(None), R.intent_id.is_not(None))
     if tier == 1:
         return N.id.in_(select(R.intent_id).where(lined))
     return exists().where(R.intent_id == N.id, lined)
 
 
-def _tier(session: Session, scope: Scope, tier: int, on: ColumnElement[bool]) -> None:
-    session.execute(insert(MATCHES).from_select(TARGET, _candidates(scope, on, tier)))
+def _placeholders(scope: Scope, mark: int) -> ColumnElement[bool]:
+    """This run's rows of lines tier 1 could not place (found through the rows awaiting
+    action, a partial index)."""
+    return and_(
+        R.mutual_id == scope.mutual_id,
+        R.provider == scope.provider,
+        R.day.in_(scope.days),
+        R.action.is_(None),
+        R.id > mark,
+        R.tier.is_(None),
+        R.intent_id.is_(None),
+        R.line_id.is_not(None),
+    )
 
 
-def _tier3(session: Session, scope: Scope) -> None:
-    """Same msisdn and amount within WINDOW; a pair is kept only when it is the line's only
-    candidate and the intent's only candidate. Lines with candidates but no such pair are
-    tier 4: a person decides."""
-    free = ~exists().where(R.intent_id == N.id, R.line_id.is_not(None))
+def _replace(session: Session, line_ids: list[int]) -> None:
+    """Drop the placeholders of lines a later tier places."""
+    session.execute(delete(R).where(R.line_id.in_(line_ids)))
+
+
+def _tier2(session: Session, scope: Scope, mark: int) -> None:
+    """The provider's transaction id, for the lines tier 1 could not place. Statements of
+    whole intents' lines at a time, so that the rank among an intent's lines is decided in
+    one statement; an intent that has a tier-1 line is taken (its tier-2 lines are
+    duplicates)."""
+    on = and_(L.provider_txn_id.is_not(None), N.provider_txn_id == L.provider_txn_id)
+    query = (
+        select(L.id, N.id)
+        .select_from(R)
+        .join(L, L.id == R.line_id)
+        .join(N, and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on))
+        .where(_placeholders(scope, mark))
+    )
+    by_intent: dict[int, list[int]] = defaultdict(list)
+    for line_id, intent_id in session.execute(query):
+        by_intent[intent_id].append(line_id)
+    if sum(len(found) for found in by_intent.values()) > TIER2_IN_BULK:
+        # A statement mostly without our reference: one pass over the scope's lines.
+        same = and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on)
+        lined = R.line_id.in_(select(L.id).join(N, same))
+        session.execute(delete(R).where(_placeholders(scope, mark), lined))
+        session.execute(insert(MATCHES).from_select(TARGET, _candidates(scope, on, 2)))
+        return
+    chunk: list[int] = []
+    for n, intent_id in enumerate(sorted(by_intent), 1):
+        chunk.extend(sorted(by_intent[intent_id]))
+        if len(chunk) >= CHUNK or n == len(by_intent):
+            _replace(session, chunk)
+            pairs = _candidates(scope, and_(L.id.in_(chunk), on), 2)
+            session.execute(insert(MATCHES).from_select(TARGET, pairs))
+            chunk = []
+
+
+def _tier3(session: Session, scope: Scope, mark: int) -> None:
+    """Same msisdn and amount within WINDOW, for the lines no tier placed yet; a pair is
+    kept only when it is the line's only candidate and the intent's only candidate. Lines
+    with candidates but no such pair are tier 4: a person decides. The others stay
+    missing_in_ledger (money we know nothing about)."""
+    lined = aliased(ReconMatch)
+    free = ~exists().where(lined.intent_id == N.id, lined.line_id.is_not(None))
     query = (
         select(L.id, L.occurred_at, N.id, N.created_at, N.reference)
+        .select_from(R)
+        .join(L, L.id == R.line_id)
         .join(
             N,
             and_(
@@ -168,7 +289,7 @@ def _tier3(session: Session, scope: Scope) -> None:
                 N.amount == L.amount,
             ),
         )
-        .where(scope.lines(), L.msisdn.is_not(None), free)
+        .where(_placeholders(scope, mark), L.msisdn.is_not(None), free)
     )
     by_line: dict[int, list[tuple[int, str]]] = defaultdict(list)
     by_intent: dict[int, list[int]] = defaultdict(list)
@@ -183,41 +304,30 @@ def _tier3(session: Session, scope: Scope) -> None:
     ]
     for i in range(0, len(pairs), CHUNK):
         chunk = pairs[i : i + CHUNK]
+        line_ids = [line_id for line_id, _ in chunk]
+        _replace(session, line_ids)
         # Each line's intent by a CASE on the line id: an index lookup per line, where a
         # list of (line, intent) pairs would be a filter over every combination.
-        on = and_(
-            L.id.in_([line_id for line_id, _ in chunk]), N.id == case(dict(chunk), value=L.id)
-        )
+        on = and_(L.id.in_(line_ids), N.id == case(dict(chunk), value=L.id))
         session.execute(insert(MATCHES).from_select(TARGET, _candidates(scope, on, 3)))
     paired = {line_id for line_id, _ in pairs}
-    for line_id, found in sorted(by_line.items()):
-        if line_id not in paired:
-            refs = ", ".join(sorted(ref for _, ref in found))
-            _tier4(session, scope, line_id, f"{len(found)} candidate(s): {refs}"[:300])
-
-
-def _tier4(session: Session, scope: Scope, line_id: int, note: str) -> None:
-    line = session.get_one(StatementLine, line_id)
-    session.add(
-        ReconMatch(
-            mutual_id=scope.mutual_id,
-            provider=scope.provider,
-            day=line.day,
-            line_id=line_id,
-            tier=4,
-            bucket="missing_in_ledger",
-            note=note,
+    notes = [
+        {"line": line_id, "note": _note(found)}
+        for line_id, found in sorted(by_line.items())
+        if line_id not in paired
+    ]
+    if notes:
+        session.execute(
+            update(MATCHES)
+            .where(MATCHES.c.line_id == bindparam("line"))
+            .values(tier=4, note=bindparam("note")),
+            notes,
         )
-    )
-    session.flush()
 
 
-def _unmatched(session: Session, scope: Scope) -> None:
-    """Lines no tier placed: the provider has money (or a failure) we know nothing about."""
-    query = select(
-        L.mutual_id, L.provider, L.day, L.id, null(), null(), literal("missing_in_ledger"), null()
-    ).where(scope.lines())
-    session.execute(insert(MATCHES).from_select(TARGET, query))
+def _note(found: list[tuple[int, str]]) -> str:
+    refs = ", ".join(sorted(ref for _, ref in found))
+    return f"{len(found)} candidate(s): {refs}"[:300]
 
 
 def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
