@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import Allocation, Beneficiary, CoveragePeriod, Household, Product, Subsidy
 from gateway.services import ledger
@@ -88,14 +88,20 @@ def automatic_periods(
 
 
 def load_book(session: Session, household: Household) -> HouseholdBook:
-    product = session.scalars(
-        select(Product)
-        .where(Product.id == household.product_id)
-        .options(
-            selectinload(Product.subsidies).selectinload(Subsidy.funder),
-            selectinload(Product.levies),
+    # One round trip for the product's configuration (a handful of rows), not four: every
+    # coverage screen of a USSD hop reads it.
+    product = (
+        session.scalars(
+            select(Product)
+            .where(Product.id == household.product_id)
+            .options(
+                joinedload(Product.subsidies).joinedload(Subsidy.funder),
+                joinedload(Product.levies),
+            )
         )
-    ).one()
+        .unique()
+        .one()
+    )
     beneficiaries = list(
         session.scalars(
             select(Beneficiary)
