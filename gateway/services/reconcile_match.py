@@ -87,10 +87,12 @@ def match(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_HOURS) ->
 
 
 def _tune(session: Session) -> None:
-    """Room to sort a day's lines in memory (the rank of lines per intent), for this
-    transaction only."""
+    """Room to sort a day's lines in memory (the rank of lines per intent), and no JIT
+    compilation (measured 0.3 s slower on the million-line statement), for this transaction
+    only."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL work_mem = '256MB'"))
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _analyze(session: Session) -> None:
