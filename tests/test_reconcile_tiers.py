@@ -149,6 +149,21 @@ def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
     assert intent_rows(db) == [("missing_in_statement", "overdue")]
 
 
+@pytest.mark.parametrize("at_once", [0, 1, 10])
+def test_missing_rows_are_the_same_read_first_or_written_in_one_statement(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    from gateway.services import reconcile_match
+
+    monkeypatch.setattr(reconcile_match, "MISSING_AT_ONCE", at_once)
+    for n in (1, 2):
+        succeed(db, pending(db, mutual, n), f"P-{n}", AT)
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0")
+    rows = [(r.intent_id, r.day, r.action) for r in db.scalars(select(ReconMissing))]
+    ids = sorted(db.scalars(select(PaymentIntent.id)))
+    assert sorted(rows) == [(i, dt.date(2026, 11, 24), "expected") for i in ids]
+
+
 def test_a_line_on_the_next_day_clears_the_missing_row(db: Session, mutual: Mutual) -> None:
     made = pending(db, mutual, 1)
     succeed(db, made, "P-1", dt.datetime(2026, 11, 24, 23, 59, tzinfo=dt.UTC))

@@ -43,6 +43,7 @@ CHUNK = 1000  # tier-2 and tier-3 lines per statement
 TIER2_IN_BULK = 20_000  # more tier-2 lines than this: one statement over the scope
 ANALYZE_AFTER = 10_000  # new results after which PostgreSQL's statistics are refreshed
 DEFAULT_LAG_HOURS = 48  # a credited intent may wait this long for its statement line
+MISSING_AT_ONCE = 10_000  # missing intents read, then written, in one go
 
 L, N, R, M = StatementLine, PaymentIntent, ReconMatch, ReconMissing
 MATCHES = cast(Table, ReconMatch.__table__)
@@ -373,6 +374,15 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
             ~exists().where(M.intent_id == N.id),
         )
         action = case((N.completed_at >= cutoff, "expected"), else_="overdue")
-        query = select(N.mutual_id, N.provider, literal(day), N.id, action).where(credited)
-        target = ("mutual_id", "provider", "day", "intent_id", "action")
-        session.execute(insert(MISSING).from_select(target, query))
+        # Usually a few intents: read first, as PostgreSQL may run a SELECT's anti-join in
+        # parallel but never an INSERT ... SELECT's; written in one statement past the bound.
+        found = session.execute(select(N.id, action).where(credited).limit(MISSING_AT_ONCE + 1))
+        rows = sorted(tuple(row) for row in found)
+        if len(rows) > MISSING_AT_ONCE:
+            query = select(N.mutual_id, N.provider, literal(day), N.id, action).where(credited)
+            target = ("mutual_id", "provider", "day", "intent_id", "action")
+            session.execute(insert(MISSING).from_select(target, query))
+        elif rows:
+            where = {"mutual_id": scope.mutual_id, "provider": scope.provider, "day": day}
+            values = [{**where, "intent_id": i, "action": a} for i, a in rows]
+            session.execute(insert(MISSING), values)
