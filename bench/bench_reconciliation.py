@@ -27,7 +27,7 @@ from sqlalchemy.engine import make_url
 
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
-from gateway.models import Household, Mutual, Product, ReconMatch
+from gateway.models import Household, Mutual, Product, ReconMatch, ReconMissing
 from gateway.services.reconcile import lag_hours
 from gateway.services.reconcile_effects import apply_results, settle
 from gateway.services.reconcile_match import Scope, match
@@ -211,6 +211,8 @@ def reconcile(engine: Engine, mutual_id: int) -> tuple[float, dict[str, int]]:
     with factory() as session:
         rows = session.execute(select(ReconMatch.bucket, func.count()).group_by(ReconMatch.bucket))
         buckets = {bucket: int(count) for bucket, count in rows}
+        missing = session.scalar(select(func.count()).select_from(ReconMissing))
+        buckets["missing_in_statement"] = int(missing or 0)
     return seconds, buckets
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli import main
-from gateway.models import ReconMatch, StatementLine, SuspenseItem
+from gateway.models import ReconMatch, ReconMissing, StatementLine, SuspenseItem
 from gateway.settings import Settings
 from tests.reconcile_scenario import STATEMENTS, golden_day
 from worker import jobs, registry
@@ -148,9 +148,7 @@ def test_the_reconcile_job_runs_once_per_day(
 ) -> None:
     imported(run)
     with session_factory() as session:
-        session.execute(
-            ReconMatch.__table__.delete().where(ReconMatch.__table__.c.line_id.is_(None))
-        )
+        session.execute(ReconMissing.__table__.delete())
         session.commit()
     queued = run(
         "run", "--provider", "sandbox", "--mutual", "GOLD", "--day", "2026-11-24", "--enqueue"
@@ -163,4 +161,5 @@ def test_the_reconcile_job_runs_once_per_day(
     assert job is not None and job.return_value() == 0  # every line was acted on at import
     with session_factory() as session:
         rows = session.scalar(select(func.count()).select_from(ReconMatch))
-        assert rows == 10  # nine lines and the missing_in_statement intent, recomputed
+        missing = session.scalar(select(func.count()).select_from(ReconMissing))
+        assert (rows, missing) == (9, 1)  # nine lines and the missing intent, recomputed

@@ -9,7 +9,13 @@ import datetime as dt
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import LedgerTransaction, ReconMatch, StatementLine, SuspenseItem
+from gateway.models import (
+    LedgerTransaction,
+    ReconMatch,
+    ReconMissing,
+    StatementLine,
+    SuspenseItem,
+)
 from gateway.services import ledger
 from gateway.services.reconcile import import_and_reconcile, reconcile_days
 from gateway.services.reconcile_report import as_json, as_text, build_report
@@ -111,7 +117,7 @@ def test_rerun_and_reimport_add_nothing_and_give_the_same_bytes(db: Session) -> 
     )
     counts = [
         db.scalar(select(func.count()).select_from(m))
-        for m in (StatementLine, ReconMatch, LedgerTransaction, SuspenseItem)
+        for m in (StatementLine, ReconMatch, ReconMissing, LedgerTransaction, SuspenseItem)
     ]
     again, _ = import_and_reconcile(db, mutual, "sandbox", FILE.read_bytes(), filename="x", now=NOW)
     assert again.already_imported and again.added == 0
@@ -122,7 +128,7 @@ def test_rerun_and_reimport_add_nothing_and_give_the_same_bytes(db: Session) -> 
     assert not reordered.already_imported and (reordered.added, reordered.skipped) == (0, 9)
     after = [
         db.scalar(select(func.count()).select_from(m))
-        for m in (StatementLine, ReconMatch, LedgerTransaction, SuspenseItem)
+        for m in (StatementLine, ReconMatch, ReconMissing, LedgerTransaction, SuspenseItem)
     ]
     assert after == counts
     report = build_report(db, mutual, "sandbox", DAY)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Mutual, PaymentIntent, ReconMatch, StatementLine
+from gateway.models import Mutual, PaymentIntent, ReconMatch, ReconMissing, StatementLine
 from gateway.services.reconcile import import_and_reconcile
 from tests.factories import make_household, make_mutual
 from tests.reconcile_scenario import AT, intent, phone, ref, succeed
@@ -130,8 +130,7 @@ def test_a_credited_amount_other_than_the_line_is_a_mismatch(db: Session, mutual
 
 
 def intent_rows(db: Session) -> list[tuple[str, str | None]]:
-    query = select(ReconMatch.bucket, ReconMatch.action).where(ReconMatch.line_id.is_(None))
-    return [(bucket, action) for bucket, action in db.execute(query)]
+    return [(row.bucket, row.action) for row in db.scalars(select(ReconMissing))]
 
 
 def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
@@ -148,6 +147,21 @@ def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
 
     reconcile_days(db, mutual, "sandbox", [dt.date(2026, 11, 24)])
     assert intent_rows(db) == [("missing_in_statement", "overdue")]
+
+
+@pytest.mark.parametrize("at_once", [0, 1, 10])
+def test_missing_rows_are_the_same_read_first_or_written_in_one_statement(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, at_once: int
+) -> None:
+    from gateway.services import reconcile_match
+
+    monkeypatch.setattr(reconcile_match, "MISSING_AT_ONCE", at_once)
+    for n in (1, 2):
+        succeed(db, pending(db, mutual, n), f"P-{n}", AT)
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0")
+    rows = [(r.intent_id, r.day, r.action) for r in db.scalars(select(ReconMissing))]
+    ids = sorted(db.scalars(select(PaymentIntent.id)))
+    assert sorted(rows) == [(i, dt.date(2026, 11, 24), "expected") for i in ids]
 
 
 def test_a_line_on_the_next_day_clears_the_missing_row(db: Session, mutual: Mutual) -> None:
@@ -199,9 +213,7 @@ def test_matching_again_before_acting_leaves_earlier_rows_alone(
     match(db, scope)
     succeed(db, pending(db, mutual, 7), "P-7", AT)
     match(db, scope)
-    lines = select(ReconMatch.bucket, ReconMatch.tier, ReconMatch.action).where(
-        ReconMatch.line_id.is_not(None)
-    )
+    lines = select(ReconMatch.bucket, ReconMatch.tier, ReconMatch.action)
     assert db.execute(lines).all() == [("missing_in_ledger", None, None)]
 
 

@@ -25,6 +25,7 @@ from gateway.models.product import Levy, Product, Subsidy
 from gateway.models.reconciliation import (
     ReconAction,
     ReconMatch,
+    ReconMissing,
     StatementFile,
     StatementLine,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "Product",
     "ReconAction",
     "ReconMatch",
+    "ReconMissing",
     "ReminderRule",
     "Remittance",
     "SandboxRequest",

@@ -2,12 +2,14 @@
 
 A statement file is imported once (its hash); each line once per provider (its natural key:
 the provider's transaction id, or a hash of the line when the export has none). Matching
-stores one result per line (tier and bucket), plus one per credited intent with no line
-(missing in statement). People's decisions on exceptions are kept in `recon_actions`."""
+stores one result per line (tier and bucket, `recon_matches`), and one per credited intent
+with no line (missing in statement, `recon_missing`). People's decisions on exceptions are
+kept in `recon_actions`."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import ClassVar
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,6 +18,7 @@ from gateway.models.base import Base, IdMixin, Money, utcnow
 
 LINE_STATUSES = ("SUCCEEDED", "FAILED")
 BUCKETS = ("matched", "missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate")
+LINE_BUCKETS = tuple(b for b in BUCKETS if b != "missing_in_statement")
 ACTION_KINDS = ("assign", "ignore", "approve")
 ACTION_STATES = ("DONE", "PENDING", "REFUSED")
 
@@ -64,30 +67,21 @@ class StatementLine(IdMixin, Base):
     day: Mapped[dt.date] = mapped_column()  # business day: the UTC date of occurred_at
 
 
-class ReconMatch(IdMixin, Base):
-    """One per statement line (line_id set), or one per credited intent that no line covers
-    (line_id NULL, bucket missing_in_statement, recomputed on every run).
+class ReconMatch(Base):
+    """One per statement line: its tier, bucket and what reconciliation did about it.
 
     Derived rows, written only by the matching engine from joins of existing lines and
-    intents (neither is ever deleted), a million at a time: the ids carry no foreign keys,
+    intents (neither is ever deleted), a million at a time: keyed by the line (no surrogate
+    id, whose index would cost as much again per million rows) and without foreign keys,
     whose per-row trigger checks would cost more than the matching itself."""
 
     __tablename__ = "recon_matches"
     __table_args__ = (
-        CheckConstraint(_in("bucket", BUCKETS), name="bucket"),
+        CheckConstraint(_in("bucket", LINE_BUCKETS), name="bucket"),
         CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 4", name="tier"),
-        CheckConstraint("line_id IS NOT NULL OR intent_id IS NOT NULL", name="subject"),
-        # Partial: a day's line results are found through its lines (their scope index);
-        # only the few intent rows and rows awaiting action are indexed here, so that
-        # writing a million results maintains two indexes, not four.
-        Index(
-            "ix_recon_matches_intent_rows",
-            "mutual_id",
-            "provider",
-            "day",
-            postgresql_where=text("line_id IS NULL"),
-            sqlite_where=text("line_id IS NULL"),
-        ),
+        # Partial: a day's results are found through its lines (their scope index); only
+        # the rows awaiting action are indexed here, so that writing a million results
+        # maintains two indexes (the line, the intent).
         Index(
             "ix_recon_matches_to_act",
             "mutual_id",
@@ -98,17 +92,39 @@ class ReconMatch(IdMixin, Base):
         ),
     )
 
+    line_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     mutual_id: Mapped[int] = mapped_column()
     provider: Mapped[str] = mapped_column(String(32))
     day: Mapped[dt.date] = mapped_column()
-    line_id: Mapped[int | None] = mapped_column(unique=True)  # statement_lines.id
     intent_id: Mapped[int | None] = mapped_column(index=True)  # payment_intents.id
     tier: Mapped[int | None] = mapped_column()
     bucket: Mapped[str] = mapped_column(String(24))
-    # What reconciliation did about it: applied, suspense, expected, overdue, none...
+    # What reconciliation did about it: applied, suspense, none...
     action: Mapped[str | None] = mapped_column(String(24))
     suspense_id: Mapped[int | None] = mapped_column()  # suspense_items.id
     note: Mapped[str | None] = mapped_column(String(300))
+
+
+class ReconMissing(Base):
+    """One per credited intent of the day that no line covers (bucket missing_in_statement),
+    recomputed on every run: `expected` within the settlement lag, `overdue` after it."""
+
+    __tablename__ = "recon_missing"
+    __table_args__ = (
+        CheckConstraint("action IN ('expected', 'overdue')", name="action"),
+        Index("ix_recon_missing_scope", "mutual_id", "provider", "day"),
+    )
+
+    intent_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    mutual_id: Mapped[int] = mapped_column()
+    provider: Mapped[str] = mapped_column(String(32))
+    day: Mapped[dt.date] = mapped_column()
+    action: Mapped[str] = mapped_column(String(24))
+
+    # Read like a line's result by the report.
+    bucket: ClassVar[str] = "missing_in_statement"
+    tier: ClassVar[int | None] = None
+    note: ClassVar[str | None] = None
 
 
 class ReconAction(IdMixin, Base):

@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select, true
@@ -28,6 +29,7 @@ Line = tuple[str, int]  # (account name, signed amount: + debit, - credit)
 MAX_AMOUNT = 2**63 - 1  # BIGINT
 HOUSEHOLD_PREFIX = "liab:household:"
 STREAM_BATCH = 20000
+KEYS_PER_QUERY = 1000  # post_many: idempotency keys looked up per statement
 _CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
@@ -168,6 +170,86 @@ def post(
         reverses_id=None,
     )
     return _post(session, draft, lines)
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One business event for `post_many` (the arguments of `post`)."""
+
+    key: str
+    kind: str
+    occurred_on: dt.date
+    lines: Sequence[Line]
+    description: str = ""
+
+
+def post_many(session: Session, *, mutual_id: int, postings: Sequence[Posting]) -> None:
+    """`post` for each posting, set-based: one look-up of the keys, the accounts once, one
+    insert of the new transactions and their entries. The same rules as one by one (lines
+    checked, replays no-ops, a replay with other lines an IdempotencyConflict); a key twice in
+    the batch, or an insert race lost on a unique index, posts them one by one instead."""
+    drafts: list[tuple[LedgerTransaction, list[Line]]] = []
+    for p in postings:
+        draft = LedgerTransaction(
+            mutual_id=mutual_id,
+            idempotency_key=p.key,
+            kind=p.kind,
+            occurred_on=p.occurred_on,
+            description=p.description,
+            meta={},
+            reverses_id=None,
+        )
+        clean = _clean_lines(p.lines)
+        _check_header(draft)
+        draft.fingerprint = fingerprint(p.key, p.kind, p.occurred_on, clean)
+        drafts.append((draft, clean))
+    keys = [p.key for p in postings]
+    if len(set(keys)) != len(keys):
+        _post_each(session, mutual_id, postings)
+        return
+    existing = _find_txns(session, mutual_id, keys)
+    fresh = []
+    for draft, clean in drafts:
+        if draft.idempotency_key in existing:
+            _replay(existing[draft.idempotency_key], draft)
+        else:
+            fresh.append((draft, clean))
+    names = sorted({n for _, clean in fresh for n, _ in clean})
+    accounts = {n: get_account(session, mutual_id, n) for n in names}
+    for draft, clean in fresh:
+        draft.entries = [LedgerEntry(account=accounts[n], amount=a) for n, a in clean]
+    if not fresh:
+        return
+    try:
+        with session.begin_nested():
+            session.add_all(draft for draft, _ in fresh)
+            session.flush()
+    except IntegrityError:  # a concurrent poster took a key: settle each as `post` does
+        _post_each(session, mutual_id, [p for p in postings if p.key not in existing])
+
+
+def _find_txns(session: Session, mutual_id: int, keys: list[str]) -> dict[str, LedgerTransaction]:
+    found: dict[str, LedgerTransaction] = {}
+    for i in range(0, len(keys), KEYS_PER_QUERY):
+        stmt = select(LedgerTransaction).where(
+            LedgerTransaction.mutual_id == mutual_id,
+            LedgerTransaction.idempotency_key.in_(keys[i : i + KEYS_PER_QUERY]),
+        )
+        found.update((t.idempotency_key, t) for t in session.scalars(stmt))
+    return found
+
+
+def _post_each(session: Session, mutual_id: int, postings: Sequence[Posting]) -> None:
+    for p in postings:
+        post(
+            session,
+            mutual_id=mutual_id,
+            key=p.key,
+            kind=p.kind,
+            occurred_on=p.occurred_on,
+            lines=p.lines,
+            description=p.description,
+        )
 
 
 def reverse(

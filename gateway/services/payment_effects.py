@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, Mutual, PaymentIntent, SuspenseItem
+from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
 from gateway.services.allocation import receive_payment
@@ -22,7 +23,9 @@ from gateway.services.eligibility import household_status
 from gateway.services.notifications import queue_sms
 
 log = logging.getLogger(__name__)
+alerts_log = logging.getLogger("gateway.services.alerts")  # as raise_alert logs
 MUTUAL_LABEL_LEN = 24  # as the other SMS: the templates' longest mutual name
+TXNS_PER_QUERY = 1000  # hold_in_bulk: transactions looked up per statement
 
 
 def short_reference(intent: PaymentIntent) -> str:
@@ -175,10 +178,142 @@ def book_suspense(session: Session, item: SuspenseItem, mutual_id: int) -> None:
         return
     item.mutual_id = mutual_id
     item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
+    p = _suspense_posting(item)
     ledger.post(
         session,
         mutual_id=mutual_id,
-        key=item.ledger_key,
+        key=p.key,
+        kind=p.kind,
+        occurred_on=p.occurred_on,
+        lines=p.lines,
+        description=p.description,
+    )
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Money of no known intent to hold in suspense (the arguments of `to_suspense`)."""
+
+    provider: str
+    provider_txn_id: str
+    amount: int
+    now: dt.datetime
+    reason: str
+    currency: str | None = None
+    reference: str | None = None
+    msisdn: str | None = None
+
+
+def hold_in_bulk(session: Session, holds: Sequence[Hold], mutual_id: int) -> list[SuspenseItem]:
+    """`to_suspense` then `book_suspense` in `mutual_id` for each hold, set-based (one look-up,
+    one insert of the new items and their alerts, one of their postings): the same rows, keys
+    and alerts as one by one, and the items in the holds' order. A transaction held already
+    is found, and booked if it was not; a unique-index race lost to a concurrent holder (a
+    callback of the same transaction) does them one by one instead."""
+    found = _held(session, holds)
+    new: list[tuple[SuspenseItem, Hold]] = []
+    for h in holds:
+        if (h.provider, h.provider_txn_id) not in found:
+            item = _item(h)
+            found[(h.provider, h.provider_txn_id)] = item
+            new.append((item, h))
+    alerts = [_alert(h) for _, h in new]
+    known = _alert_keys(session, [a.dedupe_key for a in alerts])
+    alerts = [a for a in alerts if a.dedupe_key not in known]
+    try:
+        with session.begin_nested():
+            session.add_all([item for item, _ in new])
+            session.add_all(alerts)
+            session.flush()
+    except IntegrityError:
+        return [_hold_one(session, h, mutual_id) for h in holds]
+    for alert in alerts:
+        alerts_log.warning("alert kind=%s subject=%s: %s", alert.kind, alert.subject, alert.detail)
+    items = [found[(h.provider, h.provider_txn_id)] for h in holds]
+    postings = []
+    for item in dict.fromkeys(items):  # once each, in order
+        if item.ledger_key is None:
+            item.mutual_id = mutual_id
+            item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
+            postings.append(_suspense_posting(item))
+    ledger.post_many(session, mutual_id=mutual_id, postings=postings)
+    return items
+
+
+def _held(session: Session, holds: Sequence[Hold]) -> dict[tuple[str, str], SuspenseItem]:
+    """The holds' transactions already in suspense, by (provider, transaction)."""
+    found: dict[tuple[str, str], SuspenseItem] = {}
+    for provider in sorted({h.provider for h in holds}):
+        txns = sorted({h.provider_txn_id for h in holds if h.provider == provider})
+        for i in range(0, len(txns), TXNS_PER_QUERY):
+            query = select(SuspenseItem).where(
+                SuspenseItem.provider == provider,
+                SuspenseItem.provider_txn_id.in_(txns[i : i + TXNS_PER_QUERY]),
+            )
+            for item in session.scalars(query.order_by(SuspenseItem.id)):
+                found.setdefault((item.provider, item.provider_txn_id), item)
+    return found
+
+
+def _hold_one(session: Session, h: Hold, mutual_id: int) -> SuspenseItem:
+    item = to_suspense(
+        session,
+        provider=h.provider,
+        provider_txn_id=h.provider_txn_id,
+        amount=h.amount,
+        now=h.now,
+        reason=h.reason,
+        currency=h.currency,
+        reference=h.reference,
+        msisdn=h.msisdn,
+    )
+    book_suspense(session, item, mutual_id)
+    return item
+
+
+def _item(h: Hold) -> SuspenseItem:
+    return SuspenseItem(
+        mutual_id=None,
+        provider=h.provider,
+        provider_txn_id=h.provider_txn_id,
+        reference=h.reference,
+        msisdn=h.msisdn,
+        amount=h.amount,
+        currency=h.currency or "XOF",
+        received_on=h.now.date(),
+        reason=h.reason,
+        state="OPEN",
+        intent_id=None,
+        household_id=None,
+        created_at=h.now,
+    )
+
+
+def _alert(h: Hold) -> Alert:
+    """The alert `to_suspense` raises for a new item of no known intent."""
+    kind, subject = f"payment_{h.reason}", f"suspense:{h.provider}:{h.provider_txn_id}"
+    return Alert(
+        mutual_id=None,
+        kind=kind,
+        subject=subject,
+        detail=f"{h.amount} {h.currency or 'XOF'} from {h.provider} held in suspense ({h.reason})",
+        dedupe_key=f"{kind}:{subject}",
+        created_at=h.now,
+    )
+
+
+def _alert_keys(session: Session, keys: list[str]) -> set[str]:
+    known: set[str] = set()
+    for i in range(0, len(keys), TXNS_PER_QUERY):
+        query = select(Alert.dedupe_key).where(Alert.dedupe_key.in_(keys[i : i + TXNS_PER_QUERY]))
+        known.update(session.scalars(query))
+    return known
+
+
+def _suspense_posting(item: SuspenseItem) -> ledger.Posting:
+    """Dr float / Cr liab:suspense:<provider>, keyed by the item's ledger key."""
+    return ledger.Posting(
+        key=item.ledger_key or "",
         kind="suspense",
         occurred_on=item.received_on,
         lines=[

@@ -21,14 +21,18 @@ from gateway.models import (
 from gateway.providers.payments.base import ProviderState, StatusResult
 from gateway.services import ledger, payment_effects, payment_flow
 from gateway.services.payment_state import TERMINAL
-from gateway.services.reconcile_match import DEFAULT_LAG_HOURS, Scope, refresh_missing
+from gateway.services.reconcile_match import CHUNK, DEFAULT_LAG_HOURS, Scope, refresh_missing
 
 
 def apply_results(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_HOURS) -> int:
     """Act once on every line result of the scope that has not been acted on (action NULL);
     returns how many were handled. Ordered by natural key: same inputs, same effects. When a
     line's status was applied to an intent (a lost callback credits it), the missing rows
-    are recomputed; holding money in suspense changes none."""
+    are recomputed; holding money in suspense changes none.
+
+    Set-based where it can be: the results' intents and the suspense lines of their intents
+    are loaded at once, and the money to hold goes to suspense in one go after the loop
+    (payment_effects.hold_in_bulk); lost callbacks go one by one through the state machine."""
     query = (
         select(ReconMatch, StatementLine)
         .join(StatementLine, StatementLine.id == ReconMatch.line_id)
@@ -40,40 +44,72 @@ def apply_results(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_H
         )
         .order_by(StatementLine.natural_key)
     )
+    rows = session.execute(query).all()
+    ids = sorted({result.intent_id for result, _ in rows if result.intent_id is not None})
+    known = _load(session, ids)
+    holds: list[tuple[ReconMatch, StatementLine, str]] = []
     done = applied = 0
-    for result, line in session.execute(query).all():
+    for result, line in rows:
         intent = session.get(PaymentIntent, result.intent_id) if result.intent_id else None
-        applied += _act(session, result, line, intent)
+        applied += _act(session, result, line, intent, holds, known)
         done += 1
+    _hold(session, holds)
     session.flush()
     if applied:
         refresh_missing(session, scope, lag_hours)
     return done
 
 
+def _load(session: Session, intent_ids: list[int]) -> dict[int, int | None]:
+    """The intents (into the session) and each one's first suspense line, if any."""
+    first: dict[int, int | None] = {}
+    for i in range(0, len(intent_ids), CHUNK):
+        chunk = intent_ids[i : i + CHUNK]
+        session.scalars(select(PaymentIntent).where(PaymentIntent.id.in_(chunk))).all()
+        first.update(dict.fromkeys(chunk))
+        query = (
+            select(SuspenseItem.intent_id, func.min(SuspenseItem.id))
+            .where(SuspenseItem.intent_id.in_(chunk))
+            .group_by(SuspenseItem.intent_id)
+        )
+        for intent_id, item_id in session.execute(query):
+            if intent_id is not None:
+                first[intent_id] = item_id
+    return first
+
+
 def _act(
-    session: Session, result: ReconMatch, line: StatementLine, intent: PaymentIntent | None
+    session: Session,
+    result: ReconMatch,
+    line: StatementLine,
+    intent: PaymentIntent | None,
+    holds: list[tuple[ReconMatch, StatementLine, str]],
+    known: dict[int, int | None],
 ) -> bool:
-    """Act on one result; True when the line's status was applied to its intent."""
+    """Act on one result (money to hold is added to `holds`); True when the line's status
+    was applied to its intent. `known`: each intent's suspense line as loaded."""
     paid = line.status == "SUCCEEDED"
     if not paid:
         if intent is not None and intent.state not in TERMINAL:
             payment_flow.apply_status(session, intent.id, _truth(line), line.occurred_at)
+            known.pop(intent.id, None)
             result.action = "failed"
             return True
         result.action = "none"
         return False
     if result.bucket == "duplicate":
-        _hold(session, result, line, "duplicate")
+        holds.append((result, line, "duplicate"))
     elif intent is None:
-        _hold(session, result, line, "ambiguous" if result.tier == 4 else "unknown_reference")
+        holds.append((result, line, "ambiguous" if result.tier == 4 else "unknown_reference"))
     elif intent.state != "SUCCEEDED":
         outcome = payment_flow.apply_status(session, intent.id, _truth(line), line.occurred_at)
+        known.pop(intent.id, None)
         result.action = outcome[:24]
         result.suspense_id = _suspense_of(session, intent)
         return True
     elif result.bucket == "amount_mismatch":
-        result.suspense_id = _suspense_of(session, intent)
+        found = known[intent.id] if intent.id in known else _suspense_of(session, intent)
+        result.suspense_id = found
         result.action = "in_suspense" if result.suspense_id else "person"
     else:
         result.action = "none"
@@ -92,25 +128,30 @@ def _truth(line: StatementLine) -> StatusResult:
     )
 
 
-def _hold(session: Session, result: ReconMatch, line: StatementLine, reason: str) -> None:
-    """Suspense for the line's money, booked in the statement's mutual (a callback may have
+def _hold(session: Session, holds: list[tuple[ReconMatch, StatementLine, str]]) -> None:
+    """Suspense for the lines' money, booked in the statement's mutual (a callback may have
     held it before without knowing the mutual: it is attached and booked now)."""
-    txn = line.provider_txn_id or line.natural_key
-    item = payment_effects.to_suspense(
-        session,
-        provider=line.provider,
-        provider_txn_id=txn,
-        amount=line.amount,
-        now=line.occurred_at,
-        reason=reason,
-        currency=line.currency,
-        reference=line.reference,
-        msisdn=line.msisdn,
-    )
-    if item.mutual_id is None:
-        payment_effects.book_suspense(session, item, line.mutual_id)
-    result.action = "suspense"
-    result.suspense_id = item.id
+    by_mutual: dict[int, list[tuple[ReconMatch, StatementLine, str]]] = {}
+    for hold in holds:
+        by_mutual.setdefault(hold[1].mutual_id, []).append(hold)
+    for mutual_id, held in sorted(by_mutual.items()):
+        wanted = [
+            payment_effects.Hold(
+                provider=line.provider,
+                provider_txn_id=line.provider_txn_id or line.natural_key,
+                amount=line.amount,
+                now=line.occurred_at,
+                reason=reason,
+                currency=line.currency,
+                reference=line.reference,
+                msisdn=line.msisdn,
+            )
+            for _, line, reason in held
+        ]
+        items = payment_effects.hold_in_bulk(session, wanted, mutual_id)
+        for (result, _, _), item in zip(held, items, strict=True):
+            result.action = "suspense"
+            result.suspense_id = item.id
 
 
 def _suspense_of(session: Session, intent: PaymentIntent) -> int | None:

@@ -12,11 +12,18 @@ from typing import Any
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Mutual, PaymentIntent, ReconMatch, StatementLine, SuspenseItem
+from gateway.models import (
+    Mutual,
+    PaymentIntent,
+    ReconMatch,
+    ReconMissing,
+    StatementLine,
+    SuspenseItem,
+)
 from gateway.models.reconciliation import BUCKETS
 from gateway.services import ledger
 
-L, N, R = StatementLine, PaymentIntent, ReconMatch
+L, N, R, M = StatementLine, PaymentIntent, ReconMatch, ReconMissing
 TIERS = ("1", "2", "3", "4", "none")
 
 
@@ -47,48 +54,45 @@ def build_report(session: Session, mutual: Mutual, provider: str, day: dt.date) 
     }
 
 
-def _scopes(mutual_id: int, provider: str, day: dt.date) -> list[tuple[Any, Any]]:
-    """(join to the lines, filter) for the day's line results, found through the lines'
-    scope index, and for its intent rows (a partial index)."""
+def _scopes(mutual_id: int, provider: str, day: dt.date) -> tuple[Any, Any]:
+    """Filters of the day's line results, found through the lines' scope index, and of its
+    missing intents (recon_missing's scope index)."""
     lines = and_(L.mutual_id == mutual_id, L.provider == provider, L.day == day)
-    intents = and_(
-        R.line_id.is_(None), R.mutual_id == mutual_id, R.provider == provider, R.day == day
-    )
-    return [(L.id == R.line_id, lines), (None, intents)]
-
-
-def _from(query: Any, on: Any) -> Any:
-    query = query.join(L, on) if on is not None else query.outerjoin(L, L.id == R.line_id)
-    return query.outerjoin(N, N.id == R.intent_id)
+    missing = and_(M.mutual_id == mutual_id, M.provider == provider, M.day == day)
+    return lines, missing
 
 
 def _counts(
-    session: Session, scopes: list[tuple[Any, Any]]
+    session: Session, scopes: tuple[Any, Any]
 ) -> tuple[dict[str, dict[str, int]], dict[str, int], int, int]:
-    amount = func.coalesce(func.sum(case((R.line_id.is_(None), N.amount), else_=L.amount)), 0)
+    lines_in, missing_in = scopes
     columns = select(
         R.bucket,
         R.tier,
         func.count(),
-        func.count(R.line_id),
         func.count(case((R.bucket != "duplicate", R.intent_id))),
-        amount,
-    )
+        func.coalesce(func.sum(L.amount), 0),
+    ).select_from(R)
+    query = columns.join(L, L.id == R.line_id).where(lines_in).group_by(R.bucket, R.tier)
     buckets = {b: {"count": 0, "lines": 0, "intents": 0, "amount": 0} for b in BUCKETS}
     tiers = dict.fromkeys(TIERS, 0)
-    rows = [
-        row
-        for on, where in scopes
-        for row in session.execute(_from(columns, on).where(where).group_by(R.bucket, R.tier))
-    ]
-    for bucket, tier, count, lines, intents, total in rows:
+    for bucket, tier, count, intents, total in session.execute(query):
         row = buckets[bucket]
         row["count"] += count
-        row["lines"] += lines
+        row["lines"] += count
         row["intents"] += intents
         row["amount"] += int(total)
-        if lines:
-            tiers[str(tier) if tier else "none"] += lines
+        tiers[str(tier) if tier else "none"] += count
+    missing = (
+        select(func.count(), func.coalesce(func.sum(N.amount), 0))
+        .select_from(M)
+        .join(N, N.id == M.intent_id)
+    )
+    count, total = session.execute(missing.where(missing_in)).one()
+    row = buckets["missing_in_statement"]
+    row["count"] += count
+    row["intents"] += count
+    row["amount"] += int(total)
     total_lines = sum(b["lines"] for b in buckets.values())
     total_intents = sum(b["intents"] for b in buckets.values())
     return buckets, tiers, total_lines, total_intents
@@ -119,24 +123,27 @@ def _float(session: Session, mutual_id: int, provider: str, day: dt.date) -> dic
     return {"opening": opening, "closing": closing, "movement": closing - opening}
 
 
-def _exceptions(
-    session: Session, scopes: list[tuple[Any, Any]], day: dt.date
-) -> list[dict[str, Any]]:
+def _exceptions(session: Session, scopes: tuple[Any, Any], day: dt.date) -> list[dict[str, Any]]:
     """Every result that is not a plain match, with its effect on the day's float: what the
     ledger booked for it on the day minus what the statement says was collected."""
+    lines_in, missing_in = scopes
     found = []
-    for on, where in scopes:
-        query = _from(select(R, L, N, SuspenseItem), on)
-        query = query.outerjoin(SuspenseItem, SuspenseItem.id == R.suspense_id)
-        for result, line, intent, held in session.execute(
-            query.where(where, R.bucket != "matched")
-        ):
-            found.append(_exception(result, line, intent, held, day))
+    query = (
+        select(R, L, N, SuspenseItem)
+        .join(L, L.id == R.line_id)
+        .outerjoin(N, N.id == R.intent_id)
+        .outerjoin(SuspenseItem, SuspenseItem.id == R.suspense_id)
+    )
+    for result, line, intent, held in session.execute(query.where(lines_in, R.bucket != "matched")):
+        found.append(_exception(result, line, intent, held, day))
+    missing = select(M, N).join(N, N.id == M.intent_id).where(missing_in)
+    for row, intent in session.execute(missing):
+        found.append(_exception(row, None, intent, None, day))
     return found
 
 
 def _exception(
-    result: ReconMatch,
+    result: ReconMatch | ReconMissing,
     line: StatementLine | None,
     intent: PaymentIntent | None,
     held: SuspenseItem | None,

@@ -90,27 +90,35 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_recon_actions_suspense_id'), ['suspense_id'], unique=False)
 
     op.create_table('recon_matches',
+    sa.Column('line_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('mutual_id', sa.Integer(), nullable=False),
     sa.Column('provider', sa.String(length=32), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('line_id', sa.Integer(), nullable=True),
     sa.Column('intent_id', sa.Integer(), nullable=True),
     sa.Column('tier', sa.Integer(), nullable=True),
     sa.Column('bucket', sa.String(length=24), nullable=False),
     sa.Column('action', sa.String(length=24), nullable=True),
     sa.Column('suspense_id', sa.Integer(), nullable=True),
     sa.Column('note', sa.String(length=300), nullable=True),
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.CheckConstraint("bucket IN ('matched', 'missing_in_ledger', 'missing_in_statement', 'amount_mismatch', 'duplicate')", name=op.f('ck_recon_matches_bucket')),
-    sa.CheckConstraint('line_id IS NOT NULL OR intent_id IS NOT NULL', name=op.f('ck_recon_matches_subject')),
+    sa.CheckConstraint("bucket IN ('matched', 'missing_in_ledger', 'amount_mismatch', 'duplicate')", name=op.f('ck_recon_matches_bucket')),
     sa.CheckConstraint('tier IS NULL OR tier BETWEEN 1 AND 4', name=op.f('ck_recon_matches_tier')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_recon_matches')),
-    sa.UniqueConstraint('line_id', name=op.f('uq_recon_matches_line_id'))
+    sa.PrimaryKeyConstraint('line_id', name=op.f('pk_recon_matches'))
     )
     with op.batch_alter_table('recon_matches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_recon_matches_intent_id'), ['intent_id'], unique=False)
-        batch_op.create_index('ix_recon_matches_intent_rows', ['mutual_id', 'provider', 'day'], unique=False, postgresql_where=sa.text('line_id IS NULL'), sqlite_where=sa.text('line_id IS NULL'))
         batch_op.create_index('ix_recon_matches_to_act', ['mutual_id', 'provider', 'day'], unique=False, postgresql_where=sa.text('action IS NULL'), sqlite_where=sa.text('action IS NULL'))
+
+    op.create_table('recon_missing',
+    sa.Column('intent_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('mutual_id', sa.Integer(), nullable=False),
+    sa.Column('provider', sa.String(length=32), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('action', sa.String(length=24), nullable=False),
+    sa.CheckConstraint("action IN ('expected', 'overdue')", name=op.f('ck_recon_missing_action')),
+    sa.PrimaryKeyConstraint('intent_id', name=op.f('pk_recon_missing'))
+    )
+    with op.batch_alter_table('recon_missing', schema=None) as batch_op:
+        batch_op.create_index('ix_recon_missing_scope', ['mutual_id', 'provider', 'day'], unique=False)
 
     # Tier 3 looks intents up by msisdn (same msisdn and amount) for the few lines that
     # tiers 1 and 2 could not place.
@@ -125,9 +133,12 @@ def downgrade() -> None:
     with op.batch_alter_table('payment_intents', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_intents_msisdn'))
 
+    with op.batch_alter_table('recon_missing', schema=None) as batch_op:
+        batch_op.drop_index('ix_recon_missing_scope')
+
+    op.drop_table('recon_missing')
     with op.batch_alter_table('recon_matches', schema=None) as batch_op:
         batch_op.drop_index('ix_recon_matches_to_act', postgresql_where=sa.text('action IS NULL'), sqlite_where=sa.text('action IS NULL'))
-        batch_op.drop_index('ix_recon_matches_intent_rows', postgresql_where=sa.text('line_id IS NULL'), sqlite_where=sa.text('line_id IS NULL'))
         batch_op.drop_index(batch_op.f('ix_recon_matches_intent_id'))
 
     op.drop_table('recon_matches')
