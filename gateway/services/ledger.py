@@ -241,15 +241,20 @@ def _find_txns(session: Session, mutual_id: int, keys: list[str]) -> dict[str, L
 
 def _post_each(session: Session, mutual_id: int, postings: Sequence[Posting]) -> None:
     for p in postings:
-        post(
-            session,
-            mutual_id=mutual_id,
-            key=p.key,
-            kind=p.kind,
-            occurred_on=p.occurred_on,
-            lines=p.lines,
-            description=p.description,
-        )
+        post_one(session, mutual_id, p)
+
+
+def post_one(session: Session, mutual_id: int, p: Posting) -> LedgerTransaction:
+    """`post` of one Posting."""
+    return post(
+        session,
+        mutual_id=mutual_id,
+        key=p.key,
+        kind=p.kind,
+        occurred_on=p.occurred_on,
+        lines=p.lines,
+        description=p.description,
+    )
 
 
 def reverse(

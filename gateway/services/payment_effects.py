@@ -178,16 +178,7 @@ def book_suspense(session: Session, item: SuspenseItem, mutual_id: int) -> None:
         return
     item.mutual_id = mutual_id
     item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
-    p = _suspense_posting(item)
-    ledger.post(
-        session,
-        mutual_id=mutual_id,
-        key=p.key,
-        kind=p.kind,
-        occurred_on=p.occurred_on,
-        lines=p.lines,
-        description=p.description,
-    )
+    ledger.post_one(session, mutual_id, _suspense_posting(item))
 
 
 @dataclass(frozen=True)
