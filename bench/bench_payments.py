@@ -30,11 +30,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import redis
 from sqlalchemy import func, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from bench.bench_import import _fresh_postgres
 from bench.bench_ussd import (
     DEFAULT_PG,
     DEFAULT_REDIS,
@@ -47,6 +44,7 @@ from bench.bench_ussd import (
     _settings_env,
     _stop,
     _wait_listening,
+    reset_servers,
 )
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
@@ -257,12 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    try:
-        _fresh_postgres(url)
-        redis.Redis.from_url(redis_url).flushdb()
-    except (redis.RedisError, SQLAlchemyError) as exc:
-        reason = str(exc).splitlines()[0]
-        print(f"skipped: needs PostgreSQL and Redis ({type(exc).__name__}: {reason})")
+    if not reset_servers(url, redis_url):
         return 0
     database_url = Settings.from_env({"DATABASE_URL": url}).database_url
     with tempfile.TemporaryDirectory(prefix="bench-pay-") as tmp:

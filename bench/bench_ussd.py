@@ -301,6 +301,19 @@ def _report(gateway: list[Run], bare: list[Run], flask: list[Run]) -> None:
                   f"{p99:.1f} ms (target < 50: {verdict}), client {client:.1f} ms")  # fmt: skip
 
 
+def reset_servers(url: str, redis_url: str) -> bool:
+    """A fresh schema and an empty Redis for a run; False, with the reason printed, when
+    either server cannot be reached (the benchmark is then skipped)."""
+    try:
+        _fresh_postgres(url)
+        redis.Redis.from_url(redis_url).flushdb()
+    except (redis.RedisError, SQLAlchemyError) as exc:
+        reason = str(exc).splitlines()[0]
+        print(f"skipped: needs PostgreSQL and Redis ({type(exc).__name__}: {reason})")
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="per saturation run")
@@ -310,12 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
     redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    try:
-        _fresh_postgres(url)
-        redis.Redis.from_url(redis_url).flushdb()
-    except (redis.RedisError, SQLAlchemyError) as exc:
-        reason = str(exc).splitlines()[0]
-        print(f"skipped: needs PostgreSQL and Redis ({type(exc).__name__}: {reason})")
+    if not reset_servers(url, redis_url):
         return 0
     database_url = Settings.from_env({"DATABASE_URL": url}).database_url
     with tempfile.TemporaryDirectory(prefix="bench-ussd-") as tmp:
