@@ -165,31 +165,26 @@ def _pairs(scope: Scope, on: ColumnElement[bool], tier: int, *, outer: bool = Fa
 def _tier1(scope: Scope) -> Select[tuple[object, ...]]:
     """Every new line of the scope: its intent by our reference, else a placeholder."""
     p = _pairs(scope, N.reference == L.reference, 1, outer=True).c
-    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
     placed = p.intent_id.is_not(None)
-    b = (
-        select(
-            p.mutual_id,
-            p.provider,
-            p.day,
-            p.line_id,
-            p.intent_id,
-            p.status,
-            case((placed, literal(1))).label("tier"),
-            case((placed, bucket), else_=literal("missing_in_ledger")).label("bucket"),
-        )
-        .subquery()
-        .c
-    )
-    return select(
-        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
-    )
+    bucket = case((placed, _pair_bucket(p)), else_=literal("missing_in_ledger"))
+    return _results(p, case((placed, literal(1))), bucket)
 
 
 def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
     """(line, intent) pairs with the line's bucket (tiers 2 and 3)."""
     p = _pairs(scope, on, tier).c
-    bucket = _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+    return _results(p, literal(tier), _pair_bucket(p))
+
+
+def _pair_bucket(p: Any) -> ColumnElement[str]:
+    return _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
+
+
+def _results(
+    p: Any, tier: ColumnElement[Any], bucket: ColumnElement[str]
+) -> Select[tuple[object, ...]]:
+    """Result rows (TARGET's columns) of pairs; the bucket is computed once per line, in a
+    subquery whose columns the action then reads."""
     b = (
         select(
             p.mutual_id,
@@ -198,7 +193,7 @@ def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tupl
             p.line_id,
             p.intent_id,
             p.status,
-            literal(tier).label("tier"),
+            tier.label("tier"),
             bucket.label("bucket"),
         )
         .subquery()
