@@ -45,6 +45,7 @@ from bench.bench_ussd import (
     _stop,
     _wait_listening,
     reset_servers,
+    server_options,
 )
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
@@ -248,8 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="per closed-loop run")
     parser.add_argument("--senders", type=int, default=50, help="concurrent senders")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    server_options(parser)
     parser.add_argument("--think", type=float, default=0.5, help="mean pause, paced run (s)")
     parser.add_argument("--intents", type=int, default=6000, help="intents prepared")
     args = parser.parse_args(argv)

@@ -301,6 +301,12 @@ def _report(gateway: list[Run], bare: list[Run], flask: list[Run]) -> None:
                   f"{p99:.1f} ms (target < 50: {verdict}), client {client:.1f} ms")  # fmt: skip
 
 
+def server_options(parser: argparse.ArgumentParser) -> None:
+    """The gunicorn settings both HTTP benchmarks take (deploy/gunicorn.conf.py's kind)."""
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+
+
 def reset_servers(url: str, redis_url: str) -> bool:
     """A fresh schema and an empty Redis for a run; False, with the reason printed, when
     either server cannot be reached (the benchmark is then skipped)."""
@@ -317,8 +323,7 @@ def reset_servers(url: str, redis_url: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--seconds", type=float, default=10.0, help="per saturation run")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
+    server_options(parser)
     parser.add_argument("--think", type=float, default=3.0, help="mean think time, paced runs")
     args = parser.parse_args(argv)
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)

@@ -19,6 +19,19 @@ from gateway.services.eligibility import Status
 
 COLLECTOR, FACILITY, SUPERVISOR = "agent_collector", "agent_facility", "agent_supervisor"
 
+OPTION_LABELS = ("opt_verify", "opt_collect", "opt_cash", "opt_remit")
+
+
+def _agent_menu(name: str, *targets: str) -> Screen:
+    """A role's home screen: options 1.. in the order verify, collect, my cash, remit."""
+    options = tuple(
+        Option(str(n), label, target)
+        for n, (label, target) in enumerate(zip(OPTION_LABELS, targets, strict=False), start=1)
+    )
+    return Screen(name, "menu", "agent_menu", options=options, view="agent_menu", back=False,
+                  home=False)  # fmt: skip
+
+
 SCREENS = (
     Screen(
         "agent_pin",
@@ -31,45 +44,11 @@ SCREENS = (
         secret=True,
         exits=(COLLECTOR, FACILITY, SUPERVISOR, "agent_locked", "agent_refused"),
     ),
-    Screen(
-        COLLECTOR,
-        "menu",
-        "agent_menu",
-        options=(
-            Option("1", "opt_verify", "agent_verify"),
-            # Options 2-4 (D20, D21): screens in gateway.menus.agent_cash.
-            Option("2", "opt_collect", "agent_collect"),
-            Option("3", "opt_cash", "agent_cash"),
-            Option("4", "opt_remit", "agent_remit"),
-        ),
-        view="agent_menu",
-        back=False,
-        home=False,
-    ),
+    # Options 2-4 (D20, D21): screens in gateway.menus.agent_cash and agent_remit.
+    _agent_menu(COLLECTOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit"),
     # Supervisors: the collector menu, whose option 4 also lets them confirm (D21).
-    Screen(
-        SUPERVISOR,
-        "menu",
-        "agent_menu",
-        options=(
-            Option("1", "opt_verify", "agent_verify"),
-            Option("2", "opt_collect", "agent_collect"),
-            Option("3", "opt_cash", "agent_cash"),
-            Option("4", "opt_remit", "agent_remit_choice"),
-        ),
-        view="agent_menu",
-        back=False,
-        home=False,
-    ),
-    Screen(
-        FACILITY,
-        "menu",
-        "agent_menu",
-        options=(Option("1", "opt_verify", "agent_verify"),),
-        view="agent_menu",
-        back=False,
-        home=False,
-    ),
+    _agent_menu(SUPERVISOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit_choice"),
+    _agent_menu(FACILITY, "agent_verify"),
     Screen(
         "agent_verify",
         "input",
