@@ -135,21 +135,8 @@ def to_suspense(
     if found is not None:
         return found
     mutual_id = intent.mutual_id if intent is not None else None
-    item = SuspenseItem(
-        mutual_id=None,  # set by book_suspense
-        provider=provider,
-        provider_txn_id=provider_txn_id,
-        reference=reference,
-        msisdn=msisdn,
-        amount=amount,
-        currency=currency or "XOF",
-        received_on=now.date(),
-        reason=reason,
-        state="OPEN",
-        intent_id=intent.id if intent is not None else None,
-        household_id=intent.household_id if intent is not None else None,
-        created_at=now,
-    )
+    hold = Hold(provider, provider_txn_id, amount, now, reason, currency, reference, msisdn)
+    item = _item(hold, intent)
     try:
         with session.begin_nested():
             session.add(item)
@@ -160,14 +147,8 @@ def to_suspense(
         return found
     if mutual_id is not None:
         book_suspense(session, item, mutual_id)
-    raise_alert(
-        session,
-        kind=f"payment_{reason}",
-        subject=f"suspense:{provider}:{provider_txn_id}",
-        detail=f"{amount} {currency or 'XOF'} from {provider} held in suspense ({reason})",
-        now=now,
-        mutual_id=mutual_id,
-    )
+    kind, subject, detail = _alert_fields(hold)
+    raise_alert(session, kind=kind, subject=subject, detail=detail, now=now, mutual_id=mutual_id)
     return item
 
 
@@ -176,9 +157,7 @@ def book_suspense(session: Session, item: SuspenseItem, mutual_id: int) -> None:
     once per item (its key), whether the intent, a statement or a person found the mutual."""
     if item.ledger_key is not None:
         return
-    item.mutual_id = mutual_id
-    item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
-    ledger.post_one(session, mutual_id, _suspense_posting(item))
+    ledger.post_one(session, mutual_id, _booked(item, mutual_id))
 
 
 @dataclass(frozen=True)
@@ -224,9 +203,7 @@ def hold_in_bulk(session: Session, holds: Sequence[Hold], mutual_id: int) -> lis
     postings = []
     for item in dict.fromkeys(items):  # once each, in order
         if item.ledger_key is None:
-            item.mutual_id = mutual_id
-            item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
-            postings.append(_suspense_posting(item))
+            postings.append(_booked(item, mutual_id))
     ledger.post_many(session, mutual_id=mutual_id, postings=postings)
     return items
 
@@ -262,9 +239,9 @@ def _hold_one(session: Session, h: Hold, mutual_id: int) -> SuspenseItem:
     return item
 
 
-def _item(h: Hold) -> SuspenseItem:
+def _item(h: Hold, intent: PaymentIntent | None = None) -> SuspenseItem:
     return SuspenseItem(
-        mutual_id=None,
+        mutual_id=None,  # set when booked
         provider=h.provider,
         provider_txn_id=h.provider_txn_id,
         reference=h.reference,
@@ -274,20 +251,26 @@ def _item(h: Hold) -> SuspenseItem:
         received_on=h.now.date(),
         reason=h.reason,
         state="OPEN",
-        intent_id=None,
-        household_id=None,
+        intent_id=intent.id if intent is not None else None,
+        household_id=intent.household_id if intent is not None else None,
         created_at=h.now,
     )
 
 
+def _alert_fields(h: Hold) -> tuple[str, str, str]:
+    """Kind, subject and detail of the alert a new suspense item raises."""
+    detail = f"{h.amount} {h.currency or 'XOF'} from {h.provider} held in suspense ({h.reason})"
+    return f"payment_{h.reason}", f"suspense:{h.provider}:{h.provider_txn_id}", detail
+
+
 def _alert(h: Hold) -> Alert:
-    """The alert `to_suspense` raises for a new item of no known intent."""
-    kind, subject = f"payment_{h.reason}", f"suspense:{h.provider}:{h.provider_txn_id}"
+    """The alert `to_suspense` raises for a new item of no known intent (raise_alert's key)."""
+    kind, subject, detail = _alert_fields(h)
     return Alert(
         mutual_id=None,
         kind=kind,
         subject=subject,
-        detail=f"{h.amount} {h.currency or 'XOF'} from {h.provider} held in suspense ({h.reason})",
+        detail=detail,
         dedupe_key=f"{kind}:{subject}",
         created_at=h.now,
     )
@@ -301,10 +284,13 @@ def _alert_keys(session: Session, keys: list[str]) -> set[str]:
     return known
 
 
-def _suspense_posting(item: SuspenseItem) -> ledger.Posting:
-    """Dr float / Cr liab:suspense:<provider>, keyed by the item's ledger key."""
+def _booked(item: SuspenseItem, mutual_id: int) -> ledger.Posting:
+    """The item placed in its mutual, and its posting: Dr float / Cr liab:suspense:<provider>,
+    once per item (its ledger key)."""
+    item.mutual_id = mutual_id
+    item.ledger_key = f"suspense:{item.provider}:{item.provider_txn_id}"
     return ledger.Posting(
-        key=item.ledger_key or "",
+        key=item.ledger_key,
         kind="suspense",
         occurred_on=item.received_on,
         lines=[
