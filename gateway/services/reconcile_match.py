@@ -110,97 +110,88 @@ def _analyze(session: Session) -> None:
         session.execute(text("ANALYZE recon_matches"))
 
 
-def _rank() -> ColumnElement[int]:
-    """Several lines on one intent: the one with the intent's transaction id, else the
-    earliest, wins; the others are duplicates."""
-    return func.row_number().over(
-        partition_by=N.id,
-        order_by=(
-            case((L.provider_txn_id == N.provider_txn_id, 0), else_=1),
-            L.occurred_at,
-            L.natural_key,
-        ),
-    )
-
-
-def _bucket(
-    rank: Any, taken: Any, status: Any, paid: Any, asked: Any, state: Any, flag: Any
-) -> ColumnElement[str]:
-    """A (line, intent) pair's bucket."""
+def _base_bucket(n: Any) -> ColumnElement[str]:
+    """A (line, intent) pair's bucket when the line is the intent's only one."""
     return case(
-        (or_(rank > 1, taken), "duplicate"),
-        (and_(status == "FAILED", state == "SUCCEEDED"), "amount_mismatch"),
-        (status == "FAILED", "matched"),
-        (or_(paid != asked, flag == "amount_mismatch"), "amount_mismatch"),
-        (state == "SUCCEEDED", "matched"),
+        (and_(L.status == "FAILED", n.state == "SUCCEEDED"), "amount_mismatch"),
+        (L.status == "FAILED", "matched"),
+        (or_(L.amount != n.amount, n.flag == "amount_mismatch"), "amount_mismatch"),
+        (n.state == "SUCCEEDED", "matched"),
         else_="missing_in_ledger",
     )
 
 
-def _pairs(scope: Scope, on: ColumnElement[bool], tier: int, *, outer: bool = False) -> Subquery:
-    """(line, intent) pairs of the scope's new lines with what their bucket needs; `outer`
-    keeps the lines without an intent (intent columns NULL)."""
-    return (
+def _pairs(
+    scope: Scope, n: Any, on: ColumnElement[bool], tier: int, *, outer: bool = False
+) -> Subquery:
+    """(line, intent) pairs of the scope's new lines, ranked among the intent's lines;
+    `outer` keeps the lines without an intent (intent columns NULL). Everything that does
+    not depend on the rank is computed before it, so that only narrow rows are sorted for
+    the window (a million of them on a big statement)."""
+    pair = (
         select(
-            L.mutual_id,
-            L.provider,
             L.day,
             L.id.label("line_id"),
-            N.id.label("intent_id"),
+            n.id.label("intent_id"),
             L.status,
-            L.amount.label("paid"),
-            N.amount.label("asked"),
-            N.state,
-            N.flag,
-            _rank().label("rank"),
-            _taken(tier).label("taken"),
+            _base_bucket(n).label("base"),
+            _taken(tier, n).label("taken"),
+            case((L.provider_txn_id == n.provider_txn_id, 0), else_=1).label("txn_first"),
+            L.occurred_at,
+            L.natural_key,
         )
         .select_from(L)
-        .join(N, and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on), isouter=outer)
+        .join(n, on, isouter=outer)
         .where(scope.lines())
+        .offset(0)  # a fence: PostgreSQL would fold the subquery and sort its inputs
         .subquery()
+        .c
     )
+    # Several lines on one intent: the one with the intent's transaction id, else the
+    # earliest, wins; the others are duplicates.
+    rank = func.row_number().over(
+        partition_by=pair.intent_id,
+        order_by=(pair.txn_first, pair.occurred_at, pair.natural_key),
+    )
+    columns = (pair.day, pair.line_id, pair.intent_id, pair.status, pair.base, pair.taken)
+    return select(*columns, rank.label("rank")).subquery()
 
 
 def _tier1(scope: Scope) -> Select[tuple[object, ...]]:
-    """Every new line of the scope: its intent by our reference, else a placeholder."""
-    p = _pairs(scope, N.reference == L.reference, 1, outer=True).c
-    placed = p.intent_id.is_not(None)
-    bucket = case((placed, _pair_bucket(p)), else_=literal("missing_in_ledger"))
-    return _results(p, case((placed, literal(1))), bucket)
+    """Every new line of the scope: its intent by our reference, else a placeholder. The
+    reference is unique, so it alone is the hash key; the scope's intents are filtered
+    before the join."""
+    own = select(N).where(N.mutual_id == scope.mutual_id, N.provider == scope.provider)
+    n = aliased(PaymentIntent, own.subquery())
+    p = _pairs(scope, n, n.reference == L.reference, 1, outer=True).c
+    return _results(scope, p, case((p.intent_id.is_not(None), literal(1))))
 
 
 def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
     """(line, intent) pairs with the line's bucket (tiers 2 and 3)."""
-    p = _pairs(scope, on, tier).c
-    return _results(p, literal(tier), _pair_bucket(p))
+    same = and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on)
+    return _results(scope, _pairs(scope, N, same, tier).c, literal(tier))
 
 
-def _pair_bucket(p: Any) -> ColumnElement[str]:
-    return _bucket(p.rank, p.taken, p.status, p.paid, p.asked, p.state, p.flag)
-
-
-def _results(
-    p: Any, tier: ColumnElement[Any], bucket: ColumnElement[str]
-) -> Select[tuple[object, ...]]:
-    """Result rows (TARGET's columns) of pairs; the bucket is computed once per line, in a
-    subquery whose columns the action then reads."""
-    b = (
-        select(
-            p.mutual_id,
-            p.provider,
-            p.day,
-            p.line_id,
-            p.intent_id,
-            p.status,
-            tier.label("tier"),
-            bucket.label("bucket"),
-        )
-        .subquery()
-        .c
+def _results(scope: Scope, p: Any, tier: ColumnElement[Any]) -> Select[tuple[object, ...]]:
+    """Result rows (TARGET's columns) of ranked pairs; the bucket is computed once per line,
+    in a subquery whose columns the action then reads."""
+    bucket = case(
+        (p.intent_id.is_(None), literal("missing_in_ledger")),
+        (or_(p.rank > 1, p.taken), literal("duplicate")),
+        else_=p.base,
     )
+    b = select(p.day, p.line_id, p.intent_id, p.status, tier.label("tier"), bucket.label("bucket"))
+    c = b.subquery().c
     return select(
-        b.mutual_id, b.provider, b.day, b.line_id, b.intent_id, b.tier, b.bucket, _action(b)
+        literal(scope.mutual_id),
+        literal(scope.provider),
+        c.day,
+        c.line_id,
+        c.intent_id,
+        c.tier,
+        c.bucket,
+        _action(c),
     )
 
 
@@ -211,13 +202,14 @@ def _action(b: Any) -> ColumnElement[str | None]:
     return case((and_(b.bucket == "matched", b.status == "SUCCEEDED"), "none"))
 
 
-def _taken(tier: int) -> ColumnElement[bool]:
+def _taken(tier: int, n: Any) -> ColumnElement[bool]:
     """The intent already has a line. Tier 1 starts on a table without this run's rows, so
     it tests membership in a set built once (a hashed subplan); later tiers, with fresh
     statistics, look each intent up in the index."""
+    intent: ColumnElement[int] = n.id
     if tier == 1:
-        return N.id.in_(select(R.intent_id).where(R.intent_id.is_not(None)))
-    return exists().where(R.intent_id == N.id)
+        return intent.in_(select(R.intent_id).where(R.intent_id.is_not(None)))
+    return exists().where(R.intent_id == intent)
 
 
 def _placeholders(scope: Scope, mark: frozenset[int]) -> ColumnElement[bool]:
