@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict gateway worker
+	$(BIN)/mypy --strict gateway worker bench
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

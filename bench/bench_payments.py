@@ -207,7 +207,7 @@ class Bench:
 def _measure(endpoint: str, app: str, ctx: Bench) -> list[Run]:
     port = _free_port()
     proc = _gunicorn(app, port, ctx)
-    args, runs = ctx.args, []
+    args, runs = ctx.args, list[Run]()
     path = PATH if endpoint == "gateway" else "/"
     third = len(ctx.bodies) // 3
     fresh, paced = ctx.bodies[:third], ctx.bodies[third : 2 * third]

@@ -27,11 +27,17 @@ from sqlalchemy.engine import make_url
 
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
-from gateway.models import Household, Mutual, Product, ReconMatch, ReconMissing
+from gateway.models import (
+    Household,
+    Mutual,
+    Product,
+    ReconMatch,
+    ReconMissing,
+    StatementFile,
+)
 from gateway.services.reconcile import lag_hours
 from gateway.services.reconcile_effects import apply_results, settle
 from gateway.services.reconcile_match import Scope, match
-from gateway.services.statement_import import StatementFile
 
 PROTECTED = {"test", "postgres"}
 DAY = dt.date(2026, 11, 24)

@@ -34,6 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlencode
 
 import redis
@@ -183,7 +184,15 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _gunicorn(app: str, port: int, ctx: Bench) -> subprocess.Popen[bytes]:
+class Server(Protocol):
+    """What starting the server needs of a benchmark (this one's or the payments one's)."""
+
+    args: argparse.Namespace
+    env: dict[str, str]
+    log: Path
+
+
+def _gunicorn(app: str, port: int, ctx: Server) -> subprocess.Popen[bytes]:
     """The production server as deploy/gunicorn.conf.py runs it (gthread workers, keep-alive),
     with the workers and threads of the command line and no access log (nginx keeps one)."""
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}",
