@@ -37,10 +37,10 @@ from bench.bench_ussd import (
     DEFAULT_REDIS,
     HOST,
     TOKEN,
+    KeepAlive,
     _free_port,
     _gunicorn,
     _pct,
-    _read_reply,
     _settings_env,
     _stop,
     _wait_listening,
@@ -97,43 +97,25 @@ def callback_body(reference: str, n: int, msisdn: str) -> bytes:
     ).encode()
 
 
-class Sender:
+class Sender(KeepAlive):
     """One provider notifier: callbacks one after another on one keep-alive connection."""
 
     def __init__(self, port: int, path: str, run: Run, rng: random.Random) -> None:
-        self.port, self.path, self.run, self.rng = port, path, run, rng
-        self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        super().__init__(port)
+        self.path, self.run, self.rng = path, run, rng
 
     async def post(self, body: bytes) -> None:
         request = (
             f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
             f"Content-Type: application/json\r\n{SIGNATURE_HEADER}: {sign(SECRET, body)}\r\n\r\n"
         ).encode() + body
-        for _attempt in range(2):
-            if self.conn is None:
-                self.conn = await asyncio.open_connection(HOST, self.port)
-            reader, writer = self.conn
-            started = time.perf_counter()
-            try:
-                writer.write(request)
-                await writer.drain()
-                status, _reply, close = await _read_reply(reader)
-            except (ConnectionError, asyncio.IncompleteReadError):
-                self.close()
-                continue
-            self.run.latencies.append(time.perf_counter() - started)
-            self.run.sent.append(body)
-            if close:
-                self.close()
-            if status != 200:
-                self.run.errors += 1
+        answer = await self.exchange(request, self.run.latencies)
+        if answer is None:
+            self.run.errors += 1
             return
-        self.run.errors += 1
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn[1].close()
-            self.conn = None
+        self.run.sent.append(body)
+        if answer[0] != 200:
+            self.run.errors += 1
 
 
 async def _send_all(sender: Sender, bodies: list[bytes], deadline: float) -> None:

@@ -108,19 +108,17 @@ async def _read_reply(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
     return status, body, headers.get("connection", "").lower() == "close"
 
 
-class Client:
-    """A phone slot: sessions one after another on one connection, reconnecting if closed."""
+class KeepAlive:
+    """One keep-alive HTTP/1.1 connection to the server under test, reopened once when the
+    server has closed it; shared by the USSD and the payment benchmarks."""
 
-    def __init__(self, port: int, path: str, run: Run, rng: random.Random) -> None:
-        self.port, self.path, self.run, self.rng = port, path, run, rng
+    def __init__(self, port: int) -> None:
+        self.port = port
         self.conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
-    async def hop(self, form: dict[str, str]) -> bytes:
-        body = urlencode(form).encode()
-        request = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
-        ).encode() + body
+    async def exchange(self, request: bytes, latencies: list[float]) -> tuple[int, bytes] | None:
+        """(status, body) of the request, its time appended to `latencies`; None if the
+        server could not be reached twice in a row."""
         for _attempt in range(2):
             if self.conn is None:
                 self.conn = await asyncio.open_connection(HOST, self.port)
@@ -133,19 +131,39 @@ class Client:
             except (ConnectionError, asyncio.IncompleteReadError):
                 self.close()
                 continue
-            self.run.latencies.append(time.perf_counter() - started)
+            latencies.append(time.perf_counter() - started)
             if close:
                 self.close()
-            if status != 200 or not reply.startswith((b"CON ", b"END ")):
-                self.run.errors += 1
-            return reply
-        self.run.errors += 1
-        return b""
+            return status, reply
+        return None
 
     def close(self) -> None:
         if self.conn is not None:
             self.conn[1].close()
             self.conn = None
+
+
+class Client(KeepAlive):
+    """A phone slot: sessions one after another on one connection."""
+
+    def __init__(self, port: int, path: str, run: Run, rng: random.Random) -> None:
+        super().__init__(port)
+        self.path, self.run, self.rng = path, run, rng
+
+    async def hop(self, form: dict[str, str]) -> bytes:
+        body = urlencode(form).encode()
+        request = (
+            f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+        ).encode() + body
+        answer = await self.exchange(request, self.run.latencies)
+        if answer is None:
+            self.run.errors += 1
+            return b""
+        status, reply = answer
+        if status != 200 or not reply.startswith((b"CON ", b"END ")):
+            self.run.errors += 1
+        return reply
 
 
 async def _client(client: Client, phones: itertools.cycle[str], tag: str, deadline: float) -> None:
