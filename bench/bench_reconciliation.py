@@ -107,6 +107,7 @@ def seed(engine: Engine, lines: int) -> tuple[int, int]:
         conn.execute(text(INTENTS), params)
         conn.execute(text(LINES), params)
         conn.execute(text(EXTRA_LINES), params)
+        conn.execute(text(DAY_TOTALS), params)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     return mutual_id, file_id
@@ -175,6 +176,15 @@ SELECT :f, :m, 'sandbox', :lines + g + 1, 'txn:U' || g, 'U' || g,
 FROM generate_series(1, 2 * :x) AS g
 """
 )
+# What the import keeps with the lines it adds: their totals per file and day.
+DAY_TOTALS = """
+INSERT INTO statement_days (file_id, day, mutual_id, provider, lines, paid, collected, fees,
+                            newest_at)
+SELECT file_id, day, mutual_id, provider, count(*), count(*) FILTER (WHERE status = 'SUCCEEDED'),
+       coalesce(sum(amount) FILTER (WHERE status = 'SUCCEEDED'), 0),
+       coalesce(sum(fee) FILTER (WHERE status = 'SUCCEEDED'), 0), max(occurred_at)
+FROM statement_lines WHERE file_id = :f GROUP BY file_id, day, mutual_id, provider
+"""
 JOIN = "FROM statement_lines l JOIN payment_intents i ON i.reference = l.reference"
 
 

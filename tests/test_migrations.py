@@ -124,3 +124,45 @@ def test_ledger_triggers_exist_after_upgrade_and_go_with_0002(
     migrate.downgrade(empty_url, "0001")
     assert not any(name.startswith(tuple(LEDGER_TABLES)) for name in triggers(engine_of))
     assert tables(engine_of) >= LEDGER_TABLES
+
+
+def test_0012_totals_the_statements_imported_before_it(empty_url: str, engine_of: Engine) -> None:
+    """Files imported before statement_days existed get their totals from their lines, so
+    settlement and the report read the same numbers for old and new files."""
+    migrate.upgrade(empty_url, "0011")
+    line = (
+        "INSERT INTO statement_lines (file_id, mutual_id, provider, line_no, natural_key, amount,"
+        " fee, currency, status, occurred_at, day) VALUES (1, 1, 'sandbox', :n, :key, :amount,"
+        " :fee, 'XOF', :status, :at, :day)"
+    )
+    with engine_of.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO mutuals (id, code, name, country, timezone, languages, service_codes,"
+                " quiet_hours_start, quiet_hours_end, catch_up_hours, payment_provider,"
+                " payment_settings, created_at) VALUES (1, 'M', 'M', 'BF', 'Africa/Ouagadougou',"
+                " '[]', '[]', '21:00', '07:00', 2, 'sandbox', '{}', '2026-11-24 00:00:00+00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO statement_files (id, mutual_id, provider, sha256, filename, layout,"
+                " lines, skipped, imported_at) VALUES (1, 1, 'sandbox', 'h', 'f', 'generic', 3,"
+                " 0, '2026-11-25 06:00:00+00')"
+            )
+        )
+        for n, amount, fee, status, at in (
+            (1, 6000, 60, "SUCCEEDED", "2026-11-24 09:00:00+00"),
+            (2, 3000, 0, "FAILED", "2026-11-24 18:00:00+00"),
+            (3, 5000, 50, "SUCCEEDED", "2026-11-25 08:00:00+00"),
+        ):
+            conn.execute(
+                text(line),
+                {"n": n, "key": f"txn:{n}", "amount": amount, "fee": fee, "status": status}
+                | {"at": at, "day": at[:10]},
+            )
+    migrate.upgrade(empty_url, "0012")
+    query = "SELECT day, lines, paid, collected, fees FROM statement_days ORDER BY day"
+    with engine_of.connect() as conn:
+        rows = [tuple(str(v) for v in row) for row in conn.execute(text(query))]
+    assert rows == [("2026-11-24", "2", "1", "6000", "60"), ("2026-11-25", "1", "1", "5000", "50")]

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Mutual, StatementFile, StatementLine
+from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
 from gateway.services.csv_rows import ImportErrors
 from gateway.services.statement_formats import parse_statement
 from gateway.services.statement_import import import_statement
@@ -137,3 +137,61 @@ def test_dates_with_an_offset_are_taken_to_utc(db: Session, mutual: Mutual) -> N
     text = HEADER + "T1,,,100,XOF,SUCCEEDED,2026-11-24T23:30:00-01:00,0\n"
     result = import_statement(db, mutual, "sandbox", text.encode(), now=NOW)
     assert result.days == [dt.date(2026, 11, 25)]
+
+
+def totals(db: Session) -> list[tuple[object, ...]]:
+    query = select(
+        StatementDay.file_id,
+        StatementDay.day,
+        StatementDay.lines,
+        StatementDay.paid,
+        StatementDay.collected,
+        StatementDay.fees,
+        StatementDay.newest_at,
+    )
+    return [
+        tuple(row) for row in db.execute(query.order_by(StatementDay.file_id, StatementDay.day))
+    ]
+
+
+def test_each_file_keeps_its_new_lines_totals_per_day(db: Session, mutual: Mutual) -> None:
+    """What settlement posts and the settlement lag's horizon: per file and business day,
+    successful lines only in the money, skipped lines counted in the file that brought them."""
+    one = HEADER + "T1,,,100,XOF,SUCCEEDED,2026-11-24 10:00:00,5\n"
+    two = (
+        one
+        + "T2,,,200,XOF,SUCCEEDED,2026-11-24 23:59:59,10\n"
+        + "T3,,,300,XOF,FAILED,2026-11-24 12:00:00,0\n"
+        + "T4,,,400,XOF,SUCCEEDED,2026-11-25 00:00:00,20\n"
+    )
+    first = import_statement(db, mutual, "sandbox", one.encode(), now=NOW)
+    second = import_statement(db, mutual, "sandbox", two.encode(), now=NOW)
+    at = dt.datetime
+    assert totals(db) == [
+        (first.file_id, dt.date(2026, 11, 24), 1, 1, 100, 5, at(2026, 11, 24, 10, tzinfo=dt.UTC)),
+        (
+            second.file_id,
+            dt.date(2026, 11, 24),
+            2,
+            1,
+            200,
+            10,
+            at(2026, 11, 24, 23, 59, 59, tzinfo=dt.UTC),
+        ),
+        (second.file_id, dt.date(2026, 11, 25), 1, 1, 400, 20, at(2026, 11, 25, tzinfo=dt.UTC)),
+    ]
+    L = StatementLine
+    by_lines = select(L.file_id, L.day, func.count(), func.max(L.occurred_at)).group_by(
+        L.file_id, L.day
+    )
+    kept = {(f, d): (n, newest) for f, d, n, newest in db.execute(by_lines)}
+    assert kept == {(f, d): (n, newest) for f, d, n, _, _, _, newest in totals(db)}
+
+
+def test_the_same_file_twice_keeps_one_set_of_totals(db: Session, mutual: Mutual) -> None:
+    data = (STATEMENTS / "sandbox_2026-11-24.csv").read_bytes()
+    import_statement(db, mutual, "sandbox", data, now=NOW)
+    once = totals(db)
+    import_statement(db, mutual, "sandbox", data, now=NOW)
+    assert totals(db) == once
+    assert db.scalar(select(func.sum(StatementDay.lines))) == 9

@@ -10,7 +10,15 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Mutual, PaymentIntent, ReconMatch, ReconMissing, StatementLine
+from gateway.models import (
+    LedgerTransaction,
+    Mutual,
+    PaymentIntent,
+    ReconMatch,
+    ReconMissing,
+    StatementLine,
+)
+from gateway.services import ledger
 from gateway.services.reconcile import import_and_reconcile
 from tests.factories import make_household, make_mutual
 from tests.reconcile_scenario import AT, intent, phone, ref, succeed
@@ -263,3 +271,25 @@ def test_tier2_by_intent_in_chunks_or_in_one_statement(
         "txn:P-2": ("duplicate", 2),
         "txn:Q-1": ("missing_in_ledger", None),
     }
+
+
+def test_settlement_per_file_and_day_skips_a_day_of_failed_lines(
+    db: Session, mutual: Mutual
+) -> None:
+    """Settlement (Dr bank + fees / Cr float) comes from the import's totals per file and
+    day: the collected lines' gross and fees; a day whose lines all failed moves nothing."""
+    reconcile(
+        db,
+        mutual,
+        "S-1,,,6000,XOF,SUCCEEDED,2026-11-24 09:00,60",
+        "S-2,,,3000,XOF,FAILED,2026-11-24 09:30,0",
+        "S-3,,,5000,XOF,FAILED,2026-11-25 08:00,0",
+    )
+    settled = db.scalars(
+        select(LedgerTransaction.idempotency_key).where(LedgerTransaction.kind == "settlement")
+    ).all()
+    assert [key.rsplit(":", 1)[1] for key in settled] == ["2026-11-24"]
+    assert ledger.balance(db, mutual.id, "asset:bank") == 5940
+    assert ledger.balance(db, mutual.id, "expense:provider_fees") == 60
+    # S-1 is unknown money: held in suspense (Dr float), then settled out of the float.
+    assert ledger.balance(db, mutual.id, "asset:float:sandbox") == 0

@@ -26,6 +26,7 @@ from gateway.models.reconciliation import (
     ReconAction,
     ReconMatch,
     ReconMissing,
+    StatementDay,
     StatementFile,
     StatementLine,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "Remittance",
     "SandboxRequest",
     "Section",
+    "StatementDay",
     "StatementFile",
     "StatementLine",
     "Subsidy",

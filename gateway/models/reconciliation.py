@@ -67,6 +67,30 @@ class StatementLine(IdMixin, Base):
     day: Mapped[dt.date] = mapped_column()  # business day: the UTC date of occurred_at
 
 
+class StatementDay(Base):
+    """One statement file's new lines on one business day, totalled by the import in the
+    transaction that adds the lines (lines are never updated or deleted, so the totals stay
+    true): the settlement and the provider's newest line are read here instead of from a
+    scan of a day's lines (a million on a big statement)."""
+
+    __tablename__ = "statement_days"
+    __table_args__ = (
+        CheckConstraint("lines > 0 AND paid >= 0 AND paid <= lines", name="lines"),
+        CheckConstraint("collected >= 0 AND fees >= 0 AND fees <= collected", name="money"),
+        Index("ix_statement_days_scope", "mutual_id", "provider", "day"),
+    )
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("statement_files.id"), primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    lines: Mapped[int] = mapped_column()
+    paid: Mapped[int] = mapped_column()  # lines with status SUCCEEDED
+    collected: Mapped[int] = mapped_column(Money)  # their amounts
+    fees: Mapped[int] = mapped_column(Money)  # their fees
+    newest_at: Mapped[dt.datetime] = mapped_column()  # the latest occurred_at of the lines
+
+
 class ReconMatch(Base):
     """One per statement line: its tier, bucket and what reconciliation did about it.
 

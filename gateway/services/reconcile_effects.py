@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.models import (
     PaymentIntent,
     ReconMatch,
+    StatementDay,
     StatementFile,
     StatementLine,
     SuspenseItem,
@@ -46,11 +47,11 @@ def apply_results(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_H
     )
     rows = session.execute(query).all()
     ids = sorted({result.intent_id for result, _ in rows if result.intent_id is not None})
-    known = _load(session, ids)
+    intents, known = _load(session, ids)
     holds: list[tuple[ReconMatch, StatementLine, str]] = []
     done = applied = 0
     for result, line in rows:
-        intent = session.get(PaymentIntent, result.intent_id) if result.intent_id else None
+        intent = intents.get(result.intent_id) if result.intent_id else None
         applied += _act(session, result, line, intent, holds, known)
         done += 1
     _hold(session, holds)
@@ -60,12 +61,18 @@ def apply_results(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_H
     return done
 
 
-def _load(session: Session, intent_ids: list[int]) -> dict[int, int | None]:
-    """The intents (into the session) and each one's first suspense line, if any."""
+def _load(
+    session: Session, intent_ids: list[int]
+) -> tuple[dict[int, PaymentIntent], dict[int, int | None]]:
+    """The intents by id, and each one's first suspense line, if any. The intents are held
+    here: the session's identity map is weak, so a `session.get` later could query (and
+    autoflush) again for each one."""
+    intents: dict[int, PaymentIntent] = {}
     first: dict[int, int | None] = {}
     for i in range(0, len(intent_ids), CHUNK):
         chunk = intent_ids[i : i + CHUNK]
-        session.scalars(select(PaymentIntent).where(PaymentIntent.id.in_(chunk))).all()
+        query = select(PaymentIntent).where(PaymentIntent.id.in_(chunk))
+        intents.update((intent.id, intent) for intent in session.scalars(query))
         first.update(dict.fromkeys(chunk))
         query = (
             select(SuspenseItem.intent_id, func.min(SuspenseItem.id))
@@ -75,7 +82,7 @@ def _load(session: Session, intent_ids: list[int]) -> dict[int, int | None]:
         for intent_id, item_id in session.execute(query):
             if intent_id is not None:
                 first[intent_id] = item_id
-    return first
+    return intents, first
 
 
 def _act(
@@ -161,25 +168,24 @@ def _suspense_of(session: Session, intent: PaymentIntent) -> int | None:
 
 def settle(session: Session, scope: Scope) -> int:
     """One settlement per statement file and day: Dr asset:bank (net) + Dr
-    expense:provider_fees / Cr asset:float:<provider> (gross). A line belongs to one file
-    only, so each franc leaves the float once; replays are no-ops (idempotency key)."""
-    L = StatementLine
+    expense:provider_fees / Cr asset:float:<provider> (gross), from the totals the import
+    kept (`statement_days`). A line belongs to one file only, so each franc leaves the float
+    once; replays are no-ops (idempotency key)."""
+    D = StatementDay
     query = (
-        select(L.file_id, StatementFile.sha256, L.day, func.sum(L.amount), func.sum(L.fee))
-        .join(StatementFile, StatementFile.id == L.file_id)
+        select(StatementFile.sha256, D.day, D.collected, D.fees)
+        .join(StatementFile, StatementFile.id == D.file_id)
         .where(
-            L.mutual_id == scope.mutual_id,
-            L.provider == scope.provider,
-            L.day.in_(scope.days),
-            L.status == "SUCCEEDED",
+            D.mutual_id == scope.mutual_id,
+            D.provider == scope.provider,
+            D.day.in_(scope.days),
+            D.paid > 0,
         )
-        .group_by(L.file_id, StatementFile.sha256, L.day)
-        .order_by(L.day, StatementFile.sha256)
+        .order_by(D.day, StatementFile.sha256)
     )
     posted = 0
-    for _file_id, sha, day, gross, fees in session.execute(query).all():
-        gross, fees = int(gross), int(fees)
-        post_settlement(session, scope, sha, day, gross, fees)
+    for sha, day, gross, fees in session.execute(query).all():
+        post_settlement(session, scope, sha, day, int(gross), int(fees))
         posted += 1
     return posted
 

@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from gateway.models import PaymentIntent, ReconMatch, ReconMissing, StatementLine
+from gateway.models import PaymentIntent, ReconMatch, ReconMissing, StatementDay, StatementLine
 
 WINDOW = dt.timedelta(hours=2)  # tier 3: line time vs the intent's creation, either way
 CHUNK = 1000  # tier-2 and tier-3 lines per statement
@@ -45,7 +45,7 @@ ANALYZE_AFTER = 10_000  # new results after which PostgreSQL's statistics are re
 DEFAULT_LAG_HOURS = 48  # a credited intent may wait this long for its statement line
 MISSING_AT_ONCE = 10_000  # missing intents read, then written, in one go
 
-L, N, R, M = StatementLine, PaymentIntent, ReconMatch, ReconMissing
+L, N, R, M, D = StatementLine, PaymentIntent, ReconMatch, ReconMissing, StatementDay
 MATCHES = cast(Table, ReconMatch.__table__)
 MISSING = cast(Table, ReconMissing.__table__)
 TARGET = ("mutual_id", "provider", "day", "line_id", "intent_id", "tier", "bucket", "action")
@@ -343,8 +343,8 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
         )
     )
     horizon = session.scalar(
-        select(func.max(L.occurred_at)).where(
-            L.mutual_id == scope.mutual_id, L.provider == scope.provider
+        select(func.max(D.newest_at)).where(
+            D.mutual_id == scope.mutual_id, D.provider == scope.provider
         )
     )
     cutoff = (horizon or dt.datetime.min.replace(tzinfo=dt.UTC)) - dt.timedelta(hours=lag_hours)

@@ -17,6 +17,7 @@ from gateway.models import (
     PaymentIntent,
     ReconMatch,
     ReconMissing,
+    StatementDay,
     StatementLine,
     SuspenseItem,
 )
@@ -99,20 +100,21 @@ def _counts(
 
 
 def _statement(session: Session, mutual_id: int, provider: str, day: dt.date) -> dict[str, int]:
-    paid = L.status == "SUCCEEDED"
+    """The day's statement lines, from the totals the import kept per file and day."""
+    D = StatementDay
     query = select(
-        func.count(),
-        func.coalesce(func.sum(case((paid, L.amount), else_=0)), 0),
-        func.coalesce(func.sum(case((paid, L.fee), else_=0)), 0),
-        func.coalesce(func.sum(case((paid, 0), else_=1)), 0),
-    ).where(L.mutual_id == mutual_id, L.provider == provider, L.day == day)
-    count, collected, fees, failed = session.execute(query).one()
+        func.coalesce(func.sum(D.lines), 0),
+        func.coalesce(func.sum(D.paid), 0),
+        func.coalesce(func.sum(D.collected), 0),
+        func.coalesce(func.sum(D.fees), 0),
+    ).where(D.mutual_id == mutual_id, D.provider == provider, D.day == day)
+    count, paid, collected, fees = (int(value) for value in session.execute(query).one())
     return {
-        "lines": int(count),
-        "collected": int(collected),
-        "failed_lines": int(failed),
-        "fees": int(fees),
-        "net": int(collected) - int(fees),
+        "lines": count,
+        "collected": collected,
+        "failed_lines": count - paid,
+        "fees": fees,
+        "net": collected - fees,
     }
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Mutual, StatementFile, StatementLine
+from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
 from gateway.services.csv_rows import ImportErrors, Problems
 from gateway.services.statement_formats import StatementRow, parse_statement
 
@@ -69,6 +70,7 @@ def import_statement(
     session.flush()
     if fresh:
         session.execute(insert(StatementLine), [_values(record, row) for row in fresh])
+        session.execute(insert(StatementDay), _day_totals(record, fresh))
     return StatementImport(record.id, False, layout.name, len(fresh), record.skipped, days)
 
 
@@ -89,6 +91,31 @@ def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
         "occurred_at": row.occurred_at,
         "day": row.day,
     }
+
+
+@dataclass
+class _DayTotal:
+    lines: int = 0
+    paid: int = 0
+    collected: int = 0
+    fees: int = 0
+    newest_at: dt.datetime | None = None
+
+
+def _day_totals(record: StatementFile, rows: list[StatementRow]) -> list[dict[str, object]]:
+    """The file's new lines per business day: what settlement posts and the newest line."""
+    days: dict[dt.date, _DayTotal] = defaultdict(_DayTotal)
+    for row in rows:
+        total = days[row.day]
+        total.lines += 1
+        if row.status == "SUCCEEDED":
+            total.paid += 1
+            total.collected += row.amount
+            total.fees += row.fee
+        if total.newest_at is None or row.occurred_at > total.newest_at:
+            total.newest_at = row.occurred_at
+    scope = {"file_id": record.id, "mutual_id": record.mutual_id, "provider": record.provider}
+    return [{**scope, "day": day, **asdict(total)} for day, total in sorted(days.items())]
 
 
 def _existing(
