@@ -71,15 +71,15 @@ def _load(
     first: dict[int, int | None] = {}
     for i in range(0, len(intent_ids), CHUNK):
         chunk = intent_ids[i : i + CHUNK]
-        query = select(PaymentIntent).where(PaymentIntent.id.in_(chunk))
-        intents.update((intent.id, intent) for intent in session.scalars(query))
+        loaded = session.scalars(select(PaymentIntent).where(PaymentIntent.id.in_(chunk)))
+        intents.update((intent.id, intent) for intent in loaded)
         first.update(dict.fromkeys(chunk))
-        query = (
+        held = (
             select(SuspenseItem.intent_id, func.min(SuspenseItem.id))
             .where(SuspenseItem.intent_id.in_(chunk))
             .group_by(SuspenseItem.intent_id)
         )
-        for intent_id, item_id in session.execute(query):
+        for intent_id, item_id in session.execute(held):
             if intent_id is not None:
                 first[intent_id] = item_id
     return intents, first
