@@ -32,6 +32,7 @@ from statistics import median
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
@@ -291,8 +292,11 @@ def copy_of(url: str) -> Iterator[Engine]:
     with admin.connect() as conn:
         version = conn.dialect.server_version_info or (0,)
         strategy = " STRATEGY = FILE_COPY" if version >= (15,) else ""
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seeded.database}"{strategy}'))
+        try:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seeded.database}"{strategy}'))
+        except DBAPIError as exc:
+            sys.exit(f"cannot copy the seeded database for a round ({exc.orig}); use --rounds 1")
     engine = make_engine(seeded.set(database=name).render_as_string(hide_password=False))
     try:
         yield engine
