@@ -293,3 +293,36 @@ def test_settlement_per_file_and_day_skips_a_day_of_failed_lines(
     assert ledger.balance(db, mutual.id, "expense:provider_fees") == 60
     # S-1 is unknown money: held in suspense (Dr float), then settled out of the float.
     assert ledger.balance(db, mutual.id, "asset:float:sandbox") == 0
+
+
+@pytest.mark.parametrize("hashed", [True, False])
+def test_a_tier1_line_on_an_intent_placed_by_an_earlier_run_is_a_duplicate(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, hashed: bool
+) -> None:
+    """Whether tier 1 hashes the intents that have a result (few results) or looks each one
+    up (many): a second collection on an intent matched yesterday is a duplicate."""
+    from gateway.services import reconcile_match
+
+    monkeypatch.setattr(reconcile_match, "_few_results", lambda session: hashed)
+    succeed(db, pending(db, mutual, 1), "P-1", AT)
+    first = reconcile(db, mutual, f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0")
+    assert first == {"txn:X-1": ("matched", 1)}
+    again = reconcile(db, mutual, f"X-2,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 19:00,0")
+    assert again == {"txn:X-1": ("matched", 1), "txn:X-2": ("duplicate", 1)}
+
+
+@pytest.mark.postgres
+def test_tier1_stops_hashing_the_taken_intents_once_results_are_many(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past FEW_RESULTS (PostgreSQL's estimate), the set of intents with a result would not
+    fit in memory: tier 1 then looks each intent up instead."""
+    from sqlalchemy import text
+
+    from gateway.services import reconcile_match
+
+    reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 09:00,0")
+    db.execute(text("ANALYZE recon_matches"))
+    assert reconcile_match._few_results(db)
+    monkeypatch.setattr(reconcile_match, "FEW_RESULTS", 1)
+    assert not reconcile_match._few_results(db)

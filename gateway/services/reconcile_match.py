@@ -44,6 +44,7 @@ TIER2_IN_BULK = 20_000  # more tier-2 lines than this: one statement over the sc
 ANALYZE_AFTER = 10_000  # new results after which PostgreSQL's statistics are refreshed
 DEFAULT_LAG_HOURS = 48  # a credited intent may wait this long for its statement line
 MISSING_AT_ONCE = 10_000  # missing intents read, then written, in one go
+FEW_RESULTS = 2_000_000  # tier 1 hashes the intents with a result below this many results
 
 L, N, R, M, D = StatementLine, PaymentIntent, ReconMatch, ReconMissing, StatementDay
 MATCHES = cast(Table, ReconMatch.__table__)
@@ -84,7 +85,7 @@ def match(session: Session, scope: Scope, lag_hours: int = DEFAULT_LAG_HOURS) ->
         R.action.is_(None),
     )
     mark = frozenset(session.scalars(waiting))  # left by a run that did not act (rare)
-    query = insert(MATCHES).from_select(TARGET, _tier1(scope))
+    query = insert(MATCHES).from_select(TARGET, _tier1(scope, _few_results(session)))
     options = {"preserve_rowcount": True}
     inserted = cast(CursorResult[Any], session.execute(query, execution_options=options))
     if inserted.rowcount > ANALYZE_AFTER:
@@ -122,7 +123,7 @@ def _base_bucket(n: Any) -> ColumnElement[str]:
 
 
 def _pairs(
-    scope: Scope, n: Any, on: ColumnElement[bool], tier: int, *, outer: bool = False
+    scope: Scope, n: Any, on: ColumnElement[bool], *, hashed: bool = False, outer: bool = False
 ) -> Subquery:
     """(line, intent) pairs of the scope's new lines, ranked among the intent's lines;
     `outer` keeps the lines without an intent (intent columns NULL). Everything that does
@@ -135,7 +136,7 @@ def _pairs(
             n.id.label("intent_id"),
             L.status,
             _base_bucket(n).label("base"),
-            _taken(tier, n).label("taken"),
+            _taken(n, hashed).label("taken"),
             case((L.provider_txn_id == n.provider_txn_id, 0), else_=1).label("txn_first"),
             L.occurred_at,
             L.natural_key,
@@ -157,20 +158,20 @@ def _pairs(
     return select(*columns, rank.label("rank")).subquery()
 
 
-def _tier1(scope: Scope) -> Select[tuple[object, ...]]:
+def _tier1(scope: Scope, hashed: bool) -> Select[tuple[object, ...]]:
     """Every new line of the scope: its intent by our reference, else a placeholder. The
     reference is unique, so it alone is the hash key; the scope's intents are filtered
     before the join."""
     own = select(N).where(N.mutual_id == scope.mutual_id, N.provider == scope.provider)
     n = aliased(PaymentIntent, own.subquery())
-    p = _pairs(scope, n, n.reference == L.reference, 1, outer=True).c
+    p = _pairs(scope, n, n.reference == L.reference, hashed=hashed, outer=True).c
     return _results(scope, p, case((p.intent_id.is_not(None), literal(1))))
 
 
 def _candidates(scope: Scope, on: ColumnElement[bool], tier: int) -> Select[tuple[object, ...]]:
     """(line, intent) pairs with the line's bucket (tiers 2 and 3)."""
     same = and_(N.mutual_id == L.mutual_id, N.provider == L.provider, on)
-    return _results(scope, _pairs(scope, N, same, tier).c, literal(tier))
+    return _results(scope, _pairs(scope, N, same).c, literal(tier))
 
 
 def _results(scope: Scope, p: Any, tier: ColumnElement[Any]) -> Select[tuple[object, ...]]:
@@ -202,14 +203,27 @@ def _action(b: Any) -> ColumnElement[str | None]:
     return case((and_(b.bucket == "matched", b.status == "SUCCEEDED"), "none"))
 
 
-def _taken(tier: int, n: Any) -> ColumnElement[bool]:
-    """The intent already has a line. Tier 1 starts on a table without this run's rows, so
-    it tests membership in a set built once (a hashed subplan); later tiers, with fresh
-    statistics, look each intent up in the index."""
+def _taken(n: Any, hashed: bool) -> ColumnElement[bool]:
+    """The intent already has a line. `hashed` (tier 1 on a table of few results, whose
+    statistics do not count this run's rows yet): membership in the set of intents with a
+    result, built once. Otherwise each intent is looked up in the index, or PostgreSQL hashes
+    the set if that is cheaper: an IN set too large for memory would be scanned again for
+    every line (quadratic)."""
     intent: ColumnElement[int] = n.id
-    if tier == 1:
+    if hashed:
         return intent.in_(select(R.intent_id).where(R.intent_id.is_not(None)))
     return exists().where(R.intent_id == intent)
+
+
+def _few_results(session: Session) -> bool:
+    """Few enough results for tier 1 to hash their intents (PostgreSQL's estimate of the
+    table, under FEW_RESULTS rows; an empty or never analysed table counts as few). SQLite
+    indexes an IN set once, whatever its size."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    query = "SELECT reltuples FROM pg_class WHERE oid = 'recon_matches'::regclass"
+    estimate = session.scalar(text(query))
+    return estimate is None or estimate < FEW_RESULTS
 
 
 def _placeholders(scope: Scope, mark: frozenset[int]) -> ColumnElement[bool]:
