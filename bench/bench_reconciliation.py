@@ -47,6 +47,7 @@ from gateway.models import (
 from gateway.services.reconcile import lag_hours
 from gateway.services.reconcile_effects import apply_results, settle
 from gateway.services.reconcile_match import Scope, match
+from gateway.services.statement_import import total_days
 
 PROTECTED = {"test", "postgres"}
 DAY = dt.date(2026, 11, 24)
@@ -116,7 +117,7 @@ def seed(engine: Engine, lines: int) -> tuple[int, int]:
         conn.execute(text(INTENTS), params)
         conn.execute(text(LINES), params)
         conn.execute(text(EXTRA_LINES), params)
-        conn.execute(text(DAY_TOTALS), params)
+        total_days(conn, file_id)  # what the import keeps with the lines it adds
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("VACUUM ANALYZE"))
     return mutual_id, file_id
@@ -185,15 +186,6 @@ SELECT :f, :m, 'sandbox', :lines + g + 1, 'txn:U' || g, 'U' || g,
 FROM generate_series(1, 2 * :x) AS g
 """
 )
-# What the import keeps with the lines it adds: their totals per file and day.
-DAY_TOTALS = """
-INSERT INTO statement_days (file_id, day, mutual_id, provider, lines, paid, collected, fees,
-                            newest_at)
-SELECT file_id, day, mutual_id, provider, count(*), count(*) FILTER (WHERE status = 'SUCCEEDED'),
-       coalesce(sum(amount) FILTER (WHERE status = 'SUCCEEDED'), 0),
-       coalesce(sum(fee) FILTER (WHERE status = 'SUCCEEDED'), 0), max(occurred_at)
-FROM statement_lines WHERE file_id = :f GROUP BY file_id, day, mutual_id, provider
-"""
 JOIN = "FROM statement_lines l JOIN payment_intents i ON i.reference = l.reference"
 
 
@@ -341,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
         help="rounds, each on a copy of the seeded database (needs CREATEDB; 1: no copy)",
     )
     args = parser.parse_args(argv)
-    if args.lines < 10_000 or args.rounds < 1:
+    if args.lines < 10_000 or args.rounds < 1:  # 10 000: every kind of line (1 in 10 000)
         parser.error("--lines must be at least 10000 and --rounds at least 1")
     logging.getLogger("gateway").setLevel(logging.ERROR)  # one alert per held line
     url = database_url()

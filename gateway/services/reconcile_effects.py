@@ -185,7 +185,7 @@ def settle(session: Session, scope: Scope) -> int:
     )
     posted = 0
     for sha, day, gross, fees in session.execute(query).all():
-        post_settlement(session, scope, sha, day, int(gross), int(fees))
+        post_settlement(session, scope, sha, day, gross, fees)
         posted += 1
     return posted
 

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
@@ -70,7 +69,7 @@ def import_statement(
     session.flush()
     if fresh:
         session.execute(insert(StatementLine), [_values(record, row) for row in fresh])
-        session.execute(insert(StatementDay), _day_totals(record, fresh))
+        total_days(session, record.id)
     return StatementImport(record.id, False, layout.name, len(fresh), record.skipped, days)
 
 
@@ -93,29 +92,29 @@ def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
     }
 
 
-@dataclass
-class _DayTotal:
-    lines: int = 0
-    paid: int = 0
-    collected: int = 0
-    fees: int = 0
-    newest_at: dt.datetime | None = None
-
-
-def _day_totals(record: StatementFile, rows: list[StatementRow]) -> list[dict[str, object]]:
-    """The file's new lines per business day: what settlement posts and the newest line."""
-    days: dict[dt.date, _DayTotal] = defaultdict(_DayTotal)
-    for row in rows:
-        total = days[row.day]
-        total.lines += 1
-        if row.status == "SUCCEEDED":
-            total.paid += 1
-            total.collected += row.amount
-            total.fees += row.fee
-        if total.newest_at is None or row.occurred_at > total.newest_at:
-            total.newest_at = row.occurred_at
-    scope = {"file_id": record.id, "mutual_id": record.mutual_id, "provider": record.provider}
-    return [{**scope, "day": day, **asdict(total)} for day, total in sorted(days.items())]
+def total_days(session: Session | Connection, file_id: int) -> None:
+    """Keep a file's lines per business day (`statement_days`): what settlement posts, the
+    report's statement figures and the newest line. Written once, with the lines, in the
+    same transaction: lines are never changed afterwards, so the totals stay true."""
+    L = StatementLine
+    paid = L.status == "SUCCEEDED"
+    totals = (
+        select(
+            L.file_id,
+            L.day,
+            L.mutual_id,
+            L.provider,
+            func.count(),
+            func.sum(case((paid, 1), else_=0)),
+            func.sum(case((paid, L.amount), else_=0)),
+            func.sum(case((paid, L.fee), else_=0)),
+            func.max(L.occurred_at),
+        )
+        .where(L.file_id == file_id)
+        .group_by(L.file_id, L.day, L.mutual_id, L.provider)
+    )
+    columns = ("file_id", "day", "mutual_id", "provider", "lines", "paid", "collected", "fees")
+    session.execute(insert(StatementDay).from_select((*columns, "newest_at"), totals))
 
 
 def _existing(
