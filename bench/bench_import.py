@@ -29,8 +29,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Mutual
-from gateway.services.members_import import COLUMNS, import_members
-from gateway.services.mutual_config import load_mutual
+from gateway.services.members.importer import COLUMNS, import_members
+from gateway.services.mutuals.config import load_mutual
 
 DEFAULT_PG = "postgresql://root@127.0.0.1:5432/postgres"
 PROTECTED = {"test"}  # the test suite's database

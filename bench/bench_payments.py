@@ -49,10 +49,10 @@ from bench.bench_ussd import (
 )
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.demo import load_demo
 from gateway.models import Household, Mutual, PaymentCallback, PaymentIntent
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, sign
-from gateway.services.demo import load_demo
-from gateway.services.payment_intents import create_intent
+from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
 
 SECRET = "bench"  # GATEWAY_SANDBOX_SECRET in bench_ussd._settings_env

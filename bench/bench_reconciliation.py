@@ -44,10 +44,10 @@ from gateway.models import (
     ReconMissing,
     StatementFile,
 )
-from gateway.services.reconcile import lag_hours
-from gateway.services.reconcile_effects import apply_results, settle
-from gateway.services.reconcile_match import Scope, match
-from gateway.services.statement_import import total_days
+from gateway.services.reconciliation.effects import apply_results, settle
+from gateway.services.reconciliation.match import Scope, match
+from gateway.services.reconciliation.reconcile import lag_hours
+from gateway.services.reconciliation.statement_import import total_days
 
 PROTECTED = {"test", "postgres"}
 DAY = dt.date(2026, 11, 24)

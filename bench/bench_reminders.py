@@ -1,7 +1,7 @@
 """Reminders benchmark (messaging.md, "Throughput"; D14-D17): a campaign over 100 000
 households. Times (1) the due list (targets with their D6 amount, gateway.services.
 reminder_targets), (2) the whole reminders run (due list, occurrence rows, outbox rows), and
-(3) sending every queued message through the batch sender (worker.sms_jobs.deliver: token
+(3) sending every queued message through the batch sender (worker.jobs.messaging.deliver: token
 bucket, claim, one provider request per distinct text, per-recipient answers) to a fake
 Africa's Talking service (the real adapter parsing the documented answer, no network).
 Baseline, in the same run: the same number of rows inserted into a scratch table and read
@@ -37,12 +37,13 @@ from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Beneficiary, Campaign, Household, HouseholdPhone, Mutual, OutboxMessage
 from gateway.providers.sms import AfricasTalkingSms
-from gateway.services import sms_batches
-from gateway.services.mutual_config import load_mutual
-from gateway.services.reminder_targets import select_targets
-from gateway.services.reminders import run_reminders
+from gateway.services.messaging import batches
+from gateway.services.mutuals.config import load_mutual
+from gateway.services.reminders.due import run_reminders
+from gateway.services.reminders.targets import select_targets
 from gateway.settings import Settings
-from worker import jobs, sms_jobs
+from worker import jobs
+from worker.jobs.messaging import deliver
 
 MUTUAL = """
 [mutual]
@@ -186,11 +187,11 @@ def send_all(settings: Settings, batch: int) -> tuple[int, int]:
     try:
         while True:
             with ctx.session() as session:
-                batches = sms_batches.pending_batches(session, batch, limit=batch * 50)
-            if not batches:
+                pending = batches.pending_batches(session, batch, limit=batch * 50)
+            if not pending:
                 break
-            for ids in batches:
-                done = sms_jobs.deliver(ctx, ids)
+            for ids in pending:
+                done = deliver(ctx, ids)
                 accepted += sum(1 for outcome, _ in done.values() if outcome == "accepted")
     finally:
         ctx.close()

@@ -44,8 +44,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from bench.bench_import import _fresh_postgres
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
+from gateway.demo import load_demo
 from gateway.models import HouseholdPhone, UssdHop
-from gateway.services.demo import load_demo
 from gateway.settings import Settings
 
 DEFAULT_PG = "postgresql://root@127.0.0.1:5432/postgres"

@@ -44,55 +44,55 @@ class JobSpec:
 
 JOBS: dict[str, JobSpec] = {
     "daily-allocation": JobSpec(
-        "worker.jobs.run_daily_allocation", DEFAULT, retries=3, intervals=(60, 300, 1800)
+        "worker.jobs.coverage.daily_allocation", DEFAULT, retries=3, intervals=(60, 300, 1800)
     ),
     "ledger-audit": JobSpec(
-        "worker.jobs.audit_ledger", RECONCILIATION, retries=2, intervals=(60, 600)
+        "worker.jobs.ledger.ledger_audit", RECONCILIATION, retries=2, intervals=(60, 600)
     ),
     # Transient provider errors only (the job raises for those); as many tries in all as
-    # gateway.services.notifications.MAX_ATTEMPTS.
-    "send-sms": JobSpec("worker.jobs.send_sms", SMS, retries=3, intervals=(30, 120, 600)),
+    # gateway.services.messaging.outbox.MAX_ATTEMPTS.
+    "send-sms": JobSpec("worker.jobs.messaging.send_sms", SMS, retries=3, intervals=(30, 120, 600)),
     # Identical texts to many phones in one provider request (comma-separated outbox ids);
     # same retry policy as send-sms: a retry claims only the messages put back in the queue.
     "send-sms-batch": JobSpec(
-        "worker.jobs.send_sms_batch", SMS, retries=3, intervals=(30, 120, 600)
+        "worker.jobs.messaging.send_sms_batch", SMS, retries=3, intervals=(30, 120, 600)
     ),
     # Idempotent (D17: one row per reminder occurrence), so a retry never sends twice.
     "run-reminders": JobSpec(
-        "worker.jobs.run_reminders", SMS, retries=2, intervals=(60, 300), timeout_s=600
+        "worker.jobs.reminders.run_reminders", SMS, retries=2, intervals=(60, 300), timeout_s=600
     ),
     # One provider, mutual and business day (args: provider, mutual code, ISO day); matching
     # is idempotent, so a retry after a crash finishes the work without doing it twice.
     "reconcile": JobSpec(
-        "worker.reconcile_jobs.reconcile", RECONCILIATION, retries=2, intervals=(60, 600)
+        "worker.jobs.reconciliation.reconcile", RECONCILIATION, retries=2, intervals=(60, 600)
     ),
     "sms-dispatch": JobSpec(
-        "worker.jobs.dispatch_pending_sms", SMS, retries=1, intervals=(30,), timeout_s=120
+        "worker.jobs.messaging.sms_dispatch", SMS, retries=1, intervals=(30,), timeout_s=120
     ),
     # D21: agents holding cash too long; alerts are idempotent, so a rerun raises none.
     "agent-cash-age": JobSpec(
-        "worker.agent_jobs.flag_agent_cash", RECONCILIATION, retries=2, intervals=(60, 600)
+        "worker.jobs.agents.agent_cash_age", RECONCILIATION, retries=2, intervals=(60, 600)
     ),
-    # Payments (worker/payment_jobs.py). An initiate retry never re-sends a request whose
+    # Payments (worker/jobs/payments.py). An initiate retry never re-sends a request whose
     # outcome is unknown (start_initiation moves it to UNKNOWN, resolved by status polls).
     "initiate-payment": JobSpec(
-        "worker.payment_jobs.initiate_payment", PAYMENTS, retries=3, intervals=(10, 60, 300)
+        "worker.jobs.payments.initiate_payment", PAYMENTS, retries=3, intervals=(10, 60, 300)
     ),
     # A status query that got no answer raises: tried again with backoff, then the sweeper's
     # polls take over.
     "confirm-payment": JobSpec(
-        "worker.payment_jobs.confirm_payment", PAYMENTS, retries=4, intervals=(10, 30, 120, 600)
+        "worker.jobs.payments.confirm_payment", PAYMENTS, retries=4, intervals=(10, 30, 120, 600)
     ),
     # Failures are recorded by the job itself (poll_failed: backoff, expiry, escalation).
     "poll-payment": JobSpec(
-        "worker.payment_jobs.poll_payment", PAYMENTS, retries=1, intervals=(60,), timeout_s=120
+        "worker.jobs.payments.poll_payment", PAYMENTS, retries=1, intervals=(60,), timeout_s=120
     ),
     "sweep-payments": JobSpec(
-        "worker.payment_jobs.sweep_payments", PAYMENTS, retries=1, intervals=(30,), timeout_s=120
+        "worker.jobs.payments.sweep_payments", PAYMENTS, retries=1, intervals=(30,), timeout_s=120
     ),
     # The sandbox's callback by HTTP: retried while the gateway does not answer.
     "sandbox-decide": JobSpec(
-        "worker.payment_jobs.sandbox_decide", PAYMENTS, retries=3, intervals=(5, 30, 120)
+        "worker.jobs.payments.sandbox_decide", PAYMENTS, retries=3, intervals=(5, 30, 120)
     ),
 }
 

@@ -33,10 +33,11 @@ from gateway.models import (
     SandboxRequest,
 )
 from gateway.providers.payments.sandbox import SandboxProvider, SignedCallback
-from gateway.services import ledger
+from gateway.services.ledger import posting
 from gateway.settings import Settings
 from tests.factories import make_household, make_mutual
-from worker import jobs, payment_jobs, registry
+from worker import jobs, registry
+from worker.jobs import payments as payment_jobs
 
 PHONE = "+22670123412"
 
@@ -202,7 +203,7 @@ def effects(factory: sessionmaker[Session], reference: str, household_id: int) -
         payments = session.scalar(
             select(func.count()).select_from(Payment).where(Payment.reference == f"mm:{reference}")
         )
-        float_balance = ledger.balance(session, mutual.id, "asset:float:sandbox")
+        float_balance = posting.balance(session, mutual.id, "asset:float:sandbox")
         received = session.scalar(
             select(func.coalesce(func.sum(Payment.amount), 0)).where(
                 Payment.household_id == household_id

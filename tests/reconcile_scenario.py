@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Household, Mutual, PaymentIntent
 from gateway.providers.payments.base import ProviderState, StatusResult
-from gateway.services import payment_flow
-from gateway.services.payment_intents import create_intent
+from gateway.services.payments import flow
+from gateway.services.payments.intents import create_intent
 from tests.factories import make_household, make_mutual
 
 STATEMENTS = Path(__file__).parent / "data" / "statements"
@@ -48,7 +48,7 @@ def succeed(db: Session, made: PaymentIntent, txn: str, at: dt.datetime) -> None
     truth = StatusResult(
         ProviderState.SUCCEEDED, amount=made.amount, currency="XOF", provider_txn_id=txn
     )
-    assert payment_flow.apply_status(db, made.id, truth, at) == "applied"
+    assert flow.apply_status(db, made.id, truth, at) == "applied"
 
 
 def golden_day(db: Session) -> tuple[Mutual, dict[str, PaymentIntent]]:

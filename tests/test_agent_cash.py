@@ -27,9 +27,7 @@ from gateway.models import (
     Remittance,
     Section,
 )
-from gateway.services import ledger
-from gateway.services.agents import add_agent
-from gateway.services.cash import (
+from gateway.services.agents.cash import (
     MAX_COLLECTION,
     RECEIPT_ALPHABET,
     CashError,
@@ -37,16 +35,19 @@ from gateway.services.cash import (
     collect_cash,
     new_receipt_code,
 )
-from gateway.services.mutual_config import ConfigError, load_mutual
-from gateway.services.remittances import (
+from gateway.services.agents.registry import add_agent
+from gateway.services.agents.remittances import (
     confirm_remittance,
     declare_remittance,
     flag_stale_cash,
     reject_remittance,
 )
+from gateway.services.ledger import posting
+from gateway.services.mutuals.config import ConfigError, load_mutual
 from gateway.settings import Settings
 from tests.factories import make_household, make_mutual
-from worker import agent_jobs, jobs
+from worker import jobs
+from worker.jobs.agents import agent_cash_age
 
 DATA = Path(__file__).parent / "data"
 T0 = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
@@ -95,7 +96,7 @@ def test_collection_is_once_per_request_key(db: Session, world: World) -> None:
     assert first.created and not again.created
     assert again.collection.id == first.collection.id and again.receipt is not None
     assert db.scalar(select(func.count()).select_from(CashCollection)) == 1
-    assert ledger.balance(db, mutual.id, f"asset:agent_cash:{collector.id}") == 6000
+    assert posting.balance(db, mutual.id, f"asset:agent_cash:{collector.id}") == 6000
 
 
 def test_collection_rules(db: Session, world: World) -> None:
@@ -153,10 +154,10 @@ def test_confirmation_moves_cash_to_the_bank_once(db: Session, world: World) -> 
         sup.id,
         later,
     )
-    assert ledger.balance(db, mutual.id, f"asset:agent_cash:{collector.id}") == 5000
-    assert ledger.balance(db, mutual.id, "asset:bank") == 4000
+    assert posting.balance(db, mutual.id, f"asset:agent_cash:{collector.id}") == 5000
+    assert posting.balance(db, mutual.id, "asset:bank") == 4000
     assert not confirm_remittance(db, remittance_id=remittance.id, supervisor=sup, now=T0).created
-    assert ledger.balance(db, mutual.id, "asset:bank") == 4000
+    assert posting.balance(db, mutual.id, "asset:bank") == 4000
     position = cash_position(db, collector)
     assert (position.collected, position.remitted, position.pending, position.outstanding) == (
         9000,
@@ -164,7 +165,7 @@ def test_confirmation_moves_cash_to_the_bank_once(db: Session, world: World) -> 
         0,
         5000,
     )
-    assert ledger.audit(db) == []
+    assert posting.audit(db) == []
 
 
 def test_who_may_confirm(db: Session, world: World) -> None:
@@ -215,7 +216,7 @@ def test_a_rejected_remittance_leaves_the_cash_with_the_agent(db: Session, world
     assert not again.created and first.note == "not received"
     with pytest.raises(CashError, match="rejected"):
         confirm_remittance(db, remittance_id=first.id, supervisor=other, now=T0)
-    assert ledger.balance(db, mutual.id, "asset:bank") == 0
+    assert posting.balance(db, mutual.id, "asset:bank") == 0
     position = cash_position(db, collector)
     assert (position.pending, position.available, position.outstanding) == (0, 6000, 6000)
     second, _ = declare_remittance(db, agent=collector, amount=6000, request_key="r2", now=T0)
@@ -226,7 +227,7 @@ def test_a_rejected_remittance_leaves_the_cash_with_the_agent(db: Session, world
         reject_remittance(db, remittance_id=second.id, supervisor=sup, now=T0, reason="late")
     with pytest.raises(CashError, match="method"):
         declare_remittance(db, agent=collector, amount=1, request_key="r3", now=T0, method="cash")
-    assert ledger.balance(db, mutual.id, "asset:bank") == 6000
+    assert posting.balance(db, mutual.id, "asset:bank") == 6000
 
 
 @pytest.mark.postgres
@@ -321,7 +322,7 @@ def test_two_supervisors_confirming_at_once_make_one_effect(
     with session_factory() as check:
         kinds = check.scalars(select(LedgerTransaction.kind)).all()
         assert kinds.count("remittance") == 1
-        assert ledger.balance(check, ids[3], f"asset:agent_cash:{ids[4]}") == 0
+        assert posting.balance(check, ids[3], f"asset:agent_cash:{ids[4]}") == 0
 
 
 def _race(factory: sessionmaker[Session], remittance_id: int, *supervisors: int) -> list[bool]:
@@ -390,7 +391,7 @@ def test_cli_lists_and_confirms_remittances(db: Session, world: World, run: Invo
     assert run("remittances", "--mutual", "NOPE").exit_code == 1
     assert run("confirm-remittance", "1", "--by", "70009999").exit_code == 1
     db.expire_all()
-    assert ledger.balance(db, mutual.id, "asset:bank") == 7000
+    assert posting.balance(db, mutual.id, "asset:bank") == 7000
 
 
 def test_cli_rejects_a_remittance_with_a_reason(db: Session, world: World, run: Invoke) -> None:
@@ -420,7 +421,7 @@ def test_cli_rejects_a_remittance_with_a_reason(db: Session, world: World, run: 
     )
     assert "rejected by Awa" in run("remittances").output
     db.expire_all()
-    assert ledger.balance(db, mutual.id, "asset:bank") == 0
+    assert posting.balance(db, mutual.id, "asset:bank") == 0
     assert cash_position(db, collector).available == 4000
 
 
@@ -467,8 +468,8 @@ def test_cash_age_job(
     _, household, collector, _, _ = world
     collect(db, collector, household, 2000, "c1")
     db.commit()
-    assert agent_jobs.flag_agent_cash() == 1
-    assert agent_jobs.flag_agent_cash() == 0  # idempotent
+    assert agent_cash_age() == 1
+    assert agent_cash_age() == 0  # idempotent
     assert db.scalar(select(func.count()).select_from(Alert)) == 1
 
 

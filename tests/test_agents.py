@@ -12,10 +12,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
+from gateway.lib.phones import InvalidPhone
 from gateway.models import Agent, Mutual
-from gateway.services.agents import AgentError, add_agent, check_pin, check_pin_strength, verify_pin
-from gateway.services.mutual_config import load_mutual
-from gateway.services.phones import InvalidPhone
+from gateway.services.agents.registry import (
+    AgentError,
+    add_agent,
+    check_pin,
+    check_pin_strength,
+    verify_pin,
+)
+from gateway.services.mutuals.config import load_mutual
 
 DATA = Path(__file__).parent / "data"
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)

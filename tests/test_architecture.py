@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("gateway", "worker")
 
 # Process entry points may start the worker: `gateway worker` is the one place that does.
-WORKER_LAUNCHERS = {"gateway.cli.serve_commands"}
+WORKER_LAUNCHERS = {"gateway.cli.serve"}
 
 WEB = ("flask", "werkzeug")
 ABOVE_SERVICES = ("gateway.handlers", "gateway.menus", "gateway.app", "gateway.cli")

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.cli.context import CliContext
 from gateway.clock import FixedClock
+from gateway.demo import load_demo, seed
 from gateway.models import (
     Agent,
     Allocation,
@@ -25,10 +26,8 @@ from gateway.models import (
     Mutual,
     Payment,
 )
-from gateway.services import demo
-from gateway.services.agents import verify_pin
-from gateway.services.coverage_query import coverage
-from gateway.services.demo import load_demo
+from gateway.services.agents.registry import verify_pin
+from gateway.services.coverage.query import coverage
 
 TODAY = dt.date(2026, 11, 24)
 TABLES = (Household, Beneficiary, HouseholdPhone, Payment, Allocation, LedgerTransaction, Agent)
@@ -98,10 +97,10 @@ def test_a_run_in_a_later_year_keeps_the_same_members_and_history(db: Session) -
 
 
 def test_generation_is_deterministic() -> None:
-    first = demo._members_csv(demo._families(random.Random(42), 2026))
-    second = demo._members_csv(demo._families(random.Random(42), 2026))
+    first = seed._members_csv(seed._families(random.Random(42), 2026))
+    second = seed._members_csv(seed._families(random.Random(42), 2026))
     assert first == second
-    assert demo._members_csv(demo._families(random.Random(7), 2026)) != first
+    assert seed._members_csv(seed._families(random.Random(7), 2026)) != first
 
 
 def test_cli_demo(engine: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.models import Household
-from gateway.services import ledger
-from gateway.services.allocation import allocate_due, receive_payment
-from gateway.services.coverage_query import coverage
+from gateway.services.coverage.allocation import allocate_due, receive_payment
+from gateway.services.coverage.query import coverage
+from gateway.services.ledger import posting
 from tests.factories import add_beneficiary, make_household, make_mutual
 
 D = dt.date
@@ -156,9 +156,9 @@ def test_subsidised_household_pays_member_share_and_funder_owes_rest(db: Session
     pay(db, household, 6000, D(2026, 1, 5))
     result = check(db, household.number, D(2026, 3, 10))
     assert (result["status"], result["amount_due"]) == ("UP_TO_DATE", 0)
-    assert ledger.balance(db, mutual.id, "asset:receivable:ETAT") == 6000
-    assert ledger.balance(db, mutual.id, "income:contributions") == -(12000 - 360)
-    assert ledger.balance(db, mutual.id, "liab:levy:FGN") == -360
+    assert posting.balance(db, mutual.id, "asset:receivable:ETAT") == 6000
+    assert posting.balance(db, mutual.id, "income:contributions") == -(12000 - 360)
+    assert posting.balance(db, mutual.id, "liab:levy:FGN") == -360
 
 
 def test_indigent_household_owes_nothing_and_is_covered_automatically(db: Session) -> None:
@@ -175,7 +175,7 @@ def test_indigent_household_owes_nothing_and_is_covered_automatically(db: Sessio
     assert check(db, household.number, D(2026, 3, 2))["status"] == "UP_TO_DATE"
     assert allocate_due(db, on=D(2026, 1, 2)) == 3
     assert allocate_due(db, on=D(2026, 1, 2)) == 0
-    assert ledger.balance(db, mutual.id, "asset:receivable:MASSN") == 18000
+    assert posting.balance(db, mutual.id, "asset:receivable:MASSN") == 18000
     assert check(db, household.number, D(2027, 2, 1))["status"] == "UP_TO_DATE"
 
 
@@ -187,11 +187,11 @@ def test_partial_payments_accumulate_as_credit_until_a_period_is_covered(db: Ses
     partial = check(db, household.number, D(2026, 1, 6))
     assert (partial["status"], partial["amount_due"]) == ("NOT_UP_TO_DATE", 7000)
     assert all(m["status"] == "NOT_COVERED" for m in partial["members"])
-    assert ledger.household_credit(db, mutual.id, household.id) == 5000
+    assert posting.household_credit(db, mutual.id, household.id) == 5000
     pay(db, household, 7000, D(2026, 1, 12))
     paid = check(db, household.number, D(2026, 1, 13))
     assert (paid["amount_due"], paid["from"]) == (0, "2026-03-13")
-    assert ledger.household_credit(db, mutual.id, household.id) == 0
+    assert posting.household_credit(db, mutual.id, household.id) == 0
 
 
 def test_one_payment_covering_two_periods(db: Session) -> None:
@@ -237,7 +237,7 @@ def test_registration_fee_is_paid_first(db: Session) -> None:
     pay(db, household, 6500, D(2026, 1, 5))
     partial = check(db, household.number, D(2026, 1, 6))
     assert (partial["status"], partial["amount_due"]) == ("NOT_UP_TO_DATE", 500)
-    assert ledger.balance(db, mutual.id, "income:registration_fees") == -1000
+    assert posting.balance(db, mutual.id, "income:registration_fees") == -1000
     pay(db, household, 500, D(2026, 1, 7))
     assert check(db, household.number, D(2026, 1, 8))["amount_due"] == 0
 

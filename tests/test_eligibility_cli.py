@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.services.allocation import receive_payment
+from gateway.services.coverage.allocation import receive_payment
 from tests.factories import add_beneficiary, make_household, make_mutual
 
 

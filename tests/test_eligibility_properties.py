@@ -12,17 +12,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Allocation, Payment
-from gateway.services import ledger
-from gateway.services.allocation import receive_payment
-from gateway.services.book import load_book
-from gateway.services.eligibility import (
+from gateway.services.coverage.allocation import receive_payment
+from gateway.services.coverage.book import load_book
+from gateway.services.coverage.eligibility import (
     PaidPeriod,
     Status,
     household_status,
     spells,
     status_from_spells,
 )
-from gateway.services.periods import Period
+from gateway.services.coverage.periods import Period
+from gateway.services.ledger import posting
 from tests.factories import make_household, make_mutual
 
 START = dt.date(2026, 1, 1)
@@ -120,7 +120,7 @@ def test_money_is_conserved_and_household_status_consistent(
             Allocation.household_id == household.id
         )
     )
-    credit = ledger.household_credit(db, mutual.id, household.id)
+    credit = posting.household_credit(db, mutual.id, household.id)
     assert credit >= 0
     assert received == allocated + credit
     summary = household_status(load_book(db, household), START + dt.timedelta(days=check_day))

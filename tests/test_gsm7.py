@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.lib import gsm7
 from gateway.menus import render
-from gateway.services import gsm7
 
 
 def test_menus_use_the_services_transliteration() -> None:

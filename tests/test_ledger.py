@@ -15,8 +15,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import Account, LedgerEntry, LedgerTransaction, Mutual
-from gateway.services import ledger
-from gateway.services.ledger import (
+from gateway.services.ledger import posting
+from gateway.services.ledger.posting import (
     AppendOnlyViolation,
     IdempotencyConflict,
     LedgerError,
@@ -41,13 +41,13 @@ def tamper(engine: Engine, sql: str, **params: Any) -> None:
 
 def pay(db: Session, mutual: Mutual, household_id: int, amount: int, key: str) -> LedgerTransaction:
     """Mobile payment confirmed: Dr float / Cr household (payments.md flows)."""
-    return ledger.post(
+    return posting.post(
         db,
         mutual_id=mutual.id,
         key=key,
         kind="payment",
         occurred_on=DAY,
-        lines=[(FLOAT, amount), (ledger.household_account(household_id), -amount)],
+        lines=[(FLOAT, amount), (posting.household_account(household_id), -amount)],
     )
 
 
@@ -62,17 +62,17 @@ def mutual(db: Session) -> Mutual:
 
 def test_account_kind_is_the_name_prefix() -> None:
     """Accounts per mutual are named `<kind>:...` (payments.md)."""
-    assert ledger.account_kind("liab:household:17") == "liab"
-    assert ledger.account_kind("asset:bank") == "asset"
+    assert posting.account_kind("liab:household:17") == "liab"
+    assert posting.account_kind("asset:bank") == "asset"
     for bad in ("bank", "assets:bank", "asset:", ":bank", ""):
         with pytest.raises(LedgerError):
-            ledger.account_kind(bad)
+            posting.account_kind(bad)
 
 
 def test_balanced_posting_records_signed_entries(db: Session, mutual: Mutual) -> None:
     """Every transaction balances: debits positive, credits negative, sum 0 (payments.md)."""
     lines = [("asset:bank", 9900), ("expense:provider_fees", 100), (FLOAT, -10000)]
-    txn = ledger.post(
+    txn = posting.post(
         db,
         mutual_id=mutual.id,
         key="settle:1",
@@ -82,21 +82,21 @@ def test_balanced_posting_records_signed_entries(db: Session, mutual: Mutual) ->
         meta={"file": "x.csv"},
     )
     assert [(e.account.name, e.amount) for e in txn.entries] == lines
-    assert txn.fingerprint == ledger.fingerprint("settle:1", "settlement", DAY, lines)
+    assert txn.fingerprint == posting.fingerprint("settle:1", "settlement", DAY, lines)
     assert {a.name: a.kind for a in db.scalars(select(Account))} == {
         "asset:bank": "asset",
         "expense:provider_fees": "expense",
         FLOAT: "asset",
     }
-    assert ledger.balance(db, mutual.id, "asset:bank") == 9900
-    assert ledger.balance(db, mutual.id, FLOAT) == -10000
-    assert ledger.audit(db) == []
+    assert posting.balance(db, mutual.id, "asset:bank") == 9900
+    assert posting.balance(db, mutual.id, FLOAT) == -10000
+    assert posting.audit(db) == []
 
 
 def test_unbalanced_posting_is_refused(db: Session, mutual: Mutual) -> None:
     """Σ debits = Σ credits or nothing is written (payments.md)."""
     with pytest.raises(UnbalancedTransaction):
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key="k",
@@ -111,12 +111,12 @@ def test_unbalanced_posting_is_refused(db: Session, mutual: Mutual) -> None:
 def test_empty_or_all_zero_posting_is_refused(db: Session, mutual: Mutual, lines: Any) -> None:
     """A transaction moves money: one with no non-zero line is refused (payments.md)."""
     with pytest.raises(LedgerError, match="empty"):
-        ledger.post(db, mutual_id=mutual.id, key="k", kind="payment", occurred_on=DAY, lines=lines)
+        posting.post(db, mutual_id=mutual.id, key="k", kind="payment", occurred_on=DAY, lines=lines)
 
 
 def test_zero_lines_are_dropped(db: Session, mutual: Mutual) -> None:
     """Zero lines carry nothing (and entries are non-zero by constraint)."""
-    txn = ledger.post(
+    txn = posting.post(
         db,
         mutual_id=mutual.id,
         key="k",
@@ -131,7 +131,7 @@ def test_zero_lines_are_dropped(db: Session, mutual: Mutual) -> None:
 def test_non_integer_amount_is_refused(db: Session, mutual: Mutual, bad: Any) -> None:
     """XOF has exponent 0: amounts are integers end to end, never floats or bools (payments.md)."""
     with pytest.raises(LedgerError, match="int"):
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key="k",
@@ -145,7 +145,7 @@ def test_datetime_or_bad_header_is_refused(db: Session, mutual: Mutual) -> None:
     """The fingerprint hashes a date; a datetime would not survive the round trip."""
     lines = [(FLOAT, 5), ("income:x", -5)]
     with pytest.raises(LedgerError, match="date"):
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key="k",
@@ -154,9 +154,9 @@ def test_datetime_or_bad_header_is_refused(db: Session, mutual: Mutual) -> None:
             lines=lines,
         )
     with pytest.raises(LedgerError, match="key"):
-        ledger.post(db, mutual_id=mutual.id, key="", kind="p", occurred_on=DAY, lines=lines)
+        posting.post(db, mutual_id=mutual.id, key="", kind="p", occurred_on=DAY, lines=lines)
     with pytest.raises(LedgerError, match="account"):
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key="k",
@@ -169,7 +169,7 @@ def test_datetime_or_bad_header_is_refused(db: Session, mutual: Mutual) -> None:
 def test_replaying_an_event_is_a_no_op(db: Session, mutual: Mutual) -> None:
     """Replaying an event (same key, same lines) returns the first transaction (payments.md)."""
     first = pay(db, mutual, 7, 6000, "pay:R1")
-    again = ledger.post(
+    again = posting.post(
         db,
         mutual_id=mutual.id,
         key="pay:R1",
@@ -183,7 +183,7 @@ def test_replaying_an_event_is_a_no_op(db: Session, mutual: Mutual) -> None:
     db.commit()
     assert pay(db, mutual, 7, 6000, "pay:R1").id == first.id
     assert (count(db, LedgerTransaction), count(db, LedgerEntry)) == (1, 2)
-    assert ledger.household_credit(db, mutual.id, 7) == 6000
+    assert posting.household_credit(db, mutual.id, 7) == 6000
 
 
 def test_same_key_different_amount_is_a_conflict_and_an_alert(
@@ -192,13 +192,13 @@ def test_same_key_different_amount_is_a_conflict_and_an_alert(
     """The same key with a different amount is an error and an alert (payments.md)."""
     pay(db, mutual, 7, 6000, "pay:R1")
     with (
-        caplog.at_level(logging.ERROR, logger="gateway.services.ledger"),
+        caplog.at_level(logging.ERROR, logger="gateway.services.ledger.posting"),
         pytest.raises(IdempotencyConflict, match="pay:R1"),
     ):
         pay(db, mutual, 7, 5000, "pay:R1")
     assert any("idempotency conflict" in r.getMessage() for r in caplog.records)
     with pytest.raises(IdempotencyConflict):  # another date is another event too
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key="pay:R1",
@@ -212,7 +212,7 @@ def test_same_key_different_amount_is_a_conflict_and_an_alert(
 def test_keys_are_per_mutual(db: Session, mutual: Mutual) -> None:
     other = make_mutual(db, code="OTHER")
     assert pay(db, mutual, 1, 100, "pay:1").id != pay(db, other, 1, 200, "pay:1").id
-    assert ledger.household_credit(db, other.id, 1) == 200
+    assert posting.household_credit(db, other.id, 1) == 200
 
 
 def test_lost_insert_race_replays_without_breaking_the_unit_of_work(
@@ -221,20 +221,20 @@ def test_lost_insert_race_replays_without_breaking_the_unit_of_work(
     """A concurrent poster may insert the key between our look-up and our insert: the savepoint
     absorbs the unique violation and the caller's transaction goes on (both databases)."""
     first = pay(db, mutual, 7, 6000, "pay:R1")
-    real_find, calls = ledger._find_txn, []
+    real_find, calls = posting._find_txn, []
 
     def blind_once(session: Session, mutual_id: int, key: str) -> LedgerTransaction | None:
         calls.append(key)
         return None if len(calls) == 1 else real_find(session, mutual_id, key)
 
-    monkeypatch.setattr(ledger, "_find_txn", blind_once)
+    monkeypatch.setattr(posting, "_find_txn", blind_once)
     assert pay(db, mutual, 7, 6000, "pay:R1") is first
     with pytest.raises(IdempotencyConflict):
         calls.clear()
         pay(db, mutual, 7, 1, "pay:R1")
     pay(db, mutual, 7, 50, "pay:R2")
     db.commit()
-    assert ledger.household_credit(db, mutual.id, 7) == 6050
+    assert posting.household_credit(db, mutual.id, 7) == 6050
 
 
 def test_services_never_commit(db: Session, session_factory: sessionmaker[Session]) -> None:
@@ -250,38 +250,38 @@ def test_services_never_commit(db: Session, session_factory: sessionmaker[Sessio
 def test_reversal_negates_and_happens_once(db: Session, mutual: Mutual) -> None:
     """Corrections are reversing transactions; replaying the reversal is a no-op (payments.md)."""
     txn = pay(db, mutual, 7, 6000, "pay:R1")
-    rev = ledger.reverse(db, txn, key="rev:R1", occurred_on=DAY)
+    rev = posting.reverse(db, txn, key="rev:R1", occurred_on=DAY)
     assert (rev.reverses_id, rev.kind) == (txn.id, "reversal")
     assert sorted((e.account.name, e.amount) for e in rev.entries) == [
         (FLOAT, -6000),
         ("liab:household:7", 6000),
     ]
-    assert ledger.household_credit(db, mutual.id, 7) == 0
-    assert ledger.reverse(db, txn, key="rev:R1", occurred_on=DAY) is rev
+    assert posting.household_credit(db, mutual.id, 7) == 0
+    assert posting.reverse(db, txn, key="rev:R1", occurred_on=DAY) is rev
     with pytest.raises(LedgerError, match="already reversed"):
-        ledger.reverse(db, txn, key="rev:other", occurred_on=DAY)
+        posting.reverse(db, txn, key="rev:other", occurred_on=DAY)
     assert count(db, LedgerTransaction) == 2
-    assert ledger.audit(db) == []
+    assert posting.audit(db) == []
 
 
 def test_balance_is_a_sum_of_entries(db: Session, mutual: Mutual) -> None:
     """Balances are sums of entries; `as_of` keeps transactions that occurred by then."""
     household = make_household(db, mutual)
     pay(db, mutual, household.id, 4000, "pay:1")
-    ledger.post(
+    posting.post(
         db,
         mutual_id=mutual.id,
         key="alloc:1",
         kind="allocation",
         occurred_on=DAY + dt.timedelta(days=10),
-        lines=[(ledger.household_account(household.id), 2500), ("income:contributions", -2500)],
+        lines=[(posting.household_account(household.id), 2500), ("income:contributions", -2500)],
     )
-    assert ledger.household_account(household.id) == f"liab:household:{household.id}"
-    assert ledger.household_credit(db, mutual.id, household.id) == 1500
-    assert ledger.balance(db, mutual.id, "income:contributions") == -2500
-    assert ledger.balance(db, mutual.id, "income:contributions", as_of=DAY) == 0
-    assert ledger.household_credit(db, mutual.id, household.id + 99) == 0
-    assert ledger.balance(db, mutual.id + 99, FLOAT) == 0
+    assert posting.household_account(household.id) == f"liab:household:{household.id}"
+    assert posting.household_credit(db, mutual.id, household.id) == 1500
+    assert posting.balance(db, mutual.id, "income:contributions") == -2500
+    assert posting.balance(db, mutual.id, "income:contributions", as_of=DAY) == 0
+    assert posting.household_credit(db, mutual.id, household.id + 99) == 0
+    assert posting.balance(db, mutual.id + 99, FLOAT) == 0
 
 
 def test_orm_guard_refuses_edits_and_deletes(db: Session, mutual: Mutual) -> None:
@@ -301,7 +301,7 @@ def test_orm_guard_refuses_edits_and_deletes(db: Session, mutual: Mutual) -> Non
             edit()
             db.flush()
         db.rollback()
-    assert ledger.audit(db) == []
+    assert posting.audit(db) == []
 
 
 @pytest.mark.parametrize(
@@ -321,7 +321,7 @@ def test_database_triggers_refuse_raw_edits(
     db.commit()
     with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
         conn.execute(text(sql))
-    assert ledger.household_credit(db, mutual.id, 7) == 6000
+    assert posting.household_credit(db, mutual.id, 7) == 6000
 
 
 def test_audit_finds_a_tampered_entry(db: Session, mutual: Mutual, engine: Engine) -> None:
@@ -330,7 +330,7 @@ def test_audit_finds_a_tampered_entry(db: Session, mutual: Mutual, engine: Engin
     pay(db, mutual, 8, 100, "pay:R2")
     db.commit()
     tamper(engine, "UPDATE ledger_entries SET amount = 60000 WHERE id = :id", id=txn.entries[0].id)
-    breaches = ledger.audit(db)
+    breaches = posting.audit(db)
     assert any(f"#{txn.id} 'pay:R1'" in b and "fingerprint" in b for b in breaches)
     assert any(f"#{txn.id} 'pay:R1'" in b and "unbalanced" in b for b in breaches)
     assert not any("'pay:R2'" in b for b in breaches)
@@ -349,7 +349,7 @@ def test_audit_finds_an_inserted_entry(db: Session, mutual: Mutual, engine: Engi
             ),
             {"t": txn.id, "a": account_id},
         )
-    breaches = ledger.audit(db)
+    breaches = posting.audit(db)
     assert len(breaches) == 2
     assert "unbalanced: entries sum to 500" in breaches[0]
     assert "fingerprint" in breaches[1]
@@ -358,7 +358,7 @@ def test_audit_finds_an_inserted_entry(db: Session, mutual: Mutual, engine: Engi
 def test_audit_finds_negative_household_credit(db: Session, mutual: Mutual) -> None:
     """Household credit is never negative (payments.md)."""
     pay(db, mutual, 7, 1000, "pay:1")
-    ledger.post(
+    posting.post(
         db,
         mutual_id=mutual.id,
         key="alloc:1",
@@ -366,7 +366,7 @@ def test_audit_finds_negative_household_credit(db: Session, mutual: Mutual) -> N
         occurred_on=DAY,
         lines=[("liab:household:7", 1500), ("income:contributions", -1500)],
     )
-    assert ledger.audit(db) == [
+    assert posting.audit(db) == [
         "account 'liab:household:7' (mutual MUT) has negative household credit -500"
     ]
 
@@ -374,7 +374,7 @@ def test_audit_finds_negative_household_credit(db: Session, mutual: Mutual) -> N
 def test_audit_finds_empty_and_cross_mutual_transactions(db: Session, mutual: Mutual) -> None:
     """A transaction needs entries, all in accounts of its own mutual."""
     other = make_mutual(db, code="OTHER")
-    foreign = ledger.get_account(db, other.id, "asset:bank")
+    foreign = posting.get_account(db, other.id, "asset:bank")
     txn = pay(db, mutual, 7, 100, "pay:1")
     db.add(LedgerEntry(transaction_id=txn.id, account_id=foreign.id, amount=1))
     db.add(
@@ -387,10 +387,12 @@ def test_audit_finds_empty_and_cross_mutual_transactions(db: Session, mutual: Mu
         )
     )
     db.flush()
-    text_ = "\n".join(ledger.audit(db))
+    text_ = "\n".join(posting.audit(db))
     assert "'bare' (mutual MUT) has no entries" in text_
     assert "uses account 'asset:bank' of mutual OTHER" in text_
-    assert ledger.audit(db, other.id) == [next(b for b in ledger.audit(db) if "uses account" in b)]
+    assert posting.audit(db, other.id) == [
+        next(b for b in posting.audit(db) if "uses account" in b)
+    ]
 
 
 def race(factory: sessionmaker[Session], mutual_id: int, key: str) -> list[int]:
@@ -402,7 +404,7 @@ def race(factory: sessionmaker[Session], mutual_id: int, key: str) -> list[int]:
             with factory() as session:
                 barrier.wait()
                 lines = [(FLOAT, 10), (f"income:{key}", -10)]
-                txn = ledger.post(
+                txn = posting.post(
                     session,
                     mutual_id=mutual_id,
                     key=key,
@@ -438,4 +440,4 @@ def test_concurrent_posts_of_one_key_make_one_transaction(
     with session_factory() as check:
         assert count(check, LedgerTransaction) == 5
         assert count(check, Account) == 6
-        assert ledger.audit(check) == []
+        assert posting.audit(check) == []

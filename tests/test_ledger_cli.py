@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import Household, Mutual
-from gateway.services import ledger
+from gateway.services.ledger import posting
 from tests.factories import make_household, make_mutual
 from tests.test_ledger import DAY, pay, tamper
 
@@ -41,13 +41,13 @@ def household(db: Session) -> Household:
     mutual = make_mutual(db)
     household = make_household(db, mutual, number="1001")
     pay(db, mutual, household.id, 6000, "pay:1")
-    ledger.post(
+    posting.post(
         db,
         mutual_id=mutual.id,
         key="alloc:1",
         kind="allocation",
         occurred_on=DAY,
-        lines=[(ledger.household_account(household.id), 2500), ("income:contributions", -2500)],
+        lines=[(posting.household_account(household.id), 2500), ("income:contributions", -2500)],
     )
     db.commit()
     return household

@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import LedgerEntry, LedgerTransaction
-from gateway.services import ledger
-from gateway.services.ledger import LedgerError
+from gateway.services.ledger import posting
+from gateway.services.ledger.posting import LedgerError
 from tests.factories import make_mutual
 
 DAY = dt.date(2026, 1, 15)
@@ -57,9 +57,9 @@ class Model:
         }
         if not any(amount for _, amount in lines):
             with pytest.raises(LedgerError):
-                ledger.post(self.session, **args)
+                posting.post(self.session, **args)
             return
-        self.posted.append((ledger.post(self.session, **args), args))
+        self.posted.append((posting.post(self.session, **args), args))
         self.balances.update(dict(_sums(lines)))
 
     def reverse(self, index: int) -> None:
@@ -68,11 +68,13 @@ class Model:
         txn, _ = self.posted[index % len(self.posted)]
         key = f"rev:{txn.id}"
         if txn.id in self.reversed:
-            assert ledger.reverse(self.session, txn, key=key, occurred_on=DAY).reverses_id == txn.id
+            assert (
+                posting.reverse(self.session, txn, key=key, occurred_on=DAY).reverses_id == txn.id
+            )
             with pytest.raises(LedgerError, match="already reversed"):
-                ledger.reverse(self.session, txn, key=key + ":again", occurred_on=DAY)
+                posting.reverse(self.session, txn, key=key + ":again", occurred_on=DAY)
             return
-        rev = ledger.reverse(self.session, txn, key=key, occurred_on=DAY)
+        rev = posting.reverse(self.session, txn, key=key, occurred_on=DAY)
         self.reversed.add(txn.id)
         self.posted.append((rev, {}))
         self.balances.subtract(dict(_sums([(e.account.name, e.amount) for e in txn.entries])))
@@ -81,7 +83,7 @@ class Model:
         originals = [(txn, args) for txn, args in self.posted if args]
         if originals:
             txn, args = originals[index % len(originals)]
-            assert ledger.post(self.session, **args).id == txn.id
+            assert posting.post(self.session, **args).id == txn.id
 
 
 def _sums(lines: list[tuple[str, int]]) -> Counter[str]:
@@ -99,7 +101,7 @@ def _apply(model: Model, op: str, arg: Any) -> None:
     elif op == "pay":
         household, amount = arg
         model.post(
-            [("asset:float:sandbox", amount), (ledger.household_account(household), -amount)]
+            [("asset:float:sandbox", amount), (posting.household_account(household), -amount)]
         )
     elif op == "reverse":
         model.reverse(arg)
@@ -125,6 +127,6 @@ def test_random_postings_keep_the_ledger_balanced(
             model.posted
         )
         for name, expected in model.balances.items():
-            assert ledger.balance(session, model.mutual_id, name) == expected
-        assert ledger.audit(session) == []
+            assert posting.balance(session, model.mutual_id, name) == expected
+        assert posting.audit(session) == []
         session.rollback()

@@ -13,11 +13,11 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
+from gateway.lib.phones import InvalidPhone, digits_of, mask_msisdn, normalize_msisdn
 from gateway.models import Beneficiary, Household, HouseholdPhone, Mutual
-from gateway.services import members_import
-from gateway.services.members_import import COLUMNS, ImportErrors, import_members
-from gateway.services.mutual_config import load_mutual
-from gateway.services.phones import InvalidPhone, digits_of, mask_msisdn, normalize_msisdn
+from gateway.services.members import importer
+from gateway.services.members.importer import COLUMNS, ImportErrors, import_members
+from gateway.services.mutuals.config import load_mutual
 
 DATA = Path(__file__).parent / "data"
 MEMBERS = DATA / "members.csv"
@@ -60,7 +60,7 @@ def _row(household: str, member: str, relation: str = "child", **cells: str) -> 
 def test_happy_path(db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch) -> None:
     """Counts, household values from the head's row, normalised phones (E.164), canonical
     spellings, leavers; chunks of 2 rows exercise the bulk writes' boundaries."""
-    monkeypatch.setattr(members_import, "CHUNK", 2)
+    monkeypatch.setattr(importer, "CHUNK", 2)
     report = import_members(db, mutual, MEMBERS)
     assert (report.households_created, report.beneficiaries_created) == (3, 7)
     assert report.warnings == []

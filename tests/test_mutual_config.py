@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import Campaign, Funder, Mutual, Product, ReminderRule, Subsidy
-from gateway.services.mutual_config import ConfigError, load_mutual
+from gateway.services.mutuals.config import ConfigError, load_mutual
 
 DATA = Path(__file__).parent / "data"
 MUTUAL_TOML = DATA / "mutual.toml"

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
+from gateway.lib import gsm7
+from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
 from gateway.models import Mutual, OutboxMessage
 from gateway.models.outbox import STATUSES
-from gateway.services import gsm7, notifications
-from gateway.services.catalogs import LANGUAGES, placeholders, sms_templates
+from gateway.services.messaging import outbox
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -55,21 +56,21 @@ def queue(db: Session, mutual: Mutual, **kw: object) -> OutboxMessage:
         "reason": "other",
     }
     args.update(kw)
-    return notifications.queue_sms(db, **args)  # type: ignore[arg-type]
+    return outbox.queue_sms(db, **args)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("lang", sorted(LANGUAGES))
-@pytest.mark.parametrize("key", notifications.TEMPLATE_KEYS)
+@pytest.mark.parametrize("key", outbox.TEMPLATE_KEYS)
 def test_every_template_fits_one_segment_with_the_reserve(lang: str, key: str) -> None:
-    text = notifications.render_sms(key, lang, LONGEST)
+    text = outbox.render_sms(key, lang, LONGEST)
     assert not gsm7.non_gsm(text), text
-    assert notifications.room_left(text) >= 0, f"{len(text)} characters: {text!r}"
+    assert outbox.room_left(text) >= 0, f"{len(text)} characters: {text!r}"
     assert gsm7.segments(text) == 1
 
 
 def test_every_language_has_the_standard_templates_with_the_same_placeholders() -> None:
     reference = sms_templates("fr")
-    assert set(reference) == set(notifications.TEMPLATE_KEYS)
+    assert set(reference) == set(outbox.TEMPLATE_KEYS)
     for lang in LANGUAGES:
         table = sms_templates(lang)
         assert set(table) == set(reference), lang
@@ -93,7 +94,7 @@ def test_queue_renders_transliterates_and_stores(db: Session, mutual: Mutual) ->
     assert message.status == "QUEUED"
     assert message.text.startswith("Mutuelle Sante: 9 999 999 FCFA recu pour le menage ")
     assert (message.template, message.language, message.attempts) == ("payment_receipt", "fr", 0)
-    assert notifications.pending_ids(db) == [message.id]
+    assert outbox.pending_ids(db) == [message.id]
 
 
 def test_unknown_language_falls_back_to_french(db: Session, mutual: Mutual) -> None:
@@ -117,7 +118,7 @@ def test_queue_refuses_with_a_reason(
 ) -> None:
     with pytest.raises(ValueError, match=why):
         queue(db, mutual, **change)
-    assert notifications.pending_ids(db) == []
+    assert outbox.pending_ids(db) == []
 
 
 def test_a_dedupe_key_makes_a_message_at_most_once(db: Session, mutual: Mutual) -> None:
@@ -134,10 +135,8 @@ def test_a_racing_duplicate_hits_the_unique_key_and_returns_the_first(
     first = queue(db, mutual, dedupe_key="k1")
     db.flush()
     lookups = iter([None])  # the first lookup misses, as in a concurrent insert
-    real = notifications._by_dedupe_key
-    monkeypatch.setattr(
-        notifications, "_by_dedupe_key", lambda s, k: next(lookups, None) or real(s, k)
-    )
+    real = outbox._by_dedupe_key
+    monkeypatch.setattr(outbox, "_by_dedupe_key", lambda s, k: next(lookups, None) or real(s, k))
     assert queue(db, mutual, dedupe_key="k1").id == first.id
     assert len(db.scalars(select(OutboxMessage)).all()) == 1
 
@@ -168,44 +167,42 @@ BACKWARD = [
 @pytest.mark.parametrize(("current", "new"), FORWARD)
 def test_allowed_moves(current: str, new: str) -> None:
     message = OutboxMessage(status=current)
-    assert notifications.advance(message, new, NOW)
+    assert outbox.advance(message, new, NOW)
     assert message.status == new
-    assert not notifications.advance(message, new, NOW)  # the same status again: no-op
+    assert not outbox.advance(message, new, NOW)  # the same status again: no-op
 
 
 @pytest.mark.parametrize(("current", "new"), BACKWARD)
 def test_status_never_moves_back(current: str, new: str) -> None:
     message = OutboxMessage(status=current)
-    with pytest.raises(notifications.InvalidTransition):
-        notifications.advance(message, new, NOW)
+    with pytest.raises(outbox.InvalidTransition):
+        outbox.advance(message, new, NOW)
     assert message.status == current
 
 
 def test_final_statuses_are_final_and_the_table_is_complete() -> None:
-    assert set(notifications.TRANSITIONS) == set(STATUSES)
+    assert set(outbox.TRANSITIONS) == set(STATUSES)
     for status in ("DELIVERED", "FAILED", "REJECTED", "EXPIRED", "SKIPPED"):
-        assert not notifications.TRANSITIONS[status]
+        assert not outbox.TRANSITIONS[status]
     with pytest.raises(ValueError, match="unknown outbox status"):
-        notifications.advance(OutboxMessage(status="QUEUED"), "LOST", NOW)
+        outbox.advance(OutboxMessage(status="QUEUED"), "LOST", NOW)
 
 
 def test_claim_is_taken_once_and_results_are_recorded(db: Session, mutual: Mutual) -> None:
     message = queue(db, mutual)
     db.flush()
-    assert notifications.claim(db, message.id, NOW) is not None
-    assert notifications.claim(db, message.id, NOW) is None
-    status = notifications.record_send(
+    assert outbox.claim(db, message.id, NOW) is not None
+    assert outbox.claim(db, message.id, NOW) is None
+    status = outbox.record_send(
         db, message.id, provider="sandbox", outcome="transient", now=NOW, detail="500"
     )
     assert status == "QUEUED"
     assert message.last_error == "transient: 500"
-    for _ in range(notifications.MAX_ATTEMPTS - 1):
-        assert notifications.claim(db, message.id, NOW) is not None
+    for _ in range(outbox.MAX_ATTEMPTS - 1):
+        assert outbox.claim(db, message.id, NOW) is not None
         db.refresh(message)
-        last = notifications.record_send(
-            db, message.id, provider="sandbox", outcome="transient", now=NOW
-        )
-    assert (last, message.attempts) == ("FAILED", notifications.MAX_ATTEMPTS)
+        last = outbox.record_send(db, message.id, provider="sandbox", outcome="transient", now=NOW)
+    assert (last, message.attempts) == ("FAILED", outbox.MAX_ATTEMPTS)
 
 
 def test_outbox_command_lists_messages(

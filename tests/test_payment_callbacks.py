@@ -24,10 +24,11 @@ from gateway.providers.payments.base import (
     ProviderState,
 )
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from gateway.services.payment_intents import create_intent
+from gateway.services.payments import events
+from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
 from tests.payments_support import PHONE, PayEnv, effects, env, family, serve
-from worker import payment_jobs
+from worker.jobs.payments import initiate_payment
 
 __all__ = ["env"]
 SECRET = "dev-sandbox-secret"
@@ -61,7 +62,7 @@ def intent_for(env: PayEnv, factory: sessionmaker[Session], amount: int = 6000) 
         )
         session.flush()
         intent_id = intent.id
-    payment_jobs.initiate_payment(str(intent_id))
+    initiate_payment(str(intent_id))
     with factory() as session:
         return session.get_one(PaymentIntent, intent_id)
 
@@ -209,7 +210,6 @@ def test_a_failure_after_the_raw_delivery_still_keeps_it(
 ) -> None:
     """A bug or a lost database past the raw delivery: the delivery is stored on its own
     (outcome `error`), nothing else is, and the provider is told to try again."""
-    from gateway.services import payment_events
 
     intent = intent_for(env, session_factory)
     callback = env.sandbox().decide(intent.reference, True)
@@ -217,10 +217,10 @@ def test_a_failure_after_the_raw_delivery_still_keeps_it(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(payment_events, "record_event", broken)
+    monkeypatch.setattr(events, "record_event", broken)
     answer = env.deliver(callback, work=False)
     assert answer.status_code == 503 and "try again" in answer.get_data(as_text=True)
-    monkeypatch.setattr(payment_events, "record_event", lambda *_a, **_k: 1 / 0)
+    monkeypatch.setattr(events, "record_event", lambda *_a, **_k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         env.deliver(callback, work=False)
     with session_factory() as session:

@@ -29,15 +29,16 @@ from gateway.providers.payments.base import (
     ProviderState,
     StatusResult,
 )
-from gateway.services import ledger, payment_events, payment_flow, payment_state, payment_sweeps
-from gateway.services.payment_intents import (
+from gateway.services.ledger import posting
+from gateway.services.payments import events, flow, lifecycle, sweeps
+from gateway.services.payments.intents import (
     AmountRefused,
     channel_for,
     create_intent,
     parse_amount,
     payment_request,
 )
-from gateway.services.payment_state import can_move
+from gateway.services.payments.lifecycle import can_move
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -103,28 +104,28 @@ def test_initiation_is_counted_before_the_call_and_never_repeated(
     db: Session, household: Household
 ) -> None:
     intent = intent_for(db, household)
-    assert payment_flow.start_initiation(db, intent.id, NOW) is intent
+    assert flow.start_initiation(db, intent.id, NOW) is intent
     assert intent.initiate_attempts == 1
     # The worker died after the call: the retry must not send a second request.
-    assert payment_flow.start_initiation(db, intent.id, NOW) is None
+    assert flow.start_initiation(db, intent.id, NOW) is None
     assert intent.state == "UNKNOWN" and intent.next_poll_at is not None
     assert intent.initiate_attempts == 1
 
 
 def test_accepted_initiation_is_pending_with_a_poll(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
-    payment_flow.start_initiation(db, intent.id, NOW)
-    payment_flow.record_initiation(db, intent.id, InitiateResult(Initiation.ACCEPTED, "P-1"), NOW)
+    flow.start_initiation(db, intent.id, NOW)
+    flow.record_initiation(db, intent.id, InitiateResult(Initiation.ACCEPTED, "P-1"), NOW)
     assert intent.state == "PENDING" and intent.provider_txn_id == "P-1"
     assert intent.next_poll_at == NOW + dt.timedelta(seconds=30)
-    assert payment_sweeps.due_polls(db, NOW) == []
-    assert payment_sweeps.due_polls(db, NOW + dt.timedelta(seconds=30)) == [intent.id]
+    assert sweeps.due_polls(db, NOW) == []
+    assert sweeps.due_polls(db, NOW + dt.timedelta(seconds=30)) == [intent.id]
 
 
 def test_rejected_initiation_fails_and_tells_the_member(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     result = InitiateResult(Initiation.REJECTED, reason="invalid wallet")
-    payment_flow.record_initiation(db, intent.id, result, NOW)
+    flow.record_initiation(db, intent.id, result, NOW)
     assert (intent.state, intent.reason) == ("FAILED", "invalid wallet")
     message = db.scalars(select(OutboxMessage)).one()
     assert message.template == "payment_failed" and message.phone == PHONE
@@ -134,13 +135,13 @@ def test_success_credits_allocates_and_sends_one_receipt(
     db: Session, mutual: Mutual, household: Household
 ) -> None:
     intent = intent_for(db, household)
-    assert payment_flow.apply_status(db, intent.id, succeeded(), NOW) == "applied"
-    assert payment_flow.apply_status(db, intent.id, succeeded(), NOW) == "duplicate"
+    assert flow.apply_status(db, intent.id, succeeded(), NOW) == "applied"
+    assert flow.apply_status(db, intent.id, succeeded(), NOW) == "duplicate"
     assert intent.state == "SUCCEEDED" and intent.payment_id is not None
     payment = db.get_one(Payment, intent.payment_id)
     assert (payment.amount, payment.channel) == (DUE, "mobile")
-    assert ledger.balance(db, mutual.id, "asset:float:sandbox") == DUE
-    assert ledger.household_credit(db, mutual.id, household.id) == 0  # all allocated (D7)
+    assert posting.balance(db, mutual.id, "asset:float:sandbox") == DUE
+    assert posting.household_credit(db, mutual.id, household.id) == 0  # all allocated (D7)
     receipts = db.scalars(select(OutboxMessage)).all()
     assert [m.template for m in receipts] == ["payment_receipt"]
     assert household.number in receipts[0].text
@@ -148,7 +149,7 @@ def test_success_credits_allocates_and_sends_one_receipt(
 
 def test_partial_payment_receipt_says_what_is_still_due(db: Session, household: Household) -> None:
     intent = intent_for(db, household, amount=5_000)
-    payment_flow.apply_status(db, intent.id, succeeded(amount=5_000), NOW)
+    flow.apply_status(db, intent.id, succeeded(amount=5_000), NOW)
     message = db.scalars(select(OutboxMessage)).one()
     assert message.template == "payment_partial"
     assert "7 000" in message.text  # 12 000 due minus 5 000 of credit (D6)
@@ -156,9 +157,9 @@ def test_partial_payment_receipt_says_what_is_still_due(db: Session, household: 
 
 def test_failure_after_success_changes_nothing(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
-    payment_flow.apply_status(db, intent.id, succeeded(), NOW)
+    flow.apply_status(db, intent.id, succeeded(), NOW)
     failed = StatusResult(ProviderState.FAILED, reason="timeout")
-    assert payment_flow.apply_status(db, intent.id, failed, NOW) == "stale"
+    assert flow.apply_status(db, intent.id, failed, NOW) == "stale"
     assert intent.state == "SUCCEEDED" and count(db, Payment) == 1
 
 
@@ -168,9 +169,9 @@ def test_late_success_after_expiry_is_allocated_and_flagged(
     intent = intent_for(db, household)
     later = intent.expires_at + dt.timedelta(minutes=1)
     pending = StatusResult(ProviderState.PENDING)
-    payment_flow.apply_status(db, intent.id, pending, later)
+    flow.apply_status(db, intent.id, pending, later)
     assert intent.state == "EXPIRED"
-    assert payment_flow.apply_status(db, intent.id, succeeded(), later) == "applied"
+    assert flow.apply_status(db, intent.id, succeeded(), later) == "applied"
     assert (intent.state, intent.flag) == ("SUCCEEDED", "late")
     assert db.scalars(select(Alert.kind)).all() == ["payment_late"]
     templates = db.scalars(select(OutboxMessage.template).order_by(OutboxMessage.id)).all()
@@ -181,12 +182,12 @@ def test_amount_mismatch_goes_to_suspense_not_to_the_household(
     db: Session, mutual: Mutual, household: Household
 ) -> None:
     intent = intent_for(db, household)
-    assert payment_flow.apply_status(db, intent.id, succeeded(amount=1_200), NOW) == "mismatch"
+    assert flow.apply_status(db, intent.id, succeeded(amount=1_200), NOW) == "mismatch"
     assert (intent.state, intent.flag, intent.payment_id) == ("SUCCEEDED", "amount_mismatch", None)
     item = db.scalars(select(SuspenseItem)).one()
     assert (item.amount, item.reason, item.household_id) == (1_200, "amount_mismatch", household.id)
-    assert ledger.balance(db, mutual.id, "liab:suspense:sandbox") == -1_200
-    assert ledger.household_credit(db, mutual.id, household.id) == 0
+    assert posting.balance(db, mutual.id, "liab:suspense:sandbox") == -1_200
+    assert posting.household_credit(db, mutual.id, household.id) == 0
     assert count(db, Payment) == 0
 
 
@@ -215,11 +216,11 @@ def raw() -> CallbackRequest:
 
 
 def test_unknown_reference_goes_to_suspense_without_a_mutual(db: Session) -> None:
-    callback = payment_events.store_callback(db, "sandbox", raw(), NOW)
-    stored, created = payment_events.record_event(
+    callback = events.store_callback(db, "sandbox", raw(), NOW)
+    stored, created = events.record_event(
         db, "sandbox", event("e1", ProviderState.SUCCEEDED, "nope"), callback.id, NOW
     )
-    assert created and payment_flow.apply_event(db, stored.id, None, NOW) == "suspense"
+    assert created and flow.apply_event(db, stored.id, None, NOW) == "suspense"
     item = db.scalars(select(SuspenseItem)).one()
     assert (item.mutual_id, item.ledger_key, item.reason) == (None, None, "unknown_reference")
     assert count(db, LedgerTransaction) == 0
@@ -228,11 +229,11 @@ def test_unknown_reference_goes_to_suspense_without_a_mutual(db: Session) -> Non
 def test_redelivered_event_is_recorded_and_applied_once(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference)
-    first, created = payment_events.record_event(db, "sandbox", claim, None, NOW)
-    again, created_again = payment_events.record_event(db, "sandbox", claim, None, NOW)
+    first, created = events.record_event(db, "sandbox", claim, None, NOW)
+    again, created_again = events.record_event(db, "sandbox", claim, None, NOW)
     assert created and not created_again and first.id == again.id
-    assert payment_flow.apply_event(db, first.id, None, NOW) == "applied"
-    assert payment_flow.apply_event(db, first.id, None, NOW) == "duplicate"
+    assert flow.apply_event(db, first.id, None, NOW) == "applied"
+    assert flow.apply_event(db, first.id, None, NOW) == "duplicate"
     assert count(db, Payment) == 1 and count(db, OutboxMessage) == 1
 
 
@@ -241,40 +242,40 @@ def test_unsigned_claim_moves_no_money_until_the_status_confirms_it(
 ) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference, verified=False)
-    stored, _ = payment_events.record_event(db, "sandbox", claim, None, NOW)
-    assert payment_flow.apply_event(db, stored.id, None, NOW) == "unconfirmed"
+    stored, _ = events.record_event(db, "sandbox", claim, None, NOW)
+    assert flow.apply_event(db, stored.id, None, NOW) == "unconfirmed"
     assert count(db, Payment) == 0
     still_pending = StatusResult(ProviderState.PENDING)
-    assert payment_flow.apply_event(db, stored.id, still_pending, NOW) == "disagrees"
+    assert flow.apply_event(db, stored.id, still_pending, NOW) == "disagrees"
     assert count(db, Payment) == 0 and intent.state == "PENDING"
 
 
 def test_forged_success_is_overruled_by_the_status_api(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     claim = event("e1", ProviderState.SUCCEEDED, intent.reference, verified=False)
-    stored, _ = payment_events.record_event(db, "sandbox", claim, None, NOW)
+    stored, _ = events.record_event(db, "sandbox", claim, None, NOW)
     truth = StatusResult(ProviderState.FAILED, reason="not paid")
-    assert payment_flow.apply_event(db, stored.id, truth, NOW) == "disagrees"
+    assert flow.apply_event(db, stored.id, truth, NOW) == "disagrees"
     assert intent.state == "FAILED" and count(db, Payment) == 0
     assert count(db, LedgerTransaction) == 0
 
 
 def test_one_transaction_cannot_pay_two_intents(db: Session, household: Household) -> None:
     first, second = intent_for(db, household), intent_for(db, household)
-    payment_flow.apply_status(db, first.id, succeeded(txn="SAME"), NOW)
-    assert payment_flow.apply_status(db, second.id, succeeded(txn="SAME"), NOW) == "conflict"
+    flow.apply_status(db, first.id, succeeded(txn="SAME"), NOW)
+    assert flow.apply_status(db, second.id, succeeded(txn="SAME"), NOW) == "conflict"
     assert second.state == "CREATED" and count(db, Payment) == 1
     assert db.scalars(select(Alert.kind)).all() == ["payment_conflict"]
 
 
 def test_unanswered_polls_expire_and_escalate(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
-    payment_flow.record_initiation(db, intent.id, InitiateResult(Initiation.UNKNOWN), NOW)
+    flow.record_initiation(db, intent.id, InitiateResult(Initiation.UNKNOWN), NOW)
     when = NOW
-    for _ in range(payment_state.ESCALATE_AFTER_POLLS):
+    for _ in range(lifecycle.ESCALATE_AFTER_POLLS):
         assert intent.state == "UNKNOWN"
         when = max(when, intent.expires_at) + dt.timedelta(minutes=1)
-        payment_sweeps.poll_failed(db, intent.id, "connection refused", when)
+        sweeps.poll_failed(db, intent.id, "connection refused", when)
     assert (intent.state, intent.flag) == ("EXPIRED", "escalated")
     assert db.scalars(select(Alert.kind)).all() == ["payment_escalated"]
 
@@ -283,8 +284,8 @@ def test_a_created_intent_left_alone_is_found_by_the_sweeper(
     db: Session, household: Household
 ) -> None:
     intent = intent_for(db, household)
-    assert payment_sweeps.stale_created(db, NOW) == []
-    assert payment_sweeps.stale_created(db, NOW + dt.timedelta(minutes=3)) == [intent.id]
+    assert sweeps.stale_created(db, NOW) == []
+    assert sweeps.stale_created(db, NOW + dt.timedelta(minutes=3)) == [intent.id]
 
 
 ORDERS = ("pending", "failed", "success", "duplicate")
@@ -309,7 +310,7 @@ def test_every_order_of_answers_ends_in_the_same_state(
     household = make_household(db, mutual, members=2, phone=PHONE)
     intent = intent_for(db, household)
     for kind in order:
-        payment_flow.apply_status(db, intent.id, answer(kind, f"T-{intent.reference}"), NOW)
+        flow.apply_status(db, intent.id, answer(kind, f"T-{intent.reference}"), NOW)
     payments = db.scalars(select(Payment).where(Payment.household_id == household.id)).all()
     receipts = db.scalars(
         select(OutboxMessage).where(
@@ -318,7 +319,7 @@ def test_every_order_of_answers_ends_in_the_same_state(
         )
     ).all()
     assert intent.state == "SUCCEEDED" and len(payments) == 1 and len(receipts) == 1
-    assert ledger.household_credit(db, mutual.id, household.id) == 0
+    assert posting.household_credit(db, mutual.id, household.id) == 0
 
 
 def test_a_recorded_callback_not_applied_is_found_by_the_sweeper(
@@ -326,13 +327,13 @@ def test_a_recorded_callback_not_applied_is_found_by_the_sweeper(
 ) -> None:
     """Its confirm job was lost with Redis: a minute later the sweeper sees it again."""
     intent = intent_for(db, household)
-    stored, _ = payment_events.record_event(
+    stored, _ = events.record_event(
         db, "sandbox", event("e1", ProviderState.SUCCEEDED, intent.reference), None, NOW
     )
-    assert payment_sweeps.unapplied_events(db, NOW) == []
-    assert payment_sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == [stored.id]
-    payment_flow.apply_event(db, stored.id, None, NOW)
-    assert payment_sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == []
+    assert sweeps.unapplied_events(db, NOW) == []
+    assert sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == [stored.id]
+    flow.apply_event(db, stored.id, None, NOW)
+    assert sweeps.unapplied_events(db, NOW + dt.timedelta(minutes=1)) == []
 
 
 def test_callback_url_carries_the_token_and_channel_follows_the_number(

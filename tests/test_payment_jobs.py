@@ -30,7 +30,7 @@ from gateway.providers.payments.base import (
     ProviderState,
     StatusResult,
 )
-from gateway.services.payment_intents import create_intent
+from gateway.services.payments.intents import create_intent
 from tests.payments_support import (
     PHONE,
     PayEnv,
@@ -41,7 +41,8 @@ from tests.payments_support import (
     redis_url,
     sandbox_row,
 )
-from worker import payment_jobs, registry
+from worker import registry
+from worker.jobs.payments import provider_for, sweep_payments
 
 __all__ = ["env"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +99,7 @@ class Fake:
 
 
 def use(env: PayEnv, fake: Fake) -> None:
-    payment_jobs.provider_for("sandbox", env.context)
+    provider_for("sandbox", env.context)
     env.context.__dict__["payment_providers"]["sandbox"] = fake
 
 
@@ -248,7 +249,7 @@ def payment_jobs_sweep(env: PayEnv) -> int:
     from unittest import mock
 
     with mock.patch.object(env.context, "redis", return_value=env.redis):
-        return payment_jobs.sweep_payments()
+        return sweep_payments()
 
 
 def test_sweeper_initiates_a_lost_enqueue(

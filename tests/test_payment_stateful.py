@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Mutual, Payment, PaymentIntent
 from gateway.providers.payments.base import CallbackEvent, ProviderState, StatusResult
-from gateway.services import ledger, payment_events, payment_flow
-from gateway.services.payment_intents import create_intent
-from gateway.services.payment_state import TERMINAL, polled
+from gateway.services.ledger import posting
+from gateway.services.payments import events, flow
+from gateway.services.payments.intents import create_intent
+from gateway.services.payments.lifecycle import TERMINAL, polled
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -69,15 +70,15 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
             if not sent:
                 return
             event = data.draw(st.sampled_from(sent))
-            stored, _ = payment_events.record_event(db, "sandbox", event, None, self.now)
-            payment_flow.apply_event(db, stored.id, None, self.now)
+            stored, _ = events.record_event(db, "sandbox", event, None, self.now)
+            flow.apply_event(db, stored.id, None, self.now)
 
         @rule(intent_id=intents)
         def sweeper_polls(self, intent_id: int) -> None:
             intent = db.get_one(PaymentIntent, intent_id)
             if intent.state in TERMINAL:
                 return
-            payment_flow.apply_status(db, intent_id, self._status(intent_id), self.now)
+            flow.apply_status(db, intent_id, self._status(intent_id), self.now)
 
         @rule(minutes=st.integers(1, 20))
         def time_passes(self, minutes: int) -> None:
@@ -116,7 +117,7 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
             for intent in intents:
                 if intent.payment_id is not None:
                     assert self.truth[intent.id] is ProviderState.SUCCEEDED
-            assert ledger.balance(db, self.mutual.id, "asset:float:sandbox") == credited
+            assert posting.balance(db, self.mutual.id, "asset:float:sandbox") == credited
             payments = db.scalar(
                 select(func.count()).select_from(Payment).where(Payment.mutual_id == self.mutual.id)
             )
@@ -132,11 +133,11 @@ def make_machine(db: Session) -> type[RuleBasedStateMachine]:
                     self.truth[intent_id] = ProviderState.FAILED
                     self.sent[intent_id].append(self._event(intent_id))
                 for sent in self.sent[intent_id][-1:]:
-                    stored, _ = payment_events.record_event(db, "sandbox", sent, None, self.now)
-                    payment_flow.apply_event(db, stored.id, None, self.now)
+                    stored, _ = events.record_event(db, "sandbox", sent, None, self.now)
+                    flow.apply_event(db, stored.id, None, self.now)
                 intent = db.get_one(PaymentIntent, intent_id)
                 if polled(intent):
-                    payment_flow.apply_status(db, intent_id, self._status(intent_id), self.now)
+                    flow.apply_status(db, intent_id, self._status(intent_id), self.now)
                 expected = "SUCCEEDED" if self.truth[intent_id] is ProviderState.SUCCEEDED else None
                 if expected:
                     assert intent.state == "SUCCEEDED" and intent.payment_id is not None

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Alert, LedgerTransaction, SuspenseItem
-from gateway.services import ledger, payment_effects
-from gateway.services.ledger import IdempotencyConflict, Posting
-from gateway.services.payment_effects import Hold, hold_in_bulk
+from gateway.services.ledger import posting
+from gateway.services.ledger.posting import IdempotencyConflict, Posting
+from gateway.services.payments import effects
+from gateway.services.payments.effects import Hold, hold_in_bulk
 from tests.factories import make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
@@ -60,7 +61,7 @@ def shape(db: Session, item: SuspenseItem) -> tuple[object, ...]:
 
 def test_bulk_holds_are_what_one_by_one_holds_are(db: Session) -> None:
     mutual = make_mutual(db, code="BLK")
-    one = payment_effects.to_suspense(
+    one = effects.to_suspense(
         db,
         provider="sandbox",
         provider_txn_id="ONE",
@@ -71,7 +72,7 @@ def test_bulk_holds_are_what_one_by_one_holds_are(db: Session) -> None:
         reference="ref-ONE",
         msisdn="+22670000001",
     )
-    payment_effects.book_suspense(db, one, mutual.id)
+    effects.book_suspense(db, one, mutual.id)
     items = hold_in_bulk(db, [hold("B2"), hold("B1"), hold("B2")], mutual.id)
     db.flush()
     assert [i.provider_txn_id for i in items] == ["B2", "B1", "B2"]
@@ -81,13 +82,13 @@ def test_bulk_holds_are_what_one_by_one_holds_are(db: Session) -> None:
         assert item.ledger_key == f"suspense:sandbox:{item.provider_txn_id}"
         assert shape(db, item)[:-1] == shape(db, one)[:-1]
         assert shape(db, item)[-1] == [(FLOAT, 3000), (SUSPENSE, -3000)]
-    assert ledger.balance(db, mutual.id, SUSPENSE) == -9000
+    assert posting.balance(db, mutual.id, SUSPENSE) == -9000
     assert count(db, Alert) == 3
 
 
 def test_found_items_are_booked_once_and_not_alerted_again(db: Session) -> None:
     mutual = make_mutual(db, code="BLK")
-    early = payment_effects.to_suspense(  # a callback held it, mutual unknown
+    early = effects.to_suspense(  # a callback held it, mutual unknown
         db,
         provider="sandbox",
         provider_txn_id="F1",
@@ -104,7 +105,7 @@ def test_found_items_are_booked_once_and_not_alerted_again(db: Session) -> None:
     assert again == [first[1], first[0]]
     assert count(db, SuspenseItem) == 2 and count(db, Alert) == 2
     assert count(db, LedgerTransaction) == 2
-    assert ledger.balance(db, mutual.id, SUSPENSE) == -6000
+    assert posting.balance(db, mutual.id, SUSPENSE) == -6000
 
 
 def test_a_lost_race_falls_back_to_one_by_one(db: Session, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,15 +113,15 @@ def test_a_lost_race_falls_back_to_one_by_one(db: Session, monkeypatch: pytest.M
     hold_in_bulk(db, [hold("R1")], mutual.id)
     db.flush()
     # As if a concurrent holder inserted R1 between the look-up and the insert.
-    monkeypatch.setattr(payment_effects, "_held", lambda session, holds: {})
+    monkeypatch.setattr(effects, "_held", lambda session, holds: {})
     items = hold_in_bulk(db, [hold("R2"), hold("R1")], mutual.id)
     db.flush()
     assert [i.provider_txn_id for i in items] == ["R2", "R1"]
     assert count(db, SuspenseItem) == 2 and count(db, LedgerTransaction) == 2
-    assert ledger.balance(db, mutual.id, SUSPENSE) == -6000
+    assert posting.balance(db, mutual.id, SUSPENSE) == -6000
 
 
-def posting(key: str, amount: int = 500) -> Posting:
+def a_posting(key: str, amount: int = 500) -> Posting:
     return Posting(
         key=key,
         kind="suspense",
@@ -131,25 +132,25 @@ def posting(key: str, amount: int = 500) -> Posting:
 
 def test_post_many_posts_once_and_replays_are_no_ops(db: Session) -> None:
     mutual = make_mutual(db, code="BLK")
-    ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k1"), posting("k2", 700)])
-    ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k2", 700), posting("k3")])
-    ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k4"), posting("k4")])
+    posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k1"), a_posting("k2", 700)])
+    posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k2", 700), a_posting("k3")])
+    posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k4"), a_posting("k4")])
     db.flush()
     assert count(db, LedgerTransaction) == 4
-    assert ledger.balance(db, mutual.id, FLOAT) == 2200
-    assert ledger.audit(db, mutual.id) == []
+    assert posting.balance(db, mutual.id, FLOAT) == 2200
+    assert posting.audit(db, mutual.id) == []
     with pytest.raises(IdempotencyConflict):
-        ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k5"), posting("k1", 900)])
+        posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k5"), a_posting("k1", 900)])
 
 
 def test_post_many_falls_back_when_a_key_was_taken_meanwhile(
     db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mutual = make_mutual(db, code="BLK")
-    ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k1")])
+    posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k1")])
     db.flush()
-    monkeypatch.setattr(ledger, "_find_txns", lambda session, mutual_id, keys: {})
-    ledger.post_many(db, mutual_id=mutual.id, postings=[posting("k2"), posting("k1")])
+    monkeypatch.setattr(posting, "_find_txns", lambda session, mutual_id, keys: {})
+    posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k2"), a_posting("k1")])
     db.flush()
     assert count(db, LedgerTransaction) == 2
-    assert ledger.balance(db, mutual.id, FLOAT) == 1000
+    assert posting.balance(db, mutual.id, FLOAT) == 1000

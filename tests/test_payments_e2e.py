@@ -30,7 +30,7 @@ from tests.payments_support import (
     sandbox_row,
     serve,
 )
-from worker import payment_jobs
+from worker.jobs import payments as payment_jobs
 
 JAN_5 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import FixedClock
 from gateway.models import Mutual, OutboxMessage, PaymentCallback
-from gateway.services import ledger
+from gateway.services.ledger import posting
 from tests.dialogue import Phone
 from tests.fakes.cinetpay_fake import CinetPayFake
 from tests.fakes.mtnmomo_fake import MtnMomoFake
@@ -130,7 +130,7 @@ def test_dial_pay_provider_callback_ledger_coverage_receipt(
     assert (found.payments, found.receipts) == (1, 1)
     with session_factory() as session:
         float_account = f"asset:float:{name}"  # money at the provider that collected it
-        assert ledger.balance(session, intent.mutual_id, float_account) == 18000
+        assert posting.balance(session, intent.mutual_id, float_account) == 18000
     reply = Phone(env.client, PHONE, query="?token=cb-token").walk("1")
     assert "couvert des le 06/03/2026" in reply.text  # D9: first payment, 60 days waiting
     with session_factory() as session:

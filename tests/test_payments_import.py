@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import Allocation, LedgerTransaction, Mutual, Payment
-from gateway.services.members_import import ImportErrors, import_members
-from gateway.services.mutual_config import load_mutual
-from gateway.services.payments_import import import_payments
+from gateway.services.members.importer import ImportErrors, import_members
+from gateway.services.mutuals.config import load_mutual
+from gateway.services.payments.history_import import import_payments
 
 DATA = Path(__file__).parent / "data"
 PAYMENTS = DATA / "payments.csv"

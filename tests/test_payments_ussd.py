@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.menus import member_pay
 from gateway.menus.store import SessionStore
 from gateway.models import Household
-from gateway.services.allocation import receive_payment
+from gateway.services.coverage.allocation import receive_payment
 from tests.dialogue import Phone
 from tests.payments_support import PHONE, PayEnv, env, family, intents, one_intent
 from worker import registry

@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import Household, Mutual, ReconAction, SuspenseItem
-from gateway.services import ledger, payment_effects
-from gateway.services import reconcile_actions as actions
-from gateway.services.reconcile import ReconcileError
-from gateway.services.reconcile_actions import AlreadyResolved
+from gateway.services.ledger import posting
+from gateway.services.payments import effects
+from gateway.services.reconciliation import actions
+from gateway.services.reconciliation.actions import AlreadyResolved
+from gateway.services.reconciliation.reconcile import ReconcileError
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
@@ -35,7 +36,7 @@ def household(db: Session, mutual: Mutual) -> Household:
 
 
 def held(db: Session, mutual: Mutual | None, amount: int, txn: str = "TX-1") -> SuspenseItem:
-    item = payment_effects.to_suspense(
+    item = effects.to_suspense(
         db,
         provider="sandbox",
         provider_txn_id=txn,
@@ -46,7 +47,7 @@ def held(db: Session, mutual: Mutual | None, amount: int, txn: str = "TX-1") -> 
     if mutual is not None:
         item.mutual_id = mutual.id
         item.ledger_key = f"suspense:sandbox:{txn}"
-        ledger.post(
+        posting.post(
             db,
             mutual_id=mutual.id,
             key=item.ledger_key,
@@ -65,10 +66,10 @@ def test_assign_moves_the_money_to_the_household_and_allocates(
     action = actions.assign(db, item.id, "2001", by="awa", reason="called the member", now=NOW)
     assert (action.state, action.by, action.reason) == ("DONE", "awa", "called the member")
     assert (item.state, item.household_id, item.resolved_by) == ("ASSIGNED", household.id, "awa")
-    assert ledger.balance(db, mutual.id, "liab:suspense:sandbox") == 0
+    assert posting.balance(db, mutual.id, "liab:suspense:sandbox") == 0
     # D7: 6 000 XOF buys the household's year; nothing left as credit.
-    assert ledger.household_credit(db, mutual.id, household.id) == 0
-    assert ledger.balance(db, mutual.id, "income:contributions") == -6000
+    assert posting.household_credit(db, mutual.id, household.id) == 0
+    assert posting.balance(db, mutual.id, "income:contributions") == -6000
 
 
 def test_assign_an_unbooked_line_books_it_in_the_household_mutual(
@@ -77,8 +78,8 @@ def test_assign_an_unbooked_line_books_it_in_the_household_mutual(
     item = held(db, None, 3000)
     actions.assign(db, item.id, "2001", by="awa", now=NOW)
     assert item.mutual_id == mutual.id and item.ledger_key is not None
-    assert ledger.balance(db, mutual.id, "asset:float:sandbox") == 3000
-    assert ledger.household_credit(db, mutual.id, household.id) == 3000
+    assert posting.balance(db, mutual.id, "asset:float:sandbox") == 3000
+    assert posting.household_credit(db, mutual.id, household.id) == 3000
 
 
 def test_above_the_threshold_a_second_person_approves(
@@ -96,8 +97,8 @@ def test_above_the_threshold_a_second_person_approves(
     assert item.state == "ASSIGNED" and item.resolved_by == "awa"
     kinds = [(a.kind, a.by) for a in db.scalars(select(ReconAction).order_by(ReconAction.id))]
     assert kinds == [("assign", "awa"), ("approve", "issa")]
-    assert ledger.balance(db, mutual.id, "liab:suspense:sandbox") == 0
-    assert ledger.balance(db, mutual.id, "income:contributions") == -12000  # two years (D7)
+    assert posting.balance(db, mutual.id, "liab:suspense:sandbox") == 0
+    assert posting.balance(db, mutual.id, "income:contributions") == -12000  # two years (D7)
 
 
 def test_ignore_needs_a_reason_and_closes_the_line(db: Session, mutual: Mutual) -> None:
@@ -169,7 +170,7 @@ def test_two_supervisors_assign_the_same_line_at_once(
     with session_factory() as check:
         item = check.get_one(SuspenseItem, item_id)
         assert item.state == "ASSIGNED"
-        assert ledger.balance(check, item.mutual_id or 0, "liab:suspense:sandbox") == 0
+        assert posting.balance(check, item.mutual_id or 0, "liab:suspense:sandbox") == 0
         assert len(list(check.scalars(select(ReconAction)))) == 1
 
 
@@ -192,8 +193,8 @@ contribution = 6000
 
 
 def test_the_threshold_comes_from_the_mutual_file(db: Session) -> None:
-    from gateway.services.mutual_config import ConfigError, load_mutual
-    from gateway.services.reconcile import approval_threshold, lag_hours
+    from gateway.services.mutuals.config import ConfigError, load_mutual
+    from gateway.services.reconciliation.reconcile import approval_threshold, lag_hours
 
     mutual = load_mutual(db, MUTUAL_TOML.format(threshold=25000))
     assert approval_threshold(mutual) == 25000 and lag_hours(mutual) == 24
@@ -203,6 +204,6 @@ def test_the_threshold_comes_from_the_mutual_file(db: Session) -> None:
 
 
 def test_the_default_threshold_is_50000(db: Session) -> None:
-    from gateway.services.reconcile import approval_threshold
+    from gateway.services.reconciliation.reconcile import approval_threshold
 
     assert approval_threshold(make_mutual(db, code="DEF")) == 50000

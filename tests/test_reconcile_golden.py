@@ -16,9 +16,9 @@ from gateway.models import (
     StatementLine,
     SuspenseItem,
 )
-from gateway.services import ledger
-from gateway.services.reconcile import import_and_reconcile, reconcile_days
-from gateway.services.reconcile_report import as_json, as_text, build_report
+from gateway.services.ledger import posting
+from gateway.services.reconciliation.reconcile import import_and_reconcile, reconcile_days
+from gateway.services.reconciliation.report import as_json, as_text, build_report
 from tests.reconcile_scenario import DAY, STATEMENTS, golden_day, ref
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
@@ -106,8 +106,8 @@ def test_buckets_add_up_and_the_float_agrees(db: Session) -> None:
     assert [(e["reference"], e["action"], e["effect"]) for e in missing] == [
         (ref(5), "expected", 6000)
     ]
-    assert ledger.balance(db, mutual.id, "asset:bank") == 43560
-    assert ledger.balance(db, mutual.id, "expense:provider_fees") == 440
+    assert posting.balance(db, mutual.id, "asset:bank") == 43560
+    assert posting.balance(db, mutual.id, "expense:provider_fees") == 440
 
 
 def test_rerun_and_reimport_add_nothing_and_give_the_same_bytes(db: Session) -> None:

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gateway.lib.csv_rows import ImportErrors
 from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
-from gateway.services.csv_rows import ImportErrors
-from gateway.services.statement_formats import parse_statement
-from gateway.services.statement_import import import_statement
+from gateway.services.reconciliation.statement_formats import parse_statement
+from gateway.services.reconciliation.statement_import import import_statement
 from tests.factories import make_mutual
 from tests.reconcile_scenario import STATEMENTS, ref
 

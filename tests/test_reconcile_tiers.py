@@ -18,8 +18,8 @@ from gateway.models import (
     ReconMissing,
     StatementLine,
 )
-from gateway.services import ledger
-from gateway.services.reconcile import import_and_reconcile
+from gateway.services.ledger import posting
+from gateway.services.reconciliation.reconcile import import_and_reconcile
 from tests.factories import make_household, make_mutual
 from tests.reconcile_scenario import AT, intent, phone, ref, succeed
 
@@ -151,7 +151,7 @@ def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
     # Three days later the provider's statements still have no line for it.
     later = HEADER + "Z-2,,,100,XOF,SUCCEEDED,2026-11-27 12:00,0\n"
     import_and_reconcile(db, mutual, "sandbox", later.encode(), filename="l", now=NOW)
-    from gateway.services.reconcile import reconcile_days
+    from gateway.services.reconciliation.reconcile import reconcile_days
 
     reconcile_days(db, mutual, "sandbox", [dt.date(2026, 11, 24)])
     assert intent_rows(db) == [("missing_in_statement", "overdue")]
@@ -161,9 +161,10 @@ def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
 def test_missing_rows_are_the_same_read_first_or_written_in_one_statement(
     db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch, at_once: int
 ) -> None:
-    from gateway.services import reconcile_match
 
-    monkeypatch.setattr(reconcile_match, "MISSING_AT_ONCE", at_once)
+    from gateway.services.reconciliation import match
+
+    monkeypatch.setattr(match, "MISSING_AT_ONCE", at_once)
     for n in (1, 2):
         succeed(db, pending(db, mutual, n), f"P-{n}", AT)
     reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 23:00,0")
@@ -212,8 +213,8 @@ def test_matching_again_before_acting_leaves_earlier_rows_alone(
     db: Session, mutual: Mutual
 ) -> None:
     """Tiers 2 to 4 look only at this run's unplaced lines, not at rows awaiting action."""
-    from gateway.services.reconcile_match import Scope, match
-    from gateway.services.statement_import import import_statement
+    from gateway.services.reconciliation.match import Scope, match
+    from gateway.services.reconciliation.statement_import import import_statement
 
     data = (HEADER + "P-7,,,6000,XOF,SUCCEEDED,2026-11-24 09:00,0\n").encode()
     import_statement(db, mutual, "sandbox", data, filename="t.csv", now=NOW)
@@ -228,16 +229,16 @@ def test_matching_again_before_acting_leaves_earlier_rows_alone(
 def test_missing_rows_are_recomputed_after_acting_only_when_a_status_was_applied(
     db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.services import reconcile_effects
+    from gateway.services.reconciliation import effects
 
     calls: list[object] = []
-    refresh = reconcile_effects.refresh_missing
+    refresh = effects.refresh_missing
 
     def counted(*args: object) -> None:
         calls.append(args)
         refresh(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reconcile_effects, "refresh_missing", counted)
+    monkeypatch.setattr(effects, "refresh_missing", counted)
     reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 09:00,0")  # suspense only
     assert calls == []
     made = pending(db, mutual, 1)  # a lost callback: the line's status is applied
@@ -251,9 +252,10 @@ def test_tier2_by_intent_in_chunks_or_in_one_statement(
 ) -> None:
     """Many tier-2 lines (a statement mostly without our reference) are placed in one
     statement over the scope; a few, by whole intents: the same results."""
-    from gateway.services import reconcile_match
 
-    monkeypatch.setattr(reconcile_match, "TIER2_IN_BULK", bulk)
+    from gateway.services.reconciliation import match
+
+    monkeypatch.setattr(match, "TIER2_IN_BULK", bulk)
     first, second = pending(db, mutual, 1), pending(db, mutual, 2)
     succeed(db, first, "P-1", AT)
     succeed(db, second, "P-2", AT)
@@ -289,10 +291,10 @@ def test_settlement_per_file_and_day_skips_a_day_of_failed_lines(
         select(LedgerTransaction.idempotency_key).where(LedgerTransaction.kind == "settlement")
     ).all()
     assert [key.rsplit(":", 1)[1] for key in settled] == ["2026-11-24"]
-    assert ledger.balance(db, mutual.id, "asset:bank") == 5940
-    assert ledger.balance(db, mutual.id, "expense:provider_fees") == 60
+    assert posting.balance(db, mutual.id, "asset:bank") == 5940
+    assert posting.balance(db, mutual.id, "expense:provider_fees") == 60
     # S-1 is unknown money: held in suspense (Dr float), then settled out of the float.
-    assert ledger.balance(db, mutual.id, "asset:float:sandbox") == 0
+    assert posting.balance(db, mutual.id, "asset:float:sandbox") == 0
 
 
 @pytest.mark.parametrize("hashed", [True, False])
@@ -301,9 +303,10 @@ def test_a_tier1_line_on_an_intent_placed_by_an_earlier_run_is_a_duplicate(
 ) -> None:
     """Whether tier 1 hashes the intents that have a result (few results) or looks each one
     up (many): a second collection on an intent matched yesterday is a duplicate."""
-    from gateway.services import reconcile_match
 
-    monkeypatch.setattr(reconcile_match, "_few_results", lambda session: hashed)
+    from gateway.services.reconciliation import match
+
+    monkeypatch.setattr(match, "_few_results", lambda session: hashed)
     succeed(db, pending(db, mutual, 1), "P-1", AT)
     first = reconcile(db, mutual, f"X-1,{ref(1)},,6000,XOF,SUCCEEDED,2026-11-24 09:01,0")
     assert first == {"txn:X-1": ("matched", 1)}
@@ -319,10 +322,10 @@ def test_tier1_stops_hashing_the_taken_intents_once_results_are_many(
     fit in memory: tier 1 then looks each intent up instead."""
     from sqlalchemy import text
 
-    from gateway.services import reconcile_match
+    from gateway.services.reconciliation import match
 
     reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 09:00,0")
     db.execute(text("ANALYZE recon_matches"))
-    assert reconcile_match._few_results(db)
-    monkeypatch.setattr(reconcile_match, "FEW_RESULTS", 1)
-    assert not reconcile_match._few_results(db)
+    assert match._few_results(db)
+    monkeypatch.setattr(match, "FEW_RESULTS", 1)
+    assert not match._few_results(db)

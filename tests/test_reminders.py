@@ -27,11 +27,12 @@ from gateway.models import (
     ReminderRule,
     Section,
 )
-from gateway.services.periods import Period, period_row
-from gateway.services.reminders import run_reminders
+from gateway.services.coverage.periods import Period, period_row
+from gateway.services.reminders.due import run_reminders
 from gateway.settings import Settings
 from tests.factories import make_household, make_mutual
 from worker import jobs
+from worker.jobs import reminders
 
 # Africa/Nairobi is UTC+3: the sending window 08:00-20:00 local is 05:00-17:00 UTC.
 OPENS = dt.date(2026, 11, 2)
@@ -302,8 +303,8 @@ def test_the_worker_job_runs_at_the_clock_or_the_given_moment(
     clock.at = dt.datetime(2026, 11, 2, 17, 30, tzinfo=dt.UTC)  # 20:30 local: quiet hours
     context = jobs.configure(settings, clock)
     try:
-        assert jobs.run_reminders() == 0  # quiet hours: held (D16)
-        assert jobs.run_reminders(WINDOW_OPENS.isoformat()) == 2
-        assert jobs.run_reminders("2026-11-02T06:00:00") == 0
+        assert reminders.run_reminders() == 0  # quiet hours: held (D16)
+        assert reminders.run_reminders(WINDOW_OPENS.isoformat()) == 2
+        assert reminders.run_reminders("2026-11-02T06:00:00") == 0
     finally:
         context.close()

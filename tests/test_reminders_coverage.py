@@ -20,10 +20,10 @@ from gateway.models import (
     ReminderOccurrence,
     ReminderRule,
 )
-from gateway.services import ledger
-from gateway.services.coverage_query import coverage
-from gateway.services.periods import Period, period_row
-from gateway.services.reminders import run_reminders
+from gateway.services.coverage.periods import Period, period_row
+from gateway.services.coverage.query import coverage
+from gateway.services.ledger import posting
+from gateway.services.reminders.due import run_reminders
 from tests.test_reminders import WINDOW_OPENS, World, build
 
 DAY = dt.timedelta(days=1)
@@ -135,13 +135,13 @@ def test_the_reminder_amount_is_the_d6_amount_due(db: Session) -> None:
     exactly what `gateway eligibility --json` shows as amount_due."""
     world = build(db)
     world.mutual.products[0].registration_fee = 1000
-    ledger.post(
+    posting.post(
         db,
         mutual_id=world.mutual.id,
         key="credit-fr",
         kind="payment",
         occurred_on=dt.date(2026, 10, 1),
-        lines=[("asset:cash", 2500), (ledger.household_account(world.fr.id), -2500)],
+        lines=[("asset:cash", 2500), (posting.household_account(world.fr.id), -2500)],
     )
     db.flush()
     assert run_reminders(db, WINDOW_OPENS).sent == 2

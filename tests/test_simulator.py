@@ -23,8 +23,8 @@ from werkzeug.serving import make_server
 
 from gateway.app import create_app
 from gateway.cli import main
-from gateway.cli.ussd_commands import SimulatedCall, converse
-from gateway.services.agents import add_agent
+from gateway.cli.ussd import SimulatedCall, converse
+from gateway.services.agents.registry import add_agent
 from gateway.settings import Settings
 from tests.conftest import AppFactory
 from tests.factories import make_household, make_mutual

@@ -23,14 +23,15 @@ from gateway.cli import main
 from gateway.clock import FixedClock
 from gateway.models import Alert, Campaign, OutboxMessage
 from gateway.providers.sms import AfricasTalkingSms
-from gateway.services import notifications, sms_batches
-from gateway.services.reminders import run_reminders
+from gateway.services.messaging import batches, outbox
+from gateway.services.reminders.due import run_reminders
 from gateway.settings import Settings
 from tests.conftest import redis_url_of
 from tests.factories import make_mutual
 from tests.fake_at import FakeAt, running_fake_at
 from tests.test_reminders import WINDOW_OPENS, build
-from worker import jobs, registry, sms_jobs
+from worker import jobs, registry
+from worker.jobs.messaging import TransientSmsError, deliver, enqueue_batches, send_sms_batch
 from worker.throttle import TokenBucket
 
 PHONES = [f"+2267012340{i}" for i in range(5)]
@@ -74,7 +75,7 @@ def identical(session_factory: sessionmaker[Session], phones: list[str]) -> list
         ids = []
         for phone in [*phones, "+22670999999"]:
             mutual_name = "MS Koudougou" if phone != "+22670999999" else "Autre"
-            message = notifications.queue_sms(
+            message = outbox.queue_sms(
                 session,
                 mutual_id=mutual.id,
                 phone=phone,
@@ -129,11 +130,11 @@ def test_a_batch_job_run_twice_sends_nothing_twice(
     state, _ = fake
     ids = identical(session_factory, PHONES[:2])
     csv = ",".join(str(i) for i in ids)
-    assert sms_jobs.send_sms_batch(csv) == 3
-    assert sms_jobs.send_sms_batch(csv) == 0
+    assert send_sms_batch(csv) == 3
+    assert send_sms_batch(csv) == 0
     assert len(state.requests) == 2
     with pytest.raises(ValueError, match="comma-separated"):
-        sms_jobs.send_sms_batch("1,x")
+        send_sms_batch("1,x")
 
 
 def test_a_500_puts_the_batch_back_for_a_retry_with_backoff(
@@ -144,12 +145,12 @@ def test_a_500_puts_the_batch_back_for_a_retry_with_backoff(
     state, _ = fake
     ids = identical(session_factory, PHONES[:2])
     state.codes = dict.fromkeys(PHONES[:2], 500)
-    with pytest.raises(jobs.TransientSmsError):
-        sms_jobs.send_sms_batch(",".join(str(i) for i in ids[:2]))
+    with pytest.raises(TransientSmsError):
+        send_sms_batch(",".join(str(i) for i in ids[:2]))
     assert {statuses(session_factory)[p] for p in PHONES[:2]} == {"QUEUED"}
     assert registry.spec("send-sms-batch").intervals == (30, 120, 600)
     state.codes = {}
-    assert sms_jobs.send_sms_batch(",".join(str(i) for i in ids[:2])) == 2
+    assert send_sms_batch(",".join(str(i) for i in ids[:2])) == 2
 
 
 def test_405_pauses_the_campaign_its_messages_wait_and_resume_sends_them(
@@ -179,7 +180,7 @@ def test_405_pauses_the_campaign_its_messages_wait_and_resume_sends_them(
     assert {(m.status, m.attempts) for m in messages} == {("QUEUED", 0)}
     alerts = db.scalars(select(Alert).where(Alert.kind == "campaign_paused")).all()
     assert len(alerts) == 1 and "C2027" in alerts[0].subject
-    assert sms_batches.pending_batches(db, 100) == []
+    assert batches.pending_batches(db, 100) == []
     registry.enqueue(redis_client, "sms-dispatch", job_id="later")
     work(redis_client)
     assert len(state.requests) == 2  # held: no new request
@@ -228,8 +229,8 @@ def test_sending_waits_for_the_rate(
     )
     try:
         started = time.monotonic()
-        sms_jobs.deliver(jobs.context(), ids[:2])
-        sms_jobs.deliver(jobs.context(), ids[2:4])
+        deliver(jobs.context(), ids[:2])
+        deliver(jobs.context(), ids[2:4])
         elapsed = time.monotonic() - started
     finally:
         jobs._context = context
@@ -241,12 +242,12 @@ def test_the_sweeper_does_not_enqueue_a_batch_twice_while_it_waits(
     session_factory: sessionmaker[Session], redis_client: redis.Redis, context: jobs.JobContext
 ) -> None:
     identical(session_factory, PHONES[:2])
-    first = sms_jobs.enqueue_batches(redis_client)
+    first = enqueue_batches(redis_client)
     assert len(first) == 1
-    assert sms_jobs.enqueue_batches(redis_client) == []  # the same batch's job still waits
+    assert enqueue_batches(redis_client) == []  # the same batch's job still waits
     work(redis_client)
     assert set(statuses(session_factory).values()) == {"SENT"}
-    assert sms_jobs.enqueue_batches(redis_client) == []
+    assert enqueue_batches(redis_client) == []
 
 
 def test_no_web_handler_or_menu_can_reach_the_sms_provider() -> None:
@@ -264,7 +265,7 @@ def different_texts(session_factory: sessionmaker[Session], count: int) -> list[
     with session_factory.begin() as session:
         mutual = make_mutual(session)
         messages = [
-            notifications.queue_sms(
+            outbox.queue_sms(
                 session,
                 mutual_id=mutual.id,
                 phone=f"+226701{n:05d}",
@@ -296,10 +297,10 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(
 
     event.listen(Engine, "before_cursor_execute", count)
     try:
-        sms_jobs.deliver(context, ids[:2])
+        deliver(context, ids[:2])
         small = len(seen)
         seen.clear()
-        done = sms_jobs.deliver(context, ids[2:])
+        done = deliver(context, ids[2:])
         large = len(seen)
     finally:
         event.remove(Engine, "before_cursor_execute", count)
@@ -320,14 +321,14 @@ def test_a_claim_skips_a_message_another_worker_holds_and_never_waits(
     with session_factory() as holder, session_factory() as claimer:
         holder.execute(select(OutboxMessage.id).where(OutboxMessage.id == ids[0]).with_for_update())
         claimer.execute(text("SET LOCAL lock_timeout = '2s'"))
-        claimed = sms_batches.claim_batch(claimer, ids, now)
+        claimed = batches.claim_batch(claimer, ids, now)
         claimer.commit()
         assert [m.id for m in claimed] == ids[1:]
         assert all(m.status == "SENDING" and m.attempts == 1 for m in claimed)
         holder.rollback()
-        assert [m.id for m in sms_batches.claim_batch(claimer, ids, now)] == ids[:1]
+        assert [m.id for m in batches.claim_batch(claimer, ids, now)] == ids[:1]
         claimer.commit()
-        assert sms_batches.claim_batch(claimer, ids, now) == []  # nothing QUEUED is left
+        assert batches.claim_batch(claimer, ids, now) == []  # nothing QUEUED is left
 
 
 @pytest.mark.postgres
@@ -361,7 +362,7 @@ def test_the_claim_finds_its_rows_by_id_even_when_statistics_miss_a_backlog(
         ids = session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id).limit(100)).all()
         event.listen(Engine, "before_cursor_execute", capture)
         try:
-            assert len(sms_batches.claim_batch(session, ids[50:], WINDOW_OPENS)) == 50
+            assert len(batches.claim_batch(session, ids[50:], WINDOW_OPENS)) == 50
         finally:
             event.remove(Engine, "before_cursor_execute", capture)
         statement, parameters = captured[0]

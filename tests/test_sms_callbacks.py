@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, InboundSms, Mutual, OutboxMessage
-from gateway.services import notifications
+from gateway.services.messaging import outbox
 from tests.conftest import AppFactory
 from tests.factories import make_household, make_mutual
 
@@ -59,7 +59,7 @@ def household(db: Session, mutual: Mutual) -> Household:
 
 def sent_message(db: Session, mutual: Mutual, provider_id: str = "ATXid_out_1") -> int:
     """A message the provider accepted (SENT) under `provider_id`; returns its id."""
-    message = notifications.queue_sms(
+    message = outbox.queue_sms(
         db,
         mutual_id=mutual.id,
         phone=PHONE,
@@ -69,8 +69,8 @@ def sent_message(db: Session, mutual: Mutual, provider_id: str = "ATXid_out_1") 
         reason="other",
     )
     db.flush()
-    assert notifications.claim(db, message.id, NOW) is not None
-    notifications.record_send(
+    assert outbox.claim(db, message.id, NOW) is not None
+    outbox.record_send(
         db,
         message.id,
         provider="africastalking",
@@ -171,11 +171,11 @@ def test_a_report_settles_a_message_whose_send_outcome_was_unknown(
     row = message(db, message_id)
     row.status = "SENDING"  # the send timed out after acceptance
     db.commit()
-    moved = notifications.apply_delivery_report(db, "ATXid_out_1", "Buffered", now=NOW)
+    moved = outbox.apply_delivery_report(db, "ATXid_out_1", "Buffered", now=NOW)
     assert moved is not None and moved.status == "SENT"
     with pytest.raises(ValueError, match="unknown delivery status"):
-        notifications.apply_delivery_report(db, "ATXid_out_1", "Lost", now=NOW)
-    assert notifications.apply_delivery_report(db, "none", "Success", now=NOW) is None
+        outbox.apply_delivery_report(db, "ATXid_out_1", "Lost", now=NOW)
+    assert outbox.apply_delivery_report(db, "none", "Success", now=NOW) is None
     db.rollback()
 
 

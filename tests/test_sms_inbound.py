@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, InboundSms, Mutual, OutboxMessage
-from gateway.services import sms_inbound
-from gateway.services.sms_inbound import Inbound, handle_inbound, parse_keyword
+from gateway.services.messaging import inbound
+from gateway.services.messaging.inbound import Inbound, handle_inbound, parse_keyword
 from tests.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -205,10 +205,10 @@ def test_apply_optout_is_idempotent_and_scoped_by_sender_id(db: Session) -> None
     db.flush()
     of_a = make_household(db, mutual_a, phone=PHONE)
     of_b = make_household(db, mutual_b, phone=PHONE)
-    assert sms_inbound.apply_optout(db, PHONE, now=NOW, sender_id="MUTA") == 1
-    assert sms_inbound.apply_optout(db, PHONE, now=NOW, sender_id="MUTA") == 0
+    assert inbound.apply_optout(db, PHONE, now=NOW, sender_id="MUTA") == 1
+    assert inbound.apply_optout(db, PHONE, now=NOW, sender_id="MUTA") == 0
     assert not of_a.reminders_enabled and of_b.reminders_enabled
-    assert sms_inbound.apply_optout(db, PHONE, now=NOW) == 1
+    assert inbound.apply_optout(db, PHONE, now=NOW) == 1
     assert not of_b.reminders_enabled
-    assert sms_inbound.apply_optout(db, OTHER, now=NOW) == 0
+    assert inbound.apply_optout(db, OTHER, now=NOW) == 0
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0

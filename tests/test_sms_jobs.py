@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage
 from gateway.providers.sms import SandboxSms, SendResult
-from gateway.services import notifications
+from gateway.services.messaging import outbox
 from gateway.settings import Settings
 from tests.factories import make_mutual
 from worker import jobs, registry
+from worker.jobs.messaging import enqueue_pending_sms, send_sms
 
 PHONE = "+22670123456"
 
@@ -65,7 +66,7 @@ def queued(
         mutual = make_mutual(session, code)
         mutual.sms_sender_id = sender
         session.flush()
-        message = notifications.queue_sms(
+        message = outbox.queue_sms(
             session,
             mutual_id=mutual.id,
             phone=PHONE,
@@ -97,7 +98,7 @@ def test_queue_then_send_with_the_sandbox_and_a_second_run_sends_nothing(
 ) -> None:
     message_id = queued(session_factory)
     assert isinstance(job_context.sms_provider(), SandboxSms)  # the settings' default
-    (job_id,) = jobs.enqueue_pending_sms(redis_client)
+    (job_id,) = enqueue_pending_sms(redis_client)
     work(redis_client)
     job = Queue(registry.SMS, connection=redis_client).fetch_job(job_id)
     assert job is not None and job.get_status() == JobStatus.FINISHED
@@ -107,7 +108,7 @@ def test_queue_then_send_with_the_sandbox_and_a_second_run_sends_nothing(
     assert sent.provider_message_id and sent.provider_message_id.startswith("sandbox-")
     assert sent.sent_at is not None
     # Nothing pending any more; a job for the same message (a duplicate) sends nothing.
-    assert jobs.enqueue_pending_sms(redis_client) == []
+    assert enqueue_pending_sms(redis_client) == []
     job_context.sms = spy = Recording()
     registry.enqueue(redis_client, "send-sms", str(message_id))
     work(redis_client)
@@ -120,7 +121,7 @@ def test_the_mutual_sender_id_and_the_text_go_to_the_provider(
 ) -> None:
     message_id = queued(session_factory)
     job_context.sms = spy = Recording()
-    assert jobs.send_sms(str(message_id)) == "SENT"
+    assert send_sms(str(message_id)) == "SENT"
     assert spy.sent == [
         ([PHONE], load(session_factory, message_id).text, "MUSKOUD"),
     ]
@@ -134,7 +135,7 @@ def test_transient_errors_are_retried_with_backoff(
 ) -> None:
     message_id = queued(session_factory, sender=None)
     job_context.sms = spy = Recording("transient", 500)
-    (job_id,) = jobs.enqueue_pending_sms(redis_client)
+    (job_id,) = enqueue_pending_sms(redis_client)
     work(redis_client)
     assert len(spy.sent) == 1 and spy.sent[0][2] is None
     message = load(session_factory, message_id)
@@ -142,10 +143,10 @@ def test_transient_errors_are_retried_with_backoff(
     assert message.last_error == "transient: fake"
     scheduled = ScheduledJobRegistry(registry.SMS, connection=redis_client)
     assert job_id in scheduled.get_job_ids()  # RQ retries it after the first interval
-    assert registry.spec("send-sms").retries + 1 == notifications.MAX_ATTEMPTS
+    assert registry.spec("send-sms").retries + 1 == outbox.MAX_ATTEMPTS
     # The retry, once the provider is back, sends it.
     job_context.sms = Recording()
-    assert jobs.send_sms(str(message_id)) == "SENT"
+    assert send_sms(str(message_id)) == "SENT"
     assert load(session_factory, message_id).attempts == 2
 
 
@@ -156,19 +157,19 @@ def test_permanent_insufficient_balance_and_unknown_outcomes(
 ) -> None:
     rejected, broke, unsure = (queued(session_factory, code=c) for c in ("M1", "M2", "M3"))
     job_context.sms = Recording("permanent", 403)
-    assert jobs.send_sms(str(rejected)) == "REJECTED"
+    assert send_sms(str(rejected)) == "REJECTED"
     job_context.sms = Recording("insufficient_balance", 405)
-    with caplog.at_level(logging.ERROR, logger="worker.jobs"):
-        assert jobs.send_sms(str(broke)) == "FAILED"
+    with caplog.at_level(logging.ERROR, logger="worker.jobs.messaging"):
+        assert send_sms(str(broke)) == "FAILED"
     assert "insufficient balance" in caplog.text and "ALERT" in caplog.text
     assert load(session_factory, broke).last_error == "insufficient_balance: fake"
     job_context.sms = Recording("unknown", None)
-    assert jobs.send_sms(str(unsure)) == "SENDING"
+    assert send_sms(str(unsure)) == "SENDING"
     # Outcome unknown: left for the delivery reports, never sent again by a rerun.
     job_context.sms = spy = Recording()
-    assert jobs.send_sms(str(unsure)) == "SENDING"
+    assert send_sms(str(unsure)) == "SENDING"
     assert spy.sent == []
-    assert jobs.send_sms("999999") == "MISSING"
+    assert send_sms("999999") == "MISSING"
 
 
 def test_a_provider_crash_counts_as_unknown(
@@ -183,7 +184,7 @@ def test_a_provider_crash_counts_as_unknown(
             raise RuntimeError("socket closed")
 
     job_context.sms = Broken()
-    assert jobs.send_sms(str(message_id)) == "SENDING"
+    assert send_sms(str(message_id)) == "SENDING"
     assert "socket closed" in (load(session_factory, message_id).last_error or "")
 
 

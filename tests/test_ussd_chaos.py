@@ -339,7 +339,7 @@ def test_every_hop_is_audited_without_pin(
 ) -> None:
     """One audit row per hop: masked phone, the screen shown, the input (a PIN as `xxxx`)."""
     from gateway.models import UssdHop
-    from gateway.services.agents import add_agent
+    from gateway.services.agents.registry import add_agent
 
     add_agent(db, make_mutual(db), phone=PHONE, name="Ali", role="facility", pin="2580")
     db.commit()

@@ -16,9 +16,9 @@ from gateway.clock import FixedClock
 from gateway.menus.catalog import Translator
 from gateway.menus.render import clean, short_name
 from gateway.models import Household
-from gateway.services.agents import add_agent
-from gateway.services.coverage_query import coverage
-from gateway.services.eligibility import Status
+from gateway.services.agents.registry import add_agent
+from gateway.services.coverage.eligibility import Status
+from gateway.services.coverage.query import coverage
 from tests import dialogue
 from tests.dialogue import Phone
 from tests.factories import add_beneficiary, make_household, make_mutual

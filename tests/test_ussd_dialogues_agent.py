@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import FixedClock
 from gateway.models import Agent, Beneficiary, Mutual
-from gateway.services.agents import add_agent
-from gateway.services.allocation import receive_payment
+from gateway.services.agents.registry import add_agent
+from gateway.services.coverage.allocation import receive_payment
 from tests import dialogue
 from tests.dialogue import Phone
 from tests.factories import add_beneficiary, make_household, make_mutual

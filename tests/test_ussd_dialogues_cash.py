@@ -27,10 +27,10 @@ from gateway.models import (
     Remittance,
     Section,
 )
-from gateway.services import ledger
-from gateway.services.agents import add_agent
-from gateway.services.cash import RECEIPT_ALPHABET
-from gateway.services.remittances import confirm_remittance
+from gateway.services.agents.cash import RECEIPT_ALPHABET
+from gateway.services.agents.registry import add_agent
+from gateway.services.agents.remittances import confirm_remittance
+from gateway.services.ledger import posting
 from tests import dialogue
 from tests.dialogue import Phone
 from tests.factories import add_beneficiary, make_household, make_mutual
@@ -69,7 +69,7 @@ def count(session_factory: sessionmaker[Session], model: type) -> int:
 
 def cash_of(session_factory: sessionmaker[Session], agent: Agent) -> int:
     with session_factory() as session:
-        return ledger.balance(session, agent.mutual_id, f"asset:agent_cash:{agent.id}")
+        return posting.balance(session, agent.mutual_id, f"asset:agent_cash:{agent.id}")
 
 
 def test_collect_cash_allocates_and_sends_a_receipt(
@@ -115,7 +115,7 @@ def test_collect_cash_allocates_and_sends_a_receipt(
         assert (collection.receipt_code, collection.amount) == (code, 12000)
         payment = session.get_one(Payment, collection.payment_id)
         assert (payment.channel, payment.agent_id, payment.amount) == ("cash", agent.id, 12000)
-        assert ledger.household_credit(session, agent.mutual_id, household.id) == 0
+        assert posting.household_credit(session, agent.mutual_id, household.id) == 0
         assert session.scalar(select(func.count()).select_from(Allocation)) == 2
         sms = session.scalars(select(OutboxMessage)).one()
         assert (sms.phone, sms.template, sms.reason) == (MEMBER_PHONE, "cash_receipt", "receipt")

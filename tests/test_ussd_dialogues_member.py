@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import FixedClock
 from gateway.models import Household, Mutual
-from gateway.services.allocation import receive_payment
+from gateway.services.coverage.allocation import receive_payment
 from tests import dialogue
 from tests.dialogue import Phone
 from tests.factories import add_beneficiary, make_household, make_mutual

@@ -224,7 +224,7 @@ def test_engine_idempotent_hops(db: Session, machine: Engine) -> None:
 def test_engine_never_keeps_a_pin_in_redis(
     db: Session, machine: Engine, redis_client: redis.Redis
 ) -> None:
-    from gateway.services.agents import add_agent
+    from gateway.services.agents.registry import add_agent
 
     mutual = make_mutual(db)
     add_agent(db, mutual, phone=PHONE, name="Ali", role="facility", pin="2580")
@@ -350,7 +350,7 @@ def test_agents_are_not_offered_to_resume(
     db: Session, client: FlaskClient, redis_client: redis.Redis
 ) -> None:
     """A dropped agent session asks for the PIN again rather than restoring a logged-in one."""
-    from gateway.services.agents import add_agent
+    from gateway.services.agents.registry import add_agent
 
     add_agent(db, make_mutual(db), phone=PHONE, name="Ali", role="facility", pin="2580")
     db.commit()

@@ -7,31 +7,31 @@ import click
 
 def register(group: click.Group) -> None:
     from gateway.cli import (
-        agent_commands,
-        alert_commands,
-        data_commands,
-        db_commands,
-        eligibility_commands,
-        ledger_commands,
-        outbox_commands,
-        reconcile_commands,
-        reminder_commands,
-        serve_commands,
-        ussd_commands,
+        agents,
+        alerts,
+        coverage,
+        data,
+        db,
+        ledger,
+        messaging,
+        reconciliation,
+        reminders,
+        serve,
+        ussd,
     )
 
     for module in (
-        alert_commands,
-        db_commands,
-        eligibility_commands,
-        ledger_commands,
-        outbox_commands,
-        reconcile_commands,
-        reminder_commands,
-        serve_commands,
-        data_commands,
-        agent_commands,  # after data_commands: adds to its `agents` group
-        ussd_commands,
+        alerts,
+        db,
+        coverage,
+        ledger,
+        messaging,
+        reconciliation,
+        reminders,
+        serve,
+        data,
+        agents,  # after data: adds to its `agents` group
+        ussd,
     ):
         for command in module.COMMANDS:
             group.add_command(command)

@@ -29,7 +29,7 @@ from gateway.providers.payments.base import (
     PaymentProvider,
 )
 from gateway.queueing import defer
-from gateway.services import payment_events
+from gateway.services import payments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)
@@ -45,7 +45,7 @@ def callback(provider: str) -> Response:
     now = services().clock.now()
     raw = _raw_request()
     try:
-        stored = payment_events.store_callback(session, provider, raw, now)
+        stored = payments.store_callback(session, provider, raw, now)
         status, text = _process(adapter, provider, raw, stored, now)
         session.commit()
     except SQLAlchemyError:
@@ -83,7 +83,7 @@ def _process(
         stored.outcome = "ping"
         return 200, "OK\n"
     db = request_session()
-    recorded, created = payment_events.record_event(db, provider, event, stored.id, now)
+    recorded, created = payments.record_event(db, provider, event, stored.id, now)
     outcome = "duplicate"
     if created or recorded.outcome in (None, "unconfirmed"):
         defer(db, "confirm-payment", str(recorded.id), job_id=f"confirm-payment-{recorded.id}")
@@ -103,7 +103,7 @@ def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:
     """Best effort after a failure: the delivery alone, marked, so nothing received is lost."""
     session = request_session()
     try:
-        payment_events.store_callback(session, provider, raw, now).outcome = "error"
+        payments.store_callback(session, provider, raw, now).outcome = "error"
         session.commit()
     except SQLAlchemyError:
         session.rollback()

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.handlers import request_session, services
+from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
-from gateway.services.notifications import outbox, outbox_row
-from gateway.services.phones import InvalidPhone, normalize_msisdn
+from gateway.services.messaging import outbox_row, recent_messages
 
 bp = Blueprint("simulator", __name__)
 HOP_PATH = "/ussd/africastalking"
@@ -68,7 +68,7 @@ def sms_inbox() -> tuple[Response, int]:
         phone = normalize_msisdn(raw, "ZZ")
     except InvalidPhone as exc:
         return jsonify(error=f"phone must be E.164 (+ and digits): {exc}"), 400
-    rows = [outbox_row(m) for m in outbox(request_session(), phone, SMS_SHOWN)]
+    rows = [outbox_row(m) for m in recent_messages(request_session(), phone, SMS_SHOWN)]
     return jsonify(phone=phone, messages=rows), 200
 
 

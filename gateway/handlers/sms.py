@@ -13,10 +13,10 @@ from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.handlers import guard_callback, request_session, services
+from gateway.lib.phones import InvalidPhone, mask_msisdn, normalize_msisdn
 from gateway.models.inbound import LINK_LEN, NETWORK_LEN, PROVIDER_ID_LEN, TO_LEN
 from gateway.models.outbox import MESSAGE_ID_LEN
-from gateway.services import notifications, sms_inbound
-from gateway.services.phones import InvalidPhone, mask_msisdn, normalize_msisdn
+from gateway.services import messaging
 
 PROVIDER = "africastalking"
 MAX_TEXT = 2000  # a long concatenated SMS; more is not a member's message
@@ -35,15 +35,15 @@ def africastalking_delivery() -> Response:
     try:
         message_id = _required(request.form, "id", MESSAGE_ID_LEN)
         status = request.form.get("status", "").strip()
-        if status not in notifications.DELIVERY_STATUSES:
-            known = ", ".join(notifications.DELIVERY_STATUSES)
+        if status not in messaging.DELIVERY_STATUSES:
+            known = ", ".join(messaging.DELIVERY_STATUSES)
             raise InvalidCallback(f"status must be one of {known}")
     except InvalidCallback as exc:
         abort(400, str(exc))
     failure = request.form.get("failureReason", "").strip() or None
     session = request_session()
     try:
-        message = notifications.apply_delivery_report(
+        message = messaging.apply_delivery_report(
             session, message_id, status, now=services().clock.now(), failure_reason=failure
         )
         session.commit()
@@ -67,7 +67,7 @@ def africastalking_inbound() -> Response:
         abort(400, str(exc))
     session = request_session()
     try:
-        sms_inbound.handle_inbound(session, sms, now=services().clock.now())
+        messaging.handle_inbound(session, sms, now=services().clock.now())
         session.commit()
     except SQLAlchemyError:
         log.exception("inbound sms not handled id=%s", sms.provider_id)
@@ -86,7 +86,7 @@ def africastalking_optout() -> Response:
         abort(400, str(exc))
     session = request_session()
     try:
-        sms_inbound.apply_optout(session, phone, now=services().clock.now(), sender_id=sender)
+        messaging.apply_optout(session, phone, now=services().clock.now(), sender_id=sender)
         session.commit()
     except SQLAlchemyError:
         log.exception("opt-out not applied phone=%s", mask_msisdn(phone))
@@ -94,12 +94,12 @@ def africastalking_optout() -> Response:
     return _ok()
 
 
-def parse_inbound(form: Mapping[str, str]) -> sms_inbound.Inbound:
+def parse_inbound(form: Mapping[str, str]) -> messaging.Inbound:
     """The incoming SMS's form, checked: `id`, `from` and `to` are required."""
     text = form.get("text", "")
     if len(text) > MAX_TEXT:
         raise InvalidCallback(f"text longer than {MAX_TEXT} characters")
-    return sms_inbound.Inbound(
+    return messaging.Inbound(
         provider=PROVIDER,
         provider_id=_required(form, "id", PROVIDER_ID_LEN),
         from_phone=_phone(form, "from"),

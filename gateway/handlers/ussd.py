@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.handlers import guard_callback, request_session, services
+from gateway.lib.phones import mask_msisdn
 from gateway.menus.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
 from gateway.menus.engine import Engine, store_errors
 from gateway.menus.render import clean
@@ -28,7 +29,6 @@ from gateway.providers.ussd import (
     UssdRequest,
 )
 from gateway.services import ussd_audit
-from gateway.services.phones import mask_msisdn
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ussd", __name__)

@@ -15,7 +15,7 @@ from gateway.menus.status import verify_view
 from gateway.menus.verify import AMBIGUOUS, check_number, checked_view
 from gateway.models import Agent
 from gateway.services import agents
-from gateway.services.eligibility import Status
+from gateway.services.coverage import Status
 
 COLLECTOR, FACILITY, SUPERVISOR = "agent_collector", "agent_facility", "agent_supervisor"
 

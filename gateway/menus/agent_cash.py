@@ -16,7 +16,7 @@ from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, V
 from gateway.menus.verify import AMBIGUOUS
 from gateway.models import Agent, Beneficiary, Household
 from gateway.queueing import defer
-from gateway.services.cash import (
+from gateway.services.agents import (
     MAX_COLLECTION,
     CashError,
     cash_position,
@@ -24,7 +24,7 @@ from gateway.services.cash import (
     collect_cash,
     local_day,
 )
-from gateway.services.lookup import AmbiguousNumber, find_number
+from gateway.services.coverage import AmbiguousNumber, find_number
 
 CANCELLED = "agent_cancelled"
 CONFIRM, CANCEL = "1", "2"

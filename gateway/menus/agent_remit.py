@@ -24,9 +24,10 @@ from gateway.menus.catalog import Translator
 from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
 from gateway.models import Remittance
-from gateway.services.cash import CashError, cash_position
-from gateway.services.remittances import (
+from gateway.services.agents import (
+    CashError,
     Decision,
+    cash_position,
     confirm_remittance,
     declare_remittance,
     pending_for,

@@ -10,10 +10,10 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.services.catalogs import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
-from gateway.services.catalogs import LANGUAGES as LANGUAGES
-from gateway.services.catalogs import placeholders as placeholders
-from gateway.services.catalogs import ussd_messages
+from gateway.lib.catalogs import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from gateway.lib.catalogs import LANGUAGES as LANGUAGES
+from gateway.lib.catalogs import placeholders as placeholders
+from gateway.lib.catalogs import ussd_messages
 from gateway.settings import Settings
 
 # Screen budget per network (MCC+MNC), for networks that show fewer characters than

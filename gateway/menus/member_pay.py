@@ -15,9 +15,8 @@ from gateway.menus.catalog import Translator
 from gateway.menus.member_views import household_of
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, View
 from gateway.queueing import defer
-from gateway.services.book import load_book
-from gateway.services.dues import amount_due
-from gateway.services.payment_intents import (
+from gateway.services.coverage import amount_due, load_book
+from gateway.services.payments import (
     MAX_PAYMENT,
     MIN_PAYMENT,
     AmountRefused,

@@ -13,8 +13,7 @@ from gateway.menus.screens import Ctx, Item, StaleSession, View
 from gateway.menus.status import MemberLine, coverage_view
 from gateway.models import Household, Payment
 from gateway.services import ledger
-from gateway.services.book import load_book
-from gateway.services.eligibility import Status, household_status
+from gateway.services.coverage import Status, household_status, load_book
 
 LAST_PAYMENTS = 5
 CHANNELS = ("cash", "mobile", "bank", "legacy")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from gateway.menus.catalog import Translator
 from gateway.menus.render import full_name, short_name
 from gateway.menus.screens import Item, View
-from gateway.services.eligibility import Status
+from gateway.services.coverage import Status
 
 CONTACT_MAX = 90
 

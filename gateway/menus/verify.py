@@ -9,9 +9,13 @@ import datetime as dt
 from gateway.menus.screens import Ctx, Reprompt, View
 from gateway.menus.status import contact_view, verify_view
 from gateway.models import Mutual
-from gateway.services.book import load_book
-from gateway.services.eligibility import Status, beneficiary_status
-from gateway.services.lookup import AmbiguousNumber, find_number
+from gateway.services.coverage import (
+    AmbiguousNumber,
+    Status,
+    beneficiary_status,
+    find_number,
+    load_book,
+)
 
 AMBIGUOUS = "ambiguous"
 

@@ -9,7 +9,7 @@ from gateway.menus.catalog import Translator
 from gateway.menus.screens import Ctx, Option, Screen, View
 from gateway.menus.status import contact_view, status_line
 from gateway.menus.verify import AMBIGUOUS, check_number, contact, day_of
-from gateway.services.eligibility import Status
+from gateway.services.coverage import Status
 
 SCREENS = (
     Screen(

@@ -1,7 +1,7 @@
 """The SMS outbox (messaging.md): every outgoing SMS is a row here before anything is sent.
 
 Lifecycle `QUEUED -> SENDING -> SENT -> DELIVERED | FAILED | REJECTED | EXPIRED`, `SKIPPED`
-for messages never sent; the allowed moves live in gateway.services.notifications."""
+for messages never sent; the allowed moves live in gateway.services.messaging.outbox."""
 
 from __future__ import annotations
 

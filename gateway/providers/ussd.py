@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.services.phones import InvalidPhone, normalize_msisdn
+from gateway.lib.phones import InvalidPhone, normalize_msisdn
 
 MAX_SESSION_ID = 128
 MAX_SERVICE_CODE = 32

@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.lib.phones import mask_msisdn
 from gateway.models.base import utcnow
 from gateway.models.ussd import (
     CODE_LEN,
@@ -35,7 +36,6 @@ from gateway.models.ussd import (
     UssdHop,
     UssdSessionEvent,
 )
-from gateway.services.phones import mask_msisdn
 
 MASK = "****"
 SEGMENT_MASK = "xxxx"

@@ -1,0 +1,50 @@
+"""Agents (D19-D21): the roster and PINs, cash collected, remittances.
+
+- cash: Cash collected by agents (D20) and what they hold (D21).
+- registry: Agents (D19): collectors, facility staff and supervisors, identified by phone and
+  PIN.
+- remittances: Remittances (D21): a collector declares cash handed to the mutual, deposited or
+  transferred;
+"""
+
+from gateway.services.agents.cash import (
+    MAX_COLLECTION,
+    CashError,
+    cash_position,
+    check_household,
+    collect_cash,
+    local_day,
+)
+from gateway.services.agents.registry import (
+    add_agent,
+    check_pin,
+)
+from gateway.services.agents.remittances import (
+    Decision,
+    confirm_remittance,
+    declare_remittance,
+    flag_stale_cash,
+    list_remittances,
+    pending_for,
+    reject_remittance,
+    remittance_row,
+)
+
+__all__ = [
+    "MAX_COLLECTION",
+    "CashError",
+    "Decision",
+    "add_agent",
+    "cash_position",
+    "check_household",
+    "check_pin",
+    "collect_cash",
+    "confirm_remittance",
+    "declare_remittance",
+    "flag_stale_cash",
+    "list_remittances",
+    "local_day",
+    "pending_for",
+    "reject_remittance",
+    "remittance_row",
+]

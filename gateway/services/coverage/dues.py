@@ -1,0 +1,44 @@
+"""The amount due (D6) and the renewal amount shown in grace and near a period's end."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.services.coverage.book import HouseholdBook
+from gateway.services.coverage.periods import next_period, period_holding
+
+
+def registration_due(book: HouseholdBook) -> int:
+    return 0 if book.registration_paid else book.shares.registration_member
+
+
+def amount_due(book: HouseholdBook, on: dt.date) -> int:
+    """D6: unpaid registration share, plus the open-period share of every active beneficiary
+    paid neither for the period holding the date nor for their open period, minus credit."""
+    if book.shares.fully_subsidised:
+        return 0
+    current = period_holding(book.product, on)
+    owed = registration_due(book)
+    for beneficiary in book.active(on):
+        if book.is_paid(beneficiary, current):
+            continue
+        if not book.is_paid(beneficiary, book.open_period(beneficiary, on)):
+            owed += book.shares.contribution_member
+    return max(0, owed - book.credit)
+
+
+def renewal_amount(book: HouseholdBook, on: dt.date) -> int:
+    """D6: the shares of the next period not yet paid (the current one for whoever is not
+    paid for it), minus credit."""
+    if book.shares.fully_subsidised:
+        return 0
+    current = period_holding(book.product, on)
+    following = next_period(book.product, current)
+    owed = registration_due(book)
+    for beneficiary in book.active(on):
+        target = (
+            following if book.is_paid(beneficiary, current) else book.open_period(beneficiary, on)
+        )
+        if not book.is_paid(beneficiary, target):
+            owed += book.shares.contribution_member
+    return max(0, owed - book.credit)

@@ -1,0 +1,74 @@
+"""`gateway eligibility` and the coverage screens: a number and a date in, D11/D12 out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from gateway.services.coverage.book import load_book
+from gateway.services.coverage.eligibility import (
+    BeneficiaryStatus,
+    Status,
+    beneficiary_status,
+    household_status,
+)
+from gateway.services.coverage.lookup import find_number
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return day.isoformat() if day else None
+
+
+def _member(status: BeneficiaryStatus) -> dict[str, Any]:
+    return {
+        "number": status.number,
+        "status": status.status.value,
+        "until": _iso(status.until),
+        "from": _iso(status.from_),
+    }
+
+
+def coverage(
+    session: Session, number: str, on: dt.date, mutual_id: int | None = None
+) -> dict[str, Any]:
+    """The interfaces.md JSON shape; an unknown number is status UNKNOWN (D11)."""
+    found = find_number(session, number, mutual_id)
+    if found is None:
+        return {
+            "number": number,
+            "kind": "beneficiary",
+            "status": Status.UNKNOWN.value,
+            "until": None,
+            "from": None,
+            "amount_due": None,
+            "members": [],
+            "on": _iso(on),
+        }
+    book = load_book(session, found.household)
+    summary = household_status(book, on)
+    common = {
+        "household": found.household.number,
+        "amount_due": summary.amount_due,
+        "renewal_amount": summary.renewal_amount,
+        "on": _iso(on),
+        "members": [_member(m) for m in summary.members],
+    }
+    if found.beneficiary is not None:
+        status = beneficiary_status(book, found.beneficiary, on)
+        return {
+            "number": found.beneficiary.number,
+            "kind": "beneficiary",
+            **_member(status),
+            "name": found.beneficiary.full_name,
+            **common,
+        }
+    return {
+        "number": found.household.number,
+        "kind": "household",
+        "status": "UP_TO_DATE" if summary.up_to_date else "NOT_UP_TO_DATE",
+        "until": _iso(summary.until),
+        "from": _iso(summary.from_),
+        **common,
+    }

@@ -1,0 +1,57 @@
+"""SMS (messaging.md): the outbox, batch sending and campaign pauses, inbound keywords.
+
+- batches: Batch sending (messaging.md, "Throughput") and campaign pauses, on top of the per-
+  message
+- inbound: Incoming SMS and opt-out notifications (messaging.md, D18): keywords, consent,
+  replies.
+- outbox: Queueing SMS (messaging.md): render a catalog template, check it fits one segment, and
+  put
+"""
+
+from gateway.services.messaging.batches import (
+    Answer,
+    apply_answers,
+    claim_batch,
+    find_campaign,
+    pending_batches,
+    resume_campaign,
+)
+from gateway.services.messaging.inbound import (
+    Inbound,
+    apply_optout,
+    handle_inbound,
+)
+from gateway.services.messaging.outbox import (
+    DELIVERY_STATUSES,
+    TEMPLATE_KEYS,
+    apply_delivery_report,
+    outbox_row,
+    pending_ids,
+    queue_sms,
+    recent_messages,
+    render_sms,
+    room_left,
+    sender_id,
+)
+
+__all__ = [
+    "DELIVERY_STATUSES",
+    "TEMPLATE_KEYS",
+    "Answer",
+    "Inbound",
+    "apply_answers",
+    "apply_delivery_report",
+    "apply_optout",
+    "claim_batch",
+    "find_campaign",
+    "handle_inbound",
+    "outbox_row",
+    "pending_batches",
+    "pending_ids",
+    "queue_sms",
+    "recent_messages",
+    "render_sms",
+    "resume_campaign",
+    "room_left",
+    "sender_id",
+]

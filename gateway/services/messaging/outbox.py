@@ -1,0 +1,293 @@
+"""Queueing SMS (messaging.md): render a catalog template, check it fits one segment, and put
+it in the outbox. Sending is the worker's job (worker.jobs.messaging.send_sms), enqueued after
+commit from `pending_ids`; this module only moves a message's status, and only forward."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.lib import gsm7
+from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, sms_templates
+from gateway.lib.phones import InvalidPhone, normalize_msisdn
+from gateway.models import Mutual, OutboxMessage
+from gateway.models.outbox import ERROR_LEN, REASONS, STATUSES
+
+# Room kept at the end of every SMS for the provider's opt-out notice on a first message.
+OPTOUT_RESERVE = 20
+# Sends tried for one message (first try and retries) before a transient error becomes FAILED;
+# worker.registry's send-sms retry policy gives the same number.
+MAX_ATTEMPTS = 4
+TEMPLATE_KEYS = (
+    "campaign_opening",
+    "campaign_reminder",
+    "campaign_closing",
+    "coverage_ending",
+    "coverage_ended",
+    "payment_receipt",
+    "payment_partial",
+    "payment_failed",
+    "cash_receipt",
+    "optout_ack",
+    "optin_ack",
+    "help",
+    "status",
+)
+# Forward-only lifecycle. SENDING -> QUEUED is the one step back, taken only when the provider
+# refused the request before accepting anything (transient error): the retry sends it again.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "QUEUED": frozenset({"SENDING", "SKIPPED", "FAILED", "EXPIRED"}),
+    "SENDING": frozenset({"QUEUED", "SENT", "DELIVERED", "FAILED", "REJECTED", "EXPIRED"}),
+    "SENT": frozenset({"DELIVERED", "FAILED", "REJECTED", "EXPIRED"}),
+    "DELIVERED": frozenset(),
+    "FAILED": frozenset(),
+    "REJECTED": frozenset(),
+    "EXPIRED": frozenset(),
+    "SKIPPED": frozenset(),
+}
+# Provider outcomes (gateway.providers.sms.Outcome) -> the status a send leaves behind.
+OUTCOMES = ("accepted", "permanent", "transient", "insufficient_balance", "unknown")
+
+
+class InvalidTransition(ValueError):
+    """A status change the lifecycle does not allow (e.g. DELIVERED -> SENT)."""
+
+
+def can_move(current: str, new: str) -> bool:
+    return new in TRANSITIONS[current]
+
+
+def advance(message: OutboxMessage, status: str, now: dt.datetime) -> bool:
+    """Move a message to `status`; False if it is already there, InvalidTransition if the
+    lifecycle forbids it (late or duplicate reports never move a message back)."""
+    if status not in STATUSES:
+        raise ValueError(f"unknown outbox status {status!r}")
+    if message.status == status:
+        return False
+    if not can_move(message.status, status):
+        raise InvalidTransition(f"outbox message {message.id}: {message.status} -> {status}")
+    message.status = status
+    message.updated_at = now
+    return True
+
+
+def render_sms(template: str, language: str, params: Mapping[str, object]) -> str:
+    """The template filled and transliterated to GSM-7 (non GSM-7 leftovers become `?`)."""
+    try:
+        raw = sms_templates(language)[template]
+    except KeyError:
+        raise ValueError(f"no SMS template {template!r} in language {language!r}") from None
+    try:
+        filled = raw.format(**params)
+    except (KeyError, IndexError) as exc:
+        raise ValueError(f"SMS template {template!r} needs parameter {exc}") from None
+    return gsm7.clean(filled)
+
+
+def room_left(text: str, reserve: int = OPTOUT_RESERVE) -> int:
+    """Characters still free in one GSM-7 segment once the opt-out reserve is kept."""
+    size = gsm7.septets(text)
+    if size is None:
+        return -1
+    return gsm7.SINGLE_GSM7 - reserve - size
+
+
+def queue_sms(
+    session: Session,
+    *,
+    mutual_id: int,
+    phone: str,
+    template: str,
+    language: str,
+    params: Mapping[str, object],
+    reason: str,
+    household_id: int | None = None,
+    dedupe_key: str | None = None,
+) -> OutboxMessage:
+    """Put one SMS in the outbox (QUEUED). With a `dedupe_key` already used, the existing
+    message is returned and nothing is added: a caller's message is at-most-once.
+
+    ValueError says why a message is refused: unknown reason or template, a phone not in
+    E.164, a missing parameter, or a text longer than one segment with the reserve."""
+    if reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
+    try:
+        e164 = normalize_msisdn(phone, "ZZ")
+    except InvalidPhone as exc:
+        raise ValueError(f"phone must be E.164: {exc}") from None
+    if e164 != phone:
+        raise ValueError(f"phone must be E.164 (+ and digits), not {phone!r}")
+    if dedupe_key is not None and (found := _by_dedupe_key(session, dedupe_key)):
+        return found
+    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
+    text = render_sms(template, lang, params)
+    left = room_left(text)
+    if left < 0:
+        raise ValueError(
+            f"SMS {template!r} ({lang}) is {-left} character(s) over one segment "
+            f"with the {OPTOUT_RESERVE}-character opt-out reserve: {text!r}"
+        )
+    message = OutboxMessage(
+        mutual_id=mutual_id,
+        household_id=household_id,
+        phone=e164,
+        template=template,
+        language=lang,
+        text=text,
+        reason=reason,
+        status="QUEUED",
+        dedupe_key=dedupe_key,
+    )
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        found = _by_dedupe_key(session, dedupe_key) if dedupe_key is not None else None
+        if found is None:
+            raise
+        return found
+    return message
+
+
+def _by_dedupe_key(session: Session, key: str) -> OutboxMessage | None:
+    return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
+
+
+def pending_ids(session: Session, limit: int | None = None) -> list[int]:
+    """QUEUED messages, oldest first: what the worker side enqueues send jobs for."""
+    query = select(OutboxMessage.id).where(OutboxMessage.status == "QUEUED")
+    return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
+
+
+def claim(session: Session, message_id: int, now: dt.datetime) -> OutboxMessage | None:
+    """QUEUED -> SENDING in one conditional UPDATE, so two workers never both send it; the
+    caller commits before calling the provider. None when the message is not QUEUED."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "QUEUED")
+        .values(status="SENDING", attempts=OutboxMessage.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        return None
+    message = session.get(OutboxMessage, message_id, populate_existing=True)
+    return message
+
+
+def sender_id(session: Session, message: OutboxMessage, default: str | None) -> str | None:
+    """The mutual's alphanumeric sender id, else the gateway's, else the provider's default."""
+    mutual = session.get(Mutual, message.mutual_id)
+    return (mutual.sms_sender_id if mutual else None) or default or None
+
+
+def record_send(
+    session: Session,
+    message_id: int,
+    *,
+    provider: str,
+    outcome: str,
+    now: dt.datetime,
+    provider_message_id: str | None = None,
+    detail: str | None = None,
+) -> str:
+    """Apply a provider's answer to a SENDING message and return its new status.
+
+    accepted -> SENT; permanent -> REJECTED; insufficient balance -> FAILED; transient ->
+    QUEUED for a retry (FAILED after MAX_ATTEMPTS); unknown stays SENDING: delivery reports
+    settle it, sending again could make a duplicate."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown send outcome {outcome!r}")
+    message = session.get(OutboxMessage, message_id)
+    if message is None:
+        raise LookupError(f"no outbox message {message_id}")
+    message.provider = provider
+    message.updated_at = now
+    if outcome == "accepted":
+        message.provider_message_id = provider_message_id
+        message.sent_at = now
+        message.last_error = None
+        advance(message, "SENT", now)
+        return message.status
+    message.last_error = f"{outcome}: {detail or '-'}"[:ERROR_LEN]
+    if outcome == "unknown":
+        message.provider_message_id = provider_message_id or message.provider_message_id
+    elif outcome == "permanent":
+        advance(message, "REJECTED", now)
+    elif outcome == "insufficient_balance":
+        advance(message, "FAILED", now)
+    else:
+        advance(message, "FAILED" if message.attempts >= MAX_ATTEMPTS else "QUEUED", now)
+    return message.status
+
+
+# Africa's Talking delivery report statuses (messaging.md) -> the outbox status they mean.
+# Sent/Submitted/Buffered are on the way: the message stays (or becomes) SENT.
+DELIVERY_STATUSES: dict[str, str] = {
+    "Sent": "SENT",
+    "Submitted": "SENT",
+    "Buffered": "SENT",
+    "Success": "DELIVERED",
+    "Rejected": "REJECTED",
+    "Failed": "FAILED",
+    "AbsentSubscriber": "FAILED",
+    "Expired": "EXPIRED",
+}
+
+
+def apply_delivery_report(
+    session: Session,
+    provider_message_id: str,
+    report_status: str,
+    *,
+    now: dt.datetime,
+    failure_reason: str | None = None,
+) -> OutboxMessage | None:
+    """Move the message the provider calls `provider_message_id` toward the report's status,
+    forward only: a duplicate or late report (Buffered after Success) changes nothing. None
+    when no message has that id. ValueError for a status the provider does not document."""
+    try:
+        target = DELIVERY_STATUSES[report_status]
+    except KeyError:
+        raise ValueError(f"unknown delivery status {report_status!r}") from None
+    message = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.provider_message_id == provider_message_id)
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if message is None:
+        return None
+    if message.status == target or not can_move(message.status, target):
+        return message
+    advance(message, target, now)
+    if target in ("FAILED", "REJECTED", "EXPIRED"):
+        message.last_error = f"{report_status}: {failure_reason or '-'}"[:ERROR_LEN]
+    return message
+
+
+def recent_messages(
+    session: Session, phone: str | None = None, limit: int = 50
+) -> list[OutboxMessage]:
+    """The latest messages, newest first, optionally for one phone (E.164)."""
+    query = select(OutboxMessage)
+    if phone:
+        query = query.where(OutboxMessage.phone == phone)
+    return list(session.scalars(query.order_by(OutboxMessage.id.desc()).limit(limit)))
+
+
+def outbox_row(message: OutboxMessage) -> dict[str, object]:
+    """interfaces.md: `gateway outbox --json` prints a list of these."""
+    return {
+        "id": message.id,
+        "phone": message.phone,
+        "reason": message.reason,
+        "template": message.template,
+        "status": message.status,
+        "text": message.text,
+        "created_at": message.created_at.isoformat(),
+    }

@@ -1,0 +1,81 @@
+"""Payments (payments.md): intents, lifecycle, provider events, flow, effects, sweeps, history.
+
+- effects: What a verified payment does, once: credit and allocate (D7), or suspense; and the
+  receipt.
+- events: What providers send (payments.md): each raw callback delivery stored first, whatever it
+  turns
+- flow: The intent state machine (payments.md): forward only, events ordered by precedence.
+- history_import: Historical and cash payments import (interfaces.md, Files: Payments): every
+  line is checked
+- intents: Payment intents: created before any provider call, one reference for every retry.
+- lifecycle: The intent lifecycle's rules (payments.md): forward only, by precedence, with
+  backoff.
+- sweeps: The sweeper's side of payments (payments.md): what is due (status polls and late
+  checks,
+"""
+
+from gateway.services.payments.effects import (
+    Hold,
+    book_suspense,
+    hold_in_bulk,
+)
+from gateway.services.payments.events import (
+    record_event,
+    store_callback,
+)
+from gateway.services.payments.flow import (
+    apply_event,
+    apply_status,
+    record_initiation,
+    start_initiation,
+)
+from gateway.services.payments.history_import import (
+    PaymentsReport,
+    import_payments,
+)
+from gateway.services.payments.intents import (
+    MAX_PAYMENT,
+    MIN_PAYMENT,
+    AmountRefused,
+    create_intent,
+    intent_row,
+    list_intents,
+    payment_request,
+)
+from gateway.services.payments.lifecycle import (
+    TERMINAL,
+    polled,
+)
+from gateway.services.payments.sweeps import (
+    due_polls,
+    poll_failed,
+    stale_created,
+    unapplied_events,
+)
+
+__all__ = [
+    "MAX_PAYMENT",
+    "MIN_PAYMENT",
+    "TERMINAL",
+    "AmountRefused",
+    "Hold",
+    "PaymentsReport",
+    "apply_event",
+    "apply_status",
+    "book_suspense",
+    "create_intent",
+    "due_polls",
+    "hold_in_bulk",
+    "import_payments",
+    "intent_row",
+    "list_intents",
+    "payment_request",
+    "poll_failed",
+    "polled",
+    "record_event",
+    "record_initiation",
+    "stale_created",
+    "start_initiation",
+    "store_callback",
+    "unapplied_events",
+]

@@ -1,0 +1,83 @@
+"""The sweeper's side of payments (payments.md): what is due (status polls and late checks,
+initiations whose job was lost, callback events never applied) and what a query without
+answer does (back off; past expiry, close the intent and tell a person). Nothing commits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from gateway.models import PaymentEvent, PaymentIntent
+from gateway.services.alerts import raise_alert
+from gateway.services.payments import lifecycle
+from gateway.services.payments.lifecycle import ESCALATE_AFTER_POLLS, STALE_CREATED, UNAPPLIED_AFTER
+
+
+def poll_failed(session: Session, intent_id: int, error: str, now: dt.datetime) -> None:
+    """No usable status answer: back off; past expiry, close it and tell a person."""
+    intent = lifecycle.lock(session, intent_id)
+    if intent is None or not lifecycle.polled(intent):
+        return
+    if intent.state == "EXPIRED":
+        lifecycle.schedule_late_check(intent, now)
+        return
+    intent.polls += 1
+    intent.updated_at = now
+    if now >= intent.expires_at and intent.polls >= ESCALATE_AFTER_POLLS:
+        lifecycle.move(intent, "EXPIRED", now, f"no answer from the provider: {error}"[:200])
+        intent.flag = "escalated"
+        raise_alert(
+            session,
+            kind="payment_escalated",
+            subject=f"intent:{intent.reference}",
+            detail=f"status unknown after {intent.polls} queries: {error}"[:500],
+            now=now,
+            mutual_id=intent.mutual_id,
+        )
+        return
+    lifecycle.schedule_poll(intent, now)
+
+
+def due_polls(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Non-terminal intents whose next status query is due (or never scheduled), and
+    expired ones whose late check is due."""
+    due = or_(PaymentIntent.next_poll_at.is_(None), PaymentIntent.next_poll_at <= now)
+    query = (
+        select(PaymentIntent.id)
+        .where(
+            or_(
+                PaymentIntent.state.in_(("PENDING", "UNKNOWN")) & due,
+                (PaymentIntent.state == "EXPIRED") & (PaymentIntent.next_poll_at <= now),
+            )
+        )
+        .order_by(PaymentIntent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def stale_created(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """CREATED intents whose initiate job never ran (enqueue lost with Redis)."""
+    query = (
+        select(PaymentIntent.id)
+        .where(PaymentIntent.state == "CREATED")
+        .where(PaymentIntent.created_at <= now - STALE_CREATED)
+        .order_by(PaymentIntent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def unapplied_events(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Callback events recorded but not applied a minute later (their job was lost)."""
+    query = (
+        select(PaymentEvent.id)
+        .where(PaymentEvent.source == "callback")
+        .where(or_(PaymentEvent.outcome.is_(None), PaymentEvent.outcome == "unconfirmed"))
+        .where(PaymentEvent.received_at <= now - UNAPPLIED_AFTER)
+        .order_by(PaymentEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))

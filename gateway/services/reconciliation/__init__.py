@@ -1,0 +1,49 @@
+"""Reconciliation (payments.md): statements imported, matched, acted on, reported.
+
+- actions: People resolve reconciliation exceptions (payments.md): assign a suspense line to a
+- effects: What reconciliation does with its results (payments.md): a lost callback of a known
+  intent
+- match: The matching engine (payments.md, "Reconciliation"), set-based: one INSERT ... SELECT
+- reconcile: Reconciliation of one provider's statement for one mutual (payments.md): import,
+  match,
+- report: The daily reconciliation report of one provider and mutual (payments.md): counts and
+  sums
+- statement_formats: Provider statement layouts (payments.md, "Reconciliation"): the generic CSV
+  and the column
+- statement_import: Statement import (payments.md, "Reconciliation"): idempotent by file hash and
+  by each
+"""
+
+from gateway.services.reconciliation.actions import (
+    approve,
+    assign,
+    exceptions,
+    ignore,
+)
+from gateway.services.reconciliation.reconcile import (
+    ReconcileError,
+    import_and_reconcile,
+    mutual_by_code,
+    reconcile_days,
+)
+from gateway.services.reconciliation.report import (
+    as_json,
+    as_text,
+    build_report,
+)
+from gateway.services.reconciliation.statement_import import PROVIDERS
+
+__all__ = [
+    "PROVIDERS",
+    "ReconcileError",
+    "approve",
+    "as_json",
+    "as_text",
+    "assign",
+    "build_report",
+    "exceptions",
+    "ignore",
+    "import_and_reconcile",
+    "mutual_by_code",
+    "reconcile_days",
+]

@@ -1,0 +1,248 @@
+"""Provider statement layouts (payments.md, "Reconciliation"): the generic CSV and the column
+mappings of the CinetPay and MTN MoMo exports, each read into the same checked `StatementRow`.
+Every row is checked first; any bad cell stops the import with `line N: column: reason`."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, RowCheck
+from gateway.lib.phones import normalize_msisdn
+
+FIELDS = (
+    "provider_txn_id",
+    "reference",
+    "msisdn",
+    "amount",
+    "currency",
+    "status",
+    "occurred_at",
+    "fee",
+)
+MAX_AMOUNT = 10**12
+_WHOLE = re.compile(r"[0-9]+(\.0+)?")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Our field -> the export's column header, and the export's status words."""
+
+    name: str
+    columns: Mapping[str, str]
+    statuses: Mapping[str, str]
+    strict: bool = False  # the generic layout refuses unknown columns; exports carry extras
+
+
+GENERIC = Layout(
+    "generic",
+    {f: f for f in FIELDS},
+    {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED"},
+    strict=True,
+)
+# CinetPay back-office "Transactions" export (French headers). `ID transaction` is the
+# transaction_id we gave at initiation (our reference); `ID operateur` is the operator's id
+# (operator_id in the check API), which the cinetpay adapter keeps as provider_txn_id.
+CINETPAY = Layout(
+    "cinetpay",
+    {
+        "provider_txn_id": "ID operateur",
+        "reference": "ID transaction",
+        "msisdn": "Telephone",
+        "amount": "Montant",
+        "currency": "Devise",
+        "status": "Statut",
+        "occurred_at": "Date paiement",
+        "fee": "Frais",
+    },
+    {"ACCEPTED": "SUCCEEDED", "REFUSED": "FAILED"},
+)
+# MTN MoMo Partner Portal transaction history: `Id` is the financialTransactionId,
+# `External Transaction Id` the externalId we send with request-to-pay (our reference).
+MTNMOMO = Layout(
+    "mtnmomo",
+    {
+        "provider_txn_id": "Id",
+        "reference": "External Transaction Id",
+        "msisdn": "From",
+        "amount": "Amount",
+        "currency": "Currency",
+        "status": "Status",
+        "occurred_at": "Date",
+        "fee": "Fee",
+    },
+    {"SUCCESSFUL": "SUCCEEDED", "FAILED": "FAILED", "REJECTED": "FAILED"},
+)
+LAYOUTS = {layout.name: layout for layout in (GENERIC, CINETPAY, MTNMOMO)}
+
+
+@dataclass(frozen=True)
+class StatementRow:
+    line: int
+    natural_key: str
+    provider_txn_id: str | None
+    reference: str | None
+    msisdn: str | None
+    amount: int
+    fee: int
+    currency: str
+    status: str
+    occurred_at: dt.datetime
+
+    @property
+    def day(self) -> dt.date:
+        return self.occurred_at.date()
+
+    def same_as(self, other: Mapping[str, object]) -> bool:
+        mine = (self.reference, self.msisdn, self.amount, self.fee, self.status, self.occurred_at)
+        keys = ("reference", "msisdn", "amount", "fee", "status", "occurred_at")
+        return mine == tuple(other[k] for k in keys)
+
+
+def parse_statement(data: bytes, provider: str, country: str) -> tuple[Layout, list[StatementRow]]:
+    """The layout recognised from the header (generic, or the provider's export) and every
+    row checked; `ImportErrors` lists each bad line and nothing is kept."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportErrors([f"file: not UTF-8 text (byte {exc.start})"]) from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = [name.strip() for name in next(reader, [])]
+    layout = _layout(header, provider)
+    problems, rows = Problems(), []
+    seen = FirstLines()
+    index = {name: i for i, name in enumerate(header)}
+    start = reader.line_num + 1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(header):
+            problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
+            continue
+        values = {c: cells[index[c]].strip() for c in layout.columns.values()}
+        row = _row(RowCheck(line, values, problems), layout, country)
+        if row is not None:
+            seen.check(line, _label(layout, row), row.natural_key, problems)
+            rows.append(row)
+    problems.raise_if_any()
+    if not rows:
+        raise ImportErrors(["file: no statement line"])
+    return layout, rows
+
+
+def _layout(header: list[str], provider: str) -> Layout:
+    if set(GENERIC.columns.values()) <= set(header):
+        layout = GENERIC
+    else:
+        layout = LAYOUTS.get(provider, GENERIC)
+    missing = [c for c in layout.columns.values() if c not in header]
+    unknown = [c for c in header if c not in layout.columns.values()] if layout.strict else []
+    problems = Problems()
+    if missing:
+        problems.add(1, "header", f"missing column(s) {', '.join(missing)} ({layout.name} layout)")
+    if unknown:
+        problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
+    if len(set(header)) != len(header):
+        problems.add(1, "header", "a column name appears twice")
+    problems.raise_if_any()
+    return layout
+
+
+def _label(layout: Layout, row: StatementRow) -> str:
+    field = "provider_txn_id" if row.provider_txn_id else "line"
+    return layout.columns.get(field, "line")
+
+
+def _row(check: RowCheck, layout: Layout, country: str) -> StatementRow | None:
+    """Cells are keyed by the export's column names, so problems name them as the file does."""
+    col = layout.columns
+    txn = check.take(col["provider_txn_id"], _optional(100))
+    reference = check.take(col["reference"], _optional(64))
+    msisdn = check.take(col["msisdn"], lambda raw: _msisdn(raw, country))
+    amount = check.take(col["amount"], _amount)
+    fee = check.take(col["fee"], _fee)
+    currency = check.take(col["currency"], _currency)
+    status = check.take(col["status"], lambda raw: _status(raw, layout))
+    occurred_at = check.take(col["occurred_at"], _occurred_at)
+    if isinstance(amount, int) and isinstance(fee, int) and fee > amount:
+        check.add(col["fee"], f"fee {fee} is more than the amount {amount}")
+    if not check.ok:
+        return None
+    fields = (txn, reference, msisdn, amount, fee, currency, status, occurred_at)
+    return _with_key(StatementRow(check.line, "", *fields))
+
+
+def _msisdn(raw: str, country: str) -> str | None:
+    return normalize_msisdn(raw, country) if raw else None
+
+
+def _with_key(row: StatementRow) -> StatementRow:
+    """provider_txn_id when the export has it, else a hash of what the line says."""
+    if row.provider_txn_id:
+        key = f"txn:{row.provider_txn_id}"
+    else:
+        canon = "|".join(
+            str(v)
+            for v in (row.reference, row.msisdn, row.amount, row.fee, row.currency, row.status)
+        )
+        digest = hashlib.sha256(f"{canon}|{row.occurred_at.isoformat()}".encode()).hexdigest()
+        key = f"line:{digest[:40]}"
+    return StatementRow(**{**row.__dict__, "natural_key": key})
+
+
+def _optional(max_len: int) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        if len(raw) > max_len:
+            raise ValueError(f"at most {max_len} characters")
+        return raw or None
+
+    return parse
+
+
+def _amount(raw: str) -> int:
+    amount = int(raw.split(".")[0]) if _WHOLE.fullmatch(raw) else 0
+    if not 0 < amount <= MAX_AMOUNT:
+        raise ValueError(f"must be a whole number of XOF from 1 to {MAX_AMOUNT}, got {raw!r}")
+    return amount
+
+
+def _fee(raw: str) -> int:
+    if not raw:
+        return 0
+    if not _WHOLE.fullmatch(raw):
+        raise ValueError(f"must be a whole number of XOF (0 or more), got {raw!r}")
+    return int(raw.split(".")[0])
+
+
+def _currency(raw: str) -> str:
+    if raw.upper() != "XOF":
+        raise ValueError(f"must be XOF, got {raw!r}")
+    return "XOF"
+
+
+def _status(raw: str, layout: Layout) -> str:
+    found = layout.statuses.get(raw.upper())
+    if found is None:
+        known = ", ".join(layout.statuses)
+        raise ValueError(f"unknown status {raw!r} (final statuses only: {known})")
+    return found
+
+
+def _occurred_at(raw: str) -> dt.datetime:
+    """ISO date and time; UTC unless the cell carries an offset (BF, ML, SN are UTC+0)."""
+    if not _DATETIME.fullmatch(raw):
+        raise ValueError(f"must be a date and time YYYY-MM-DD HH:MM:SS, got {raw!r}")
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise ValueError(f"not a calendar date and time: {raw!r}") from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
