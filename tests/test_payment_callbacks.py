@@ -24,7 +24,6 @@ from gateway.providers.payments.base import (
     ProviderState,
 )
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from gateway.services.payments import events
 from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
 from tests.payments_support import PHONE, PayEnv, effects, env, family, serve
@@ -217,10 +216,10 @@ def test_a_failure_after_the_raw_delivery_still_keeps_it(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise OperationalError("INSERT", {}, Exception("connection lost"))
 
-    monkeypatch.setattr(events, "record_event", broken)
+    monkeypatch.setattr("gateway.services.payments.record_event", broken)
     answer = env.deliver(callback, work=False)
     assert answer.status_code == 503 and "try again" in answer.get_data(as_text=True)
-    monkeypatch.setattr(events, "record_event", lambda *_a, **_k: 1 / 0)
+    monkeypatch.setattr("gateway.services.payments.record_event", lambda *_a, **_k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         env.deliver(callback, work=False)
     with session_factory() as session:

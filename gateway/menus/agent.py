@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
@@ -93,18 +93,18 @@ def locked(ctx: Ctx) -> View:
 
 
 def _checked_samples(t: Translator) -> list[View]:
-    day = S.LONG_DATE
+    day = samples.LONG_DATE
     return [
-        verify_view(t, S.LONG_NAME, sex, 1990, status, day, day, S.LONG_COPAY)
+        verify_view(t, samples.LONG_NAME, sex, 1990, status, day, day, samples.LONG_COPAY)
         for sex in ("M", "F")
         for status in Status
-    ] + [verify_view(t, S.LONG_NAME, "F", None, Status.COVERED, day, None, {})]
+    ] + [verify_view(t, samples.LONG_NAME, "F", None, Status.COVERED, day, None, {})]
 
 
 ACTIONS = {"check_pin": check_pin, "check_number": check_number}
 VIEWS = {"agent_menu": agent_menu, "locked": locked, "checked": checked_view}
 SAMPLES = {
-    "agent_menu": lambda t: [View({"name": short_name(S.LONG_NAME)})],
-    "locked": lambda t: [View({"time": S.LONG_TIME})],
+    "agent_menu": lambda t: [View({"name": short_name(samples.LONG_NAME)})],
+    "locked": lambda t: [View({"time": samples.LONG_TIME})],
     "checked": _checked_samples,
 }

@@ -9,7 +9,7 @@ import hashlib
 
 from sqlalchemy import select
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.render import full_name
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
@@ -214,14 +214,14 @@ VIEWS = {
     "collected": collected_view,
     "cash_position": position_view,
 }
-BIG = S.BIG_AMOUNT * 10  # what an agent may hold over months
+BIG = samples.BIG_AMOUNT * 10  # what an agent may hold over months
 SAMPLES = {
-    "collect_household": lambda t: [View({"household": S.LONG_HOUSEHOLD, "name": S.LONG_NAME})],
+    "collect_household": lambda t: [View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME})],
     "collect_confirm": lambda t: [
-        View({"household": S.LONG_HOUSEHOLD, "name": S.LONG_NAME, "amount": t.amount(BIG)})
+        View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME, "amount": t.amount(BIG)})
     ],
     "collected": lambda t: [
-        _collected(t, "ZZZZZZ", S.BIG_AMOUNT, S.LONG_HOUSEHOLD, sms) for sms in (True, False)
+        _collected(t, "ZZZZZZ", samples.BIG_AMOUNT, samples.LONG_HOUSEHOLD, sms) for sms in (True, False)
     ],
     "cash_position": lambda t: [
         _position(t, BIG, BIG, BIG, BIG, 9999),

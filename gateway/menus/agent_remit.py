@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.agent_cash import (
     BIG,
     CANCEL,
@@ -248,13 +248,13 @@ def pending_one_view(ctx: Ctx) -> View:
 
 
 def _pending_sample(t: Translator) -> View:
-    name = short_name(S.LONG_NAME)
+    name = short_name(samples.LONG_NAME)
     params = {"id": 99_999_999, "agent": name, "amount": t.amount(BIG), "by": name}
-    return View({**params, "date": t.date(S.LONG_DATE), "method": t("method_transfer")})
+    return View({**params, "date": t.date(samples.LONG_DATE), "method": t("method_transfer")})
 
 
 def _pending_list_sample(t: Translator) -> list[View]:
-    items = tuple(Item(_line(t, 99_999_999, S.LONG_NAME, BIG), str(n)) for n in range(1, 12))
+    items = tuple(Item(_line(t, 99_999_999, samples.LONG_NAME, BIG), str(n)) for n in range(1, 12))
     return [View({"count": 20}, items=items), View({"count": 0})]
 
 

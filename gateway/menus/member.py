@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import and_, select
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.caller import member_data
 from gateway.menus.catalog import LANGUAGES, Translator, pick_language
 from gateway.menus.member_views import (
@@ -110,8 +110,8 @@ def choose_household(ctx: Ctx, value: str) -> str | None:
 
 def households_samples(t: Translator) -> list[View]:
     items = tuple(
-        Item(_label(S.LONG_HOUSEHOLD, f"Awa {S.LONG_FAMILY}"), str(i))
-        for i in range(S.BIG_HOUSEHOLD)
+        Item(_label(samples.LONG_HOUSEHOLD, f"Awa {samples.LONG_FAMILY}"), str(i))
+        for i in range(samples.BIG_HOUSEHOLD)
     )
     return [View(items=items)]
 
@@ -189,7 +189,7 @@ VIEWS = {
 }
 SAMPLES = {
     "households": households_samples,
-    "member_menu": lambda t: [View({"household": S.LONG_HOUSEHOLD})],
+    "member_menu": lambda t: [View({"household": samples.LONG_HOUSEHOLD})],
     "coverage": coverage_samples,
     "payments": payments_samples,
     "reminders": lambda t: [_reminders_view(t, True), _reminders_view(t, False)],

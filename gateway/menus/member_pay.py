@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.member_views import household_of
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, View
@@ -158,10 +158,10 @@ ACTIONS = {"choose_pay": choose_pay, "pay_amount": pay_amount, "confirm_pay": co
 VIEWS = {"pay_due": pay_due, "pay_confirm": pay_confirm, "pay_sent": pay_sent}
 SAMPLES = {
     "pay_due": lambda t: [
-        pay_due_view(t, S.BIG_AMOUNT, True),
+        pay_due_view(t, samples.BIG_AMOUNT, True),
         pay_due_view(t, MAX_PAYMENT, True),
         pay_due_view(t, 0, True),
     ],
-    "pay_confirm": lambda t: [pay_confirm_view(t, S.BIG_AMOUNT, SAMPLE_PHONE)],
-    "pay_sent": lambda t: [View({"amount": t.amount(S.BIG_AMOUNT)})],
+    "pay_confirm": lambda t: [pay_confirm_view(t, samples.BIG_AMOUNT, SAMPLE_PHONE)],
+    "pay_sent": lambda t: [View({"amount": t.amount(samples.BIG_AMOUNT)})],
 }

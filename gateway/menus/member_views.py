@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.screens import Ctx, Item, StaleSession, View
 from gateway.menus.status import MemberLine, coverage_view
@@ -49,15 +49,15 @@ def coverage(ctx: Ctx) -> View:
 def coverage_samples(t: Translator) -> list[View]:
     """A 7-member household: every status, the longest names, the largest amounts."""
     statuses = [
-        MemberLine(S.LONG_NAME, Status.GRACE, until=S.LONG_DATE),
-        MemberLine(S.LONG_NAME, Status.WAITING, since=S.LONG_DATE),
-        MemberLine(S.LONG_NAME, Status.NOT_COVERED),
-        MemberLine(S.LONG_NAME, Status.COVERED, until=S.LONG_DATE),
-        MemberLine(S.LONG_NAME, Status.SUSPENDED),
-        MemberLine(S.LONG_NAME, Status.REMOVED),
-        MemberLine(S.LONG_NAME, Status.GRACE, until=S.LONG_DATE),
+        MemberLine(samples.LONG_NAME, Status.GRACE, until=samples.LONG_DATE),
+        MemberLine(samples.LONG_NAME, Status.WAITING, since=samples.LONG_DATE),
+        MemberLine(samples.LONG_NAME, Status.NOT_COVERED),
+        MemberLine(samples.LONG_NAME, Status.COVERED, until=samples.LONG_DATE),
+        MemberLine(samples.LONG_NAME, Status.SUSPENDED),
+        MemberLine(samples.LONG_NAME, Status.REMOVED),
+        MemberLine(samples.LONG_NAME, Status.GRACE, until=samples.LONG_DATE),
     ]
-    big, day = S.BIG_AMOUNT, S.LONG_DATE
+    big, day = samples.BIG_AMOUNT, samples.LONG_DATE
     return [
         coverage_view(t, True, day, 0, big, statuses),
         coverage_view(t, False, None, big, big, statuses),
@@ -92,5 +92,5 @@ def _channel(t: Translator, channel: str) -> str:
 
 def payments_samples(t: Translator) -> list[View]:
     longest = max(CHANNELS, key=lambda c: len(t(f"channel_{c}")))
-    rows = [(S.LONG_DATE, S.BIG_AMOUNT, longest)] * LAST_PAYMENTS
-    return [payments_view(t, rows, S.BIG_AMOUNT), payments_view(t, [], 0)]
+    rows = [(samples.LONG_DATE, samples.BIG_AMOUNT, longest)] * LAST_PAYMENTS
+    return [payments_view(t, rows, samples.BIG_AMOUNT), payments_view(t, [], 0)]

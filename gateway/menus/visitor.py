@@ -4,7 +4,7 @@ mutual's contact. The mutual is the one whose service code was dialled (caller.i
 
 from __future__ import annotations
 
-from gateway.menus import samples as S
+from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.screens import Ctx, Option, Screen, View
 from gateway.menus.status import contact_view, status_line
@@ -54,15 +54,15 @@ def _checked_view(
 
 
 def _checked_samples(t: Translator) -> list[View]:
-    day = S.LONG_DATE.isoformat()
-    return [_checked_view(t, S.LONG_NUMBER, status, day, day) for status in Status]
+    day = samples.LONG_DATE.isoformat()
+    return [_checked_view(t, samples.LONG_NUMBER, status, day, day) for status in Status]
 
 
 ACTIONS = {"check_number": check_number}
 VIEWS = {"contact": contact, "visitor_checked": visitor_checked}
 SAMPLES = {
     "contact": lambda t: [
-        contact_view(t, S.LONG_MUTUAL, S.LONG_CONTACT),
+        contact_view(t, samples.LONG_MUTUAL, samples.LONG_CONTACT),
         contact_view(t, "", None),
     ],
     "visitor_checked": _checked_samples,
