@@ -47,7 +47,7 @@ screenshot: $(STAMP)
 		{ echo "chromium missing: run 'apt-get install -y chromium' as root"; exit 1; }
 	mkdir -p var/screenshots
 	SIMULATOR_SCREENSHOT=$(CURDIR)/var/screenshots/simulator.png \
-		$(BIN)/pytest tests/test_simulator.py -k screenshot -rs
+		$(BIN)/pytest tests/handlers/test_simulator.py -k screenshot -rs
 	@echo "var/screenshots/simulator.png"
 
 clean:

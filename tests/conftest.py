@@ -22,7 +22,7 @@ from gateway.models import Base
 from gateway.settings import Settings
 
 # Payment provider fakes and their fixtures (cinetpay_fake, mtnmomo_fake, callback_sink, ...).
-pytest_plugins = ["tests.fakes.fixtures"]
+pytest_plugins = ["tests.support.fakes.fixtures"]
 
 PG_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgres")

@@ -16,7 +16,7 @@ from gateway import queueing
 from gateway.cli import main
 from gateway.models import Alert
 from gateway.services.alerts import open_alerts, raise_alert, resolve_alert
-from tests.factories import make_mutual
+from tests.support.factories import make_mutual
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support.paths import ROOT
+
 PACKAGES = ("gateway", "worker")
 
 # Process entry points may start the worker: `gateway worker` is the one place that does.

@@ -216,12 +216,21 @@ VIEWS = {
 }
 BIG = samples.BIG_AMOUNT * 10  # what an agent may hold over months
 SAMPLES = {
-    "collect_household": lambda t: [View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME})],
+    "collect_household": lambda t: [
+        View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME})
+    ],
     "collect_confirm": lambda t: [
-        View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME, "amount": t.amount(BIG)})
+        View(
+            {
+                "household": samples.LONG_HOUSEHOLD,
+                "name": samples.LONG_NAME,
+                "amount": t.amount(BIG),
+            }
+        )
     ],
     "collected": lambda t: [
-        _collected(t, "ZZZZZZ", samples.BIG_AMOUNT, samples.LONG_HOUSEHOLD, sms) for sms in (True, False)
+        _collected(t, "ZZZZZZ", samples.BIG_AMOUNT, samples.LONG_HOUSEHOLD, sms)
+        for sms in (True, False)
     ],
     "cash_position": lambda t: [
         _position(t, BIG, BIG, BIG, BIG, 9999),

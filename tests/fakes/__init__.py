@@ -1,2 +1,0 @@
-"""Local fakes of the payment providers' HTTP APIs (see each module's docstring), and the
-pytest fixtures that start them (`tests/fakes/fixtures.py`, loaded by tests/conftest.py)."""
