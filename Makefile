@@ -4,18 +4,47 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHES := $(sort $(wildcard bench/bench_*.py))
+# The lock files: exact versions with their hashes, generated from pyproject.toml's ranges by
+# `make lock`. lock.txt is the runtime (deploy/), dev.txt the runtime plus the dev extra (CI, dev).
+LOCK := requirements/lock.txt
+DEV_LOCK := requirements/dev.txt
+UV_VERSION := 0.13.9
+LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
+	--custom-compile-command 'make lock'
+COVERAGE_MIN := 80
 
-.PHONY: install run test lint typecheck fmt bench screenshot clean
+.PHONY: install install-runtime lock run test coverage lint typecheck fmt bench screenshot clean
 
 install: $(STAMP)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall only when pyproject.toml changed since the last install.
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+# Reinstall only when a lock file or pyproject.toml changed since the last install: the pinned
+# dependencies first (hashes checked), then the project itself, editable, adding nothing.
+# `pip check` fails when pyproject.toml asks for what the lock lacks: run `make lock`.
+$(STAMP): $(DEV_LOCK) $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --require-hashes -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
+
+# Production (deploy/): the runtime lock only, no dev tools, into the same .venv.
+install-runtime: | $(BIN)/python
+	$(BIN)/python -m pip install --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip check
+
+# Regenerate the lock files from pyproject.toml, keeping the pins that still fit its ranges;
+# `make lock UPGRADE=1` moves every pin to the newest release allowed. uv is installed into the
+# venv on demand: only this target needs it. The runtime lock is constrained by the dev lock, so
+# production runs exactly the versions CI tested.
+lock: | $(BIN)/python
+	@test -x $(BIN)/uv && $(BIN)/uv --version | grep -q ' $(UV_VERSION)' || \
+		$(BIN)/python -m pip install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(LOCK_FLAGS) $(if $(UPGRADE),--upgrade) \
+		-o $(DEV_LOCK)
+	$(BIN)/uv pip compile pyproject.toml $(LOCK_FLAGS) -c $(DEV_LOCK) -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/gateway run
@@ -23,12 +52,23 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest
 
+# The suite under coverage (subprocesses included), then every file of gateway/ and worker/
+# must reach COVERAGE_MIN % of its lines, except those in coverage-exempt.txt (which may only
+# shrink: see scripts/check_coverage.py). Not part of `make test` or CI: it is slower.
+coverage: $(STAMP)
+	rm -f .coverage .coverage.* coverage.json
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine -q
+	$(BIN)/coverage json -q -o coverage.json
+	$(BIN)/coverage report --skip-covered --sort=cover
+	$(BIN)/python scripts/check_coverage.py --min $(COVERAGE_MIN) coverage.json
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict gateway worker bench
+	$(BIN)/mypy --strict gateway worker bench scripts
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
@@ -51,5 +91,7 @@ screenshot: $(STAMP)
 	@echo "var/screenshots/simulator.png"
 
 clean:
-	rm -rf var .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out build *.egg-info
-	find gateway worker tests migrations bench -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -rf var .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out build dist *.egg-info
+	rm -rf .coverage .coverage.* coverage.json htmlcov
+	find gateway worker tests migrations bench scripts -name __pycache__ -type d -prune \
+		-exec rm -rf {} +
