@@ -84,7 +84,8 @@ def test_the_readme_indexes_every_rule_of_the_spec() -> None:
 def test_the_check_catches_each_kind_of_gap() -> None:
     spec = "- **D1 Product.**\n- **D2 Money.**\n- **D3 Subsidies.**\n- **D4 Levies.**\n"
     readme = (
-        "## Rules index\n\n| Rule | What | Implemented in | Tested in |\n| --- | --- | --- | --- |\n"
+        "## Rules index\n\n| Rule | What | Implemented in | Tested in |\n"
+        "| --- | --- | --- | --- |\n"
         "| D1 | x | `gateway.services.coverage.periods.period_holding` "
         "| `tests/coverage/test_eligibility.py` |\n"
         "| D2 | x | `gateway.services.coverage.periods.no_such_function` "
