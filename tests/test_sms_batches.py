@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +31,7 @@ from tests.factories import make_mutual
 from tests.fake_at import FakeAt, running_fake_at
 from tests.test_reminders import WINDOW_OPENS, build
 from worker import jobs, registry, sms_jobs
+from worker.rq_workers import SimpleWorker
 from worker.throttle import TokenBucket
 
 PHONES = [f"+2267012340{i}" for i in range(5)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,7 @@ from gateway.services import notifications
 from gateway.settings import Settings
 from tests.factories import make_mutual
 from worker import jobs, registry
+from worker.rq_workers import SimpleWorker
 
 PHONE = "+22670123456"
 
