@@ -9,12 +9,13 @@ import threading
 from collections.abc import Sequence
 
 import redis
-from rq import Queue, Worker
+from rq import Queue
 
 from gateway.clock import Clock
 from gateway.redis_conn import connect_redis
 from gateway.settings import Settings
 from worker import jobs, registry
+from worker.rq_workers import Worker
 from worker.schedule import Scheduler
 
 log = logging.getLogger(__name__)

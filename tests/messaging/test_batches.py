@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import Engine, event, insert, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +33,7 @@ from tests.support.fake_at import FakeAt, running_fake_at
 from tests.support.paths import ROOT
 from worker import jobs, registry
 from worker.jobs.messaging import TransientSmsError, deliver, enqueue_batches, send_sms_batch
+from worker.rq_workers import SimpleWorker
 from worker.throttle import TokenBucket
 
 PHONES = [f"+2267012340{i}" for i in range(5)]

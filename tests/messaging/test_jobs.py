@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.job import JobStatus
 from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,6 +22,7 @@ from gateway.settings import Settings
 from tests.support.factories import make_mutual
 from worker import jobs, registry
 from worker.jobs.messaging import enqueue_pending_sms, send_sms
+from worker.rq_workers import SimpleWorker
 
 PHONE = "+22670123456"
 

@@ -269,10 +269,11 @@ KILLER = textwrap.dedent(
     """
     import os, signal, sys
     import redis
-    from rq import Queue, SimpleWorker
+    from rq import Queue
     from gateway.providers.payments import sandbox
     from gateway.settings import Settings
     from worker import jobs
+    from worker.rq_workers import SimpleWorker
 
     original = sandbox.SandboxProvider.initiate
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 from click.testing import CliRunner, Result
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,7 @@ from gateway.models import ReconMatch, ReconMissing, StatementLine, SuspenseItem
 from gateway.settings import Settings
 from tests.support.reconciliation import STATEMENTS, golden_day
 from worker import jobs, registry
+from worker.rq_workers import SimpleWorker
 
 Invoke = Callable[..., Result]
 FILE = STATEMENTS / "sandbox_2026-11-24.csv"

@@ -16,7 +16,7 @@ import pytest
 import redis
 from flask import Flask
 from flask.testing import FlaskClient
-from rq import Queue, SimpleWorker
+from rq import Queue
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -38,6 +38,7 @@ from gateway.settings import Settings
 from tests.support.factories import make_household, make_mutual
 from worker import jobs, registry
 from worker.jobs import payments as payment_jobs
+from worker.rq_workers import SimpleWorker
 
 PHONE = "+22670123412"
 

@@ -7,13 +7,15 @@ import datetime as dt
 import importlib
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import redis
 from click.testing import CliRunner
-from rq import Queue, SimpleWorker
+from redis.client import PubSubWorkerThread
+from rq import Queue
 from rq.job import Job, JobStatus, validate_job_id
 
 from gateway.cli import main as gateway_cli
@@ -21,6 +23,7 @@ from gateway.clock import FixedClock
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.main import check_queues, run_worker
+from worker.rq_workers import SimpleWorker
 from worker.schedule import SCHEDULE, Periodic, Scheduler, job_id, occurrence_key
 
 NOW = dt.datetime(2026, 11, 24, 10, 20, tzinfo=dt.UTC)
@@ -180,6 +183,28 @@ def test_run_worker_in_burst_mode_runs_what_is_queued(
     assert run_worker(job_settings, ["default"], burst=True)
     assert job.get_status(refresh=True) == JobStatus.FINISHED
     assert job.return_value() == 0
+
+
+def test_a_burst_ends_without_waiting_on_the_pubsub_thread(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The interleaving that made RQ 3 + redis-py 8 wait 60 s at a worker's teardown, made
+    certain: the pubsub thread is asked to stop late (see worker/rq_workers.py)."""
+    stop = PubSubWorkerThread.stop
+    stopped: list[PubSubWorkerThread] = []
+
+    def late_stop(self: PubSubWorkerThread, *args: object, **kwargs: object) -> None:
+        stopped.append(self)
+        time.sleep(0.5)
+        stop(self, *args, **kwargs)
+
+    monkeypatch.setattr(PubSubWorkerThread, "stop", late_stop)
+    started = time.monotonic()
+    SimpleWorker([Queue("default", connection=redis_client)], connection=redis_client).work(
+        burst=True
+    )
+    assert time.monotonic() - started < 15  # a bound on the hang, not a performance target
+    assert len(stopped) == 1 and not stopped[0].is_alive()
 
 
 def test_queue_names_are_checked() -> None:

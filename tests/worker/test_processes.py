@@ -1,0 +1,104 @@
+"""A real `gateway worker` process stops promptly on SIGTERM / SIGINT (warm shutdown).
+
+RQ 3 with redis-py 8 could wait 60 s in the worker's teardown, joining its pubsub thread (see
+worker/rq_workers.py). The bound below is on such a hang, not a performance target. The `late`
+case makes the bad interleaving certain: the call that asks the pubsub thread to stop comes
+late, as when the worker's main thread loses the CPU just before it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from rq import Worker
+
+from tests.conftest import redis_url_of
+from tests.support.paths import ROOT
+
+STOP_BOUND_S = 15.0
+READY_TIMEOUT_S = 60.0
+
+# `gateway worker`, with redis-py's PubSubWorkerThread.stop() called half a second late.
+LATE_STOP = """
+import functools, runpy, sys, time
+from redis.client import PubSubWorkerThread
+
+stop = PubSubWorkerThread.stop
+
+@functools.wraps(stop)
+def late_stop(self, *args, **kwargs):
+    time.sleep(0.5)
+    stop(self, *args, **kwargs)
+
+PubSubWorkerThread.stop = late_stop
+sys.argv = ["gateway", *sys.argv[1:]]
+runpy.run_module("gateway", run_name="__main__")
+"""
+
+COMMANDS = {
+    "plain": [sys.executable, "-m", "gateway", "worker"],
+    "late": [sys.executable, "-c", LATE_STOP, "worker"],
+}
+
+
+def wait_until_working(proc: subprocess.Popen[bytes], connection: redis.Redis, log: Path) -> None:
+    """Until the worker is in its loop (idle or busy): its signal handlers are installed."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        if any(w.get_state() in ("idle", "busy") for w in Worker.all(connection=connection)):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"the worker did not start within {READY_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.mark.parametrize(
+    ("launch", "signum"),
+    [("plain", signal.SIGTERM), ("plain", signal.SIGINT), ("late", signal.SIGTERM)],
+)
+def test_worker_process_stops_promptly_on_a_signal(
+    launch: str,
+    signum: signal.Signals,
+    database_url: str,
+    redis_client: redis.Redis,
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url_of(redis_client),
+        "GATEWAY_ENV": "test",
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            COMMANDS[launch], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_working(proc, redis_client, log)
+        time.sleep(0.5)  # the pubsub thread is in its read
+        signalled = time.monotonic()
+        proc.send_signal(signum)
+        try:
+            proc.wait(timeout=STOP_BOUND_S)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit within {STOP_BOUND_S}s of {signum.name}:\n{log.read_text()}")
+        took = time.monotonic() - signalled
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    assert "warm shut down requested" in output and "worker stopped" in output, output
+    assert "Traceback" not in output, output
+    assert took < STOP_BOUND_S
+    assert Worker.all(connection=redis_client) == []  # it unregistered on its way out

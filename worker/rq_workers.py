@@ -1,0 +1,66 @@
+"""RQ's Worker and SimpleWorker, with a teardown that does not wait on their pubsub thread.
+
+An RQ worker takes commands (shutdown, stop-job, ...) on a pubsub channel, read by redis-py's
+PubSubWorkerThread blocked in get_message(timeout=60). At teardown RQ 3's
+BaseWorker.unsubscribe() sends UNSUBSCRIBE, whose reply wakes that read, and only then calls
+the thread's stop(), then join(timeout=1). When the thread handles the reply before stop() has
+cleared its run flag, it goes round again into get_message(), which, no channel being left,
+waits its 60 s for a subscription. RQ's join(timeout=1) bounded that, but redis-py 8's stop()
+now joins the thread itself with no timeout: the worker's teardown (a burst's end, a warm
+shutdown) then takes 60 s, whenever the thread wins that race (rq 3.0: rq/worker/base.py,
+unsubscribe(); redis-py 8.2: redis/client.py, PubSubWorkerThread.stop(), PubSub.get_message()).
+
+Here the flag is cleared first, then the read is woken by a message on the worker's channel
+sent through the worker's own connection (the pubsub stays the thread's: it closes it on its
+way out), and the join is bounded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import redis
+import rq
+from redis.client import PubSubWorkerThread
+from rq.command import send_command
+from rq.worker import BaseWorker
+
+# A command RQ's handle_command() does not know, so ignores: it only wakes the thread's read.
+WAKE_COMMAND = "wake-to-stop"
+# redis-py 8's PubSubWorkerThread.stop() joins the thread (until it ends, or for `timeout`).
+STOP_JOINS = int(redis.__version__.split(".")[0]) >= 8
+JOIN_TIMEOUT_S = 5.0  # after its wake-up the thread ends in milliseconds; bounds a Redis outage
+
+
+def stop_listening(worker: BaseWorker) -> None:
+    """Stop the worker's pubsub thread without waiting out its read (RQ's unsubscribe())."""
+    # Typed here: RQ declares the attribute as None only, which would leave the rest unchecked.
+    thread: PubSubWorkerThread | None = worker.pubsub_thread
+    if thread is None:
+        return
+    worker.log.info(
+        "Worker %s: unsubscribing from channel %s", worker.name, worker.pubsub_channel_name
+    )
+    if STOP_JOINS:
+        stop: Callable[..., None] = thread.stop  # (types-redis knows the older signature)
+        stop(timeout=0)  # clear the flag; timeout=0: do not join here
+    else:
+        thread.stop()  # only clears the flag
+    send_command(worker.connection, worker.name, WAKE_COMMAND)
+    thread.join(timeout=JOIN_TIMEOUT_S)
+    if thread.is_alive():
+        worker.log.warning("Worker %s: pubsub thread still running; left to exit", worker.name)
+    worker.pubsub_thread = None
+
+
+class Worker(rq.Worker):
+    """RQ's forking worker (`gateway worker`)."""
+
+    def unsubscribe(self) -> None:
+        stop_listening(self)
+
+
+class SimpleWorker(rq.SimpleWorker):
+    """RQ's in-process worker (the tests' bursts)."""
+
+    def unsubscribe(self) -> None:
+        stop_listening(self)
