@@ -183,6 +183,7 @@ def test_405_pauses_the_campaign_its_messages_wait_and_resume_sends_them(
     alerts = db.scalars(select(Alert).where(Alert.kind == "campaign_paused")).all()
     assert len(alerts) == 1 and "C2027" in alerts[0].subject
     assert batches.pending_batches(db, 100) == []
+    db.rollback()  # end the read: on SQLite it holds the write lock the job needs
     registry.enqueue(redis_client, "sms-dispatch", job_id="later")
     work(redis_client)
     assert len(state.requests) == 2  # held: no new request
