@@ -12,6 +12,7 @@ UV_VERSION := 0.13.9
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command 'make lock'
 COVERAGE_MIN := 80
+TEST_WORKERS ?= auto
 
 .PHONY: install install-runtime lock run test coverage lint typecheck fmt bench screenshot clean
 
@@ -49,15 +50,17 @@ lock: | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/gateway run
 
+# Tests run in parallel, one pytest-xdist worker per core (TEST_WORKERS=0: in one process);
+# each worker has its own PostgreSQL and Redis database (tests/conftest.py).
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The suite under coverage (subprocesses included), then every file of gateway/ and worker/
 # must reach COVERAGE_MIN % of its lines, except those in coverage-exempt.txt (which may only
 # shrink: see scripts/check_coverage.py). Not part of `make test` or CI: it is slower.
 coverage: $(STAMP)
 	rm -f .coverage .coverage.* coverage.json
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest -n 0
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage json -q -o coverage.json
 	$(BIN)/coverage report --skip-covered --sort=cover

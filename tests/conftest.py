@@ -7,11 +7,12 @@ import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from flask import Flask
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway import migrate
@@ -24,6 +25,28 @@ from gateway.settings import Settings
 # Payment provider fakes and their fixtures (cinetpay_fake, mtnmomo_fake, callback_sink, ...).
 pytest_plugins = ["tests.support.fakes.fixtures"]
 
+
+def _per_worker(environ: dict[str, str] | os._Environ[str]) -> None:
+    """Under pytest-xdist, each worker gets its own PostgreSQL database (`<name>_gw0`, created
+    by the template fixture) and Redis database (the configured one + 1 + the worker's number),
+    so workers never truncate or flush each other's data. Rewritten in the environment, so the
+    processes that tests start inherit it."""
+    worker = environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return
+    if environ.get("DATABASE_URL", "").startswith("postgres"):
+        url = make_url(environ["DATABASE_URL"])
+        environ["DATABASE_URL"] = url.set(database=f"{url.database}_{worker}").render_as_string(
+            hide_password=False
+        )
+    if environ.get("REDIS_URL"):
+        parts = urlsplit(environ["REDIS_URL"])
+        base = int(parts.path.strip("/") or 0)
+        index = (base + 1 + int(worker.removeprefix("gw"))) % 16
+        environ["REDIS_URL"] = urlunsplit(parts._replace(path=f"/{index}"))
+
+
+_per_worker(os.environ)
 PG_URL = os.environ.get("DATABASE_URL", "")
 ON_POSTGRES = PG_URL.startswith("postgres")
 
@@ -37,11 +60,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+def create_database(url: str) -> None:
+    """Create the test database when missing (a pytest-xdist worker's own)."""
+    target = make_url(url)
+    admin = make_engine(target.set(database="postgres").render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        exists = conn.scalar(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": target.database}
+        )
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{target.database}"'))
+    admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
     """PostgreSQL: the schema rebuilt once. SQLite: a migrated file copied for each test."""
     if ON_POSTGRES:
         url = Settings.from_env({"DATABASE_URL": PG_URL}).database_url
+        create_database(url)
         engine = make_engine(url)
         with engine.begin() as conn:
             conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -68,10 +106,28 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     yield eng
     if ON_POSTGRES:
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         with eng.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            empty_the_database(conn)
     eng.dispose()
+
+
+def empty_the_database(conn: Connection) -> None:
+    """Truncate only the tables a test wrote to, and restart only the sequences it used: a
+    TRUNCATE of every table costs about half a second, most of a short test's time."""
+    probes = " UNION ALL ".join(
+        f"SELECT '{t.name}' WHERE EXISTS (SELECT 1 FROM {t.name})"
+        for t in Base.metadata.sorted_tables
+    )
+    used = list(conn.scalars(text(probes)))
+    if used:
+        conn.execute(text(f"TRUNCATE {', '.join(used)} RESTART IDENTITY CASCADE"))
+    # A rolled-back insert leaves no row but moves its sequence on.
+    conn.execute(
+        text(
+            "SELECT setval(format('%I.%I', schemaname, sequencename), 1, false) "
+            "FROM pg_sequences WHERE schemaname = 'public' AND last_value IS NOT NULL"
+        )
+    )
 
 
 @pytest.fixture
