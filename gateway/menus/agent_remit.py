@@ -23,7 +23,7 @@ from gateway.menus.agent_cash import (
 from gateway.menus.catalog import Translator
 from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
-from gateway.models import Remittance
+from gateway.models import Remittance, RemittanceStatus
 from gateway.services.agents import (
     CashError,
     Decision,
@@ -234,11 +234,11 @@ def _decide(ctx: Ctx, decide: Callable[..., Decision], **extra: str) -> str | No
             raise Reprompt(ERRORS.get(exc.reason, "err_cash_refused")) from None
         found = ctx.db.get_one(Remittance, remittance_id)
         ctx.data["pending"] = _pending(ctx, found)
-        return ALREADY if found.status == "CONFIRMED" else ALREADY_REJECTED
+        return ALREADY if found.status == RemittanceStatus.CONFIRMED else ALREADY_REJECTED
     ctx.data["pending"] = _pending(ctx, done.remittance)
     if done.created:
         return None
-    return ALREADY if done.remittance.status == "CONFIRMED" else ALREADY_REJECTED
+    return ALREADY if done.remittance.status == RemittanceStatus.CONFIRMED else ALREADY_REJECTED
 
 
 def pending_one_view(ctx: Ctx) -> View:
