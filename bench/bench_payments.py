@@ -50,7 +50,7 @@ from bench.bench_ussd import (
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo import load_demo
-from gateway.models import Household, Mutual, PaymentCallback, PaymentIntent
+from gateway.models import Household, IntentState, Mutual, PaymentCallback, PaymentIntent
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, sign
 from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
@@ -180,7 +180,7 @@ class Bench:
             succeeded = conn.scalar(
                 select(func.count())
                 .select_from(PaymentIntent)
-                .where(PaymentIntent.state == "SUCCEEDED")
+                .where(PaymentIntent.state == IntentState.SUCCEEDED)
             )
         engine.dispose()
         return {str(k): int(v) for k, v in rows} | {"intents SUCCEEDED": int(succeeded or 0)}

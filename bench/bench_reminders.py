@@ -35,7 +35,15 @@ from bench.bench_import import DEFAULT_PG, _fresh_postgres
 from gateway import migrate
 from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
-from gateway.models import Beneficiary, Campaign, Household, HouseholdPhone, Mutual, OutboxMessage
+from gateway.models import (
+    Beneficiary,
+    Campaign,
+    Household,
+    HouseholdPhone,
+    Mutual,
+    OutboxMessage,
+    OutboxStatus,
+)
 from gateway.providers.sms import AfricasTalkingSms
 from gateway.services.messaging import batches
 from gateway.services.mutuals.config import load_mutual
@@ -247,7 +255,9 @@ def bench(backend: str, url: str, households: int, var: Path, batch: int) -> Res
         run_s, queued = _timed(lambda: run(factory))
         send_s, (accepted, requests) = _timed(lambda: send_all(settings, batch))
         with factory() as session:
-            sent = session.scalar(select(func.count()).where(OutboxMessage.status == "SENT"))
+            sent = session.scalar(
+                select(func.count()).where(OutboxMessage.status == OutboxStatus.SENT)
+            )
         assert accepted == queued == sent, (accepted, queued, sent, targets)
         base_s, _ = _timed(lambda: baseline(engine, households))
     finally:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.cli.context import CliContext
 from gateway.cli.data import agents_group
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
-from gateway.models import Agent, Mutual
+from gateway.models import Agent, Mutual, RemittanceStatus
 from gateway.services.agents import (
     CashError,
     Decision,
@@ -36,7 +36,7 @@ def agents_remittances(ctx: CliContext, code: str | None, pending: bool, as_json
     """Remittances declared by collectors, with who decided on them, when and why."""
     with ctx.session() as session:
         mutual_id = _mutual_id(session, code) if code else None
-        status = "PENDING" if pending else None
+        status = RemittanceStatus.PENDING if pending else None
         rows = [
             remittance_row(r) for r in list_remittances(session, mutual_id=mutual_id, status=status)
         ]

@@ -15,6 +15,7 @@ import click
 
 from gateway.cli.context import CliContext
 from gateway.lib.csv_rows import ImportErrors
+from gateway.models import ActionState
 from gateway.queueing import defer
 from gateway.services import reconciliation
 from gateway.services.reconciliation import (
@@ -181,7 +182,7 @@ def assign_cmd(
             session, suspense_id, household, by=by, reason=reason, now=ctx.clock.now()
         )
         action_id, state, amount = action.id, action.state, action.amount
-    if state == "PENDING":
+    if state == ActionState.PENDING:
         click.echo(
             f"{amount} XOF is above the approval threshold: action #{action_id} awaits "
             f"`gateway reconcile approve {action_id} --by SOMEONE_ELSE`"

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.menus import samples
 from gateway.menus.catalog import Translator
+from gateway.menus.memory import AgentMemory
 from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
 from gateway.menus.status import verify_view
@@ -64,7 +65,7 @@ SCREENS = (
 )
 
 
-def check_pin(ctx: Ctx, pin: str) -> str | None:
+def check_pin(ctx: Ctx[AgentMemory], pin: str) -> str | None:
     """D19 through services.agents: a wrong PIN re-prompts with the tries left, the third
     locks; the caller commits the count whatever the outcome."""
     agent = ctx.db.get(Agent, int(ctx.data["agent_id"]))
@@ -73,7 +74,7 @@ def check_pin(ctx: Ctx, pin: str) -> str | None:
     result = agents.check_pin(ctx.db, agent, pin, ctx.clock.now())
     if result.ok:
         home = {"facility": FACILITY, "supervisor": SUPERVISOR}.get(agent.role, COLLECTOR)
-        ctx.data.update(home=home, role=agent.role, name=agent.name)
+        ctx.data.update({"home": home, "role": agent.role, "name": agent.name})
         return home
     if result.status == "wrong":
         raise Reprompt("err_pin_wrong", tries=result.tries_left)
@@ -84,11 +85,11 @@ def check_pin(ctx: Ctx, pin: str) -> str | None:
     return "agent_refused"
 
 
-def agent_menu(ctx: Ctx) -> View:
+def agent_menu(ctx: Ctx[AgentMemory]) -> View:
     return View({"name": short_name(str(ctx.data.get("name", "")))})
 
 
-def locked(ctx: Ctx) -> View:
+def locked(ctx: Ctx[AgentMemory]) -> View:
     return View({"time": ctx.data.get("locked_until", "")})
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from gateway.menus import samples
 from gateway.menus.catalog import Translator
+from gateway.menus.memory import AgentMemory, CashMemory, Memory
 from gateway.menus.render import full_name
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
 from gateway.menus.verify import AMBIGUOUS
@@ -73,14 +74,14 @@ SCREENS = (
 )
 
 
-def agent_of(ctx: Ctx) -> Agent:
+def agent_of(ctx: Ctx[AgentMemory]) -> Agent:
     agent = ctx.db.get(Agent, int(ctx.data["agent_id"]))
     if agent is None:
         raise StaleSession("agent is gone")
     return agent
 
 
-def request_key(ctx: Ctx) -> str:
+def request_key(ctx: Ctx[Memory]) -> str:
     """A fixed-size key of this step of this session (ctx.key is already a keyed digest)."""
     return "ussd:" + hashlib.sha256(ctx.key.encode()).hexdigest()[:48]
 
@@ -97,7 +98,7 @@ def amount_of(value: str, limit: int, over: str) -> int:
 # --- 2 Encaisser une cotisation (D20) -----------------------------------------------------
 
 
-def collect_household(ctx: Ctx, number: str) -> str | None:
+def collect_household(ctx: Ctx[CashMemory], number: str) -> str | None:
     """The household (or a beneficiary's household) of the agent's mutual and section."""
     agent = agent_of(ctx)
     try:
@@ -119,19 +120,19 @@ def collect_household(ctx: Ctx, number: str) -> str | None:
     return None
 
 
-def _head_name(ctx: Ctx, household: Household) -> str:
+def _head_name(ctx: Ctx[CashMemory], household: Household) -> str:
     query = select(Beneficiary.full_name).where(
         Beneficiary.household_id == household.id, Beneficiary.relation == "head"
     )
     return ctx.db.scalars(query).first() or ""
 
 
-def collect_amount(ctx: Ctx, value: str) -> str | None:
+def collect_amount(ctx: Ctx[CashMemory], value: str) -> str | None:
     ctx.data["collect"]["amount"] = amount_of(value, MAX_COLLECTION, "err_cash_high")
     return None
 
 
-def record_collection(ctx: Ctx, choice: str) -> str | None:
+def record_collection(ctx: Ctx[CashMemory], choice: str) -> str | None:
     """1 records the cash (once per step key) and queues the receipt; 2 records nothing."""
     if choice != CONFIRM:
         return None
@@ -161,18 +162,18 @@ def record_collection(ctx: Ctx, choice: str) -> str | None:
     return None
 
 
-def household_view(ctx: Ctx) -> View:
+def household_view(ctx: Ctx[CashMemory]) -> View:
     draft = ctx.data["collect"]
     return View({"household": draft["household"], "name": draft["name"]})
 
 
-def confirm_view(ctx: Ctx) -> View:
+def confirm_view(ctx: Ctx[CashMemory]) -> View:
     draft = ctx.data["collect"]
     params = {"household": draft["household"], "name": draft["name"]}
     return View({**params, "amount": ctx.t.amount(int(draft["amount"]))})
 
 
-def collected_view(ctx: Ctx) -> View:
+def collected_view(ctx: Ctx[CashMemory]) -> View:
     done = ctx.data["collected"]
     return _collected(ctx.t, done["code"], int(done["amount"]), done["household"], done["sms"])
 
@@ -185,7 +186,7 @@ def _collected(t: Translator, code: str, amount: int, household: str, sms: bool)
 # --- 3 Ma caisse --------------------------------------------------------------------------
 
 
-def position_view(ctx: Ctx) -> View:
+def position_view(ctx: Ctx[CashMemory]) -> View:
     agent = agent_of(ctx)
     position = cash_position(ctx.db, agent)
     days = position.age_days(local_day(agent.mutual, ctx.clock.now()))

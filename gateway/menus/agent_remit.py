@@ -21,9 +21,10 @@ from gateway.menus.agent_cash import (
     request_key,
 )
 from gateway.menus.catalog import Translator
+from gateway.menus.memory import PendingShown, RemitMemory
 from gateway.menus.render import short_name
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
-from gateway.models import Remittance
+from gateway.models import Remittance, RemittanceStatus
 from gateway.services.agents import (
     CashError,
     Decision,
@@ -125,22 +126,22 @@ SCREENS = (
 # --- declare (collectors and supervisors) -------------------------------------------------
 
 
-def available_view(ctx: Ctx) -> View:
+def available_view(ctx: Ctx[RemitMemory]) -> View:
     return View({"available": ctx.t.amount(cash_position(ctx.db, agent_of(ctx)).available)})
 
 
-def remit_amount(ctx: Ctx, value: str) -> str | None:
+def remit_amount(ctx: Ctx[RemitMemory], value: str) -> str | None:
     available = cash_position(ctx.db, agent_of(ctx)).available
     ctx.data["remit"] = {"amount": amount_of(value, available, "err_cash_over")}
     return None
 
 
-def remit_method(ctx: Ctx, choice: str) -> str | None:
+def remit_method(ctx: Ctx[RemitMemory], choice: str) -> str | None:
     ctx.data["remit"]["method"] = METHODS[choice]
     return None
 
 
-def record_remittance(ctx: Ctx, choice: str) -> str | None:
+def record_remittance(ctx: Ctx[RemitMemory], choice: str) -> str | None:
     """1 declares the remittance (PENDING until a supervisor confirms it); 2 records nothing."""
     if choice != CONFIRM:
         return None
@@ -160,13 +161,13 @@ def record_remittance(ctx: Ctx, choice: str) -> str | None:
     return None
 
 
-def remit_confirm_view(ctx: Ctx) -> View:
+def remit_confirm_view(ctx: Ctx[RemitMemory]) -> View:
     remit = ctx.data["remit"]
     method = ctx.t(f"method_{remit['method']}") if "method" in remit else ""
     return View({"amount": ctx.t.amount(int(remit["amount"])), "method": method})
 
 
-def remitted_view(ctx: Ctx) -> View:
+def remitted_view(ctx: Ctx[RemitMemory]) -> View:
     done = ctx.data["remitted"]
     return View({"id": done["id"], "amount": ctx.t.amount(int(done["amount"]))})
 
@@ -174,7 +175,7 @@ def remitted_view(ctx: Ctx) -> View:
 # --- confirm (supervisors) ----------------------------------------------------------------
 
 
-def pending_view(ctx: Ctx) -> View:
+def pending_view(ctx: Ctx[RemitMemory]) -> View:
     rows = pending_for(ctx.db, agent_of(ctx))
     items = tuple(Item(_line(ctx.t, r.id, r.agent.name, r.amount), str(r.id)) for r in rows)
     return View({"count": len(rows)}, items=items)
@@ -184,7 +185,7 @@ def _line(t: Translator, remittance_id: int, name: str, amount: int) -> str:
     return f"#{remittance_id} {short_name(name, 14)} {t.amount(amount)}"
 
 
-def choose_pending(ctx: Ctx, value: str) -> str | None:
+def choose_pending(ctx: Ctx[RemitMemory], value: str) -> str | None:
     remittance = next((r for r in pending_for(ctx.db, agent_of(ctx)) if str(r.id) == value), None)
     if remittance is None:
         raise Reprompt("err_choice")
@@ -192,7 +193,7 @@ def choose_pending(ctx: Ctx, value: str) -> str | None:
     return None
 
 
-def _pending(ctx: Ctx, remittance: Remittance) -> dict[str, object]:
+def _pending(ctx: Ctx[RemitMemory], remittance: Remittance) -> PendingShown:
     zone = ZoneInfo(remittance.agent.mutual.timezone)
     decider = remittance.confirmed_by or remittance.rejected_by
     return {
@@ -205,7 +206,7 @@ def _pending(ctx: Ctx, remittance: Remittance) -> dict[str, object]:
     }
 
 
-def confirm_pending(ctx: Ctx, choice: str) -> str | None:
+def confirm_pending(ctx: Ctx[RemitMemory], choice: str) -> str | None:
     """1 confirms (the ledger moves the cash to the bank once), 2 asks why it is rejected;
     a remittance decided meanwhile by another supervisor says so instead."""
     if choice != CONFIRM:
@@ -213,13 +214,13 @@ def confirm_pending(ctx: Ctx, choice: str) -> str | None:
     return _decide(ctx, confirm_remittance)
 
 
-def reject_pending(ctx: Ctx, choice: str) -> str | None:
+def reject_pending(ctx: Ctx[RemitMemory], choice: str) -> str | None:
     """The reason chosen rejects the remittance: nothing is posted, the cash stays the
     agent's (who may declare it again)."""
     return _decide(ctx, reject_remittance, reason=REASONS[choice])
 
 
-def _decide(ctx: Ctx, decide: Callable[..., Decision], **extra: str) -> str | None:
+def _decide(ctx: Ctx[RemitMemory], decide: Callable[..., Decision], **extra: str) -> str | None:
     remittance_id = int(ctx.data["pending"]["id"])
     try:
         done = decide(
@@ -234,15 +235,15 @@ def _decide(ctx: Ctx, decide: Callable[..., Decision], **extra: str) -> str | No
             raise Reprompt(ERRORS.get(exc.reason, "err_cash_refused")) from None
         found = ctx.db.get_one(Remittance, remittance_id)
         ctx.data["pending"] = _pending(ctx, found)
-        return ALREADY if found.status == "CONFIRMED" else ALREADY_REJECTED
+        return ALREADY if found.status == RemittanceStatus.CONFIRMED else ALREADY_REJECTED
     ctx.data["pending"] = _pending(ctx, done.remittance)
     if done.created:
         return None
-    return ALREADY if done.remittance.status == "CONFIRMED" else ALREADY_REJECTED
+    return ALREADY if done.remittance.status == RemittanceStatus.CONFIRMED else ALREADY_REJECTED
 
 
-def pending_one_view(ctx: Ctx) -> View:
-    shown = dict(ctx.data["pending"])
+def pending_one_view(ctx: Ctx[RemitMemory]) -> View:
+    shown = ctx.data["pending"]
     method = ctx.t(f"method_{shown.get('method', 'deposit')}")
     return View({**shown, "amount": ctx.t.amount(int(shown["amount"])), "method": method})
 

@@ -6,14 +6,19 @@ dialled service code, only their households count (one gateway serves many mutua
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.menus.catalog import pick_language
+from gateway.menus.memory import AgentMemory, MemberMemory, VisitorMemory, stored
 from gateway.menus.store import Frame
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
 
-AGENT, MEMBER, VISITOR = "agent", "member", "visitor"
+AGENT: Final = "agent"
+MEMBER: Final = "member"
+VISITOR: Final = "visitor"
 
 
 def identify(db: Session, phone: str, service_code: str) -> Frame:
@@ -28,8 +33,13 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         .where(Agent.msisdn == phone, Agent.active.is_(True))
     ).first()
     if agent is not None:
-        data = {"kind": AGENT, "agent_id": agent.id, "mutual_id": agent.mutual_id}
-        return Frame("agent_pin", data=data, lang=pick_language(*(agent.languages or [])[:1]))
+        agent_memory: AgentMemory = {
+            "kind": AGENT,
+            "agent_id": agent.id,
+            "mutual_id": agent.mutual_id,
+        }
+        lang = pick_language(*(agent.languages or [])[:1])
+        return Frame("agent_pin", data=stored(agent_memory), lang=lang)
     query = (
         select(Household.id, Household.number, Household.language, Mutual.languages)
         .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
@@ -43,18 +53,22 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
     if not households:
         # A visitor of the mutual that owns the service code, else of the first one.
         home = next((m for m in mutuals if m.id in claiming), mutuals[0] if mutuals else None)
-        data = {"kind": VISITOR, "mutual_id": home.id if home else None, "home": "visitor_menu"}
+        visitor: VisitorMemory = {
+            "kind": VISITOR,
+            "mutual_id": home.id if home else None,
+            "home": "visitor_menu",
+        }
         languages = list(home.languages or []) if home else []
-        return Frame("visitor_menu", data=data, lang=pick_language(*languages[:1]))
+        return Frame("visitor_menu", data=stored(visitor), lang=pick_language(*languages[:1]))
     first = households[0]
     lang = pick_language(first.language, *(first.languages or [])[:1])
     if len(households) == 1:
-        return Frame("member_menu", data=member_data(first.id, first.number), lang=lang)
-    data = {"kind": MEMBER, "households": [h.id for h in households]}
-    return Frame("member_choose", data=data, lang=lang)
+        return Frame("member_menu", data=stored(member_data(first.id, first.number)), lang=lang)
+    choosing: MemberMemory = {"kind": MEMBER, "households": [h.id for h in households]}
+    return Frame("member_choose", data=stored(choosing), lang=lang)
 
 
-def member_data(household_id: int, number: str) -> dict[str, object]:
+def member_data(household_id: int, number: str) -> MemberMemory:
     """A member's memory once the household is known; `home` is where `00` leads."""
     return {
         "kind": MEMBER,

@@ -24,6 +24,7 @@ from gateway.menus import caller
 from gateway.menus.catalog import screen_budget
 from gateway.menus.journeys import registry
 from gateway.menus.machine import RESUME, Machine
+from gateway.menus.memory import ResumeMemory, stored
 from gateway.menus.screens import Registry, StaleSession
 from gateway.menus.store import (
     Frame,
@@ -148,8 +149,8 @@ class Engine:
             return start
         if last.get("frame", {}).get("data", {}).get("kind") != start.data.get("kind"):
             return start
-        data = {"resume": last["frame"], "restart": asdict(start), "kind": "resume"}
-        return Frame(screen=RESUME, data=data, lang=start.lang)
+        offer: ResumeMemory = {"resume": last["frame"], "restart": asdict(start), "kind": "resume"}
+        return Frame(screen=RESUME, data=stored(offer), lang=start.lang)
 
     def _note_last(self, hop: HopStore, state: SessionState) -> None:
         """Keep the frame of a member inside a flow; forget it at the menu or at the end."""

@@ -36,7 +36,7 @@ class Machine:
     session: str = ""
     _views: dict[str, View] = field(default_factory=dict)
 
-    def ctx(self, frame: Frame) -> Ctx:
+    def ctx(self, frame: Frame) -> Ctx[dict[str, Any]]:
         return Ctx(
             self.db,
             self.clock,

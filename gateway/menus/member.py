@@ -17,6 +17,7 @@ from gateway.menus.member_views import (
     payments,
     payments_samples,
 )
+from gateway.menus.memory import MemberMemory
 from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
 from gateway.models import Beneficiary, Household
 
@@ -77,7 +78,7 @@ SCREENS = (
 # --- choosing a household -----------------------------------------------------------------
 
 
-def households(ctx: Ctx) -> View:
+def households(ctx: Ctx[MemberMemory]) -> View:
     """`10001 Ouedraogo`: the household number and the head's family name."""
     ids = [int(i) for i in ctx.data.get("households", [])]
     rows = ctx.db.execute(
@@ -97,7 +98,7 @@ def _label(number: str, head: str | None) -> str:
     return f"{number} {family[0][:FAMILY_MAX]}".strip()
 
 
-def choose_household(ctx: Ctx, value: str) -> str | None:
+def choose_household(ctx: Ctx[MemberMemory], value: str) -> str | None:
     if int(value) not in [int(i) for i in ctx.data.get("households", [])]:
         raise Reprompt("err_choice")
     household = ctx.db.get(Household, int(value))
@@ -119,14 +120,14 @@ def households_samples(t: Translator) -> list[View]:
 # --- menu ---------------------------------------------------------------------
 
 
-def member_menu(ctx: Ctx) -> View:
+def member_menu(ctx: Ctx[MemberMemory]) -> View:
     return View({"household": ctx.data.get("household", "")})
 
 
 # --- reminders (D18) ----------------------------------------------------------------------
 
 
-def reminders(ctx: Ctx) -> View:
+def reminders(ctx: Ctx[MemberMemory]) -> View:
     enabled = household_of(ctx).reminders_enabled
     return _reminders_view(ctx.t, enabled)
 
@@ -136,7 +137,7 @@ def _reminders_view(t: Translator, enabled: bool) -> View:
     return View({"state": state}, flags=frozenset({"on" if enabled else "off"}))
 
 
-def set_reminders(ctx: Ctx, value: str) -> str | None:
+def set_reminders(ctx: Ctx[MemberMemory], value: str) -> str | None:
     """D18: 1 restarts, 2 stops campaign reminders; receipts are still sent. The change time
     is kept only when the state really changes (a repeat changes nothing)."""
     household = household_of(ctx)
@@ -150,7 +151,7 @@ def set_reminders(ctx: Ctx, value: str) -> str | None:
 # --- language -----------------------------------------------------------------------------
 
 
-def languages(ctx: Ctx) -> View:
+def languages(ctx: Ctx[MemberMemory]) -> View:
     """The mutual's languages that have a catalog, in the mutual's order."""
     codes = [c for c in household_of(ctx).mutual.languages or [] if c in LANGUAGES]
     return _languages_view(codes or list(LANGUAGES))
@@ -160,7 +161,7 @@ def _languages_view(codes: list[str]) -> View:
     return View(items=tuple(Item(LANGUAGES[code], code) for code in codes))
 
 
-def set_language(ctx: Ctx, value: str) -> str | None:
+def set_language(ctx: Ctx[MemberMemory], value: str) -> str | None:
     """The household's language; the next screens speak it at once."""
     if value not in LANGUAGES:
         raise Reprompt("err_choice")
@@ -169,7 +170,7 @@ def set_language(ctx: Ctx, value: str) -> str | None:
     return None
 
 
-def language_done(ctx: Ctx) -> View:
+def language_done(ctx: Ctx[MemberMemory]) -> View:
     return View({"language": LANGUAGES[ctx.lang]})
 
 

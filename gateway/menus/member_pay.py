@@ -13,6 +13,7 @@ import re
 from gateway.menus import samples
 from gateway.menus.catalog import Translator
 from gateway.menus.member_views import household_of
+from gateway.menus.memory import PayMemory
 from gateway.menus.screens import Ctx, Option, Reprompt, Screen, View
 from gateway.queueing import defer
 from gateway.services.coverage import amount_due, load_book
@@ -67,13 +68,13 @@ def _payable(amount: int) -> bool:
     return MIN_PAYMENT <= amount <= MAX_PAYMENT
 
 
-def _due(ctx: Ctx) -> tuple[int, bool]:
+def _due(ctx: Ctx[PayMemory]) -> tuple[int, bool]:
     """D6 today, and whether the product lets the member pay another amount (D1)."""
     household = household_of(ctx)
     return amount_due(load_book(ctx.db, household), ctx.today), household.product.installments
 
 
-def pay_due(ctx: Ctx) -> View:
+def pay_due(ctx: Ctx[PayMemory]) -> View:
     due, installments = _due(ctx)
     return pay_due_view(ctx.t, due, installments)
 
@@ -88,7 +89,7 @@ def pay_due_view(t: Translator, due: int, installments: bool) -> View:
     return View({"summary": summary}, flags=frozenset(flags))
 
 
-def choose_pay(ctx: Ctx, value: str) -> str | None:
+def choose_pay(ctx: Ctx[PayMemory], value: str) -> str | None:
     """1 keeps the amount due for the confirmation; 2 asks for an amount."""
     if value == "1":
         due, _ = _due(ctx)
@@ -98,7 +99,7 @@ def choose_pay(ctx: Ctx, value: str) -> str | None:
     return None
 
 
-def pay_amount(ctx: Ctx, value: str) -> str | None:
+def pay_amount(ctx: Ctx[PayMemory], value: str) -> str | None:
     """Whole francs within the wallet limits; anything else re-prompts with the reason."""
     try:
         amount = int(value)
@@ -112,7 +113,7 @@ def pay_amount(ctx: Ctx, value: str) -> str | None:
     return None
 
 
-def pay_confirm(ctx: Ctx) -> View:
+def pay_confirm(ctx: Ctx[PayMemory]) -> View:
     return pay_confirm_view(ctx.t, int(ctx.data.get("pay_amount", 0)), ctx.phone)
 
 
@@ -120,7 +121,7 @@ def pay_confirm_view(t: Translator, amount: int, phone: str) -> View:
     return View({"amount": t.amount(amount), "phone": phone})
 
 
-def confirm_pay(ctx: Ctx, value: str) -> str | None:
+def confirm_pay(ctx: Ctx[PayMemory], value: str) -> str | None:
     """1 writes the intent (one per USSD session: a replayed or duplicated hop finds the
     same one) and defers its initiation until the hop commits; 2 cancels."""
     if value != "1":
@@ -146,7 +147,7 @@ def origin_key(session: str) -> str:
     return "ussd-pay:" + hashlib.sha256(session.encode()).hexdigest()[:40]
 
 
-def pay_sent(ctx: Ctx) -> View:
+def pay_sent(ctx: Ctx[PayMemory]) -> View:
     return View({"amount": ctx.t.amount(int(ctx.data.get("pay_amount", 0)))})
 
 

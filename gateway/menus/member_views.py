@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.menus import samples
 from gateway.menus.catalog import Translator
+from gateway.menus.memory import MemberMemory
 from gateway.menus.screens import Ctx, Item, StaleSession, View
 from gateway.menus.status import MemberLine, coverage_view
 from gateway.models import Household, Payment
@@ -19,7 +20,7 @@ LAST_PAYMENTS = 5
 CHANNELS = ("cash", "mobile", "bank", "legacy")
 
 
-def household_of(ctx: Ctx) -> Household:
+def household_of(ctx: Ctx[MemberMemory]) -> Household:
     """The session's household; gone since the session started means start again."""
     household = ctx.db.get(Household, int(ctx.data["household_id"]))
     if household is None:
@@ -27,7 +28,7 @@ def household_of(ctx: Ctx) -> Household:
     return household
 
 
-def coverage(ctx: Ctx) -> View:
+def coverage(ctx: Ctx[MemberMemory]) -> View:
     """D12 for today, from the same book and rules as `gateway eligibility`."""
     household = household_of(ctx)
     book = load_book(ctx.db, household)
@@ -65,7 +66,7 @@ def coverage_samples(t: Translator) -> list[View]:
     ]
 
 
-def payments(ctx: Ctx) -> View:
+def payments(ctx: Ctx[MemberMemory]) -> View:
     """The last payments (date, amount, channel) and the household's credit (D7)."""
     household = household_of(ctx)
     rows = ctx.db.execute(

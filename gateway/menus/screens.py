@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,9 @@ from gateway.menus.catalog import Translator
 
 Kind = Literal["menu", "input", "end"]
 RESERVED = ("0", "00", "98")  # back, main menu, next page: never ordinary options
+# The session memory a journey's actions and views read (gateway.menus.memory). Covariant:
+# a function of the member journey also serves the pay journey, whose memory extends it.
+M = TypeVar("M", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class StaleSession(Exception):
 
 
 @dataclass
-class Ctx:
+class Ctx(Generic[M]):
     """What actions and views see. `data` is the session's JSON-able memory (household,
     agent, ...), saved in Redis after the hop; `lang` may be changed by an action."""
 
@@ -88,7 +91,7 @@ class Ctx:
     clock: Clock
     phone: str
     service_code: str
-    data: dict[str, Any]
+    data: M
     lang: str
     # For actions: this step of this session (keyed digest of the session and its inputs so
     # far, plus the screen); the same on a replay, so an effect can be made idempotent by it.
@@ -104,8 +107,9 @@ class Ctx:
         return self.clock.today()
 
 
-Action = Callable[[Ctx, str], str | None]
-ViewFn = Callable[[Ctx], View]
+# The engine passes the stored memory as it is; each function declares which journey's it is.
+Action = Callable[[Ctx[Any], str], str | None]
+ViewFn = Callable[[Ctx[Any]], View]
 # Views with the longest realistic values, for the validator (no database).
 Sample = Callable[[Translator], list[View]]
 InputCheck = Callable[[str], bool]

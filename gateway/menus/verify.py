@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from gateway.menus.memory import Memory, VerifyMemory
 from gateway.menus.screens import Ctx, Reprompt, View
 from gateway.menus.status import contact_view, verify_view
 from gateway.models import Mutual
@@ -20,7 +21,7 @@ from gateway.services.coverage import (
 AMBIGUOUS = "ambiguous"
 
 
-def check_number(ctx: Ctx, number: str) -> str | None:
+def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
     """Look the number up in the caller's mutual and keep what the result screen shows in
     the session (so the result view needs no query); `ambiguous` when it is not unique."""
     mutual_id = ctx.data.get("mutual_id")
@@ -48,7 +49,7 @@ def check_number(ctx: Ctx, number: str) -> str | None:
     return None
 
 
-def checked_view(ctx: Ctx) -> View:
+def checked_view(ctx: Ctx[VerifyMemory]) -> View:
     """D13 from what check_number kept."""
     c = ctx.data["checked"]
     return verify_view(
@@ -63,7 +64,7 @@ def checked_view(ctx: Ctx) -> View:
     )
 
 
-def contact(ctx: Ctx) -> View:
+def contact(ctx: Ctx[Memory]) -> View:
     """The mutual's name and contact, for help and for ambiguous numbers."""
     mutual_id = ctx.data.get("mutual_id")
     mutual = ctx.db.get(Mutual, int(mutual_id)) if mutual_id else None

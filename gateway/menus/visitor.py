@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from gateway.menus import samples
 from gateway.menus.catalog import Translator
+from gateway.menus.memory import VisitorMemory
 from gateway.menus.screens import Ctx, Option, Screen, View
 from gateway.menus.status import contact_view, status_line
 from gateway.menus.verify import AMBIGUOUS, check_number, contact, day_of
@@ -40,7 +41,7 @@ SCREENS = (
 )
 
 
-def visitor_checked(ctx: Ctx) -> View:
+def visitor_checked(ctx: Ctx[VisitorMemory]) -> View:
     c = ctx.data["checked"]
     status = Status(c["status"])
     return _checked_view(ctx.t, c["number"], status, c["until"], c["since"])

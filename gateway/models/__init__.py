@@ -5,24 +5,30 @@ from gateway.models.alert import Alert
 from gateway.models.base import Base
 from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
-from gateway.models.cash import CashCollection, Remittance
+from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.mutual import Funder, Mutual, Section
-from gateway.models.outbox import OutboxMessage
+from gateway.models.outbox import OutboxMessage, OutboxStatus
 from gateway.models.payment import Payment
 from gateway.models.payment_intent import (
+    IntentFlag,
+    IntentState,
     PaymentCallback,
     PaymentEvent,
     PaymentIntent,
     SandboxRequest,
     SuspenseItem,
+    SuspenseState,
 )
 from gateway.models.product import Levy, Product, Subsidy
 from gateway.models.reconciliation import (
+    ActionKind,
+    ActionState,
+    LineStatus,
     ReconAction,
     ReconMatch,
     ReconMissing,
@@ -35,6 +41,8 @@ from gateway.models.ussd import UssdHop, UssdSessionEvent
 
 __all__ = [
     "Account",
+    "ActionKind",
+    "ActionState",
     "Agent",
     "Alert",
     "Allocation",
@@ -46,11 +54,15 @@ __all__ = [
     "Funder",
     "Household",
     "HouseholdPhone",
+    "IntentFlag",
+    "IntentState",
     "LedgerEntry",
     "LedgerTransaction",
     "Levy",
+    "LineStatus",
     "Mutual",
     "OutboxMessage",
+    "OutboxStatus",
     "Payment",
     "PaymentCallback",
     "PaymentEvent",
@@ -61,6 +73,7 @@ __all__ = [
     "ReconMissing",
     "ReminderRule",
     "Remittance",
+    "RemittanceStatus",
     "SandboxRequest",
     "Section",
     "StatementDay",
@@ -68,6 +81,7 @@ __all__ = [
     "StatementLine",
     "Subsidy",
     "SuspenseItem",
+    "SuspenseState",
     "UssdHop",
     "UssdSessionEvent",
 ]

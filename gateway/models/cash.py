@@ -4,15 +4,24 @@ remittance a collector declares and a supervisor confirms or rejects (who, when 
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.agent import Agent
-from gateway.models.base import Base, CreatedMixin, IdMixin, Money
+from gateway.models.base import Base, CreatedMixin, IdMixin, Money, StrEnumString, one_of
 from gateway.models.household import Household
 
-REMITTANCE_STATUSES = ("PENDING", "CONFIRMED", "REJECTED")
+
+class RemittanceStatus(StrEnum):
+    """D21: declared PENDING; a supervisor other than the declarer confirms or rejects it."""
+
+    PENDING = "PENDING"
+    CONFIRMED = "CONFIRMED"
+    REJECTED = "REJECTED"
+
+
 REMITTANCE_METHODS = ("deposit", "transfer")  # D21: cash deposited, or sent by mobile money
 
 
@@ -51,14 +60,16 @@ class Remittance(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("request_key"),
         CheckConstraint("amount > 0", name="amount"),
-        CheckConstraint("status IN ('PENDING', 'CONFIRMED', 'REJECTED')", name="status"),
+        CheckConstraint(one_of("status", RemittanceStatus), name="status"),
         CheckConstraint("method IN ('deposit', 'transfer')", name="method"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
     amount: Mapped[int] = mapped_column(Money)
-    status: Mapped[str] = mapped_column(String(10), default="PENDING")
+    status: Mapped[RemittanceStatus] = mapped_column(
+        StrEnumString(RemittanceStatus, 10), default=RemittanceStatus.PENDING
+    )
     method: Mapped[str] = mapped_column(String(10), default="deposit")
     request_key: Mapped[str] = mapped_column(String(64))
     declared_at: Mapped[dt.datetime] = mapped_column()

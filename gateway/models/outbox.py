@@ -6,20 +6,31 @@ for messages never sent; the allowed moves live in gateway.services.messaging.ou
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.models.base import Base, IdMixin, utcnow
+from gateway.models.base import Base, IdMixin, StrEnumString, one_of, utcnow
 
-STATUSES = ("QUEUED", "SENDING", "SENT", "DELIVERED", "FAILED", "REJECTED", "EXPIRED", "SKIPPED")
+
+class OutboxStatus(StrEnum):
+    """messaging.md: `QUEUED -> SENDING -> SENT -> DELIVERED | FAILED | REJECTED | EXPIRED`,
+    `SKIPPED` for messages never sent."""
+
+    QUEUED = "QUEUED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"
+    REJECTED = "REJECTED"
+    EXPIRED = "EXPIRED"
+    SKIPPED = "SKIPPED"
+
+
 REASONS = ("receipt", "reminder", "coverage", "agent", "other")
 PHONE_LEN, TEMPLATE_LEN, LANGUAGE_LEN, PROVIDER_LEN = 16, 64, 8, 32
 MESSAGE_ID_LEN, ERROR_LEN, DEDUPE_LEN = 128, 400, 200
-
-
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 class OutboxMessage(IdMixin, Base):
@@ -27,8 +38,8 @@ class OutboxMessage(IdMixin, Base):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        CheckConstraint(_in("status", STATUSES), name="status"),
-        CheckConstraint(_in("reason", REASONS), name="reason"),
+        CheckConstraint(one_of("status", OutboxStatus), name="status"),
+        CheckConstraint(one_of("reason", REASONS), name="reason"),
         # The batch sender lists and claims QUEUED messages by id (migration 0011).
         Index(
             "ix_outbox_messages_queued",
@@ -45,7 +56,9 @@ class OutboxMessage(IdMixin, Base):
     language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
     text: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(12))
-    status: Mapped[str] = mapped_column(String(12), default="QUEUED", index=True)
+    status: Mapped[OutboxStatus] = mapped_column(
+        StrEnumString(OutboxStatus, 12), default=OutboxStatus.QUEUED, index=True
+    )
     provider: Mapped[str | None] = mapped_column(String(PROVIDER_LEN))
     provider_message_id: Mapped[str | None] = mapped_column(String(MESSAGE_ID_LEN), index=True)
     attempts: Mapped[int] = mapped_column(default=0)

@@ -8,20 +8,41 @@ intent, or with another amount, waits in suspense for a person (SuspenseItem).""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.models.base import Base, IdMixin, Money, utcnow
+from gateway.models.base import Base, IdMixin, Money, StrEnumString, one_of, utcnow
 from gateway.models.household import Household
 
-INTENT_STATES = ("CREATED", "PENDING", "UNKNOWN", "SUCCEEDED", "FAILED", "EXPIRED")
-INTENT_FLAGS = ("late", "amount_mismatch", "escalated")
-SUSPENSE_STATES = ("OPEN", "ASSIGNED", "IGNORED")
+
+class IntentState(StrEnum):
+    """payments.md: `CREATED -> PENDING -> SUCCEEDED | FAILED | EXPIRED`, plus `UNKNOWN`;
+    the allowed moves live in gateway.services.payments.lifecycle."""
+
+    CREATED = "CREATED"
+    PENDING = "PENDING"
+    UNKNOWN = "UNKNOWN"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+class IntentFlag(StrEnum):
+    """Why an intent needs a second look: credited late, another amount, or a person told."""
+
+    LATE = "late"
+    AMOUNT_MISMATCH = "amount_mismatch"
+    ESCALATED = "escalated"
+
+
+class SuspenseState(StrEnum):
+    """A suspense line waits OPEN until a person assigns it to a household or ignores it."""
+
+    OPEN = "OPEN"
+    ASSIGNED = "ASSIGNED"
+    IGNORED = "IGNORED"
 
 
 class PaymentIntent(IdMixin, Base):
@@ -29,8 +50,8 @@ class PaymentIntent(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_txn_id"),
         CheckConstraint("amount > 0", name="amount"),
-        CheckConstraint(_in("state", INTENT_STATES), name="state"),
-        CheckConstraint(f"flag IS NULL OR {_in('flag', INTENT_FLAGS)}", name="flag"),
+        CheckConstraint(one_of("state", IntentState), name="state"),
+        CheckConstraint(f"flag IS NULL OR {one_of('flag', IntentFlag)}", name="flag"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
@@ -42,9 +63,11 @@ class PaymentIntent(IdMixin, Base):
     msisdn: Mapped[str] = mapped_column(String(16), index=True)
     amount: Mapped[int] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3), default="XOF")
-    state: Mapped[str] = mapped_column(String(10), default="CREATED", index=True)
+    state: Mapped[IntentState] = mapped_column(
+        StrEnumString(IntentState, 10), default=IntentState.CREATED, index=True
+    )
     reason: Mapped[str | None] = mapped_column(String(200))
-    flag: Mapped[str | None] = mapped_column(String(20))
+    flag: Mapped[IntentFlag | None] = mapped_column(StrEnumString(IntentFlag, 20))
     provider_txn_id: Mapped[str | None] = mapped_column(String(100))
     origin_key: Mapped[str | None] = mapped_column(String(120), unique=True)  # e.g. USSD session
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"))
@@ -102,7 +125,7 @@ class SuspenseItem(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("provider", "provider_txn_id"),
         CheckConstraint("amount > 0", name="amount"),
-        CheckConstraint(_in("state", SUSPENSE_STATES), name="state"),
+        CheckConstraint(one_of("state", SuspenseState), name="state"),
     )
 
     mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"), index=True)
@@ -114,7 +137,9 @@ class SuspenseItem(IdMixin, Base):
     currency: Mapped[str] = mapped_column(String(3), default="XOF")
     received_on: Mapped[dt.date] = mapped_column()
     reason: Mapped[str] = mapped_column(String(20))  # unknown_reference | amount_mismatch
-    state: Mapped[str] = mapped_column(String(10), default="OPEN")
+    state: Mapped[SuspenseState] = mapped_column(
+        StrEnumString(SuspenseState, 10), default=SuspenseState.OPEN
+    )
     intent_id: Mapped[int | None] = mapped_column(ForeignKey("payment_intents.id"))
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     ledger_key: Mapped[str | None] = mapped_column(String(200))  # None until a mutual is known

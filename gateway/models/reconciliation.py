@@ -9,22 +9,40 @@ kept in `recon_actions`."""
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import ClassVar
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.models.base import Base, IdMixin, Money, utcnow
+from gateway.models.base import Base, IdMixin, Money, StrEnumString, one_of, utcnow
 
-LINE_STATUSES = ("SUCCEEDED", "FAILED")
 BUCKETS = ("matched", "missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate")
 LINE_BUCKETS = tuple(b for b in BUCKETS if b != "missing_in_statement")
-ACTION_KINDS = ("assign", "ignore", "approve")
-ACTION_STATES = ("DONE", "PENDING", "REFUSED")
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+class LineStatus(StrEnum):
+    """A statement line's outcome, whatever words the provider's export uses for it."""
+
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class ActionKind(StrEnum):
+    """What a person did about a suspense line (payments.md): assign, ignore, or approve
+    someone else's assignment."""
+
+    ASSIGN = "assign"
+    IGNORE = "ignore"
+    APPROVE = "approve"
+
+
+class ActionState(StrEnum):
+    """An assignment above the approval threshold waits PENDING for a second person."""
+
+    DONE = "DONE"
+    PENDING = "PENDING"
+    REFUSED = "REFUSED"
 
 
 class StatementFile(IdMixin, Base):
@@ -47,7 +65,7 @@ class StatementLine(IdMixin, Base):
         UniqueConstraint("mutual_id", "provider", "natural_key"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("fee >= 0 AND fee <= amount", name="fee"),
-        CheckConstraint(_in("status", LINE_STATUSES), name="status"),
+        CheckConstraint(one_of("status", LineStatus), name="status"),
         Index("ix_statement_lines_scope", "mutual_id", "provider", "day"),
     )
 
@@ -62,7 +80,7 @@ class StatementLine(IdMixin, Base):
     amount: Mapped[int] = mapped_column(Money)
     fee: Mapped[int] = mapped_column(Money, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="XOF")
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[LineStatus] = mapped_column(StrEnumString(LineStatus, 10))
     occurred_at: Mapped[dt.datetime] = mapped_column()
     day: Mapped[dt.date] = mapped_column()  # business day: the UTC date of occurred_at
 
@@ -101,7 +119,7 @@ class ReconMatch(Base):
 
     __tablename__ = "recon_matches"
     __table_args__ = (
-        CheckConstraint(_in("bucket", LINE_BUCKETS), name="bucket"),
+        CheckConstraint(one_of("bucket", LINE_BUCKETS), name="bucket"),
         CheckConstraint("tier IS NULL OR tier BETWEEN 1 AND 4", name="tier"),
         # Partial: a day's results are found through its lines (their scope index); only
         # the rows awaiting action are indexed here, so that writing a million results
@@ -157,13 +175,13 @@ class ReconAction(IdMixin, Base):
 
     __tablename__ = "recon_actions"
     __table_args__ = (
-        CheckConstraint(_in("kind", ACTION_KINDS), name="kind"),
-        CheckConstraint(_in("state", ACTION_STATES), name="state"),
+        CheckConstraint(one_of("kind", ActionKind), name="kind"),
+        CheckConstraint(one_of("state", ActionState), name="state"),
     )
 
     mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(10))
-    state: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[ActionKind] = mapped_column(StrEnumString(ActionKind, 10))
+    state: Mapped[ActionState] = mapped_column(StrEnumString(ActionState, 10))
     suspense_id: Mapped[int] = mapped_column(ForeignKey("suspense_items.id"), index=True)
     household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
     amount: Mapped[int | None] = mapped_column(Money)

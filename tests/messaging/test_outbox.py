@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.lib import gsm7
 from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
-from gateway.models import Mutual, OutboxMessage
-from gateway.models.outbox import STATUSES
+from gateway.models import Mutual, OutboxMessage, OutboxStatus
 from gateway.services.messaging import outbox
 from tests.support.factories import make_household, make_mutual
 
@@ -181,7 +180,7 @@ def test_status_never_moves_back(current: str, new: str) -> None:
 
 
 def test_final_statuses_are_final_and_the_table_is_complete() -> None:
-    assert set(outbox.TRANSITIONS) == set(STATUSES)
+    assert set(outbox.TRANSITIONS) == set(OutboxStatus)
     for status in ("DELIVERED", "FAILED", "REJECTED", "EXPIRED", "SKIPPED"):
         assert not outbox.TRANSITIONS[status]
     with pytest.raises(ValueError, match="unknown outbox status"):

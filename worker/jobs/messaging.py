@@ -18,7 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
-from gateway.models import OutboxMessage
+from gateway.models import OutboxMessage, OutboxStatus
 from gateway.providers.sms import SendResult, SmsProvider
 from gateway.services import messaging
 from gateway.services.messaging import Answer
@@ -27,7 +27,7 @@ from worker.jobs import JobContext, context
 from worker.throttle import TokenBucket
 
 log = logging.getLogger(__name__)
-TRANSIENT = ("transient", "QUEUED")
+TRANSIENT = ("transient", OutboxStatus.QUEUED)
 LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
@@ -40,7 +40,7 @@ class Request:
     recipients: list[tuple[int, str]]
 
 
-def deliver(ctx: JobContext, ids: list[int]) -> dict[int, tuple[str, str]]:
+def deliver(ctx: JobContext, ids: list[int]) -> dict[int, tuple[str, OutboxStatus]]:
     """Send the given messages still QUEUED; message id -> (outcome, new status). The claim
     is one commit and the answers of all the requests another, so a batch of different
     texts costs two transactions, not one per message."""
@@ -157,12 +157,12 @@ def send_sms(message_id: str) -> str:
             found = session.get(OutboxMessage, int(message_id))
             status = found.status if found else "MISSING"
         log.info("sms %s not sent: %s", message_id, status)
-        return status
+        return str(status)  # a plain string in the job's result, whatever the type
     outcome, status = done[int(message_id)]
     log.info("sms %s: %s -> %s", message_id, outcome, status)
-    if (outcome, status) == ("transient", "QUEUED"):
+    if (outcome, status) == TRANSIENT:
         raise TransientSmsError(f"sms {message_id}: transient error")
-    return status
+    return str(status)
 
 
 def enqueue_pending_sms(connection: redis.Redis[bytes], limit: int | None = None) -> list[str]:

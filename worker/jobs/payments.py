@@ -66,7 +66,7 @@ def initiate_payment(intent_id: str) -> str:
             found = session.get(PaymentIntent, int(intent_id))
             state = found.state if found else "MISSING"
             log.info("payment intent %s not initiated: %s", intent_id, state)
-            return state
+            return str(state)  # a plain string in the job's result, not the enum member
         provider_name = intent.provider
         request = payment_request(session, intent, ctx.settings.public_url, ctx.settings.ussd_token)
     provider = provider_for(provider_name, ctx)
@@ -80,7 +80,7 @@ def initiate_payment(intent_id: str) -> str:
     log.info("payment intent %s: %s -> %s", intent_id, result.outcome.value, state)
     if provider_name == "sandbox" and result.outcome is Initiation.ACCEPTED:
         _sandbox_auto(ctx, request.reference)
-    return state
+    return str(state)
 
 
 def _sandbox_auto(ctx: JobContext, reference: str) -> None:
@@ -150,7 +150,7 @@ def poll_payment(intent_id: str) -> str:
     with ctx.session() as session:
         intent = session.get(PaymentIntent, int(intent_id))
         if intent is None or not polled(intent):
-            return intent.state if intent else "MISSING"
+            return str(intent.state) if intent else "MISSING"
         provider_name = intent.provider
         request = payment_request(session, intent, ctx.settings.public_url, ctx.settings.ussd_token)
     status: StatusResult | None = None

@@ -25,6 +25,7 @@ from gateway.models import (
     Mutual,
     OutboxMessage,
     Remittance,
+    RemittanceStatus,
 )
 from gateway.services import ledger
 from gateway.services.coverage import receive_payment
@@ -250,10 +251,13 @@ def cash_position(session: Session, agent: Agent) -> CashPosition:
         session,
         Remittance.amount,
         Remittance.agent_id == agent.id,
-        Remittance.status == "CONFIRMED",
+        Remittance.status == RemittanceStatus.CONFIRMED,
     )
     pending = _sum(
-        session, Remittance.amount, Remittance.agent_id == agent.id, Remittance.status == "PENDING"
+        session,
+        Remittance.amount,
+        Remittance.agent_id == agent.id,
+        Remittance.status == RemittanceStatus.PENDING,
     )
     outstanding = ledger.balance(session, agent.mutual_id, agent_cash_account(agent.id))
     oldest = _oldest_unremitted(session, agent.id, remitted)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.lib.phones import mask_msisdn
-from gateway.models import Agent, Mutual, Remittance
+from gateway.models import Agent, Mutual, Remittance, RemittanceStatus
 from gateway.models.cash import REMITTANCE_METHODS
 from gateway.services import ledger
 from gateway.services.agents.cash import (
@@ -62,7 +62,7 @@ def declare_remittance(
         mutual_id=agent.mutual_id,
         agent_id=agent.id,
         amount=amount,
-        status="PENDING",
+        status=RemittanceStatus.PENDING,
         method=method,
         request_key=request_key,
         declared_at=now,
@@ -90,9 +90,9 @@ def confirm_remittance(
     once make one ledger transaction; the second sees it confirmed. A rejected remittance
     cannot be confirmed (the agent declares the cash again)."""
     remittance = _locked(session, remittance_id, supervisor)
-    if remittance.status == "CONFIRMED":
+    if remittance.status == RemittanceStatus.CONFIRMED:
         return Decision(remittance, False)
-    if remittance.status == "REJECTED":
+    if remittance.status == RemittanceStatus.REJECTED:
         raise CashError("rejected", f"remittance {remittance_id} was rejected; nothing changed")
     mutual = session.get_one(Mutual, remittance.mutual_id)
     key = f"remittance:{remittance.id}"
@@ -109,7 +109,7 @@ def confirm_remittance(
         description=f"remittance {remittance.id} of agent {remittance.agent_id}",
         meta={"confirmed_by": supervisor.id},
     )
-    remittance.status = "CONFIRMED"
+    remittance.status = RemittanceStatus.CONFIRMED
     remittance.confirmed_by_id = supervisor.id
     remittance.confirmed_at = now
     remittance.note = _note(note)
@@ -128,11 +128,11 @@ def reject_remittance(
     if why is None:
         raise CashError("reason", "a rejection needs a reason")
     remittance = _locked(session, remittance_id, supervisor)
-    if remittance.status == "REJECTED":
+    if remittance.status == RemittanceStatus.REJECTED:
         return Decision(remittance, False)
-    if remittance.status == "CONFIRMED":
+    if remittance.status == RemittanceStatus.CONFIRMED:
         raise CashError("confirmed", f"remittance {remittance_id} is already confirmed")
-    remittance.status = "REJECTED"
+    remittance.status = RemittanceStatus.REJECTED
     remittance.rejected_by_id = supervisor.id
     remittance.rejected_at = now
     remittance.note = why
@@ -171,7 +171,7 @@ def _check_supervisor(supervisor: Agent, remittance: Remittance) -> None:
 
 
 def list_remittances(
-    session: Session, *, mutual_id: int | None = None, status: str | None = None
+    session: Session, *, mutual_id: int | None = None, status: RemittanceStatus | None = None
 ) -> list[Remittance]:
     query = select(Remittance)
     if mutual_id is not None:
@@ -188,7 +188,7 @@ def pending_for(session: Session, supervisor: Agent, limit: int = 20) -> list[Re
         .join(Agent, Agent.id == Remittance.agent_id)
         .where(
             Remittance.mutual_id == supervisor.mutual_id,
-            Remittance.status == "PENDING",
+            Remittance.status == RemittanceStatus.PENDING,
             Remittance.agent_id != supervisor.id,
         )
     )

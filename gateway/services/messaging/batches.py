@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import Exists, select, text, update
 from sqlalchemy.orm import Session
 
-from gateway.models import Alert, Campaign, Mutual, OutboxMessage, ReminderOccurrence
+from gateway.models import Alert, Campaign, Mutual, OutboxMessage, OutboxStatus, ReminderOccurrence
 from gateway.models.outbox import ERROR_LEN
 from gateway.services.alerts import raise_alert
 from gateway.services.messaging import outbox
@@ -55,7 +55,7 @@ def pending_batches(session: Session, size: int, limit: int | None = None) -> li
         raise ValueError("batch size must be at least 1")
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.mutual_id, OutboxMessage.text)
-        .where(OutboxMessage.status == "QUEUED", ~held())
+        .where(OutboxMessage.status == OutboxStatus.QUEUED, ~held())
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
@@ -85,8 +85,8 @@ def claim_batch(session: Session, ids: Sequence[int], now: dt.datetime) -> list[
     )
     claimed = session.scalars(
         update(OutboxMessage)
-        .where(OutboxMessage.id == locked.c.id, locked.c.status == "QUEUED", ~held())
-        .values(status="SENDING", attempts=OutboxMessage.attempts + 1, updated_at=now)
+        .where(OutboxMessage.id == locked.c.id, locked.c.status == OutboxStatus.QUEUED, ~held())
+        .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1, updated_at=now)
         .returning(OutboxMessage)
         .execution_options(synchronize_session=False, populate_existing=True)
     ).all()
@@ -95,7 +95,7 @@ def claim_batch(session: Session, ids: Sequence[int], now: dt.datetime) -> list[
 
 def apply_answers(
     session: Session, provider: str, answers: Sequence[Answer], now: dt.datetime
-) -> dict[int, str]:
+) -> dict[int, OutboxStatus]:
     """Each message's answer applied as outbox.record_send does, except insufficient
     balance for a campaign's message: the campaign is paused and the message waits."""
     statuses = _accept(session, provider, [a for a in answers if a.outcome == "accepted"], now)
@@ -129,7 +129,7 @@ ACCEPT_PG = text(
 
 def _accept(
     session: Session, provider: str, answers: Sequence[Answer], now: dt.datetime
-) -> dict[int, str]:
+) -> dict[int, OutboxStatus]:
     """SENDING -> SENT with each message's provider id, in one UPDATE ... FROM unnest(ids,
     provider ids) (as record_send does for an accepted answer, without one statement per
     message). Messages no longer SENDING are left to record_send, which knows the lifecycle.
@@ -145,7 +145,7 @@ def _accept(
             "pids": [a.provider_message_id for a in answers],
         },
     )
-    return {int(mid): "SENT" for mid in updated.scalars()}
+    return {int(mid): OutboxStatus.SENT for mid in updated.scalars()}
 
 
 def _apply(
@@ -154,7 +154,7 @@ def _apply(
     answer: Answer,
     campaigns: dict[int, Campaign],
     now: dt.datetime,
-) -> str:
+) -> OutboxStatus:
     campaign = campaigns.get(answer.message_id)
     if answer.outcome == "insufficient_balance" and campaign is not None:
         status = _requeue(session, answer, provider, now)
@@ -183,7 +183,7 @@ def _apply(
     return status
 
 
-def _requeue(session: Session, answer: Answer, provider: str, now: dt.datetime) -> str:
+def _requeue(session: Session, answer: Answer, provider: str, now: dt.datetime) -> OutboxStatus:
     """Nothing was sent: back to QUEUED without spending one of the message's attempts."""
     message = session.get(OutboxMessage, answer.message_id)
     if message is None:
@@ -191,7 +191,7 @@ def _requeue(session: Session, answer: Answer, provider: str, now: dt.datetime) 
     message.provider = provider
     message.attempts = max(0, message.attempts - 1)
     message.last_error = f"insufficient_balance: {answer.detail or '-'}"[:ERROR_LEN]
-    outbox.advance(message, "QUEUED", now)
+    outbox.advance(message, OutboxStatus.QUEUED, now)
     return message.status
 
 
@@ -252,6 +252,9 @@ def resume_campaign(session: Session, campaign: Campaign, now: dt.datetime) -> i
     waiting = session.scalars(
         select(OutboxMessage.id)
         .join(ReminderOccurrence, ReminderOccurrence.outbox_id == OutboxMessage.id)
-        .where(ReminderOccurrence.campaign_id == campaign.id, OutboxMessage.status == "QUEUED")
+        .where(
+            ReminderOccurrence.campaign_id == campaign.id,
+            OutboxMessage.status == OutboxStatus.QUEUED,
+        )
     ).all()
     return len(waiting)

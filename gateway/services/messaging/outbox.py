@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 from gateway.lib import gsm7
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, sms_templates
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
-from gateway.models import Mutual, OutboxMessage
-from gateway.models.outbox import ERROR_LEN, REASONS, STATUSES
+from gateway.models import Mutual, OutboxMessage, OutboxStatus
+from gateway.models.outbox import ERROR_LEN, REASONS
 
 # Room kept at the end of every SMS for the provider's opt-out notice on a first message.
 OPTOUT_RESERVE = 20
@@ -39,16 +39,18 @@ TEMPLATE_KEYS = (
 )
 # Forward-only lifecycle. SENDING -> QUEUED is the one step back, taken only when the provider
 # refused the request before accepting anything (transient error): the retry sends it again.
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "QUEUED": frozenset({"SENDING", "SKIPPED", "FAILED", "EXPIRED"}),
-    "SENDING": frozenset({"QUEUED", "SENT", "DELIVERED", "FAILED", "REJECTED", "EXPIRED"}),
-    "SENT": frozenset({"DELIVERED", "FAILED", "REJECTED", "EXPIRED"}),
-    "DELIVERED": frozenset(),
-    "FAILED": frozenset(),
-    "REJECTED": frozenset(),
-    "EXPIRED": frozenset(),
-    "SKIPPED": frozenset(),
+S = OutboxStatus
+TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {
+    S.QUEUED: frozenset({S.SENDING, S.SKIPPED, S.FAILED, S.EXPIRED}),
+    S.SENDING: frozenset({S.QUEUED, S.SENT, S.DELIVERED, S.FAILED, S.REJECTED, S.EXPIRED}),
+    S.SENT: frozenset({S.DELIVERED, S.FAILED, S.REJECTED, S.EXPIRED}),
+    S.DELIVERED: frozenset(),
+    S.FAILED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.SKIPPED: frozenset(),
 }
+UNDELIVERED = frozenset({S.FAILED, S.REJECTED, S.EXPIRED})  # final, and never reached a phone
 # Provider outcomes (gateway.providers.sms.Outcome) -> the status a send leaves behind.
 OUTCOMES = ("accepted", "permanent", "transient", "insufficient_balance", "unknown")
 
@@ -57,20 +59,20 @@ class InvalidTransition(ValueError):
     """A status change the lifecycle does not allow (e.g. DELIVERED -> SENT)."""
 
 
-def can_move(current: str, new: str) -> bool:
+def can_move(current: OutboxStatus, new: OutboxStatus) -> bool:
     return new in TRANSITIONS[current]
 
 
-def advance(message: OutboxMessage, status: str, now: dt.datetime) -> bool:
+def advance(message: OutboxMessage, status: OutboxStatus, now: dt.datetime) -> bool:
     """Move a message to `status`; False if it is already there, InvalidTransition if the
     lifecycle forbids it (late or duplicate reports never move a message back)."""
-    if status not in STATUSES:
+    if status not in TRANSITIONS:
         raise ValueError(f"unknown outbox status {status!r}")
     if message.status == status:
         return False
     if not can_move(message.status, status):
         raise InvalidTransition(f"outbox message {message.id}: {message.status} -> {status}")
-    message.status = status
+    message.status = OutboxStatus(status)
     message.updated_at = now
     return True
 
@@ -139,7 +141,7 @@ def queue_sms(
         language=lang,
         text=text,
         reason=reason,
-        status="QUEUED",
+        status=OutboxStatus.QUEUED,
         dedupe_key=dedupe_key,
     )
     try:
@@ -159,7 +161,7 @@ def _by_dedupe_key(session: Session, key: str) -> OutboxMessage | None:
 
 def pending_ids(session: Session, limit: int | None = None) -> list[int]:
     """QUEUED messages, oldest first: what the worker side enqueues send jobs for."""
-    query = select(OutboxMessage.id).where(OutboxMessage.status == "QUEUED")
+    query = select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.QUEUED)
     return list(session.scalars(query.order_by(OutboxMessage.id).limit(limit)))
 
 
@@ -168,8 +170,8 @@ def claim(session: Session, message_id: int, now: dt.datetime) -> OutboxMessage 
     caller commits before calling the provider. None when the message is not QUEUED."""
     done = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, OutboxMessage.status == "QUEUED")
-        .values(status="SENDING", attempts=OutboxMessage.attempts + 1, updated_at=now)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == OutboxStatus.QUEUED)
+        .values(status=OutboxStatus.SENDING, attempts=OutboxMessage.attempts + 1, updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if getattr(done, "rowcount", 0) != 1:
@@ -193,7 +195,7 @@ def record_send(
     now: dt.datetime,
     provider_message_id: str | None = None,
     detail: str | None = None,
-) -> str:
+) -> OutboxStatus:
     """Apply a provider's answer to a SENDING message and return its new status.
 
     accepted -> SENT; permanent -> REJECTED; insufficient balance -> FAILED; transient ->
@@ -210,31 +212,31 @@ def record_send(
         message.provider_message_id = provider_message_id
         message.sent_at = now
         message.last_error = None
-        advance(message, "SENT", now)
+        advance(message, S.SENT, now)
         return message.status
     message.last_error = f"{outcome}: {detail or '-'}"[:ERROR_LEN]
     if outcome == "unknown":
         message.provider_message_id = provider_message_id or message.provider_message_id
     elif outcome == "permanent":
-        advance(message, "REJECTED", now)
+        advance(message, S.REJECTED, now)
     elif outcome == "insufficient_balance":
-        advance(message, "FAILED", now)
+        advance(message, S.FAILED, now)
     else:
-        advance(message, "FAILED" if message.attempts >= MAX_ATTEMPTS else "QUEUED", now)
+        advance(message, S.FAILED if message.attempts >= MAX_ATTEMPTS else S.QUEUED, now)
     return message.status
 
 
 # Africa's Talking delivery report statuses (messaging.md) -> the outbox status they mean.
 # Sent/Submitted/Buffered are on the way: the message stays (or becomes) SENT.
-DELIVERY_STATUSES: dict[str, str] = {
-    "Sent": "SENT",
-    "Submitted": "SENT",
-    "Buffered": "SENT",
-    "Success": "DELIVERED",
-    "Rejected": "REJECTED",
-    "Failed": "FAILED",
-    "AbsentSubscriber": "FAILED",
-    "Expired": "EXPIRED",
+DELIVERY_STATUSES: dict[str, OutboxStatus] = {
+    "Sent": S.SENT,
+    "Submitted": S.SENT,
+    "Buffered": S.SENT,
+    "Success": S.DELIVERED,
+    "Rejected": S.REJECTED,
+    "Failed": S.FAILED,
+    "AbsentSubscriber": S.FAILED,
+    "Expired": S.EXPIRED,
 }
 
 
@@ -265,7 +267,7 @@ def apply_delivery_report(
     if message.status == target or not can_move(message.status, target):
         return message
     advance(message, target, now)
-    if target in ("FAILED", "REJECTED", "EXPIRED"):
+    if target in UNDELIVERED:
         message.last_error = f"{report_status}: {failure_reason or '-'}"[:ERROR_LEN]
     return message
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.lib.catalogs import ussd_messages
-from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem
+from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem, SuspenseState
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
 from gateway.services.coverage import household_status, load_book, receive_payment
@@ -248,7 +248,7 @@ def _item(h: Hold, intent: PaymentIntent | None = None) -> SuspenseItem:
         currency=h.currency or "XOF",
         received_on=h.now.date(),
         reason=h.reason,
-        state="OPEN",
+        state=SuspenseState.OPEN,
         intent_id=intent.id if intent is not None else None,
         household_id=intent.household_id if intent is not None else None,
         created_at=h.now,

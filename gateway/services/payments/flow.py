@@ -13,7 +13,7 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import PaymentEvent, PaymentIntent
+from gateway.models import IntentFlag, IntentState, PaymentEvent, PaymentIntent
 from gateway.providers.payments.base import (
     CallbackEvent,
     InitiateResult,
@@ -33,10 +33,10 @@ def start_initiation(session: Session, intent_id: int, now: dt.datetime) -> Paym
     caller commits before calling); None otherwise. An earlier attempt whose outcome never
     came back (worker killed, timeout) makes the intent UNKNOWN: polled, never re-sent."""
     intent = lifecycle.lock(session, intent_id)
-    if intent is None or intent.state != "CREATED":
+    if intent is None or intent.state != IntentState.CREATED:
         return None
     if intent.initiate_attempts > 0:
-        lifecycle.move(intent, "UNKNOWN", now, "initiation outcome unknown")
+        lifecycle.move(intent, IntentState.UNKNOWN, now, "initiation outcome unknown")
         lifecycle.schedule_poll(intent, now)
         return None
     intent.initiate_attempts += 1
@@ -53,12 +53,16 @@ def record_initiation(
     if result.provider_txn_id and not intent.provider_txn_id:
         _set_txn(session, intent, result.provider_txn_id, now)
     if result.outcome is Initiation.ACCEPTED:
-        lifecycle.move(intent, "PENDING", now)
+        lifecycle.move(intent, IntentState.PENDING, now)
     elif result.outcome is Initiation.REJECTED:
-        if lifecycle.move(intent, "FAILED", now, result.reason or "refused by the provider"):
+        if lifecycle.move(
+            intent, IntentState.FAILED, now, result.reason or "refused by the provider"
+        ):
             effects.queue_failure(session, intent)
     else:
-        lifecycle.move(intent, "UNKNOWN", now, result.reason or "initiation outcome unknown")
+        lifecycle.move(
+            intent, IntentState.UNKNOWN, now, result.reason or "initiation outcome unknown"
+        )
     if intent.state not in TERMINAL:
         lifecycle.schedule_poll(intent, now)
     return intent
@@ -126,7 +130,7 @@ def apply_status(session: Session, intent_id: int, status: StatusResult, now: dt
         source="status",
     )
     outcome = _apply_truth(session, intent, status, now)
-    if intent.state == "EXPIRED":  # a late check that found no success
+    if intent.state == IntentState.EXPIRED:  # a late check that found no success
         if status.state is ProviderState.PENDING:
             lifecycle.schedule_late_check(intent, now)  # the next one, if any is left
         else:
@@ -143,20 +147,22 @@ def _apply_truth(
     if state is ProviderState.SUCCEEDED:
         return _succeeded(session, intent, truth, now)
     if state is ProviderState.FAILED:
-        if intent.state == "SUCCEEDED":
+        if intent.state == IntentState.SUCCEEDED:
             return "stale"
-        if lifecycle.move(intent, "FAILED", now, truth.reason or "failed at the provider"):
+        if lifecycle.move(
+            intent, IntentState.FAILED, now, truth.reason or "failed at the provider"
+        ):
             effects.queue_failure(session, intent)
             return "failed"
         return "ignored"
     if state is ProviderState.NOT_FOUND and now >= intent.expires_at:
         # MTN-style 404: the request never reached the provider; the member may dial again.
-        if lifecycle.move(intent, "FAILED", now, "never reached the provider"):
+        if lifecycle.move(intent, IntentState.FAILED, now, "never reached the provider"):
             effects.queue_failure(session, intent)
             return "failed"
         return "ignored"
     if state is ProviderState.PENDING:
-        lifecycle.move(intent, "PENDING", now)
+        lifecycle.move(intent, IntentState.PENDING, now)
     if intent.state not in TERMINAL:
         _expire_or_schedule(session, intent, now)
     return "pending"
@@ -165,18 +171,21 @@ def _apply_truth(
 def _succeeded(
     session: Session, intent: PaymentIntent, truth: StatusResult, now: dt.datetime
 ) -> str:
-    if intent.state == "SUCCEEDED":
+    if intent.state == IntentState.SUCCEEDED:
         return "duplicate"
     txn = truth.provider_txn_id or intent.provider_txn_id or f"ref:{intent.reference}"
     if intent.provider_txn_id is None and not _set_txn(session, intent, txn, now):
         return "conflict"
-    late = intent.state in ("FAILED", "EXPIRED")
+    late = intent.state in (IntentState.FAILED, IntentState.EXPIRED)
     amount = truth.amount if truth.amount is not None else intent.amount
     if amount != intent.amount or (truth.currency or "XOF") != intent.currency:
         lifecycle.move(
-            intent, "SUCCEEDED", now, f"provider collected {amount} {truth.currency or ''}"
+            intent,
+            IntentState.SUCCEEDED,
+            now,
+            f"provider collected {amount} {truth.currency or ''}",
         )
-        intent.flag = "amount_mismatch"
+        intent.flag = IntentFlag.AMOUNT_MISMATCH
         if amount > 0:
             effects.to_suspense(
                 session,
@@ -191,10 +200,10 @@ def _succeeded(
                 intent=intent,
             )
         return "mismatch"
-    lifecycle.move(intent, "SUCCEEDED", now)
+    lifecycle.move(intent, IntentState.SUCCEEDED, now)
     effects.credit_household(session, intent, amount, now)
     if late:
-        intent.flag = "late"
+        intent.flag = IntentFlag.LATE
         raise_alert(
             session,
             kind="payment_late",
@@ -249,7 +258,7 @@ def _set_txn(session: Session, intent: PaymentIntent, txn: str, now: dt.datetime
 
 def _expire_or_schedule(session: Session, intent: PaymentIntent, now: dt.datetime) -> None:
     if now >= intent.expires_at:
-        if lifecycle.move(intent, "EXPIRED", now, "not approved in time"):
+        if lifecycle.move(intent, IntentState.EXPIRED, now, "not approved in time"):
             effects.queue_failure(session, intent)
         return
     lifecycle.schedule_poll(intent, now)

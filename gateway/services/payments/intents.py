@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, Mutual, PaymentIntent
+from gateway.models import Household, IntentState, Mutual, PaymentIntent
 from gateway.providers.payments.base import PaymentRequest
 
 MIN_PAYMENT = 100  # XOF: below this no operator collects
@@ -94,7 +94,7 @@ def create_intent(
         msisdn=msisdn,
         amount=amount,
         currency="XOF",
-        state="CREATED",
+        state=IntentState.CREATED,
         origin_key=origin_key,
         expires_at=now + INTENT_TTL,
         created_at=now,

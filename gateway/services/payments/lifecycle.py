@@ -9,10 +9,12 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import PaymentIntent
+from gateway.models import IntentState, PaymentIntent
 
-RANK = {"CREATED": 0, "UNKNOWN": 1, "PENDING": 2, "FAILED": 3, "EXPIRED": 3, "SUCCEEDED": 4}
-TERMINAL = frozenset({"SUCCEEDED", "FAILED", "EXPIRED"})
+S = IntentState
+RANK = {S.CREATED: 0, S.UNKNOWN: 1, S.PENDING: 2, S.FAILED: 3, S.EXPIRED: 3, S.SUCCEEDED: 4}
+TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.EXPIRED})
+POLLED = (S.PENDING, S.UNKNOWN)  # asked for their status until they end
 POLL_DELAYS_S = (30, 60, 120, 300, 600, 1800)  # backoff between status queries
 ESCALATE_AFTER_POLLS = 12  # failed queries (no answer) before a person is told
 STALE_CREATED = dt.timedelta(minutes=2)  # an initiate job that never ran
@@ -23,7 +25,7 @@ MAX_RAW = 64 * 1024
 LATE_CHECKS = (dt.timedelta(hours=1), dt.timedelta(hours=24))
 
 
-def can_move(current: str, new: str) -> bool:
+def can_move(current: IntentState, new: IntentState) -> bool:
     return RANK[new] > RANK[current]
 
 
@@ -34,7 +36,9 @@ def lock(session: Session, intent_id: int) -> PaymentIntent | None:
     ).first()
 
 
-def move(intent: PaymentIntent, new: str, now: dt.datetime, reason: str | None = None) -> bool:
+def move(
+    intent: PaymentIntent, new: IntentState, now: dt.datetime, reason: str | None = None
+) -> bool:
     if not can_move(intent.state, new):
         return False
     intent.state = new
@@ -44,7 +48,7 @@ def move(intent: PaymentIntent, new: str, now: dt.datetime, reason: str | None =
     if new in TERMINAL:
         intent.completed_at = now
         intent.next_poll_at = None
-    if new == "EXPIRED":
+    if new == IntentState.EXPIRED:
         schedule_late_check(intent, now)
     return True
 
@@ -57,9 +61,9 @@ def schedule_late_check(intent: PaymentIntent, now: dt.datetime) -> None:
 
 def polled(intent: PaymentIntent) -> bool:
     """Status queries are still asked: open intents, and expired ones with a late check."""
-    if intent.state == "EXPIRED":
+    if intent.state == IntentState.EXPIRED:
         return intent.next_poll_at is not None
-    return intent.state in ("PENDING", "UNKNOWN")
+    return intent.state in POLLED
 
 
 def schedule_poll(intent: PaymentIntent, now: dt.datetime) -> None:

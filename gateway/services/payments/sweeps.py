@@ -9,7 +9,7 @@ import datetime as dt
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from gateway.models import PaymentEvent, PaymentIntent
+from gateway.models import IntentFlag, IntentState, PaymentEvent, PaymentIntent
 from gateway.services.alerts import raise_alert
 from gateway.services.payments import lifecycle
 from gateway.services.payments.lifecycle import ESCALATE_AFTER_POLLS, STALE_CREATED, UNAPPLIED_AFTER
@@ -20,14 +20,16 @@ def poll_failed(session: Session, intent_id: int, error: str, now: dt.datetime) 
     intent = lifecycle.lock(session, intent_id)
     if intent is None or not lifecycle.polled(intent):
         return
-    if intent.state == "EXPIRED":
+    if intent.state == IntentState.EXPIRED:
         lifecycle.schedule_late_check(intent, now)
         return
     intent.polls += 1
     intent.updated_at = now
     if now >= intent.expires_at and intent.polls >= ESCALATE_AFTER_POLLS:
-        lifecycle.move(intent, "EXPIRED", now, f"no answer from the provider: {error}"[:200])
-        intent.flag = "escalated"
+        lifecycle.move(
+            intent, IntentState.EXPIRED, now, f"no answer from the provider: {error}"[:200]
+        )
+        intent.flag = IntentFlag.ESCALATED
         raise_alert(
             session,
             kind="payment_escalated",
@@ -48,8 +50,8 @@ def due_polls(session: Session, now: dt.datetime, limit: int = 500) -> list[int]
         select(PaymentIntent.id)
         .where(
             or_(
-                PaymentIntent.state.in_(("PENDING", "UNKNOWN")) & due,
-                (PaymentIntent.state == "EXPIRED") & (PaymentIntent.next_poll_at <= now),
+                PaymentIntent.state.in_(lifecycle.POLLED) & due,
+                (PaymentIntent.state == IntentState.EXPIRED) & (PaymentIntent.next_poll_at <= now),
             )
         )
         .order_by(PaymentIntent.id)
@@ -62,7 +64,7 @@ def stale_created(session: Session, now: dt.datetime, limit: int = 500) -> list[
     """CREATED intents whose initiate job never ran (enqueue lost with Redis)."""
     query = (
         select(PaymentIntent.id)
-        .where(PaymentIntent.state == "CREATED")
+        .where(PaymentIntent.state == IntentState.CREATED)
         .where(PaymentIntent.created_at <= now - STALE_CREATED)
         .order_by(PaymentIntent.id)
         .limit(limit)

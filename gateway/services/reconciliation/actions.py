@@ -12,7 +12,15 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, Mutual, ReconAction, SuspenseItem
+from gateway.models import (
+    ActionKind,
+    ActionState,
+    Household,
+    Mutual,
+    ReconAction,
+    SuspenseItem,
+    SuspenseState,
+)
 from gateway.services import payments
 from gateway.services.coverage import receive_payment
 from gateway.services.reconciliation.reconcile import ReconcileError, approval_threshold
@@ -41,8 +49,8 @@ def assign(
         raise ReconcileError(f"suspense {item.id} already awaits approval (action {pending.id})")
     action = ReconAction(
         mutual_id=mutual.id,
-        kind="assign",
-        state="PENDING",
+        kind=ActionKind.ASSIGN,
+        state=ActionState.PENDING,
         suspense_id=item.id,
         household_id=household.id,
         amount=item.amount,
@@ -53,7 +61,7 @@ def assign(
     session.add(action)
     if item.amount <= approval_threshold(mutual):
         _assign(session, item, household, who, reason, now)
-        action.state = "DONE"
+        action.state = ActionState.DONE
     session.flush()
     return action
 
@@ -61,21 +69,21 @@ def assign(
 def approve(session: Session, action_id: int, *, by: str, now: dt.datetime) -> ReconAction:
     who = _who(by)
     action = session.get(ReconAction, action_id)
-    if action is None or action.kind != "assign":
+    if action is None or action.kind != ActionKind.ASSIGN:
         raise ReconcileError(f"no assignment {action_id}")
-    if action.state != "PENDING":
+    if action.state != ActionState.PENDING:
         raise ReconcileError(f"action {action_id} is {action.state}, not awaiting approval")
     if who == action.by:
         raise ReconcileError(f"{who} asked for action {action_id}: another person must approve")
     item = _open_item(session, action.suspense_id)
     household = session.get_one(Household, action.household_id)
     _assign(session, item, household, action.by, action.reason, now)
-    action.state, action.approved_by, action.approved_at = "DONE", who, now
+    action.state, action.approved_by, action.approved_at = ActionState.DONE, who, now
     session.add(
         ReconAction(
             mutual_id=action.mutual_id,
-            kind="approve",
-            state="DONE",
+            kind=ActionKind.APPROVE,
+            state=ActionState.DONE,
             suspense_id=item.id,
             household_id=household.id,
             amount=item.amount,
@@ -97,11 +105,11 @@ def ignore(
     if not reason or not reason.strip():
         raise ReconcileError("--reason is required to ignore a suspense line")
     item = _open_item(session, suspense_id)
-    _claim(session, item, "IGNORED", None, who, reason, now)
+    _claim(session, item, SuspenseState.IGNORED, None, who, reason, now)
     action = ReconAction(
         mutual_id=item.mutual_id,
-        kind="ignore",
-        state="DONE",
+        kind=ActionKind.IGNORE,
+        state=ActionState.DONE,
         suspense_id=item.id,
         amount=item.amount,
         by=who,
@@ -115,10 +123,14 @@ def ignore(
 
 def exceptions(session: Session, mutual: Mutual | None = None) -> dict[str, list[dict[str, Any]]]:
     """Open suspense lines and assignments awaiting approval, oldest first."""
-    items = select(SuspenseItem).where(SuspenseItem.state == "OPEN").order_by(SuspenseItem.id)
+    items = (
+        select(SuspenseItem)
+        .where(SuspenseItem.state == SuspenseState.OPEN)
+        .order_by(SuspenseItem.id)
+    )
     actions = (
         select(ReconAction)
-        .where(ReconAction.state == "PENDING", ReconAction.kind == "assign")
+        .where(ReconAction.state == ActionState.PENDING, ReconAction.kind == ActionKind.ASSIGN)
         .order_by(ReconAction.id)
     )
     if mutual is not None:
@@ -167,7 +179,7 @@ def _assign(
 ) -> None:
     """Claim the line, book it in the household's mutual if nobody had, then Dr suspense /
     Cr household and allocate (D7) through the one entry point for money in."""
-    _claim(session, item, "ASSIGNED", household.id, who, reason, now)
+    _claim(session, item, SuspenseState.ASSIGNED, household.id, who, reason, now)
     payments.book_suspense(session, item, household.mutual_id)
     receive_payment(
         session,
@@ -183,7 +195,7 @@ def _assign(
 def _claim(
     session: Session,
     item: SuspenseItem,
-    state: str,
+    state: SuspenseState,
     household_id: int | None,
     who: str,
     reason: str | None,
@@ -192,7 +204,7 @@ def _claim(
     """OPEN -> state, only if still OPEN: the database decides between two people."""
     done = session.execute(
         update(SuspenseItem)
-        .where(SuspenseItem.id == item.id, SuspenseItem.state == "OPEN")
+        .where(SuspenseItem.id == item.id, SuspenseItem.state == SuspenseState.OPEN)
         .execution_options(synchronize_session=False)
         .values(
             state=state,
@@ -212,7 +224,7 @@ def _open_item(session: Session, suspense_id: int) -> SuspenseItem:
     item = session.get(SuspenseItem, suspense_id)
     if item is None:
         raise ReconcileError(f"no suspense line {suspense_id}")
-    if item.state != "OPEN":
+    if item.state != SuspenseState.OPEN:
         when = item.resolved_at.date().isoformat() if item.resolved_at else "?"
         raise AlreadyResolved(
             f"suspense {suspense_id} is already {item.state} (by {item.resolved_by} on {when})"
@@ -235,8 +247,8 @@ def _household(session: Session, item: SuspenseItem, number: str) -> Household:
 def _pending(session: Session, suspense_id: int) -> ReconAction | None:
     query = select(ReconAction).where(
         ReconAction.suspense_id == suspense_id,
-        ReconAction.kind == "assign",
-        ReconAction.state == "PENDING",
+        ReconAction.kind == ActionKind.ASSIGN,
+        ReconAction.state == ActionState.PENDING,
     )
     return session.scalars(query).first()
 

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import (
+    IntentState,
+    LineStatus,
     PaymentIntent,
     ReconMatch,
     StatementDay,
@@ -95,7 +97,7 @@ def _act(
 ) -> bool:
     """Act on one result (money to hold is added to `holds`); True when the line's status
     was applied to its intent. `known`: each intent's suspense line as loaded."""
-    paid = line.status == "SUCCEEDED"
+    paid = line.status == LineStatus.SUCCEEDED
     if not paid:
         if intent is not None and intent.state not in TERMINAL:
             payments.apply_status(session, intent.id, _truth(line), line.occurred_at)
@@ -108,7 +110,7 @@ def _act(
         holds.append((result, line, "duplicate"))
     elif intent is None:
         holds.append((result, line, "ambiguous" if result.tier == 4 else "unknown_reference"))
-    elif intent.state != "SUCCEEDED":
+    elif intent.state != IntentState.SUCCEEDED:
         outcome = payments.apply_status(session, intent.id, _truth(line), line.occurred_at)
         known.pop(intent.id, None)
         result.action = outcome[:24]
@@ -124,7 +126,8 @@ def _act(
 
 
 def _truth(line: StatementLine) -> StatusResult:
-    state = ProviderState.SUCCEEDED if line.status == "SUCCEEDED" else ProviderState.FAILED
+    paid = line.status == LineStatus.SUCCEEDED
+    state = ProviderState.SUCCEEDED if paid else ProviderState.FAILED
     return StatusResult(
         state=state,
         amount=line.amount,

@@ -36,7 +36,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from gateway.models import PaymentIntent, ReconMatch, ReconMissing, StatementDay, StatementLine
+from gateway.models import (
+    IntentFlag,
+    IntentState,
+    LineStatus,
+    PaymentIntent,
+    ReconMatch,
+    ReconMissing,
+    StatementDay,
+    StatementLine,
+)
 
 WINDOW = dt.timedelta(hours=2)  # tier 3: line time vs the intent's creation, either way
 CHUNK = 1000  # tier-2 and tier-3 lines per statement
@@ -114,10 +123,10 @@ def _analyze(session: Session) -> None:
 def _base_bucket(n: Any) -> ColumnElement[str]:
     """A (line, intent) pair's bucket when the line is the intent's only one."""
     return case(
-        (and_(L.status == "FAILED", n.state == "SUCCEEDED"), "amount_mismatch"),
-        (L.status == "FAILED", "matched"),
-        (or_(L.amount != n.amount, n.flag == "amount_mismatch"), "amount_mismatch"),
-        (n.state == "SUCCEEDED", "matched"),
+        (and_(L.status == LineStatus.FAILED, n.state == IntentState.SUCCEEDED), "amount_mismatch"),
+        (L.status == LineStatus.FAILED, "matched"),
+        (or_(L.amount != n.amount, n.flag == IntentFlag.AMOUNT_MISMATCH), "amount_mismatch"),
+        (n.state == IntentState.SUCCEEDED, "matched"),
         else_="missing_in_ledger",
     )
 
@@ -200,7 +209,7 @@ def _action(b: Any) -> ColumnElement[str | None]:
     """A plain match of collected money needs nothing more, marked done here, so that only
     exceptions are loaded and acted on one by one (reconcile_effects). On a subquery's
     columns: the bucket is computed once per line."""
-    return case((and_(b.bucket == "matched", b.status == "SUCCEEDED"), "none"))
+    return case((and_(b.bucket == "matched", b.status == LineStatus.SUCCEEDED), "none"))
 
 
 def _taken(n: Any, hashed: bool) -> ColumnElement[bool]:
@@ -367,7 +376,7 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
         credited = and_(
             N.mutual_id == scope.mutual_id,
             N.provider == scope.provider,
-            N.state == "SUCCEEDED",
+            N.state == IntentState.SUCCEEDED,
             N.payment_id.is_not(None),
             N.completed_at >= start,
             N.completed_at < start + dt.timedelta(days=1),

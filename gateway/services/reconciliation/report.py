@@ -13,6 +13,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import (
+    LineStatus,
     Mutual,
     PaymentIntent,
     ReconMatch,
@@ -151,7 +152,7 @@ def _exception(
     held: SuspenseItem | None,
     day: dt.date,
 ) -> dict[str, Any]:
-    collected = line.amount if line is not None and line.status == "SUCCEEDED" else 0
+    collected = line.amount if line is not None and line.status == LineStatus.SUCCEEDED else 0
     booked = 0
     if held is not None and held.ledger_key and held.received_on == day:
         booked += held.amount
@@ -199,7 +200,7 @@ def _cross_day(
         select(L.natural_key, L.day, L.amount, N.reference, N.amount, N.completed_at)
         .join(R, R.line_id == L.id)
         .join(N, N.id == R.intent_id)
-        .where(matched, L.status == "SUCCEEDED")
+        .where(matched, L.status == LineStatus.SUCCEEDED)
         .where(
             ((L.day == day) & ((N.completed_at < start) | (N.completed_at >= end)))
             | ((L.day != day) & (N.completed_at >= start) & (N.completed_at < end))
@@ -214,7 +215,7 @@ def _cross_day(
                 "key": key,
                 "reference": reference,
                 "tier": None,
-                "status": "SUCCEEDED",
+                "status": LineStatus.SUCCEEDED,
                 "amount": paid,
                 "intent_amount": asked,
                 "action": "other_day",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, RowCheck
 from gateway.lib.phones import normalize_msisdn
+from gateway.models import LineStatus
 
 FIELDS = (
     "provider_txn_id",
@@ -36,14 +37,14 @@ class Layout:
 
     name: str
     columns: Mapping[str, str]
-    statuses: Mapping[str, str]
+    statuses: Mapping[str, LineStatus]
     strict: bool = False  # the generic layout refuses unknown columns; exports carry extras
 
 
 GENERIC = Layout(
     "generic",
     {f: f for f in FIELDS},
-    {"SUCCEEDED": "SUCCEEDED", "FAILED": "FAILED"},
+    {"SUCCEEDED": LineStatus.SUCCEEDED, "FAILED": LineStatus.FAILED},
     strict=True,
 )
 # CinetPay back-office "Transactions" export (French headers). `ID transaction` is the
@@ -61,7 +62,7 @@ CINETPAY = Layout(
         "occurred_at": "Date paiement",
         "fee": "Frais",
     },
-    {"ACCEPTED": "SUCCEEDED", "REFUSED": "FAILED"},
+    {"ACCEPTED": LineStatus.SUCCEEDED, "REFUSED": LineStatus.FAILED},
 )
 # MTN MoMo Partner Portal transaction history: `Id` is the financialTransactionId,
 # `External Transaction Id` the externalId we send with request-to-pay (our reference).
@@ -77,7 +78,11 @@ MTNMOMO = Layout(
         "occurred_at": "Date",
         "fee": "Fee",
     },
-    {"SUCCESSFUL": "SUCCEEDED", "FAILED": "FAILED", "REJECTED": "FAILED"},
+    {
+        "SUCCESSFUL": LineStatus.SUCCEEDED,
+        "FAILED": LineStatus.FAILED,
+        "REJECTED": LineStatus.FAILED,
+    },
 )
 LAYOUTS = {layout.name: layout for layout in (GENERIC, CINETPAY, MTNMOMO)}
 
@@ -92,7 +97,7 @@ class StatementRow:
     amount: int
     fee: int
     currency: str
-    status: str
+    status: LineStatus
     occurred_at: dt.datetime
 
     @property
@@ -227,7 +232,7 @@ def _currency(raw: str) -> str:
     return "XOF"
 
 
-def _status(raw: str, layout: Layout) -> str:
+def _status(raw: str, layout: Layout) -> LineStatus:
     found = layout.statuses.get(raw.upper())
     if found is None:
         known = ", ".join(layout.statuses)

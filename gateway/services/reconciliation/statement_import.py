@@ -12,7 +12,7 @@ from sqlalchemy import Connection, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.lib.csv_rows import ImportErrors, Problems
-from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
+from gateway.models import LineStatus, Mutual, StatementDay, StatementFile, StatementLine
 from gateway.services.reconciliation.statement_formats import StatementRow, parse_statement
 
 PROVIDERS = ("sandbox", "cinetpay", "mtnmomo")
@@ -97,7 +97,7 @@ def total_days(session: Session | Connection, file_id: int) -> None:
     report's statement figures and the newest line. Written once, with the lines, in the
     same transaction: lines are never changed afterwards, so the totals stay true."""
     L = StatementLine
-    paid = L.status == "SUCCEEDED"
+    paid = L.status == LineStatus.SUCCEEDED
     totals = (
         select(
             L.file_id,

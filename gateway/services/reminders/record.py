@@ -16,7 +16,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from gateway.lib.catalogs import ussd_messages
-from gateway.models import Campaign, Mutual, OutboxMessage, ReminderOccurrence, ReminderRule
+from gateway.models import (
+    Campaign,
+    Mutual,
+    OutboxMessage,
+    OutboxStatus,
+    ReminderOccurrence,
+    ReminderRule,
+)
 from gateway.services.messaging import render_sms, room_left
 from gateway.services.reminders.targets import Target, chunks
 
@@ -185,7 +192,7 @@ def _message(
         "language": target.language,
         "text": text,
         "reason": "reminder",
-        "status": "QUEUED",
+        "status": OutboxStatus.QUEUED,
         "attempts": 0,
         "dedupe_key": key,
         "created_at": now,
