@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
+from gateway.lib import formatting
+from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.models import (
     Agent,
     CashCollection,
@@ -223,7 +224,7 @@ def _send_receipt(
         language=language,
         params={
             "mutual": mutual.name[:MUTUAL_LABEL_LEN],
-            "amount": format_amount(collection.amount, language),
+            "amount": formatting.money(collection.amount, language),
             "agent": collection.agent.name[:AGENT_LABEL_LEN],
             "household": household.number,
             "reference": collection.receipt_code,
@@ -233,12 +234,6 @@ def _send_receipt(
     )
     session.flush()
     return message
-
-
-def format_amount(value: int, language: str) -> str:
-    """`8 750 FCFA`, as the USSD screens show amounts (D2)."""
-    texts = ussd_messages(language)
-    return texts["amount"].format(value=f"{value:,}".replace(",", texts["thousands_sep"]))
 
 
 # --- what an agent holds (D21) ------------------------------------------------------------
