@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from gateway.lib import formatting
 from tests.support.paths import ROOT
+from tests.support.source_scan import literals, production_files
 
 
 @pytest.mark.parametrize(
@@ -56,19 +56,8 @@ HOME = ROOT / "gateway" / "lib" / "formatting.py"
 
 
 def formatter_copies(paths: list[Path]) -> list[str]:
-    """Every string literal of FORMATTER_PARTS outside the formatter's own module."""
-    found = []
-    for path in paths:
-        if path == HOME:
-            continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Constant) and node.value in FORMATTER_PARTS:
-                found.append(f"{path}:{node.lineno} {node.value!r}")
-    return found
-
-
-def production_files() -> list[Path]:
-    return sorted(p for package in ("gateway", "worker") for p in (ROOT / package).rglob("*.py"))
+    """Literals of FORMATTER_PARTS outside the formatter's own module."""
+    return literals(paths, FORMATTER_PARTS.__contains__, home=HOME)
 
 
 def test_money_and_dates_are_formatted_in_one_place() -> None:

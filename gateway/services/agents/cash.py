@@ -76,10 +76,6 @@ class CashPosition:
         return (today - self.oldest_on).days if self.oldest_on else 0
 
 
-def agent_cash_account(agent_id: int) -> str:
-    return f"asset:agent_cash:{agent_id}"
-
-
 def local_day(mutual: Mutual, now: dt.datetime) -> dt.date:
     try:
         return now.astimezone(ZoneInfo(mutual.timezone)).date()
@@ -250,7 +246,7 @@ def cash_position(session: Session, agent: Agent) -> CashPosition:
     pending = _sum(
         session, Remittance.amount, Remittance.agent_id == agent.id, Remittance.status == "PENDING"
     )
-    outstanding = ledger.balance(session, agent.mutual_id, agent_cash_account(agent.id))
+    outstanding = ledger.balance(session, agent.mutual_id, ledger.accounts.agent_cash(agent.id))
     oldest = _oldest_unremitted(session, agent.id, remitted)
     return CashPosition(
         collected=collected,

@@ -43,7 +43,7 @@ def credit_household(
         paid_on=now.date(),
         channel="mobile",
         reference=f"mm:{intent.reference}",
-        debit_account=f"asset:float:{intent.provider}",
+        debit_account=ledger.accounts.provider_float(intent.provider),
     )
     intent.payment_id = payment.id
     queue_receipt(session, intent, now)
@@ -286,8 +286,8 @@ def _booked(item: SuspenseItem, mutual_id: int) -> ledger.Posting:
         kind="suspense",
         occurred_on=item.received_on,
         lines=[
-            (f"asset:float:{item.provider}", item.amount),
-            (f"liab:suspense:{item.provider}", -item.amount),
+            (ledger.accounts.provider_float(item.provider), item.amount),
+            (ledger.accounts.suspense(item.provider), -item.amount),
         ],
         description=f"{item.reason} {item.provider} {item.provider_txn_id}",
     )

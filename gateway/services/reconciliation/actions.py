@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, Mutual, ReconAction, SuspenseItem
-from gateway.services import payments
+from gateway.services import ledger, payments
 from gateway.services.coverage import receive_payment
 from gateway.services.reconciliation.reconcile import ReconcileError, approval_threshold
 
@@ -176,7 +176,7 @@ def _assign(
         paid_on=now.date(),
         channel="mobile",
         reference=f"suspense:{item.provider}:{item.provider_txn_id}"[:100],
-        debit_account=f"liab:suspense:{item.provider}",
+        debit_account=ledger.accounts.suspense(item.provider),
     )
 
 
