@@ -72,7 +72,7 @@ def check(ctx: CliContext, as_json: bool) -> None:
 
 def _household_credit(session: Session, number: str, code: str | None) -> tuple[str, str, int]:
     household = _household(session, number, code)
-    account = ledger.household_account(household.id)
+    account = ledger.accounts.household(household.id)
     credit = ledger.household_credit(session, household.mutual_id, household.id)
     return household.mutual.code, account, credit
 

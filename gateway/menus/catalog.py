@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gateway.lib import formatting
 from gateway.lib.catalogs import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from gateway.lib.catalogs import LANGUAGES as LANGUAGES
 from gateway.lib.catalogs import placeholders as placeholders
@@ -56,13 +57,12 @@ class Translator:
         return key in messages(self.lang)
 
     def amount(self, value: int) -> str:
-        """D2: whole FCFA with grouped thousands, e.g. `8 750 FCFA`; never decimals."""
-        grouped = f"{value:,}".replace(",", messages(self.lang)["thousands_sep"])
-        return self("amount", value=grouped)
+        """D2 in this language (gateway.lib.formatting)."""
+        return formatting.money(value, self.lang)
 
     def date(self, day: dt.date | None) -> str:
-        """dd/mm/yyyy (ussd.md menu map)."""
-        return day.strftime("%d/%m/%Y") if day else "-"
+        """dd/mm/yyyy (gateway.lib.formatting)."""
+        return formatting.day(day)
 
 
 def translator(lang: str) -> Translator:

@@ -27,6 +27,7 @@ from gateway.models import (
     Remittance,
     Section,
 )
+from gateway.services import ledger
 from gateway.services.agents.cash import (
     MAX_COLLECTION,
     RECEIPT_ALPHABET,
@@ -165,7 +166,7 @@ def test_confirmation_moves_cash_to_the_bank_once(db: Session, world: World) -> 
         0,
         5000,
     )
-    assert posting.audit(db) == []
+    assert ledger.audit(db) == []
 
 
 def test_who_may_confirm(db: Session, world: World) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import Household, Mutual
+from gateway.services import ledger
 from gateway.services.ledger import posting
 from tests.ledger.test_posting import DAY, pay, tamper
 from tests.support.factories import make_household, make_mutual
@@ -47,7 +48,7 @@ def household(db: Session) -> Household:
         key="alloc:1",
         kind="allocation",
         occurred_on=DAY,
-        lines=[(posting.household_account(household.id), 2500), ("income:contributions", -2500)],
+        lines=[(ledger.accounts.household(household.id), 2500), ("income:contributions", -2500)],
     )
     db.commit()
     return household

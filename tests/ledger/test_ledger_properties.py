@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import LedgerEntry, LedgerTransaction
+from gateway.services import ledger
 from gateway.services.ledger import posting
-from gateway.services.ledger.posting import LedgerError
+from gateway.services.ledger.errors import LedgerError
 from tests.support.factories import make_mutual
 
 DAY = dt.date(2026, 1, 15)
@@ -101,7 +102,7 @@ def _apply(model: Model, op: str, arg: Any) -> None:
     elif op == "pay":
         household, amount = arg
         model.post(
-            [("asset:float:sandbox", amount), (posting.household_account(household), -amount)]
+            [("asset:float:sandbox", amount), (ledger.accounts.household(household), -amount)]
         )
     elif op == "reverse":
         model.reverse(arg)
@@ -128,5 +129,5 @@ def test_random_postings_keep_the_ledger_balanced(
         )
         for name, expected in model.balances.items():
             assert posting.balance(session, model.mutual_id, name) == expected
-        assert posting.audit(session) == []
+        assert ledger.audit(session) == []
         session.rollback()

@@ -10,8 +10,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Alert, LedgerTransaction, SuspenseItem
+from gateway.services import ledger
 from gateway.services.ledger import posting
-from gateway.services.ledger.posting import IdempotencyConflict, Posting
+from gateway.services.ledger.errors import IdempotencyConflict
+from gateway.services.ledger.posting import Posting
 from gateway.services.payments import effects
 from gateway.services.payments.effects import Hold, hold_in_bulk
 from tests.support.factories import make_mutual
@@ -138,7 +140,7 @@ def test_post_many_posts_once_and_replays_are_no_ops(db: Session) -> None:
     db.flush()
     assert count(db, LedgerTransaction) == 4
     assert posting.balance(db, mutual.id, FLOAT) == 2200
-    assert posting.audit(db, mutual.id) == []
+    assert ledger.audit(db, mutual.id) == []
     with pytest.raises(IdempotencyConflict):
         posting.post_many(db, mutual_id=mutual.id, postings=[a_posting("k5"), a_posting("k1", 900)])
 

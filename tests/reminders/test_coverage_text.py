@@ -20,6 +20,7 @@ from gateway.models import (
     ReminderOccurrence,
     ReminderRule,
 )
+from gateway.services import ledger
 from gateway.services.coverage.periods import Period, period_row
 from gateway.services.coverage.query import coverage
 from gateway.services.ledger import posting
@@ -141,7 +142,7 @@ def test_the_reminder_amount_is_the_d6_amount_due(db: Session) -> None:
         key="credit-fr",
         kind="payment",
         occurred_on=dt.date(2026, 10, 1),
-        lines=[("asset:cash", 2500), (posting.household_account(world.fr.id), -2500)],
+        lines=[("asset:cash", 2500), (ledger.accounts.household(world.fr.id), -2500)],
     )
     db.flush()
     assert run_reminders(db, WINDOW_OPENS).sent == 2

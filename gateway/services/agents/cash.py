@@ -16,7 +16,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
+from gateway.lib import formatting
+from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.models import (
     Agent,
     CashCollection,
@@ -74,10 +75,6 @@ class CashPosition:
 
     def age_days(self, today: dt.date) -> int:
         return (today - self.oldest_on).days if self.oldest_on else 0
-
-
-def agent_cash_account(agent_id: int) -> str:
-    return f"asset:agent_cash:{agent_id}"
 
 
 def local_day(mutual: Mutual, now: dt.datetime) -> dt.date:
@@ -224,7 +221,7 @@ def _send_receipt(
         language=language,
         params={
             "mutual": mutual.name[:MUTUAL_LABEL_LEN],
-            "amount": format_amount(collection.amount, language),
+            "amount": formatting.money(collection.amount, language),
             "agent": collection.agent.name[:AGENT_LABEL_LEN],
             "household": household.number,
             "reference": collection.receipt_code,
@@ -234,12 +231,6 @@ def _send_receipt(
     )
     session.flush()
     return message
-
-
-def format_amount(value: int, language: str) -> str:
-    """`8 750 FCFA`, as the USSD screens show amounts (D2)."""
-    texts = ussd_messages(language)
-    return texts["amount"].format(value=f"{value:,}".replace(",", texts["thousands_sep"]))
 
 
 # --- what an agent holds (D21) ------------------------------------------------------------
@@ -259,7 +250,7 @@ def cash_position(session: Session, agent: Agent) -> CashPosition:
         Remittance.agent_id == agent.id,
         Remittance.status == RemittanceStatus.PENDING,
     )
-    outstanding = ledger.balance(session, agent.mutual_id, agent_cash_account(agent.id))
+    outstanding = ledger.balance(session, agent.mutual_id, ledger.accounts.agent_cash(agent.id))
     oldest = _oldest_unremitted(session, agent.id, remitted)
     return CashPosition(
         collected=collected,

@@ -19,7 +19,6 @@ from gateway.models.cash import REMITTANCE_METHODS
 from gateway.services import ledger
 from gateway.services.agents.cash import (
     CashError,
-    agent_cash_account,
     cash_position,
     check_collector,
     local_day,
@@ -103,8 +102,8 @@ def confirm_remittance(
         kind="remittance",
         occurred_on=local_day(mutual, now),
         lines=[
-            ("asset:bank", remittance.amount),
-            (agent_cash_account(remittance.agent_id), -remittance.amount),
+            (ledger.accounts.bank(), remittance.amount),
+            (ledger.accounts.agent_cash(remittance.agent_id), -remittance.amount),
         ],
         description=f"remittance {remittance.id} of agent {remittance.agent_id}",
         meta={"confirmed_by": supervisor.id},

@@ -45,10 +45,10 @@ class Receipt:
 def debit_account_for(mutual: Mutual, channel: str, agent_id: int | None) -> str:
     """Where the money sits once received (payments.md, Ledger)."""
     if channel == "cash":
-        return f"asset:agent_cash:{agent_id}" if agent_id is not None else "asset:cash"
+        return ledger.accounts.cash() if agent_id is None else ledger.accounts.agent_cash(agent_id)
     if channel == "mobile":
-        return f"asset:float:{mutual.payment_provider}"
-    return "asset:bank"
+        return ledger.accounts.provider_float(mutual.payment_provider)
+    return ledger.accounts.bank()
 
 
 def receive_payment(
@@ -99,7 +99,7 @@ def receive_payment(
         occurred_on=paid_on,
         lines=[
             (debit_account or debit_account_for(mutual, channel, agent_id), amount),
-            (ledger.household_account(household.id), -amount),
+            (ledger.accounts.household(household.id), -amount),
         ],
         description=f"{channel} payment {reference} for household {household.number}",
     )
@@ -152,9 +152,9 @@ def _allocate_registration(session: Session, book: HouseholdBook, on: dt.date) -
     household = book.household
     key = f"registration:{household.id}"
     lines = [
-        (ledger.household_account(household.id), shares.registration_member),
-        (_receivable(shares.funder_code), shares.registration_funder),
-        ("income:registration_fees", -total),
+        (ledger.accounts.household(household.id), shares.registration_member),
+        (ledger.accounts.receivable(shares.funder_code), shares.registration_funder),
+        (ledger.accounts.registration_fees(), -total),
     ]
     ledger.post(
         session,
@@ -225,12 +225,12 @@ def _allocate_period(
     digest = hashlib.sha256(ids.encode()).hexdigest()[:16]
     key = f"allocation:{household.id}:{period.start.isoformat()}:{digest}"
     lines = [
-        (ledger.household_account(household.id), member),
-        (_receivable(shares.funder_code), funder),
-        ("income:contributions", -earned),
+        (ledger.accounts.household(household.id), member),
+        (ledger.accounts.receivable(shares.funder_code), funder),
+        (ledger.accounts.contributions(), -earned),
     ]
     for levy_name, levy in levy_amounts(product, earned):
-        lines += [("income:contributions", levy), (f"liab:levy:{levy_name}", -levy)]
+        lines += [(ledger.accounts.contributions(), levy), (ledger.accounts.levy(levy_name), -levy)]
     if earned > 0:  # a free product earns nothing: no transaction, the shares still count
         ledger.post(
             session,
@@ -263,10 +263,6 @@ def _allocate_period(
     return rows
 
 
-def _receivable(funder_code: str | None) -> str:
-    return f"asset:receivable:{funder_code or 'unassigned'}"
-
-
 def allocate_due(session: Session, *, on: dt.date) -> int:
     """The daily job (D3, D7): apply household credit that now covers shares, and the
     automatic periods of fully subsidised households. Returns the allocations made."""
@@ -281,11 +277,12 @@ def _households_to_allocate(session: Session) -> list[Household]:
     credit_accounts = (
         select(Account.name)
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
-        .where(Account.name.like("liab:household:%"))
+        .where(ledger.accounts.household_accounts())
         .group_by(Account.id, Account.name)
         .having(func.sum(LedgerEntry.amount) < 0)
     )
-    ids = {int(name.rsplit(":", 1)[1]) for name in session.scalars(credit_accounts)}
+    named = (ledger.accounts.household_id(name) for name in session.scalars(credit_accounts))
+    ids = {household_id for household_id in named if household_id is not None}
     subsidised = (
         select(Household.id)
         .join(Product, Product.id == Household.product_id)

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.lib import formatting
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
 from gateway.lib.phones import mask_msisdn
 from gateway.models import Household, HouseholdPhone, InboundSms, Mutual, OutboxMessage
@@ -213,19 +214,18 @@ def status_params(session: Session, household: Household, now: dt.datetime) -> d
     lang = _language(household.mutual, household)
     texts = ussd_messages(lang)
     summary = household_status(load_book(session, household), _local_date(household.mutual, now))
-    until = summary.until.strftime("%d/%m/%Y") if summary.until else "-"
+    until = formatting.day(summary.until)
     if summary.up_to_date:
         grace = any(m.status == Status.GRACE for m in summary.members)
         status = texts["st_GRACE" if grace else "st_COVERED"].format(until=until)
     elif summary.from_ is not None:
-        status = texts["st_WAITING"].format(since=summary.from_.strftime("%d/%m/%Y"))
+        status = texts["st_WAITING"].format(since=formatting.day(summary.from_))
     else:
         status = texts["st_NOT_COVERED"]
-    grouped = f"{summary.amount_due:,}".replace(",", texts["thousands_sep"])
     return {
         "household": household.number,
         "status": status,
-        "due": texts["amount"].format(value=grouped),
+        "due": formatting.money(summary.amount_due, lang),
     }
 
 

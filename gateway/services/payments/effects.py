@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway.lib.catalogs import ussd_messages
+from gateway.lib import formatting
 from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem, SuspenseState
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
@@ -43,7 +43,7 @@ def credit_household(
         paid_on=now.date(),
         channel="mobile",
         reference=f"mm:{intent.reference}",
-        debit_account=f"asset:float:{intent.provider}",
+        debit_account=ledger.accounts.provider_float(intent.provider),
     )
     intent.payment_id = payment.id
     queue_receipt(session, intent, now)
@@ -60,11 +60,11 @@ def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> 
     template = "payment_partial" if summary.amount_due > 0 else "payment_receipt"
     params = {
         "mutual": mutual.name[:MUTUAL_LABEL_LEN],
-        "amount": money(language, intent.amount),
+        "amount": formatting.money(intent.amount, language),
         "household": household.number,
         "reference": short_reference(intent),
-        "until": day.strftime("%d/%m/%Y") if day else "-",
-        "due": money(language, summary.amount_due),
+        "until": formatting.day(day),
+        "due": formatting.money(summary.amount_due, language),
     }
     _queue(session, intent, template, language, params, f"payment-receipt:{intent.reference}")
 
@@ -75,7 +75,7 @@ def queue_failure(session: Session, intent: PaymentIntent) -> None:
     language = household.language or mutual.default_language
     params = {
         "mutual": mutual.name[:MUTUAL_LABEL_LEN],
-        "amount": money(language, intent.amount),
+        "amount": formatting.money(intent.amount, language),
         "household": household.number,
         "reference": short_reference(intent),
     }
@@ -106,12 +106,6 @@ def _queue(
         )
     except ValueError:  # a receipt that cannot be rendered must not undo the payment
         log.exception("receipt %s not queued for intent %s", template, intent.reference)
-
-
-def money(language: str, amount: int) -> str:
-    """D2: `8 750 FCFA`, with the catalog's thousands separator."""
-    texts = ussd_messages(language)
-    return texts["amount"].format(value=f"{amount:,}".replace(",", texts["thousands_sep"]))
 
 
 def to_suspense(
@@ -292,8 +286,8 @@ def _booked(item: SuspenseItem, mutual_id: int) -> ledger.Posting:
         kind="suspense",
         occurred_on=item.received_on,
         lines=[
-            (f"asset:float:{item.provider}", item.amount),
-            (f"liab:suspense:{item.provider}", -item.amount),
+            (ledger.accounts.provider_float(item.provider), item.amount),
+            (ledger.accounts.suspense(item.provider), -item.amount),
         ],
         description=f"{item.reason} {item.provider} {item.provider_txn_id}",
     )

@@ -21,7 +21,7 @@ from gateway.models import (
     SuspenseItem,
     SuspenseState,
 )
-from gateway.services import payments
+from gateway.services import ledger, payments
 from gateway.services.coverage import receive_payment
 from gateway.services.reconciliation.reconcile import ReconcileError, approval_threshold
 
@@ -188,7 +188,7 @@ def _assign(
         paid_on=now.date(),
         channel="mobile",
         reference=f"suspense:{item.provider}:{item.provider_txn_id}"[:100],
-        debit_account=f"liab:suspense:{item.provider}",
+        debit_account=ledger.accounts.suspense(item.provider),
     )
 
 

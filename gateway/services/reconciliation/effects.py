@@ -197,9 +197,9 @@ def post_settlement(
     session: Session, scope: Scope, sha: str, day: dt.date, gross: int, fees: int
 ) -> None:
     lines = [
-        ("asset:bank", gross - fees),
-        ("expense:provider_fees", fees),
-        (f"asset:float:{scope.provider}", -gross),
+        (ledger.accounts.bank(), gross - fees),
+        (ledger.accounts.provider_fees(), fees),
+        (ledger.accounts.provider_float(scope.provider), -gross),
     ]
     ledger.post(
         session,

@@ -120,7 +120,7 @@ def _statement(session: Session, mutual_id: int, provider: str, day: dt.date) ->
 
 
 def _float(session: Session, mutual_id: int, provider: str, day: dt.date) -> dict[str, int]:
-    account = f"asset:float:{provider}"
+    account = ledger.accounts.provider_float(provider)
     opening = ledger.balance(session, mutual_id, account, as_of=day - dt.timedelta(days=1))
     closing = ledger.balance(session, mutual_id, account, as_of=day)
     return {"opening": opening, "closing": closing, "movement": closing - opening}

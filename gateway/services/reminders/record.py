@@ -15,7 +15,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from gateway.lib.catalogs import ussd_messages
+from gateway.lib import formatting
 from gateway.models import (
     Campaign,
     Mutual,
@@ -121,13 +121,11 @@ def params(
 ) -> dict[str, str]:
     """The template's placeholders: `amount`/`due` are the D6 amount due, `until` the
     coverage end for coverage_end rules, else the campaign's closing day."""
-    texts = ussd_messages(target.language)
-    grouped = f"{target.due:,}".replace(",", texts["thousands_sep"])
-    amount = texts["amount"].format(value=grouped)
-    closes = campaign.closes_on.strftime("%d/%m/%Y")
+    amount = formatting.money(target.due, target.language)
+    closes = formatting.day(campaign.closes_on)
     until = closes
     if rule.anchor == "coverage_end" and target.coverage_end is not None:
-        until = target.coverage_end.strftime("%d/%m/%Y")
+        until = formatting.day(target.coverage_end)
     return {
         "mutual": mutual.name[:MUTUAL_LABEL_LEN],
         "campaign": campaign.name,

@@ -30,6 +30,7 @@ from gateway.models import (
     Section,
     Subsidy,
 )
+from gateway.services import ledger
 from gateway.services.coverage import (
     HouseholdBook,
     PaidPeriod,
@@ -39,7 +40,6 @@ from gateway.services.coverage import (
     renewal_amount,
     shares_for,
 )
-from gateway.services.ledger import HOUSEHOLD_PREFIX
 
 CHUNK = 500
 T = TypeVar("T")
@@ -255,15 +255,15 @@ def household_credits(session: Session, mutual_id: int) -> dict[int, int]:
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
         .where(
             Account.mutual_id == mutual_id,
-            Account.name.startswith(HOUSEHOLD_PREFIX, autoescape=True),
+            ledger.accounts.household_accounts(),
         )
         .group_by(Account.name)
     )
     credits: dict[int, int] = {}
     for name, total in rows:
-        suffix = name[len(HOUSEHOLD_PREFIX) :]
-        if suffix.isdigit():
-            credits[int(suffix)] = -int(total or 0)
+        household_id = ledger.accounts.household_id(name)
+        if household_id is not None:
+            credits[household_id] = -int(total or 0)
     return credits
 
 
