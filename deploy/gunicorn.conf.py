@@ -12,7 +12,7 @@ bind = f"127.0.0.1:{os.environ.get('GATEWAY_PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "gthread"
 threads = 4
-# No preload: each worker process builds its own engine and Redis client in create_app().
+# No preload: each worker process builds its own Runtime (engine, Redis client) in create_app().
 preload_app = False
 timeout = 30
 graceful_timeout = 20

@@ -1,7 +1,7 @@
-"""The Flask application factory: wires settings, database, Redis and the blueprints.
+"""The Flask application factory: wires the runtime and the blueprints.
 
-Nothing runs at import time: `create_app()` builds every resource once per process, so the web
-process, tests and gunicorn workers each own their engine and Redis client."""
+Nothing runs at import time: `create_app()` builds one Runtime per app (gateway.runtime), so
+the web process, tests and gunicorn workers each own their engine and Redis client."""
 
 from __future__ import annotations
 
@@ -12,45 +12,18 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar, Token
-from dataclasses import dataclass, field
 
-import redis
 from flask import Flask, Response, g, request
-from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from gateway.clock import Clock
-from gateway.db import make_engine, make_session_factory
 from gateway.handlers import EXTENSION, close_request_session
-from gateway.queueing import enqueue_after_commit
-from gateway.redis_conn import connect_redis
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 
 MAX_BODY_BYTES = 64 * 1024
-DB_CONNECT_TIMEOUT_S = 5
-REDIS_CONNECT_TIMEOUT_S = 2.0
-REDIS_TIMEOUT_S = 5.0
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s cid=%(correlation_id)s %(message)s"
 _CID_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _correlation: ContextVar[str] = ContextVar("correlation_id", default="-")
-
-
-@dataclass
-class AppServices:
-    """What handlers need, built once per process and found in app.extensions["gateway"]."""
-
-    settings: Settings
-    engine: Engine
-    session_factory: sessionmaker[Session]
-    redis: redis.Redis[bytes]
-    clock: Clock = field(default_factory=Clock)
-
-    def close(self) -> None:
-        """Release pooled connections (tests and orderly shutdowns)."""
-        self.engine.dispose()
-        self.redis.close()
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -62,7 +35,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
-    app.extensions[EXTENSION] = build_services(settings)
+    app.extensions[EXTENSION] = Runtime(settings)
     app.before_request(_begin_request)
     app.after_request(_end_request)
     app.teardown_request(_reset_correlation)
@@ -70,22 +43,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     _register_blueprints(app)
     return app
-
-
-def build_services(settings: Settings) -> AppServices:
-    """Engine, sessions and Redis; nothing connects until first use."""
-    engine_kwargs: dict[str, object] = {}
-    if make_url(settings.database_url).get_backend_name() == "postgresql":
-        engine_kwargs["connect_args"] = {"connect_timeout": DB_CONNECT_TIMEOUT_S}
-    engine = make_engine(settings.database_url, **engine_kwargs)
-    client = connect_redis(
-        settings,
-        socket_connect_timeout=REDIS_CONNECT_TIMEOUT_S,
-        socket_timeout=REDIS_TIMEOUT_S,
-    )
-    factory = make_session_factory(engine)
-    enqueue_after_commit(factory, lambda: client)
-    return AppServices(settings, engine, factory, client)
 
 
 def _register_blueprints(app: Flask) -> None:

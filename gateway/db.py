@@ -1,4 +1,7 @@
-"""Engine and sessions: one session per request, a scope helper for jobs and commands."""
+"""Engine and sessions: one session per request, a scope helper for jobs and commands.
+
+The helpers of gateway.runtime, which alone builds the engine of a process (migrations and
+benchmarks build their own)."""
 
 from __future__ import annotations
 
@@ -11,20 +14,28 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+SQLITE_BUSY_TIMEOUT_S = 30
 
-def make_engine(database_url: str, **kwargs: Any) -> Engine:
+
+def make_engine(database_url: str, connect_timeout_s: int | None = None, **kwargs: Any) -> Engine:
     """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so that the
-    web process, the worker and commands can share one embedded file."""
+    web process, the worker and commands can share one embedded file. `connect_timeout_s`
+    bounds a PostgreSQL connect (libpq's connect_timeout); a SQLite file has no connect to
+    wait for, its busy timeout bounds the wait for the write lock instead."""
     url = make_url(database_url)
+    connect_args: dict[str, Any] = kwargs.pop("connect_args", {})
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, **connect_args}
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
+    if connect_timeout_s is not None and url.get_backend_name() == "postgresql":
+        connect_args = {"connect_timeout": connect_timeout_s, **connect_args}
     kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    return create_engine(url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -48,6 +48,9 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"  # base of the callback URLs given to providers
     sms_rate_per_second: int = 50  # token bucket toward the SMS provider
     sms_batch_size: int = 100  # recipients per provider request for identical texts
+    db_connect_timeout_s: int = 5  # PostgreSQL connect (libpq counts whole seconds)
+    redis_connect_timeout_s: float = 2.0
+    redis_timeout_s: float = 5.0  # any one Redis command's answer
 
     @property
     def production(self) -> bool:
@@ -120,6 +123,9 @@ class Settings:
             public_url=_url(get, "GATEWAY_PUBLIC_URL", Settings.public_url, problems),
             sms_rate_per_second=_positive(get, "GATEWAY_SMS_RATE", 50, problems),
             sms_batch_size=_positive(get, "GATEWAY_SMS_BATCH", 100, problems),
+            db_connect_timeout_s=_positive(get, "GATEWAY_DB_CONNECT_TIMEOUT", 5, problems),
+            redis_connect_timeout_s=_seconds(get, "GATEWAY_REDIS_CONNECT_TIMEOUT", 2.0, problems),
+            redis_timeout_s=_seconds(get, "GATEWAY_REDIS_TIMEOUT", 5.0, problems),
         )
         if settings.production:
             problems.extend(_production_problems(settings, env))
@@ -148,6 +154,19 @@ def _positive(get: Callable[..., str], name: str, default: int, problems: list[s
     if value is not None and value <= 0:
         problems.append(f"{name} must be a positive whole number, not {value}")
     return value if value and value > 0 else default
+
+
+def _seconds(get: Callable[..., str], name: str, default: float, problems: list[str]) -> float:
+    """A positive number of seconds, fractions allowed (Redis timeouts)."""
+    raw = get(name, "") or str(default)
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        problems.append(f"{name} must be a positive number of seconds, not {raw!r}")
+        return default
+    return value
 
 
 def _production_problems(s: Settings, env: Mapping[str, str]) -> list[str]:

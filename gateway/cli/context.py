@@ -1,4 +1,5 @@
-"""What every command needs, built lazily once: settings, engine, sessions, Redis."""
+"""What every command needs: the settings, read on first use (so that `--help` works with a
+broken environment), and the process's Runtime built from them."""
 
 from __future__ import annotations
 
@@ -10,12 +11,10 @@ from types import TracebackType
 import click
 import redis
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.db import make_engine, make_session_factory, session_scope
-from gateway.queueing import enqueue_after_commit
-from gateway.redis_conn import connect_redis
+from gateway.runtime import Runtime
 from gateway.settings import Settings, SettingsError
 
 
@@ -30,23 +29,21 @@ class CliContext(AbstractContextManager["CliContext"]):
             raise click.ClickException(str(exc)) from exc
 
     @cached_property
+    def runtime(self) -> Runtime:
+        return Runtime(self.settings, self.clock)
+
+    @property
     def engine(self) -> Engine:
-        return make_engine(self.settings.database_url)
+        return self.runtime.engine
 
-    @cached_property
-    def session_factory(self) -> sessionmaker[Session]:
-        factory = make_session_factory(self.engine)
-        enqueue_after_commit(factory, lambda: self.redis)  # connects only if a job is deferred
-        return factory
-
-    @cached_property
+    @property
     def redis(self) -> redis.Redis[bytes]:
-        return connect_redis(self.settings)
+        return self.runtime.redis
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A unit of work: commits when the command's block succeeds."""
-        with session_scope(self.session_factory) as session:
+        with self.runtime.session() as session:
             yield session
 
     def __exit__(
@@ -55,5 +52,5 @@ class CliContext(AbstractContextManager["CliContext"]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if "engine" in self.__dict__:
-            self.engine.dispose()
+        if "runtime" in self.__dict__:
+            self.runtime.close()

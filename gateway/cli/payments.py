@@ -44,13 +44,11 @@ def sandbox_group() -> None:
 
 
 def _decide(ctx: CliContext, reference: str, approve: bool) -> None:
-    provider = SandboxProvider(ctx.settings, ctx.clock)
+    provider = SandboxProvider(ctx.runtime)
     try:
         callback = provider.decide(reference, approve)
     except SandboxError as exc:
         raise click.ClickException(str(exc)) from None
-    finally:
-        provider.close()
     word = "approved" if approve else "rejected"
     try:
         status = provider.send(callback, reference)
@@ -59,8 +57,6 @@ def _decide(ctx: CliContext, reference: str, approve: bool) -> None:
             f"{reference} {word}, but the callback to {callback.url} failed ({exc}); "
             "the gateway's status polling will still see the decision"
         ) from None
-    finally:
-        provider.close()
     click.echo(f"{reference} {word}; callback to {callback.url} answered HTTP {status}")
 
 

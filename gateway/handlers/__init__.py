@@ -4,20 +4,19 @@ request; the request decides when to commit, teardown only closes (and so rolls 
 from __future__ import annotations
 
 import hmac
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:  # the app module imports this one; no import cycle at run time
-    from gateway.app import AppServices
+from gateway.runtime import Runtime
 
 EXTENSION = "gateway"
 
 
-def services() -> AppServices:
-    """The settings, engine, Redis and clock built by create_app()."""
-    return cast("AppServices", current_app.extensions[EXTENSION])
+def services() -> Runtime:
+    """The app's runtime (settings, sessions, Redis, clock, providers), built by create_app()."""
+    return cast(Runtime, current_app.extensions[EXTENSION])
 
 
 def request_session() -> Session:

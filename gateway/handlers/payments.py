@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import cast
 
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.handlers import guard_callback, request_session, services
 from gateway.models import PaymentCallback
-from gateway.providers.payments import ADAPTERS, payment_provider
+from gateway.providers.payments import ADAPTERS
 from gateway.providers.payments.base import (
     CallbackRejected,
     CallbackRequest,
@@ -33,7 +32,6 @@ from gateway.services import payments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)
-PROVIDERS_KEY = "gateway.payment_providers"
 MAX_HEADERS = 100
 
 
@@ -111,17 +109,16 @@ def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:
 
 
 def _adapter(name: str) -> PaymentProvider:
-    """The provider's adapter, built once per app; unknown or unavailable names are a 404."""
-    built = cast("dict[str, PaymentProvider]", current_app.extensions.setdefault(PROVIDERS_KEY, {}))
-    if name not in built:
-        if name not in ADAPTERS:
-            abort(404, f"unknown payment provider {name!r}; known: {', '.join(sorted(ADAPTERS))}")
-        try:
-            built[name] = payment_provider(name, services().settings)
-        except (ImportError, ValueError) as exc:
-            log.error("payment provider %s unavailable: %s", name, exc)
-            abort(404, f"payment provider {name!r} is not available")
-    return built[name]
+    """The provider's adapter, built once per app (by its runtime); unknown or unavailable
+    names are a 404."""
+    runtime = services()
+    if name not in runtime.payment_providers and name not in ADAPTERS:
+        abort(404, f"unknown payment provider {name!r}; known: {', '.join(sorted(ADAPTERS))}")
+    try:
+        return runtime.payment_provider(name)
+    except (ImportError, ValueError) as exc:
+        log.error("payment provider %s unavailable: %s", name, exc)
+        abort(404, f"payment provider {name!r} is not available")
 
 
 def _raw_request() -> CallbackRequest:

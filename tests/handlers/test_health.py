@@ -6,9 +6,10 @@ from flask import Flask, request
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from gateway.app import MAX_BODY_BYTES, AppServices
+from gateway.app import MAX_BODY_BYTES
 from gateway.handlers import request_session, services
 from gateway.models import Mutual
+from gateway.runtime import Runtime
 from tests.conftest import AppFactory
 from tests.support.factories import make_mutual
 
@@ -19,7 +20,7 @@ DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 def test_services_are_stored_typed(make_app: AppFactory) -> None:
     app = make_app()
     svc = app.extensions["gateway"]
-    assert isinstance(svc, AppServices)
+    assert isinstance(svc, Runtime)
     with app.app_context():
         assert services() is svc
     assert app.config["MAX_CONTENT_LENGTH"] == MAX_BODY_BYTES

@@ -223,20 +223,19 @@ def test_the_token_bucket_is_atomic_and_shared(redis_client: redis.Redis) -> Non
 
 
 def test_sending_waits_for_the_rate(
-    session_factory: sessionmaker[Session], context: jobs.JobContext, fake: tuple[FakeAt, str]
+    session_factory: sessionmaker[Session],
+    context: jobs.JobContext,
+    fake: tuple[FakeAt, str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """GATEWAY_SMS_RATE=2: 5 messages cannot all leave within the first second."""
     ids = identical(session_factory, PHONES)
-    jobs._context = dataclasses.replace(
-        context, settings=dataclasses.replace(context.settings, sms_rate_per_second=2)
-    )
-    try:
-        started = time.monotonic()
-        deliver(jobs.context(), ids[:2])
-        deliver(jobs.context(), ids[2:4])
-        elapsed = time.monotonic() - started
-    finally:
-        jobs._context = context
+    slower = dataclasses.replace(context.settings, sms_rate_per_second=2)
+    monkeypatch.setattr(context, "settings", slower)
+    started = time.monotonic()
+    deliver(jobs.context(), ids[:2])
+    deliver(jobs.context(), ids[2:4])
+    elapsed = time.monotonic() - started
     assert elapsed >= 0.9  # the second pair waited for the bucket to refill
     assert len(fake[0].requests) == 2
 

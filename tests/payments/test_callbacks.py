@@ -24,6 +24,7 @@ from gateway.providers.payments.base import (
     ProviderState,
 )
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
+from gateway.runtime import Runtime
 from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
 from tests.support.payments import PHONE, PayEnv, effects, env, family, serve
@@ -75,7 +76,7 @@ def count(factory: sessionmaker[Session], model: type) -> int:
 
 
 def parse(raw: bytes, headers: dict[str, str] | None = None, method: str = "POST") -> Any:
-    provider = SandboxProvider(Settings())
+    provider = SandboxProvider(Runtime(Settings()))
     request = CallbackRequest(method, headers if headers is not None else signed(raw), {}, {}, raw)
     return provider.parse_callback(request)
 
@@ -331,9 +332,8 @@ def test_unconfirmed_event_is_confirmed_by_the_worker(
 ) -> None:
     """An event that needs confirmation: 2xx at once, nothing moves; the confirm-payment job
     asks the provider's status (the truth) and applies it once."""
-    from gateway.handlers.payments import PROVIDERS_KEY
-
-    env.app.extensions[PROVIDERS_KEY] = {"sandbox": Confirming(env.settings)}
+    web = env.app.extensions["gateway"]
+    web.payment_providers["sandbox"] = Confirming(web)
     intent = intent_for(env, session_factory)
     callback = env.sandbox().decide(intent.reference, True)
     answer = env.deliver(callback, work=False)

@@ -72,7 +72,8 @@ def pay_by_phone(env: PayEnv) -> None:
 def sweep(env: PayEnv) -> int:
     from unittest import mock
 
-    with mock.patch.object(env.context, "redis", return_value=env.redis):
+    redis = mock.PropertyMock(return_value=env.redis)
+    with mock.patch.object(type(env.context), "redis", new=redis):
         return payment_jobs.sweep_payments()
 
 

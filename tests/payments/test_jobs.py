@@ -41,7 +41,7 @@ from tests.support.payments import (
     sandbox_row,
 )
 from worker import registry
-from worker.jobs.payments import provider_for, sweep_payments
+from worker.jobs.payments import sweep_payments
 
 __all__ = ["env"]
 from tests.support.paths import ROOT
@@ -98,8 +98,7 @@ class Fake:
 
 
 def use(env: PayEnv, fake: Fake) -> None:
-    provider_for("sandbox", env.context)
-    env.context.__dict__["payment_providers"]["sandbox"] = fake
+    env.context.payment_providers["sandbox"] = fake
 
 
 def test_intent_first_and_one_request_whatever_the_retries(
@@ -247,7 +246,8 @@ def payment_jobs_sweep(env: PayEnv) -> int:
     """The sweep job run in-process (the scheduler enqueues it every minute)."""
     from unittest import mock
 
-    with mock.patch.object(env.context, "redis", return_value=env.redis):
+    redis = mock.PropertyMock(return_value=env.redis)
+    with mock.patch.object(type(env.context), "redis", new=redis):
         return sweep_payments()
 
 

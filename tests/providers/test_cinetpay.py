@@ -20,6 +20,7 @@ from gateway.providers.payments.base import (
     ProviderState,
 )
 from gateway.providers.payments.cinetpay import CinetPay
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support.fakes.cinetpay_fake import CinetPayFake
 from tests.support.fakes.fixtures import FAKE_TIMEOUT_S
@@ -345,7 +346,7 @@ def test_no_callback_unless_scripted(
 def test_registry_builds_the_adapter_from_settings(
     fake_settings: Settings, cinetpay_fake: CinetPayFake
 ) -> None:
-    adapter = payment_provider("cinetpay", fake_settings)
+    adapter = payment_provider("cinetpay", Runtime(fake_settings))
     assert adapter.name == "cinetpay"
     assert adapter.initiate(payment()).outcome is Initiation.ACCEPTED
 

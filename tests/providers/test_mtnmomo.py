@@ -22,6 +22,7 @@ from gateway.providers.payments.base import (
     ProviderState,
 )
 from gateway.providers.payments.mtnmomo import MtnMomo, reference_id
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support.fakes.fixtures import FAKE_TIMEOUT_S
 from tests.support.fakes.mtnmomo_fake import RTP, MtnMomoFake
@@ -354,7 +355,7 @@ def test_unreadable_callbacks_are_rejected(
 def test_registry_builds_the_adapter_from_settings(
     fake_settings: Settings, mtnmomo_fake: MtnMomoFake
 ) -> None:
-    adapter = payment_provider("mtnmomo", fake_settings)
+    adapter = payment_provider("mtnmomo", Runtime(fake_settings))
     assert adapter.name == "mtnmomo"
     assert adapter.initiate(payment()).outcome is Initiation.ACCEPTED
     assert adapter.status(payment()).state is ProviderState.SUCCEEDED

@@ -85,7 +85,7 @@ class PayEnv:
         SimpleWorker([queue], connection=self.redis).work(burst=True)
 
     def sandbox(self) -> SandboxProvider:
-        return SandboxProvider(self.settings)
+        return SandboxProvider(self.context)
 
     def deliver(self, callback: SignedCallback, query: str = "", work: bool = True) -> TestResponse:
         """The sandbox's callback through the test client instead of real HTTP; then, unless

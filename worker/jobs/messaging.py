@@ -45,7 +45,7 @@ def deliver(ctx: JobContext, ids: list[int]) -> dict[int, tuple[str, OutboxStatu
     is one commit and the answers of all the requests another, so a batch of different
     texts costs two transactions, not one per message."""
     provider = ctx.sms_provider()
-    bucket = TokenBucket(ctx.redis(), provider.name, ctx.settings.sms_rate_per_second)
+    bucket = TokenBucket(ctx.redis, provider.name, ctx.settings.sms_rate_per_second)
     bucket.take(len(ids))
     with ctx.session() as session:
         claimed = messaging.claim_batch(session, ids, ctx.clock.now())

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import cast
 
 import redis
 from rq import Queue
@@ -20,7 +19,6 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from gateway.models import PaymentEvent, PaymentIntent
-from gateway.providers.payments import payment_provider
 from gateway.providers.payments.base import (
     InitiateResult,
     Initiation,
@@ -46,12 +44,9 @@ class TransientPaymentError(RuntimeError):
 
 
 def provider_for(name: str, ctx: JobContext | None = None) -> PaymentProvider:
-    """The adapter `name`, built once per job context (tests may put fakes in the table)."""
-    ctx = ctx or context()
-    table = cast("dict[str, PaymentProvider]", ctx.__dict__.setdefault("payment_providers", {}))
-    if name not in table:
-        table[name] = payment_provider(name, ctx.settings)
-    return table[name]
+    """The adapter `name`, built once per job context (tests may put fakes in its
+    `payment_providers`)."""
+    return (ctx or context()).payment_provider(name)
 
 
 # --- initiate -------------------------------------------------------------------------------
@@ -89,10 +84,10 @@ def _sandbox_auto(ctx: JobContext, reference: str) -> None:
         return
     job_id = f"sandbox-decide-{reference}"
     if SANDBOX_DELAY_S <= 0:
-        enqueue_once(ctx.redis(), "sandbox-decide", reference, job_id=job_id)
+        enqueue_once(ctx.redis, "sandbox-decide", reference, job_id=job_id)
         return
     spec = registry.spec("sandbox-decide")
-    Queue(spec.queue, connection=ctx.redis()).enqueue_in(
+    Queue(spec.queue, connection=ctx.redis).enqueue_in(
         dt.timedelta(seconds=SANDBOX_DELAY_S),
         spec.path,
         reference,
@@ -174,7 +169,7 @@ def sweep_payments() -> int:
     """Every minute: due status polls, CREATED intents whose initiate job was lost, and
     (sandbox) requests nobody decided. Job ids make a second enqueue harmless."""
     ctx = context()
-    connection = ctx.redis()
+    connection = ctx.redis
     now = ctx.clock.now()
     with ctx.session() as session:
         polls = payments.due_polls(session, now)

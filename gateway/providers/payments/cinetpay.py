@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 
 import requests
 
+from gateway.providers.payments import Host
 from gateway.providers.payments.base import (
     CallbackEvent,
     CallbackRejected,
@@ -46,7 +47,6 @@ from gateway.providers.payments.common import (
     parse_amount,
     split_msisdn,
 )
-from gateway.settings import Settings
 
 # The notification's form fields, in the order the x-token HMAC concatenates them.
 NOTIFY_FIELDS = (
@@ -324,7 +324,8 @@ def _form_of(body: bytes) -> dict[str, str]:
         raise CallbackRejected("notification body is not UTF-8 form data") from exc
 
 
-def build(settings: Settings) -> CinetPay:
+def build(host: Host) -> CinetPay:
+    settings = host.settings
     return CinetPay(
         settings.cinetpay_api_key, settings.cinetpay_secret_key, settings.cinetpay_base_url
     )

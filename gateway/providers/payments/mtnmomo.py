@@ -21,6 +21,7 @@ from typing import Any
 
 import requests
 
+from gateway.providers.payments import Host
 from gateway.providers.payments.base import (
     CallbackEvent,
     CallbackRejected,
@@ -41,7 +42,6 @@ from gateway.providers.payments.common import (
     msisdn_digits,
     parse_amount,
 )
-from gateway.settings import Settings
 
 STATES = {
     "PENDING": ProviderState.PENDING,
@@ -303,7 +303,8 @@ def _describe(response: requests.Response) -> str:
     return f"HTTP {response.status_code}" + (f" {detail}" if detail else "")
 
 
-def build(settings: Settings) -> MtnMomo:
+def build(host: Host) -> MtnMomo:
+    settings = host.settings
     return MtnMomo(
         settings.mtnmomo_subscription_key,
         settings.mtnmomo_api_user,

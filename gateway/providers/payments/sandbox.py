@@ -1,8 +1,8 @@
 """The sandbox payment provider (payments.md): a local stand-in for a remote provider, for
-demos, training and tests. Its memory is the `sandbox_requests` table, reached through an
-engine of its own, so it behaves like a remote party: it never shares the caller's
-transaction. A request is decided later (automatically by the worker, or by an operator)
-and the decision is sent as a signed JSON callback to the request's notify URL."""
+demos, training and tests. Its memory is the `sandbox_requests` table, reached through units
+of work of its own (the process runtime's), so it behaves like a remote party: it never shares
+the caller's transaction. A request is decided later (automatically by the worker, or by an
+operator) and the decision is sent as a signed JSON callback to the request's notify URL."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 import urllib.error
 import urllib.request
@@ -19,13 +18,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.models.payment_intent import SandboxRequest
+from gateway.providers.payments import Host
 from gateway.providers.payments.base import (
     CallbackEvent,
     CallbackRejected,
@@ -37,7 +36,6 @@ from gateway.providers.payments.base import (
     ProviderState,
     StatusResult,
 )
-from gateway.settings import Settings
 
 NAME = "sandbox"
 SIGNATURE_HEADER = "X-Sandbox-Signature"
@@ -72,32 +70,18 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class SandboxProvider:
-    """The PaymentProvider of the sandbox; cheap to build, connects on first use."""
+    """The PaymentProvider of the sandbox; its settings, clock and units of work are its
+    host's (the runtime), so it connects on first use like the rest of the process."""
 
     name = NAME
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
-        self.settings = settings
-        self.clock = clock or Clock()
-        self._engine: Engine | None = None
-        self._factory: sessionmaker[Session] | None = None
-        self._pid = 0
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.settings = host.settings
 
-    def _session(self) -> sessionmaker[Session]:
-        """Its own engine, rebuilt in a forked child (a work horse) without touching the
-        parent's connections."""
-        if self._factory is None or self._pid != os.getpid():
-            if self._engine is not None:
-                self._engine.dispose(close=False)
-            self._engine = make_engine(self.settings.database_url)
-            self._factory = make_session_factory(self._engine)
-            self._pid = os.getpid()
-        return self._factory
-
-    def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
-        self._engine = self._factory = None
+    @property
+    def clock(self) -> Clock:
+        return self.host.clock
 
     # --- PaymentProvider -----------------------------------------------------------------
 
@@ -106,7 +90,7 @@ class SandboxProvider:
         with the same transaction id (like MTN's 409 on a retried X-Reference-Id)."""
         for _ in range(2):
             try:
-                with session_scope(self._session()) as session:
+                with self.host.session() as session:
                     row = _find(session, request.reference)
                     if row is None:
                         row = self._new_row(request)
@@ -132,7 +116,7 @@ class SandboxProvider:
         )
 
     def status(self, request: PaymentRequest) -> StatusResult:
-        with session_scope(self._session()) as session:
+        with self.host.session() as session:
             row = _find(session, request.reference)
             if row is None:
                 return StatusResult(ProviderState.NOT_FOUND, reason="no such request")
@@ -177,7 +161,7 @@ class SandboxProvider:
         """Approve or reject a pending request and give its signed callback. Deciding again
         the same way gives the same callback (for a resend); the other way is refused."""
         wanted = "SUCCESSFUL" if approve else "FAILED"
-        with session_scope(self._session()) as session:
+        with self.host.session() as session:
             row = _find(session, reference, lock=True)
             if row is None:
                 raise SandboxError(f"no sandbox payment request with reference {reference!r}")
@@ -190,7 +174,7 @@ class SandboxProvider:
     def undecided(self, older_than_s: int, limit: int = 100) -> list[str]:
         """References still PENDING after `older_than_s` seconds (an auto decision lost)."""
         cutoff = self.clock.now() - dt.timedelta(seconds=older_than_s)
-        with session_scope(self._session()) as session:
+        with self.host.session() as session:
             query = (
                 select(SandboxRequest.reference)
                 .where(SandboxRequest.status == "PENDING", SandboxRequest.created_at <= cutoff)
@@ -200,7 +184,7 @@ class SandboxProvider:
             return list(session.scalars(query))
 
     def pending(self, reference: str) -> bool:
-        with session_scope(self._session()) as session:
+        with self.host.session() as session:
             row = _find(session, reference)
             return row is not None and row.status == "PENDING"
 
@@ -220,7 +204,7 @@ class SandboxProvider:
         """POST the callback to its notify URL; returns the HTTP status (raises OSError when
         nothing answered). Each delivery is counted on the request."""
         status = post(callback)
-        with session_scope(self._session()) as session:
+        with self.host.session() as session:
             row = _find(session, reference, lock=True)
             if row is not None:
                 row.callbacks_sent += 1
@@ -244,8 +228,8 @@ def post(callback: SignedCallback, timeout: float = SEND_TIMEOUT_S) -> int:
         return int(exc.code)
 
 
-def build(settings: Settings) -> SandboxProvider:
-    return SandboxProvider(settings)
+def build(host: Host) -> SandboxProvider:
+    return SandboxProvider(host)
 
 
 # --- parsing ------------------------------------------------------------------------------
