@@ -21,17 +21,18 @@ from sqlalchemy.orm import Session
 
 from gateway.models import PaymentEvent, PaymentIntent
 from gateway.providers.payments import payment_provider
-from gateway.providers.payments.base import (
+from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
+from gateway.services import payments
+from gateway.services.payments import (
     InitiateResult,
     Initiation,
     PaymentProvider,
     PaymentRequest,
     ProviderError,
     StatusResult,
+    payment_request,
+    polled,
 )
-from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
-from gateway.services import payments
-from gateway.services.payments import payment_request, polled
 from worker import registry
 from worker.jobs import JobContext, context
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from gateway.providers.payments.base import PaymentProvider
+from gateway.services.payments import PaymentProvider
 from gateway.settings import Settings
 
 # name -> "module:factory"; each factory takes the Settings and returns a PaymentProvider.

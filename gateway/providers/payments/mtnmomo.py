@@ -21,7 +21,15 @@ from typing import Any
 
 import requests
 
-from gateway.providers.payments.base import (
+from gateway.providers.payments.common import (
+    HTTP_TIMEOUT_S,
+    InvalidAmount,
+    check_request_amount,
+    json_object,
+    msisdn_digits,
+    parse_amount,
+)
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,
@@ -32,14 +40,6 @@ from gateway.providers.payments.base import (
     ProviderError,
     ProviderState,
     StatusResult,
-)
-from gateway.providers.payments.common import (
-    HTTP_TIMEOUT_S,
-    InvalidAmount,
-    check_request_amount,
-    json_object,
-    msisdn_digits,
-    parse_amount,
 )
 from gateway.settings import Settings
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.models.payment_intent import SandboxRequest
-from gateway.providers.payments.base import (
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,
