@@ -44,7 +44,7 @@ from gateway.models import (
     OutboxMessage,
     OutboxStatus,
 )
-from gateway.providers.sms import AfricasTalkingSms
+from gateway.providers.africastalking.sms import AfricasTalkingSms
 from gateway.services.messaging import batches
 from gateway.services.mutuals.config import load_mutual
 from gateway.services.reminders.due import run_reminders

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.providers.payments import payment_provider
-from gateway.providers.payments.base import PaymentProvider
-from gateway.providers.sms import SmsProvider, sms_provider
+from gateway.providers.sms import sms_provider
 from gateway.queueing import enqueue_after_commit
 from gateway.redis_conn import connect_redis, rq_client
+from gateway.services.messaging import SmsProvider
+from gateway.services.payments import PaymentProvider
 from gateway.settings import Settings
 
 

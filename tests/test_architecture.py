@@ -22,15 +22,23 @@ WORKER_LAUNCHERS = {"gateway.cli.serve"}
 WEB = ("flask", "werkzeug")
 ABOVE_SERVICES = ("gateway.handlers", "gateway.menus", "gateway.app", "gateway.cli")
 # (layer, forbidden import prefixes): imports flow handlers -> menus -> services -> models.
+# The domain owns its ports (menus: the USSD engine's; services: SMS and payments) and never
+# imports the adapters in gateway.providers that implement them.
 RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("gateway.services", (*WEB, "rq", *ABOVE_SERVICES, "worker")),
+    ("gateway.services", (*WEB, "rq", *ABOVE_SERVICES, "worker", "gateway.providers")),
     ("gateway.models", (*WEB, "rq", "gateway.services", *ABOVE_SERVICES, "worker")),
-    ("gateway.menus", ("gateway.handlers", "gateway.app", "gateway.cli", "rq", "worker")),
+    (
+        "gateway.menus",
+        ("gateway.handlers", "gateway.app", "gateway.cli", "rq", "worker", "gateway.providers"),
+    ),
     ("gateway.handlers", ("gateway.cli", "rq", "worker")),
     ("gateway.providers", ("flask", "gateway.handlers", "gateway.menus", "gateway.cli")),
     ("gateway", ("worker",)),
     ("worker", ("flask", "gateway.handlers", "gateway.menus", "gateway.app", "gateway.cli")),
 )
+# A port that a layer's adapters implement although the rest of its package is forbidden to
+# them: a USSD adapter builds the engine's request, and nothing else of the menus.
+PORTS: dict[str, tuple[str, ...]] = {"gateway.providers": ("gateway.menus.port",)}
 
 
 def module_name(path: Path) -> str:
@@ -101,6 +109,8 @@ def layering(modules: dict[str, Path]) -> list[str]:
             for target in sorted(imported):
                 if any(_within(target, f) for f in forbidden):
                     if _within(target, "worker") and name in WORKER_LAUNCHERS:
+                        continue
+                    if any(_within(target, port) for port in PORTS.get(layer, ())):
                         continue
                     problems.append(f"{name} imports {target} (rule for {layer})")
     return sorted(set(problems))
@@ -275,3 +285,38 @@ def test_each_rule_catches_a_planted_violation(check: Check, tmp_path: Path) -> 
     planted.write_text(source, encoding="utf-8")
     found = check({**modules, name: planted})
     assert found and all(problem.startswith(name) for problem in found), found
+
+
+# PLANTED holds one case per check; layering's rules on the ports (the domain never imports an
+# adapter, an adapter imports only the port of the menus) get one case each here.
+LAYERING_PLANTED = {
+    "services import an adapter": (
+        "gateway.services.payments.x",
+        "from gateway.providers.payments.sandbox import SandboxProvider\n",
+    ),
+    "services import the adapters' package": ("gateway.services.x", "import gateway.providers\n"),
+    "menus import an adapter": (
+        "gateway.menus.x",
+        "from gateway.providers.africastalking.ussd import AfricasTalkingUssd\n",
+    ),
+    "an adapter imports the menus beyond their port": (
+        "gateway.providers.africastalking.x",
+        "from gateway.menus.engine import Engine\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LAYERING_PLANTED)
+def test_layering_catches_each_planted_violation(case: str, tmp_path: Path) -> None:
+    """The real code passes; one planted module breaking one rule is named."""
+    name, source = LAYERING_PLANTED[case]
+    planted = tmp_path / "planted.py"
+    planted.write_text(source, encoding="utf-8")
+    found = layering({**source_modules(), name: planted})
+    assert found and all(problem.startswith(name) for problem in found), found
+
+
+def test_an_adapter_may_import_the_port_it_implements(tmp_path: Path) -> None:
+    planted = tmp_path / "planted.py"
+    planted.write_text("from gateway.menus.port import UssdRequest\n", encoding="utf-8")
+    assert layering({**source_modules(), "gateway.providers.x": planted}) == []

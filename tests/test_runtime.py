@@ -30,9 +30,9 @@ from gateway.cli.context import CliContext
 from gateway.clock import FixedClock
 from gateway.db import SQLITE_BUSY_TIMEOUT_S
 from gateway.handlers import services
-from gateway.providers.payments.base import Initiation, PaymentRequest
 from gateway.providers.payments.sandbox import SandboxProvider
 from gateway.runtime import Runtime
+from gateway.services.payments import Initiation, PaymentRequest
 from gateway.settings import Settings
 from tests.conftest import redis_url_of
 from tests.test_architecture import source_modules

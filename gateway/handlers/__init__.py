@@ -4,14 +4,17 @@ request; the request decides when to commit, teardown only closes (and so rolls 
 from __future__ import annotations
 
 import hmac
-from typing import cast
+from collections.abc import Callable, Mapping
+from typing import TypeVar, cast
 
 from flask import abort, current_app, g, request
 from sqlalchemy.orm import Session
 
+from gateway.providers.africastalking.form import MalformedForm
 from gateway.runtime import Runtime
 
 EXTENSION = "gateway"
+Parsed = TypeVar("Parsed")
 
 
 def services() -> Runtime:
@@ -45,3 +48,20 @@ def guard_callback() -> None:
         given = request.args.get("token", "")
         if not hmac.compare_digest(given.encode(), settings.ussd_token.encode()):
             abort(403, "missing or wrong token")
+
+
+def callback_form() -> Mapping[str, str]:
+    """The callback's url-encoded form. Werkzeug drops a body it cannot decode as UTF-8 (or one
+    that is not a form at all) without a word: say so, rather than name a missing field."""
+    if not request.form and request.content_length:
+        abort(400, "the body is not a UTF-8 url-encoded form")
+    return request.form
+
+
+def read_form(parse: Callable[[Mapping[str, str]], Parsed]) -> Parsed:
+    """The callback's form read by a provider's `parse`, before anything is stored: a 400 with
+    the reader's reason, naming the field, when the form cannot be used."""
+    try:
+        return parse(callback_form())
+    except MalformedForm as exc:
+        abort(400, str(exc))

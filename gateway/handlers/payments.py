@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.handlers import guard_callback, request_session, services
 from gateway.models import PaymentCallback
 from gateway.providers.payments import ADAPTERS
-from gateway.providers.payments.base import (
+from gateway.queueing import defer
+from gateway.services import payments
+from gateway.services.payments import (
     CallbackRejected,
     CallbackRequest,
     ForgedCallback,
     PaymentProvider,
 )
-from gateway.queueing import defer
-from gateway.services import payments
 
 log = logging.getLogger(__name__)
 bp = Blueprint("payments", __name__)

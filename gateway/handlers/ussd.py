@@ -1,5 +1,6 @@
 """`POST /ussd/africastalking` (ussd.md): the aggregator's hop, kept thin. The provider
-adapter parses the form, the engine answers, this handler guards, commits and audits.
+adapter reads the form (gateway.providers.africastalking), the engine answers, this handler
+guards, commits and audits.
 
 Every answer the operator sees is a 200 `CON`/`END`: Redis down, a stuck session or a failed
 commit give a short END apology (nothing half-done is committed). A request that cannot be a
@@ -10,24 +11,19 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort
 from flask.blueprints import BlueprintSetupState
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.handlers import guard_callback, request_session, services
+from gateway.handlers import callback_form, guard_callback, request_session, services
 from gateway.lib.phones import mask_msisdn
 from gateway.menus.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
 from gateway.menus.engine import Engine, store_errors
+from gateway.menus.port import MalformedUssdRequest, UssdProvider, UssdReply, UssdRequest
 from gateway.menus.render import clean
 from gateway.menus.validate import check_menus
-from gateway.providers.ussd import (
-    AfricasTalkingUssd,
-    MalformedUssdRequest,
-    UssdProvider,
-    UssdReply,
-    UssdRequest,
-)
+from gateway.providers.africastalking.ussd import AfricasTalkingUssd
 from gateway.services import ussd_audit
 
 log = logging.getLogger(__name__)
@@ -51,7 +47,7 @@ def hop(provider: UssdProvider) -> Response:
     """Any provider's hop: guard, parse, answer (timed), audit, one commit, format."""
     guard_callback()
     try:
-        ussd_request = provider.parse(request.form)
+        ussd_request = provider.parse(callback_form())
     except MalformedUssdRequest as exc:
         abort(400, str(exc))
     started = time.perf_counter()

@@ -25,6 +25,7 @@ from gateway.menus.catalog import screen_budget
 from gateway.menus.journeys import registry
 from gateway.menus.machine import RESUME, Machine
 from gateway.menus.memory import ResumeMemory, stored
+from gateway.menus.port import UssdReply, UssdRequest
 from gateway.menus.screens import Registry, StaleSession
 from gateway.menus.store import (
     Frame,
@@ -34,7 +35,6 @@ from gateway.menus.store import (
     SessionStore,
     SessionStoreUnavailable,
 )
-from gateway.providers.ussd import UssdReply, UssdRequest
 from gateway.settings import Settings
 
 __all__ = [

@@ -18,14 +18,10 @@ from sqlalchemy.orm import Session
 from gateway.clock import FixedClock
 from gateway.menus import catalog
 from gateway.menus.engine import Engine, note_session_end
+from gateway.menus.port import MalformedUssdRequest, UssdReply, UssdRequest
 from gateway.menus.render import GSM7, clean, item_keys, non_gsm, paginate, short_name, to_gsm
 from gateway.menus.store import Frame, SessionBusy, SessionState, SessionStore
-from gateway.providers.ussd import (
-    AfricasTalkingUssd,
-    MalformedUssdRequest,
-    UssdReply,
-    UssdRequest,
-)
+from gateway.providers.africastalking.ussd import AfricasTalkingUssd
 from gateway.settings import Settings
 from tests.support import dialogue
 from tests.support.dialogue import Phone
@@ -118,7 +114,7 @@ def test_africastalking_parse_and_format() -> None:
         "text/plain; charset=utf-8",
     )
     assert provider.format(UssdReply("Bye", True, "x"))[0] == "END Bye"
-    with pytest.raises(MalformedUssdRequest, match="missing field text"):
+    with pytest.raises(MalformedUssdRequest, match="text is required"):
         provider.parse({"sessionId": "S", "phoneNumber": PHONE})
 
 

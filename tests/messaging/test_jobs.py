@@ -16,8 +16,8 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage
-from gateway.providers.sms import SandboxSms, SendResult
-from gateway.services.messaging import outbox
+from gateway.providers.sms import SandboxSms
+from gateway.services.messaging import SendResult, outbox
 from gateway.settings import Settings
 from tests.support.factories import make_mutual
 from worker import jobs, registry

@@ -16,15 +16,15 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import Household, PaymentCallback, PaymentEvent, PaymentIntent, SuspenseItem
-from gateway.providers.payments.base import (
+from gateway.providers.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
+from gateway.runtime import Runtime
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,
     ForgedCallback,
     ProviderState,
 )
-from gateway.providers.payments.sandbox import SIGNATURE_HEADER, SandboxProvider, sign
-from gateway.runtime import Runtime
 from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
 from tests.support.payments import PHONE, PayEnv, effects, env, family, serve

@@ -21,16 +21,19 @@ from gateway.models import (
     PaymentIntent,
     SuspenseItem,
 )
-from gateway.providers.payments.base import (
+from gateway.services.ledger import posting
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRequest,
     InitiateResult,
     Initiation,
     ProviderState,
     StatusResult,
+    events,
+    flow,
+    lifecycle,
+    sweeps,
 )
-from gateway.services.ledger import posting
-from gateway.services.payments import events, flow, lifecycle, sweeps
 from gateway.services.payments.intents import (
     AmountRefused,
     channel_for,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli import main
 from gateway.models import Household, PaymentIntent
-from gateway.providers.payments.base import (
+from gateway.services.payments import (
     InitiateResult,
     Initiation,
     PaymentRequest,

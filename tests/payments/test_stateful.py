@@ -22,9 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Mutual, Payment, PaymentIntent
-from gateway.providers.payments.base import CallbackEvent, ProviderState, StatusResult
 from gateway.services.ledger import posting
-from gateway.services.payments import events, flow
+from gateway.services.payments import CallbackEvent, ProviderState, StatusResult, events, flow
 from gateway.services.payments.intents import create_intent
 from gateway.services.payments.lifecycle import TERMINAL, polled
 from tests.support.factories import make_household, make_mutual

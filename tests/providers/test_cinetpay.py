@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from gateway.providers.payments import payment_provider
-from gateway.providers.payments.base import (
+from gateway.providers.payments.cinetpay import CinetPay
+from gateway.runtime import Runtime
+from gateway.services.payments import (
     CallbackRejected,
     CallbackRequest,
     ForgedCallback,
@@ -19,8 +21,6 @@ from gateway.providers.payments.base import (
     ProviderError,
     ProviderState,
 )
-from gateway.providers.payments.cinetpay import CinetPay
-from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support.fakes.cinetpay_fake import CinetPayFake
 from tests.support.fakes.fixtures import FAKE_TIMEOUT_S

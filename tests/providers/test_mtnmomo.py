@@ -12,7 +12,9 @@ from typing import Any
 import pytest
 
 from gateway.providers.payments import payment_provider
-from gateway.providers.payments.base import (
+from gateway.providers.payments.mtnmomo import MtnMomo, reference_id
+from gateway.runtime import Runtime
+from gateway.services.payments import (
     CallbackRejected,
     CallbackRequest,
     Initiation,
@@ -21,8 +23,6 @@ from gateway.providers.payments.base import (
     ProviderError,
     ProviderState,
 )
-from gateway.providers.payments.mtnmomo import MtnMomo, reference_id
-from gateway.runtime import Runtime
 from gateway.settings import Settings
 from tests.support.fakes.fixtures import FAKE_TIMEOUT_S
 from tests.support.fakes.mtnmomo_fake import RTP, MtnMomoFake

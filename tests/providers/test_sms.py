@@ -7,7 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.providers.sms import AfricasTalkingSms, SandboxSms, at_outcome, sms_provider
+from gateway.providers.africastalking.sms import AfricasTalkingSms, at_outcome
+from gateway.providers.sms import SandboxSms, sms_provider
 from gateway.settings import Settings
 from tests.support.fake_at import FakeAt, running_fake_at
 

@@ -8,8 +8,7 @@ import datetime as dt
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, Mutual, PaymentIntent
-from gateway.providers.payments.base import ProviderState, StatusResult
-from gateway.services.payments import flow
+from gateway.services.payments import ProviderState, StatusResult, flow
 from gateway.services.payments.intents import create_intent
 from tests.support.factories import make_household, make_mutual
 from tests.support.paths import DATA

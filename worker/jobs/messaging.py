@@ -19,9 +19,8 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from gateway.models import OutboxMessage, OutboxStatus
-from gateway.providers.sms import SendResult, SmsProvider
 from gateway.services import messaging
-from gateway.services.messaging import Answer
+from gateway.services.messaging import Answer, SendResult, SmsProvider
 from worker import registry
 from worker.jobs import JobContext, context
 from worker.throttle import TokenBucket

@@ -19,17 +19,18 @@ from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
 from gateway.models import PaymentEvent, PaymentIntent
-from gateway.providers.payments.base import (
+from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
+from gateway.services import payments
+from gateway.services.payments import (
     InitiateResult,
     Initiation,
     PaymentProvider,
     PaymentRequest,
     ProviderError,
     StatusResult,
+    payment_request,
+    polled,
 )
-from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
-from gateway.services import payments
-from gateway.services.payments import payment_request, polled
 from worker import registry
 from worker.jobs import JobContext, context
 

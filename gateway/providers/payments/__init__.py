@@ -9,7 +9,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.providers.payments.base import PaymentProvider
+from gateway.services.payments import PaymentProvider
 from gateway.settings import Settings
 
 # name -> "module:factory"; each factory takes the Host and returns a PaymentProvider.

@@ -23,7 +23,18 @@ from urllib.parse import parse_qsl
 import requests
 
 from gateway.providers.payments import Host
-from gateway.providers.payments.base import (
+from gateway.providers.payments.common import (
+    HTTP_TIMEOUT_S,
+    InvalidAmount,
+    check_request_amount,
+    header,
+    join_msisdn,
+    json_object,
+    not_sent,
+    parse_amount,
+    split_msisdn,
+)
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,
@@ -35,17 +46,6 @@ from gateway.providers.payments.base import (
     ProviderError,
     ProviderState,
     StatusResult,
-)
-from gateway.providers.payments.common import (
-    HTTP_TIMEOUT_S,
-    InvalidAmount,
-    check_request_amount,
-    header,
-    join_msisdn,
-    json_object,
-    not_sent,
-    parse_amount,
-    split_msisdn,
 )
 
 # The notification's form fields, in the order the x-token HMAC concatenates them.

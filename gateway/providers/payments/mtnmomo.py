@@ -22,7 +22,15 @@ from typing import Any
 import requests
 
 from gateway.providers.payments import Host
-from gateway.providers.payments.base import (
+from gateway.providers.payments.common import (
+    HTTP_TIMEOUT_S,
+    InvalidAmount,
+    check_request_amount,
+    json_object,
+    msisdn_digits,
+    parse_amount,
+)
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,
@@ -33,14 +41,6 @@ from gateway.providers.payments.base import (
     ProviderError,
     ProviderState,
     StatusResult,
-)
-from gateway.providers.payments.common import (
-    HTTP_TIMEOUT_S,
-    InvalidAmount,
-    check_request_amount,
-    json_object,
-    msisdn_digits,
-    parse_amount,
 )
 
 STATES = {

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gateway.clock import Clock
 from gateway.models.payment_intent import SandboxRequest
 from gateway.providers.payments import Host
-from gateway.providers.payments.base import (
+from gateway.services.payments import (
     CallbackEvent,
     CallbackRejected,
     CallbackRequest,

@@ -6,6 +6,8 @@
   replies.
 - outbox: Queueing SMS (messaging.md): render a catalog template, check it fits one segment, and
   put
+- port: The SMS sending port (messaging.md): `SmsProvider` and its `SendResult`, which the
+  adapters implement.
 """
 
 from gateway.services.messaging.batches import (
@@ -33,12 +35,20 @@ from gateway.services.messaging.outbox import (
     room_left,
     sender_id,
 )
+from gateway.services.messaging.port import (
+    Outcome,
+    SendResult,
+    SmsProvider,
+)
 
 __all__ = [
     "DELIVERY_STATUSES",
     "TEMPLATE_KEYS",
     "Answer",
     "Inbound",
+    "Outcome",
+    "SendResult",
+    "SmsProvider",
     "apply_answers",
     "apply_delivery_report",
     "apply_optout",

@@ -27,7 +27,7 @@ PAUSE_REASON_LEN = 200
 
 @dataclass(frozen=True)
 class Answer:
-    """The provider's answer for one message (gateway.providers.sms.SendResult, by id)."""
+    """The provider's answer for one message (messaging.port.SendResult, by id)."""
 
     message_id: int
     outcome: str

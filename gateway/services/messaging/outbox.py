@@ -51,7 +51,7 @@ TRANSITIONS: dict[OutboxStatus, frozenset[OutboxStatus]] = {
     S.SKIPPED: frozenset(),
 }
 UNDELIVERED = frozenset({S.FAILED, S.REJECTED, S.EXPIRED})  # final, and never reached a phone
-# Provider outcomes (gateway.providers.sms.Outcome) -> the status a send leaves behind.
+# Provider outcomes (messaging.port.Outcome) -> the status a send leaves behind.
 OUTCOMES = ("accepted", "permanent", "transient", "insufficient_balance", "unknown")
 
 

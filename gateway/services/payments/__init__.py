@@ -10,6 +10,8 @@
 - intents: Payment intents: created before any provider call, one reference for every retry.
 - lifecycle: The intent lifecycle's rules (payments.md): forward only, by precedence, with
   backoff.
+- port: The payment provider port (payments.md): initiate, status, parse_callback; the
+  adapters implement it.
 - sweeps: The sweeper's side of payments (payments.md): what is due (status polls and late
   checks,
 """
@@ -46,6 +48,20 @@ from gateway.services.payments.lifecycle import (
     TERMINAL,
     polled,
 )
+from gateway.services.payments.port import (
+    CallbackEvent,
+    CallbackRejected,
+    CallbackRequest,
+    ForgedCallback,
+    InitiateResult,
+    Initiation,
+    InvalidProviderAnswer,
+    PaymentProvider,
+    PaymentRequest,
+    ProviderError,
+    ProviderState,
+    StatusResult,
+)
 from gateway.services.payments.sweeps import (
     due_polls,
     poll_failed,
@@ -58,8 +74,20 @@ __all__ = [
     "MIN_PAYMENT",
     "TERMINAL",
     "AmountRefused",
+    "CallbackEvent",
+    "CallbackRejected",
+    "CallbackRequest",
+    "ForgedCallback",
     "Hold",
+    "InitiateResult",
+    "Initiation",
+    "InvalidProviderAnswer",
+    "PaymentProvider",
+    "PaymentRequest",
     "PaymentsReport",
+    "ProviderError",
+    "ProviderState",
+    "StatusResult",
     "apply_event",
     "apply_status",
     "book_suspense",

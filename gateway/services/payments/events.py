@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import PaymentCallback, PaymentEvent, PaymentIntent
-from gateway.providers.payments.base import CallbackEvent, CallbackRequest
 from gateway.services.payments.lifecycle import MAX_RAW
+from gateway.services.payments.port import CallbackEvent, CallbackRequest
 
 
 def store_callback(

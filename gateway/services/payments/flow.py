@@ -14,16 +14,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import IntentFlag, IntentState, PaymentEvent, PaymentIntent
-from gateway.providers.payments.base import (
+from gateway.services.alerts import raise_alert
+from gateway.services.payments import effects, events, lifecycle
+from gateway.services.payments.lifecycle import TERMINAL
+from gateway.services.payments.port import (
     CallbackEvent,
     InitiateResult,
     Initiation,
     ProviderState,
     StatusResult,
 )
-from gateway.services.alerts import raise_alert
-from gateway.services.payments import effects, events, lifecycle
-from gateway.services.payments.lifecycle import TERMINAL
 
 # --- initiation ------------------------------------------------------------------------
 

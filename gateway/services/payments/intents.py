@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, IntentState, Mutual, PaymentIntent
-from gateway.providers.payments.base import PaymentRequest
+from gateway.services.payments.port import PaymentRequest
 
 MIN_PAYMENT = 100  # XOF: below this no operator collects
 MAX_PAYMENT = 2_000_000  # XOF: the usual wallet ceiling in the UEMOA zone

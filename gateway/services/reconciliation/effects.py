@@ -21,9 +21,8 @@ from gateway.models import (
     StatementLine,
     SuspenseItem,
 )
-from gateway.providers.payments.base import ProviderState, StatusResult
 from gateway.services import ledger, payments
-from gateway.services.payments import TERMINAL
+from gateway.services.payments import TERMINAL, ProviderState, StatusResult
 from gateway.services.reconciliation.match import CHUNK, DEFAULT_LAG_HOURS, Scope, refresh_missing
 
 

@@ -18,7 +18,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from gateway.providers.payments.base import CallbackRequest
+from gateway.services.payments import CallbackRequest
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
-"""The payment provider interface (payments.md): initiate, status, parse_callback.
+"""The payment provider port (payments.md): initiate, status, parse_callback.
 
-Adapters speak HTTP to one provider and translate its answers into these types; they never
-touch the database. Flask-free: the callback handler hands them a `CallbackRequest`."""
+Adapters in gateway.providers.payments speak HTTP to one provider and translate its answers
+into these types; they never touch the database, and the domain never imports them.
+Flask-free: the callback handler hands them a `CallbackRequest`."""
 
 from __future__ import annotations
 
