@@ -38,7 +38,7 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # A port that a layer's adapters implement although the rest of its package is forbidden to
 # them: a USSD adapter builds the engine's request, and nothing else of the menus.
-PORTS: dict[str, tuple[str, ...]] = {"gateway.providers": ("gateway.menus.port",)}
+PORTS: dict[str, tuple[str, ...]] = {"gateway.providers": ("gateway.menus.engine.port",)}
 
 
 def module_name(path: Path) -> str:
@@ -269,7 +269,7 @@ PLANTED = {
         "gateway.menus.x",
         "from gateway.services.coverage.book import load_book\n",
     ),
-    "renamed_imports": ("gateway.menus.x", "from gateway.menus import samples as S\n"),
+    "renamed_imports": ("gateway.menus.x", "from gateway.menus.journeys import samples as S\n"),
     "commits": ("gateway.services.x", "def f(session):\n    session.commit()\n"),
 }
 
@@ -301,7 +301,7 @@ LAYERING_PLANTED = {
     ),
     "an adapter imports the menus beyond their port": (
         "gateway.providers.africastalking.x",
-        "from gateway.menus.engine import Engine\n",
+        "from gateway.menus.hop import Engine\n",
     ),
 }
 
@@ -318,5 +318,5 @@ def test_layering_catches_each_planted_violation(case: str, tmp_path: Path) -> N
 
 def test_an_adapter_may_import_the_port_it_implements(tmp_path: Path) -> None:
     planted = tmp_path / "planted.py"
-    planted.write_text("from gateway.menus.port import UssdRequest\n", encoding="utf-8")
+    planted.write_text("from gateway.menus.engine.port import UssdRequest\n", encoding="utf-8")
     assert layering({**source_modules(), "gateway.providers.x": planted}) == []

@@ -18,11 +18,11 @@ from sqlalchemy.orm import Session
 
 from gateway.handlers import callback_form, guard_callback, request_session, services
 from gateway.lib.phones import mask_msisdn
-from gateway.menus.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
-from gateway.menus.engine import Engine, store_errors
-from gateway.menus.port import MalformedUssdRequest, UssdProvider, UssdReply, UssdRequest
-from gateway.menus.render import clean
-from gateway.menus.validate import check_menus
+from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
+from gateway.menus.engine.port import MalformedUssdRequest, UssdProvider, UssdReply, UssdRequest
+from gateway.menus.engine.render import clean
+from gateway.menus.engine.validate import check_menus
+from gateway.menus.hop import Engine, store_errors
 from gateway.providers.africastalking.ussd import AfricasTalkingUssd
 from gateway.services import ussd_audit
 

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.handlers import guard_callback, read_form, request_session, services
-from gateway.menus.engine import note_session_end
+from gateway.menus.hop import note_session_end
 from gateway.providers.africastalking.ussd_events import parse_session_end
 from gateway.services.ussd_audit import mask_phone, record_session_end
 

@@ -1,7 +1,7 @@
 """Message catalogs on disk: `gateway/locales/<lang>.toml`, read on first use and cached.
 
-The top-level keys are the USSD texts (gateway.menus.catalog); the `[sms]` table holds the SMS
-templates (messaging.md). Both menus and services read the files through here, so services
+The top-level keys are the USSD texts (gateway.menus.engine.catalog); the `[sms]` table holds
+the SMS templates (messaging.md). Both menus and services read the files through here, so services
 never import the menus."""
 
 from __future__ import annotations

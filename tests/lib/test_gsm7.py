@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.lib import gsm7
-from gateway.menus import render
+from gateway.menus.engine import render
 
 
 def test_menus_use_the_services_transliteration() -> None:

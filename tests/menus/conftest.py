@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.menus.store import HopStore, SessionState
+from gateway.menus.engine.store import HopStore, SessionState
 from tests.support.memory_types import memory_problems
 
 
 @pytest.fixture(autouse=True)
 def _stored_memory_matches_its_types(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The JSON written to Redis, frame and origin, as gateway.menus.memory declares it."""
+    """The JSON written to Redis, frame and origin, as gateway.menus.journeys.memory declares it."""
     found: list[str] = []
     save = HopStore.save
 

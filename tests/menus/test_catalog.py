@@ -12,12 +12,12 @@ import pytest
 import redis
 
 from gateway.app import create_app
-from gateway.menus import catalog
-from gateway.menus.catalog import LANGUAGES, Translator, messages, placeholders
+from gateway.menus.engine import catalog
+from gateway.menus.engine.catalog import LANGUAGES, Translator, messages, placeholders
+from gateway.menus.engine.render import Nav, screen_pages
+from gateway.menus.engine.screens import Item, Option, Registry, Screen, View
+from gateway.menus.engine.validate import MenuError, problems, render_problems
 from gateway.menus.journeys import registry
-from gateway.menus.render import Nav, screen_pages
-from gateway.menus.screens import Item, Option, Registry, Screen, View
-from gateway.menus.validate import MenuError, problems, render_problems
 from gateway.settings import Settings
 from tests.support.dialogue import redis_url_of
 

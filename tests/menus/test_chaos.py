@@ -16,9 +16,9 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import FixedClock
+from gateway.menus.engine.screens import Ctx
+from gateway.menus.engine.store import HopStore, SessionStore
 from gateway.menus.journeys import registry
-from gateway.menus.screens import Ctx
-from gateway.menus.store import HopStore, SessionStore
 from gateway.models import Household
 from tests.support import dialogue
 from tests.support.dialogue import Phone, make_ussd_app, post_hop, redis_url_of

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gateway.clock import FixedClock
-from gateway.menus.catalog import Translator
-from gateway.menus.render import clean, short_name
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.render import clean, short_name
 from gateway.models import Household
 from gateway.services.agents.registry import add_agent
 from gateway.services.coverage.eligibility import Status

@@ -16,11 +16,19 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from gateway.clock import FixedClock
-from gateway.menus import catalog
-from gateway.menus.engine import Engine, note_session_end
-from gateway.menus.port import MalformedUssdRequest, UssdReply, UssdRequest
-from gateway.menus.render import GSM7, clean, item_keys, non_gsm, paginate, short_name, to_gsm
-from gateway.menus.store import Frame, SessionBusy, SessionState, SessionStore
+from gateway.menus.engine import catalog
+from gateway.menus.engine.port import MalformedUssdRequest, UssdReply, UssdRequest
+from gateway.menus.engine.render import (
+    GSM7,
+    clean,
+    item_keys,
+    non_gsm,
+    paginate,
+    short_name,
+    to_gsm,
+)
+from gateway.menus.engine.store import Frame, SessionBusy, SessionState, SessionStore
+from gateway.menus.hop import Engine, note_session_end
 from gateway.providers.africastalking.ussd import AfricasTalkingUssd
 from gateway.settings import Settings
 from tests.support import dialogue
@@ -149,7 +157,7 @@ def test_lock_never_frees_a_lock_it_lost(redis_client: redis.Redis) -> None:
 def test_lock_gives_up_after_waiting(
     redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("gateway.menus.store.LOCK_WAIT_S", 0.05)
+    monkeypatch.setattr("gateway.menus.engine.store.LOCK_WAIT_S", 0.05)
     redis_client.set("ussd:t:2:lock", "held", px=5000)
     with pytest.raises(SessionBusy), SessionStore(redis_client).hop("ussd:t:2"):
         pass

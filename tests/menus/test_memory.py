@@ -1,4 +1,4 @@
-"""The USSD session memory is typed (gateway.menus.memory): every action and view names its
+"""The USSD session memory is typed (gateway.menus.journeys.memory): every action and view names its
 journey's TypedDict, so a mistyped key is a mypy error; the run-time check of the stored JSON
 (tests/menus/conftest.py) catches what mypy cannot see; and the JSON is the one stored before
 the types existed, so sessions in flight survive a deploy."""
@@ -15,9 +15,9 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from gateway.clock import FixedClock
+from gateway.menus.engine.screens import Ctx
+from gateway.menus.engine.store import SessionStore
 from gateway.menus.journeys import registry
-from gateway.menus.screens import Ctx
-from gateway.menus.store import SessionStore
 from tests.support import dialogue
 from tests.support.dialogue import Phone
 from tests.support.factories import make_household, make_mutual

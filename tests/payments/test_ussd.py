@@ -11,8 +11,8 @@ import pytest
 from rq import Queue
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.menus import member_pay
-from gateway.menus.store import SessionStore
+from gateway.menus.engine.store import SessionStore
+from gateway.menus.journeys import member_pay
 from gateway.models import Household
 from gateway.services.coverage.allocation import receive_payment
 from tests.support.dialogue import Phone

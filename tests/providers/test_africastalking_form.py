@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.menus.port import MalformedUssdRequest
+from gateway.menus.engine.port import MalformedUssdRequest
 from gateway.providers.africastalking.form import AtForm, MalformedForm
 from gateway.providers.africastalking.sms_callbacks import (
     DeliveryReport,

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from gateway.app import create_app
 from gateway.clock import FixedClock
-from gateway.menus.render import GSM7
+from gateway.menus.engine.render import GSM7
 from gateway.settings import Settings
 
 BUDGET = 160

@@ -1,13 +1,14 @@
-"""A USSD session's stored memory checked against the journeys' TypedDicts (gateway.menus.memory)
-at run time: every key declared, required keys present, values of the declared JSON types.
-mypy checks the code that writes the memory; this checks the JSON that reaches Redis."""
+"""A USSD session's stored memory checked against the journeys' TypedDicts
+(gateway.menus.journeys.memory) at run time: every key declared, required keys present,
+values of the declared JSON types. mypy checks the code that writes the memory; this checks
+the JSON that reaches Redis."""
 
 from __future__ import annotations
 
 import types
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is_typeddict
 
-from gateway.menus.memory import (
+from gateway.menus.journeys.memory import (
     CashMemory,
     PayMemory,
     RemitMemory,

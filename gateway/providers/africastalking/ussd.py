@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from gateway.menus.port import MalformedUssdRequest, UssdReply, UssdRequest
+from gateway.menus.engine.port import MalformedUssdRequest, UssdReply, UssdRequest
 from gateway.providers.africastalking import PROVIDER
 from gateway.providers.africastalking.form import AtForm, MalformedForm
 

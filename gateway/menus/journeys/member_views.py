@@ -7,11 +7,11 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from gateway.menus import samples
-from gateway.menus.catalog import Translator
-from gateway.menus.memory import MemberMemory
-from gateway.menus.screens import Ctx, Item, StaleSession, View
-from gateway.menus.status import MemberLine, coverage_view
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.screens import Ctx, Item, StaleSession, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.memory import MemberMemory
+from gateway.menus.journeys.status import MemberLine, coverage_view
 from gateway.models import Household, Payment
 from gateway.services import ledger
 from gateway.services.coverage import Status, household_status, load_book

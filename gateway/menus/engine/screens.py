@@ -20,11 +20,11 @@ from typing import Any, Generic, Literal, TypeVar
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.menus.catalog import Translator
+from gateway.menus.engine.catalog import Translator
 
 Kind = Literal["menu", "input", "end"]
 RESERVED = ("0", "00", "98")  # back, main menu, next page: never ordinary options
-# The session memory a journey's actions and views read (gateway.menus.memory). Covariant:
+# The session memory a journey's actions and views read (gateway.menus.journeys.memory). Covariant:
 # a function of the member journey also serves the pay journey, whose memory extends it.
 M = TypeVar("M", covariant=True)
 

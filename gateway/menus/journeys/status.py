@@ -7,9 +7,9 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.menus.catalog import Translator
-from gateway.menus.render import full_name, short_name
-from gateway.menus.screens import Item, View
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.render import full_name, short_name
+from gateway.menus.engine.screens import Item, View
 from gateway.services.coverage import Status
 
 CONTACT_MAX = 90

@@ -1,5 +1,5 @@
 """Collector options 2 and 3 (ussd.md agent menu): 2 Encaisser une cotisation (D20), 3 Ma
-caisse (D21); option 4 and the supervisor's confirmation live in gateway.menus.agent_remit.
+caisse (D21); option 4 and the supervisor's confirmation live in gateway.menus.journeys.agent_remit.
 Recording actions pass the step's key (ctx.key: this session and its inputs so far) to the
 services, so a duplicated or replayed hop takes the cash once."""
 
@@ -9,12 +9,12 @@ import hashlib
 
 from sqlalchemy import select
 
-from gateway.menus import samples
-from gateway.menus.catalog import Translator
-from gateway.menus.memory import AgentMemory, CashMemory, Memory
-from gateway.menus.render import full_name
-from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
-from gateway.menus.verify import AMBIGUOUS
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.render import full_name
+from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.memory import AgentMemory, CashMemory, Memory
+from gateway.menus.journeys.verify import AMBIGUOUS
 from gateway.models import Agent, Beneficiary, Household
 from gateway.queueing import defer
 from gateway.services.agents import (

@@ -4,12 +4,12 @@ mutual's contact. The mutual is the one whose service code was dialled (caller.i
 
 from __future__ import annotations
 
-from gateway.menus import samples
-from gateway.menus.catalog import Translator
-from gateway.menus.memory import VisitorMemory
-from gateway.menus.screens import Ctx, Option, Screen, View
-from gateway.menus.status import contact_view, status_line
-from gateway.menus.verify import AMBIGUOUS, check_number, contact, day_of
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.screens import Ctx, Option, Screen, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.memory import VisitorMemory
+from gateway.menus.journeys.status import contact_view, status_line
+from gateway.menus.journeys.verify import AMBIGUOUS, check_number, contact, day_of
 from gateway.services.coverage import Status
 
 SCREENS = (

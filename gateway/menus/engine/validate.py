@@ -10,9 +10,15 @@ import string
 from collections.abc import Iterable
 from functools import cache
 
-from gateway.menus.catalog import DEFAULT_LANGUAGE, LANGUAGES, Translator, messages, placeholders
-from gateway.menus.render import ERROR_MAX, Nav, RenderError, clean, screen_pages, with_error
-from gateway.menus.screens import RESERVED, Registry, Screen, View
+from gateway.menus.engine.catalog import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    Translator,
+    messages,
+    placeholders,
+)
+from gateway.menus.engine.render import ERROR_MAX, Nav, RenderError, clean, screen_pages, with_error
+from gateway.menus.engine.screens import RESERVED, Registry, Screen, View
 
 NAV_KEYS = ("nav_back", "nav_home", "nav_more", "err_choice", "apology", "amount")
 ERROR_SAMPLE = {"tries": 9}

@@ -15,8 +15,8 @@ from gateway.lib import gsm7
 from gateway.lib.gsm7 import GSM7 as GSM7
 from gateway.lib.gsm7 import non_gsm as non_gsm
 from gateway.lib.gsm7 import to_gsm as to_gsm
-from gateway.menus.catalog import Translator
-from gateway.menus.screens import RESERVED, Item, Option, Screen, View
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.screens import RESERVED, Item, Option, Screen, View
 
 ERROR_MAX = 30  # characters of an error line; the validator holds every catalog to it
 NAME_MAX = 40  # longest name shown in full (D13); longer ones are cut

@@ -11,9 +11,9 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.menus.catalog import pick_language
-from gateway.menus.memory import AgentMemory, MemberMemory, VisitorMemory, stored
-from gateway.menus.store import Frame
+from gateway.menus.engine.catalog import pick_language
+from gateway.menus.engine.store import Frame
+from gateway.menus.journeys.memory import AgentMemory, MemberMemory, VisitorMemory, stored
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
 
 AGENT: Final = "agent"

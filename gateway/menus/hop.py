@@ -20,14 +20,11 @@ import redis
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.menus import caller
-from gateway.menus.catalog import screen_budget
-from gateway.menus.journeys import registry
-from gateway.menus.machine import RESUME, Machine
-from gateway.menus.memory import ResumeMemory, stored
-from gateway.menus.port import UssdReply, UssdRequest
-from gateway.menus.screens import Registry, StaleSession
-from gateway.menus.store import (
+from gateway.menus.engine.catalog import screen_budget
+from gateway.menus.engine.machine import RESUME, Machine
+from gateway.menus.engine.port import UssdReply, UssdRequest
+from gateway.menus.engine.screens import Registry, StaleSession
+from gateway.menus.engine.store import (
     Frame,
     HopStore,
     SessionBusy,
@@ -35,6 +32,8 @@ from gateway.menus.store import (
     SessionStore,
     SessionStoreUnavailable,
 )
+from gateway.menus.journeys import caller, registry
+from gateway.menus.journeys.memory import ResumeMemory, stored
 from gateway.settings import Settings
 
 __all__ = [

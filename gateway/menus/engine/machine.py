@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.menus.render import Nav, choices, screen_pages, with_error
-from gateway.menus.screens import Ctx, Item, Option, Registry, Reprompt, Screen, View
-from gateway.menus.store import Frame
+from gateway.menus.engine.render import Nav, choices, screen_pages, with_error
+from gateway.menus.engine.screens import Ctx, Item, Option, Registry, Reprompt, Screen, View
+from gateway.menus.engine.store import Frame
 
 RESUME = "resume"  # the engine's own screen: 1 continue the dropped session, 2 start again
 SECRET_MASK = "xxxx"

@@ -1,7 +1,7 @@
 """What a USSD session remembers between hops (ussd.md), one TypedDict per journey, so that a
 mistyped key is a mypy error. Actions and views declare theirs as `Ctx[PayMemory]` and so on.
 
-The memory is the JSON the store keeps in Redis (gateway.menus.store): these types describe
+The memory is the JSON the store keeps in Redis (gateway.menus.engine.store): these types describe
 it and change nothing in it, so sessions in flight survive a deploy. Every key is optional
 (`total=False`): a journey fills its keys as the caller moves through its screens.
 

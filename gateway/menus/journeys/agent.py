@@ -1,19 +1,19 @@
 """The agent journey (D19, D13): PIN first (3 wrong tries lock for 15 minutes, through
 services.agents.check_pin; the PIN is never shown, stored or logged), then the role's menu.
 Facility staff verify a beneficiary; collectors and supervisors see the collector menu, whose
-options 2-4 (cash, D20-D21) live in gateway.menus.agent_cash."""
+options 2-4 (cash, D20-D21) live in gateway.menus.journeys.agent_cash."""
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from gateway.menus import samples
-from gateway.menus.catalog import Translator
-from gateway.menus.memory import AgentMemory
-from gateway.menus.render import short_name
-from gateway.menus.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
-from gateway.menus.status import verify_view
-from gateway.menus.verify import AMBIGUOUS, check_number, checked_view
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.render import short_name
+from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.memory import AgentMemory
+from gateway.menus.journeys.status import verify_view
+from gateway.menus.journeys.verify import AMBIGUOUS, check_number, checked_view
 from gateway.models import Agent
 from gateway.services import agents
 from gateway.services.coverage import Status
@@ -45,7 +45,7 @@ SCREENS = (
         secret=True,
         exits=(COLLECTOR, FACILITY, SUPERVISOR, "agent_locked", "agent_refused"),
     ),
-    # Options 2-4 (D20, D21): screens in gateway.menus.agent_cash and agent_remit.
+    # Options 2-4 (D20, D21): screens in gateway.menus.journeys.agent_cash and agent_remit.
     _agent_menu(COLLECTOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit"),
     # Supervisors: the collector menu, whose option 4 also lets them confirm (D21).
     _agent_menu(SUPERVISOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit_choice"),

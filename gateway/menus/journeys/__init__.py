@@ -8,9 +8,9 @@ import re
 from functools import cache
 from types import ModuleType
 
-from gateway.menus import agent, agent_cash, agent_remit, member, member_pay, visitor
-from gateway.menus.machine import RESUME
-from gateway.menus.screens import Option, Registry, Screen
+from gateway.menus.engine.machine import RESUME
+from gateway.menus.engine.screens import Option, Registry, Screen
+from gateway.menus.journeys import agent, agent_cash, agent_remit, member, member_pay, visitor
 
 JOURNEYS: tuple[ModuleType, ...] = (member, member_pay, visitor, agent, agent_cash, agent_remit)
 # Where a session may begin (caller.identify and the resume offer).

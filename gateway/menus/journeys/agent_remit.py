@@ -9,8 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
-from gateway.menus import samples
-from gateway.menus.agent_cash import (
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.render import short_name
+from gateway.menus.engine.screens import Ctx, Item, Option, Reprompt, Screen, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.agent_cash import (
     BIG,
     CANCEL,
     CANCELLED,
@@ -20,10 +23,7 @@ from gateway.menus.agent_cash import (
     amount_of,
     request_key,
 )
-from gateway.menus.catalog import Translator
-from gateway.menus.memory import PendingShown, RemitMemory
-from gateway.menus.render import short_name
-from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
+from gateway.menus.journeys.memory import PendingShown, RemitMemory
 from gateway.models import Remittance, RemittanceStatus
 from gateway.services.agents import (
     CashError,

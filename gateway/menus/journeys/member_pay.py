@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import re
 
-from gateway.menus import samples
-from gateway.menus.catalog import Translator
-from gateway.menus.member_views import household_of
-from gateway.menus.memory import PayMemory
-from gateway.menus.screens import Ctx, Option, Reprompt, Screen, View
+from gateway.menus.engine.catalog import Translator
+from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.member_views import household_of
+from gateway.menus.journeys.memory import PayMemory
 from gateway.queueing import defer
 from gateway.services.coverage import amount_due, load_book
 from gateway.services.payments import (

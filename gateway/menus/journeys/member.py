@@ -7,18 +7,18 @@ from __future__ import annotations
 
 from sqlalchemy import and_, select
 
-from gateway.menus import samples
-from gateway.menus.caller import member_data
-from gateway.menus.catalog import LANGUAGES, Translator, pick_language
-from gateway.menus.member_views import (
+from gateway.menus.engine.catalog import LANGUAGES, Translator, pick_language
+from gateway.menus.engine.screens import Ctx, Item, Option, Reprompt, Screen, View
+from gateway.menus.journeys import samples
+from gateway.menus.journeys.caller import member_data
+from gateway.menus.journeys.member_views import (
     coverage,
     coverage_samples,
     household_of,
     payments,
     payments_samples,
 )
-from gateway.menus.memory import MemberMemory
-from gateway.menus.screens import Ctx, Item, Option, Reprompt, Screen, View
+from gateway.menus.journeys.memory import MemberMemory
 from gateway.models import Beneficiary, Household
 
 FAMILY_MAX = 20

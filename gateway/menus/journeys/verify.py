@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.menus.memory import Memory, VerifyMemory
-from gateway.menus.screens import Ctx, Reprompt, View
-from gateway.menus.status import contact_view, verify_view
+from gateway.menus.engine.screens import Ctx, Reprompt, View
+from gateway.menus.journeys.memory import Memory, VerifyMemory
+from gateway.menus.journeys.status import contact_view, verify_view
 from gateway.models import Mutual
 from gateway.services.coverage import (
     AmbiguousNumber,
