@@ -60,7 +60,7 @@ test: $(STAMP)
 # shrink: see scripts/check_coverage.py). Not part of `make test` or CI: it is slower.
 coverage: $(STAMP)
 	rm -f .coverage .coverage.* coverage.json
-	$(BIN)/coverage run -m pytest -n 0
+	$(BIN)/coverage run -m pytest -n $(TEST_WORKERS)
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage json -q -o coverage.json
 	$(BIN)/coverage report --skip-covered --sort=cover
