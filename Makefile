@@ -71,7 +71,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict gateway worker bench scripts
+	$(BIN)/mypy --strict gateway worker bench scripts tests
 
 fmt: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -21,6 +21,7 @@ from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Base
 from gateway.settings import Settings
+from tests.support.redis_url import redis_url_of
 
 # Payment provider fakes and their fixtures (cinetpay_fake, mtnmomo_fake, callback_sink, ...).
 pytest_plugins = ["tests.support.fakes.fixtures"]
@@ -145,7 +146,7 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture(scope="session")
-def _redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis]:
+def _redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Redis[bytes]]:
     url = os.environ.get("REDIS_URL", "")
     if url:
         client = redis.Redis.from_url(url)
@@ -160,7 +161,7 @@ def _redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[redis.Re
 
 
 @pytest.fixture
-def redis_client(_redis_server: redis.Redis) -> redis.Redis:
+def redis_client(_redis_server: redis.Redis[bytes]) -> redis.Redis[bytes]:
     _redis_server.flushdb()
     return _redis_server
 
@@ -185,13 +186,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 AppFactory = Callable[..., Flask]
 
 
-def redis_url_of(client: redis.Redis) -> str:
-    """The test Redis as a URL: REDIS_URL, or the embedded server's unix socket."""
-    return os.environ.get("REDIS_URL") or f"unix://{client.socket_file}"  # type: ignore[attr-defined]
-
-
 @pytest.fixture
-def make_app(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> Iterator[AppFactory]:
+def make_app(
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
+) -> Iterator[AppFactory]:
     """Build apps on the test database and Redis; `make_app(GATEWAY_USSD_TOKEN="t")` overrides."""
     built: list[Flask] = []
 

@@ -41,7 +41,7 @@ def test_resolved_alerts_leave_the_open_list(db: Session) -> None:
 
 
 def test_deferred_job_is_enqueued_only_after_commit(
-    session_factory: sessionmaker[Session], redis_client: redis.Redis
+    session_factory: sessionmaker[Session], redis_client: redis.Redis[bytes]
 ) -> None:
     queueing.enqueue_after_commit(session_factory, lambda: redis_client)
     queue = Queue(queueing.DEFAULT, connection=redis_client)

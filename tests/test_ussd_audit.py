@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -26,8 +27,8 @@ PIN = "2580"
 T0 = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
 
-def hop(db: Session, session_id: str, screen: str, user_input: str = "", **extra: object) -> None:
-    fields: dict[str, object] = {
+def hop(db: Session, session_id: str, screen: str, user_input: str = "", **extra: Any) -> None:
+    fields: dict[str, Any] = {
         "provider": "africastalking",
         "session_id": session_id,
         "phone": PHONE,
@@ -39,11 +40,11 @@ def hop(db: Session, session_id: str, screen: str, user_input: str = "", **extra
         "latency_ms": 12,
         "at": T0,
     }
-    record_hop(db, **(fields | extra))  # type: ignore[arg-type]
+    record_hop(db, **(fields | extra))
 
 
-def end(session_id: str, status: str, **extra: object) -> SessionEnd:
-    fields: dict[str, object] = {
+def end(session_id: str, status: str, **extra: Any) -> SessionEnd:
+    fields: dict[str, Any] = {
         "provider": "africastalking",
         "session_id": session_id,
         "phone": PHONE,
@@ -51,7 +52,7 @@ def end(session_id: str, status: str, **extra: object) -> SessionEnd:
         "service_code": "*144*7#",
         "status": status,
     }
-    return SessionEnd(**(fields | extra))  # type: ignore[arg-type]
+    return SessionEnd(**(fields | extra))
 
 
 @pytest.mark.parametrize(

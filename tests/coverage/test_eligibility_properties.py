@@ -13,9 +13,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Allocation, Payment
 from gateway.services.coverage.allocation import receive_payment
-from gateway.services.coverage.book import load_book
+from gateway.services.coverage.book import PaidPeriod, load_book
 from gateway.services.coverage.eligibility import (
-    PaidPeriod,
     Status,
     household_status,
     spells,
@@ -122,6 +121,7 @@ def test_money_is_conserved_and_household_status_consistent(
     )
     credit = posting.household_credit(db, mutual.id, household.id)
     assert credit >= 0
+    assert allocated is not None
     assert received == allocated + credit
     summary = household_status(load_book(db, household), START + dt.timedelta(days=check_day))
     assert summary.amount_due >= 0

@@ -28,6 +28,7 @@ from gateway.services.agents.registry import add_agent
 from gateway.settings import Settings
 from tests.conftest import AppFactory
 from tests.support.factories import make_household, make_mutual
+from tests.support.redis_url import redis_url_of
 
 HOP = "/ussd/africastalking"
 MEMBER = "+22670123412"
@@ -36,12 +37,11 @@ FIELDS = ("sessionId", "serviceCode", "phoneNumber", "networkCode", "text")
 
 
 @pytest.fixture
-def env(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> dict[str, str]:
+def env(database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path) -> dict[str, str]:
     """The test database and Redis, as the environment a `gateway` process reads."""
-    redis_url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
     return {
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
+        "REDIS_URL": redis_url_of(redis_client),
         "GATEWAY_VAR_DIR": str(tmp_path / "var"),
         "GATEWAY_ENV": "test",
     }

@@ -49,7 +49,7 @@ class Model:
         self.reversed: set[int] = set()
 
     def post(self, lines: list[tuple[str, int]]) -> None:
-        args = {
+        args: dict[str, Any] = {
             "mutual_id": self.mutual_id,
             "key": f"op:{len(self.posted)}",
             "kind": "test",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -276,7 +277,7 @@ def test_orm_guard_refuses_edits_and_deletes(db: Session, mutual: Mutual) -> Non
     """Append-only (payments.md): the session refuses to flush an edit or a delete."""
     txn = pay(db, mutual, 7, 6000, "pay:R1")
     db.commit()
-    edits = [
+    edits: list[Callable[[], object]] = [
         lambda: setattr(txn.entries[0], "amount", 1),
         lambda: setattr(txn, "description", "edited"),
         lambda: db.delete(txn.entries[0]),

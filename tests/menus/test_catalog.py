@@ -19,7 +19,7 @@ from gateway.menus.engine.screens import Item, Option, Registry, Screen, View
 from gateway.menus.engine.validate import MenuError, problems, render_problems
 from gateway.menus.journeys import registry
 from gateway.settings import Settings
-from tests.support.dialogue import redis_url_of
+from tests.support.redis_url import redis_url_of
 
 
 def broken() -> Registry:
@@ -122,7 +122,7 @@ def test_a_configured_language_without_catalog_is_reported(
 
 
 def test_the_app_refuses_to_start_with_menus_that_do_not_fit(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> None:
     """The validator runs at start-up: 60 characters per screen cannot hold the menus."""
     settings = Settings.from_env(
@@ -173,5 +173,5 @@ def test_registry_is_data() -> None:
     """Screens are frozen values: nothing can change them while the process runs."""
     screen = registry().screens["member_menu"]
     with pytest.raises(AttributeError):
-        screen.text = "x"  # type: ignore[misc]
+        screen.text = "x"  # type: ignore[misc]  # the frozen write mypy refuses, tried at run time
     assert copy.deepcopy(screen) == screen

@@ -21,8 +21,9 @@ from gateway.menus.engine.store import HopStore, SessionStore
 from gateway.menus.journeys import registry
 from gateway.models import Household
 from tests.support import dialogue
-from tests.support.dialogue import Phone, make_ussd_app, post_hop, redis_url_of
+from tests.support.dialogue import Phone, make_ussd_app, post_hop
 from tests.support.factories import make_household, make_mutual
+from tests.support.redis_url import redis_url_of
 
 PHONE = "+22670123412"
 APOLOGY = "Service momentanement indisponible. Merci de reessayer dans quelques minutes."
@@ -162,7 +163,7 @@ def test_divergent_history_is_replayed(client: FlaskClient, household: Household
 
 
 def test_expired_session_restarts_cleanly(
-    client: FlaskClient, household: Household, redis_client: redis.Redis,
+    client: FlaskClient, household: Household, redis_client: redis.Redis[bytes],
     session_factory: sessionmaker[Session],
 ) -> None:  # fmt: skip
     """The Redis record gone (TTL), the next hop replays its whole text from the start."""
@@ -177,7 +178,7 @@ def test_expired_session_restarts_cleanly(
 
 
 def test_session_ttl_is_refreshed(
-    client: FlaskClient, household: Household, redis_client: redis.Redis
+    client: FlaskClient, household: Household, redis_client: redis.Redis[bytes]
 ) -> None:
     phone = Phone(client, PHONE)
     phone.walk("1")
@@ -286,7 +287,7 @@ AppMaker = Callable[..., Flask]
 
 @pytest.fixture
 def app_with(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path, clock: FixedClock
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, clock: FixedClock
 ) -> Iterator[AppMaker]:
     built: list[Flask] = []
 

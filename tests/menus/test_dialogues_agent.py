@@ -59,7 +59,7 @@ def setup(db: Session, clock: FixedClock, role: str = "facility") -> tuple[Mutua
 
 
 def test_facility_agent_verifies_a_beneficiary(
-    db: Session, client: FlaskClient, clock: FixedClock, redis_client: redis.Redis
+    db: Session, client: FlaskClient, clock: FixedClock, redis_client: redis.Redis[bytes]
 ) -> None:
     """D19 then D13: name, sex, year of birth, status with date, co-payment; no payments."""
     _, person = setup(db, clock)

@@ -77,7 +77,7 @@ def test_collect_cash_allocates_and_sends_a_receipt(
     client: FlaskClient,
     clock: FixedClock,
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
 ) -> None:
     """D20: number -> amount -> confirm -> END with the receipt code; the household is
     credited and its two shares allocated (D7), the agent's cash grows, one SMS receipt."""
@@ -213,7 +213,7 @@ def test_duplicated_and_replayed_hops_take_the_cash_once(
     client: FlaskClient,
     clock: FixedClock,
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
 ) -> None:
     """The aggregator resends the confirming hop; then Redis loses the session and the same
     text is replayed from scratch: one collection, one ledger entry, one SMS, same code."""

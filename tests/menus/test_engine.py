@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
+from typing import Any
 from unittest import mock
 
 import pytest
@@ -129,7 +130,7 @@ def test_africastalking_parse_and_format() -> None:
 # --- store and lock -----------------------------------------------------------------------
 
 
-def test_lock_serialises_hops_of_one_session(redis_client: redis.Redis) -> None:
+def test_lock_serialises_hops_of_one_session(redis_client: redis.Redis[bytes]) -> None:
     store = SessionStore(redis_client)
     order: list[str] = []
 
@@ -147,7 +148,7 @@ def test_lock_serialises_hops_of_one_session(redis_client: redis.Redis) -> None:
     assert redis_client.get("ussd:t:1:lock") is None
 
 
-def test_lock_never_frees_a_lock_it_lost(redis_client: redis.Redis) -> None:
+def test_lock_never_frees_a_lock_it_lost(redis_client: redis.Redis[bytes]) -> None:
     """Compare-and-delete: a hop whose lock expired and went to another leaves it alone."""
     with SessionStore(redis_client).hop("ussd:t:3"):
         redis_client.set("ussd:t:3:lock", "another-hop")
@@ -155,7 +156,7 @@ def test_lock_never_frees_a_lock_it_lost(redis_client: redis.Redis) -> None:
 
 
 def test_lock_gives_up_after_waiting(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: redis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("gateway.menus.engine.store.LOCK_WAIT_S", 0.05)
     redis_client.set("ussd:t:2:lock", "held", px=5000)
@@ -163,16 +164,16 @@ def test_lock_gives_up_after_waiting(
         pass
 
 
-def test_hop_reads_and_writes_back_in_one_round_trip_each(redis_client: redis.Redis) -> None:
+def test_hop_reads_and_writes_back_in_one_round_trip_each(redis_client: redis.Redis[bytes]) -> None:
     """Lock + state + the phone's last frame in one pipeline; writes + unlock in another."""
     store = SessionStore(redis_client)
     state = SessionState(frame=Frame("main"), origin=Frame("main"))
     executed: list[int] = []
     real = redis.client.Pipeline.execute
 
-    def counted(pipe: redis.client.Pipeline, *args: object, **kwargs: object) -> object:
+    def counted(pipe: redis.client.Pipeline[bytes], raise_on_error: bool = True) -> list[Any]:
         executed.append(len(pipe.command_stack))
-        return real(pipe, *args, **kwargs)
+        return real(pipe, raise_on_error)
 
     with mock.patch.object(redis.client.Pipeline, "execute", counted):
         with store.hop("ussd:t:5", "+22670000001") as hop:
@@ -188,7 +189,9 @@ def test_hop_reads_and_writes_back_in_one_round_trip_each(redis_client: redis.Re
     assert redis_client.get("ussd:t:5:lock") is None
 
 
-def test_a_failed_hop_writes_nothing_back_and_frees_the_lock(redis_client: redis.Redis) -> None:
+def test_a_failed_hop_writes_nothing_back_and_frees_the_lock(
+    redis_client: redis.Redis[bytes],
+) -> None:
     store = SessionStore(redis_client)
     with pytest.raises(RuntimeError), store.hop("ussd:t:6", "+22670000001") as hop:
         hop.save(SessionState(frame=Frame("main"), origin=Frame("main")))
@@ -202,7 +205,7 @@ def test_a_failed_hop_writes_nothing_back_and_frees_the_lock(redis_client: redis
 
 
 @pytest.fixture
-def machine(redis_client: redis.Redis, settings: Settings, clock: FixedClock) -> Engine:
+def machine(redis_client: redis.Redis[bytes], settings: Settings, clock: FixedClock) -> Engine:
     return Engine(redis_client, settings, clock)
 
 
@@ -226,7 +229,7 @@ def test_engine_idempotent_hops(db: Session, machine: Engine) -> None:
 
 
 def test_engine_never_keeps_a_pin_in_redis(
-    db: Session, machine: Engine, redis_client: redis.Redis
+    db: Session, machine: Engine, redis_client: redis.Redis[bytes]
 ) -> None:
     from gateway.services.agents.registry import add_agent
 
@@ -285,7 +288,7 @@ def test_a_hop_takes_a_handful_of_queries(db: Session, machine: Engine) -> None:
 
 
 def test_resume_after_an_incomplete_session(
-    db: Session, client: FlaskClient, redis_client: redis.Redis
+    db: Session, client: FlaskClient, redis_client: redis.Redis[bytes]
 ) -> None:
     """Dropped inside a flow: the next dial offers 1 Continuer / 2 Recommencer."""
     household = make_household(db, make_mutual(db), phone=PHONE)
@@ -311,7 +314,7 @@ def test_resume_after_an_incomplete_session(
 
 
 def test_no_resume_after_success_end_or_ten_minutes(
-    db: Session, client: FlaskClient, redis_client: redis.Redis
+    db: Session, client: FlaskClient, redis_client: redis.Redis[bytes]
 ) -> None:
     make_household(db, make_mutual(db), phone=PHONE)
     db.commit()
@@ -333,7 +336,7 @@ def test_no_resume_after_success_end_or_ten_minutes(
 
 
 def test_resume_through_the_events_endpoint(
-    db: Session, client: FlaskClient, redis_client: redis.Redis
+    db: Session, client: FlaskClient, redis_client: redis.Redis[bytes]
 ) -> None:
     """The end-of-session notification (Incomplete) is what makes a session resumable."""
     make_household(db, make_mutual(db), phone=PHONE)
@@ -351,7 +354,7 @@ def test_resume_through_the_events_endpoint(
 
 
 def test_agents_are_not_offered_to_resume(
-    db: Session, client: FlaskClient, redis_client: redis.Redis
+    db: Session, client: FlaskClient, redis_client: redis.Redis[bytes]
 ) -> None:
     """A dropped agent session asks for the PIN again rather than restoring a logged-in one."""
     from gateway.services.agents.registry import add_agent

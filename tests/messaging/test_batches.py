@@ -26,11 +26,11 @@ from gateway.providers.africastalking.sms import AfricasTalkingSms
 from gateway.services.messaging import batches, outbox
 from gateway.services.reminders.due import run_reminders
 from gateway.settings import Settings
-from tests.conftest import redis_url_of
 from tests.reminders.test_due import WINDOW_OPENS, build
 from tests.support.factories import make_mutual
 from tests.support.fake_at import FakeAt, running_fake_at
 from tests.support.paths import ROOT
+from tests.support.redis_url import redis_url_of
 from tests.test_architecture import imports_of, module_name
 from worker import jobs, registry
 from worker.jobs.messaging import TransientSmsError, deliver, enqueue_batches, send_sms_batch
@@ -48,7 +48,7 @@ def fake() -> Iterator[tuple[FakeAt, str]]:
 
 @pytest.fixture
 def context(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path, fake: tuple[FakeAt, str]
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, fake: tuple[FakeAt, str]
 ) -> Iterator[jobs.JobContext]:
     settings = Settings.from_env(
         {
@@ -65,7 +65,7 @@ def context(
     ctx.close()
 
 
-def work(connection: redis.Redis) -> None:
+def work(connection: redis.Redis[bytes]) -> None:
     SimpleWorker([Queue(registry.SMS, connection=connection)], connection=connection).work(
         burst=True
     )
@@ -100,7 +100,7 @@ def statuses(session_factory: sessionmaker[Session]) -> dict[str, str]:
 
 def test_identical_texts_share_a_request_and_each_recipient_gets_its_answer(
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     context: jobs.JobContext,
     fake: tuple[FakeAt, str],
 ) -> None:
@@ -159,7 +159,7 @@ def test_a_500_puts_the_batch_back_for_a_retry_with_backoff(
 def test_405_pauses_the_campaign_its_messages_wait_and_resume_sends_them(
     db: Session,
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     context: jobs.JobContext,
     fake: tuple[FakeAt, str],
     database_url: str,
@@ -207,7 +207,7 @@ def test_405_pauses_the_campaign_its_messages_wait_and_resume_sends_them(
     assert db.scalars(select(Alert.resolved_at)).all()[0] is not None
 
 
-def test_the_token_bucket_is_atomic_and_shared(redis_client: redis.Redis) -> None:
+def test_the_token_bucket_is_atomic_and_shared(redis_client: redis.Redis[bytes]) -> None:
     """Two workers' buckets on one key: together they never exceed the rate."""
     now = [1000.0]
     slept: list[float] = []
@@ -242,7 +242,9 @@ def test_sending_waits_for_the_rate(
 
 
 def test_the_sweeper_does_not_enqueue_a_batch_twice_while_it_waits(
-    session_factory: sessionmaker[Session], redis_client: redis.Redis, context: jobs.JobContext
+    session_factory: sessionmaker[Session],
+    redis_client: redis.Redis[bytes],
+    context: jobs.JobContext,
 ) -> None:
     identical(session_factory, PHONES[:2])
     first = enqueue_batches(redis_client)

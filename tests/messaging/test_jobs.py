@@ -4,7 +4,6 @@ second run sends nothing, transient errors retry with backoff, 405 fails with an
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,14 +11,14 @@ import pytest
 import redis
 from rq import Queue
 from rq.job import JobStatus
-from rq.registry import ScheduledJobRegistry
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage
 from gateway.providers.sms import SandboxSms
-from gateway.services.messaging import SendResult, outbox
+from gateway.services.messaging import Outcome, SendResult, outbox
 from gateway.settings import Settings
 from tests.support.factories import make_mutual
+from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
 from worker.jobs.messaging import enqueue_pending_sms, send_sms
 from worker.rq_workers import SimpleWorker
@@ -32,25 +31,24 @@ class Recording:
 
     name = "fake"
 
-    def __init__(self, outcome: str = "accepted", code: int | None = 101) -> None:
+    def __init__(self, outcome: Outcome = "accepted", code: int | None = 101) -> None:
         self.outcome, self.code = outcome, code
         self.sent: list[tuple[list[str], str, str | None]] = []
 
     def send(self, phone_e164s: list[str], text: str, sender_id: str | None) -> list[SendResult]:
         self.sent.append((phone_e164s, text, sender_id))
         mid = f"id-{len(self.sent)}" if self.outcome == "accepted" else None
-        return [SendResult(p, self.code, mid, self.outcome, "fake") for p in phone_e164s]  # type: ignore[arg-type]
+        return [SendResult(p, self.code, mid, self.outcome, "fake") for p in phone_e164s]
 
 
 @pytest.fixture
 def job_context(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> Iterator[jobs.JobContext]:
-    url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
     settings = Settings.from_env(
         {
             "DATABASE_URL": database_url,
-            "REDIS_URL": url,
+            "REDIS_URL": redis_url_of(redis_client),
             "GATEWAY_VAR_DIR": str(tmp_path / "var"),
             "GATEWAY_ENV": "test",
         }
@@ -80,7 +78,7 @@ def queued(
         return message.id
 
 
-def work(connection: redis.Redis) -> None:
+def work(connection: redis.Redis[bytes]) -> None:
     queue = Queue(registry.SMS, connection=connection)
     SimpleWorker([queue], connection=connection).work(burst=True)
 
@@ -94,7 +92,7 @@ def load(session_factory: sessionmaker[Session], message_id: int) -> OutboxMessa
 
 def test_queue_then_send_with_the_sandbox_and_a_second_run_sends_nothing(
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     job_context: jobs.JobContext,
 ) -> None:
     message_id = queued(session_factory)
@@ -131,7 +129,7 @@ def test_the_mutual_sender_id_and_the_text_go_to_the_provider(
 
 def test_transient_errors_are_retried_with_backoff(
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     job_context: jobs.JobContext,
 ) -> None:
     message_id = queued(session_factory, sender=None)
@@ -142,7 +140,7 @@ def test_transient_errors_are_retried_with_backoff(
     message = load(session_factory, message_id)
     assert (message.status, message.attempts) == ("QUEUED", 1)
     assert message.last_error == "transient: fake"
-    scheduled = ScheduledJobRegistry(registry.SMS, connection=redis_client)
+    scheduled = Queue(registry.SMS, connection=redis_client).scheduled_job_registry
     assert job_id in scheduled.get_job_ids()  # RQ retries it after the first interval
     assert registry.spec("send-sms").retries + 1 == outbox.MAX_ATTEMPTS
     # The retry, once the provider is back, sends it.
@@ -191,7 +189,7 @@ def test_a_provider_crash_counts_as_unknown(
 
 def test_the_periodic_dispatch_sends_what_an_enqueue_after_commit_lost(
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     job_context: jobs.JobContext,
 ) -> None:
     """architecture.md: the outbox row is the record; the scheduled sweeper re-enqueues it."""

@@ -38,7 +38,7 @@ JAN_5 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
 @pytest.fixture
 def live(
     database_url: str,
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     tmp_path: Path,
     clock: FixedClock,
     session_factory: sessionmaker[Session],

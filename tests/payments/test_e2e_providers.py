@@ -57,7 +57,7 @@ def provider_env(name: str, cinetpay: CinetPayFake, mtnmomo: MtnMomoFake) -> dic
 def live(
     request: pytest.FixtureRequest,
     database_url: str,
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     tmp_path: Path,
     clock: FixedClock,
     session_factory: sessionmaker[Session],

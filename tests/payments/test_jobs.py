@@ -37,7 +37,6 @@ from tests.support.payments import (
     effects,
     env,
     family,
-    redis_url,
     sandbox_row,
 )
 from worker import registry
@@ -45,6 +44,7 @@ from worker.jobs.payments import sweep_payments
 
 __all__ = ["env"]
 from tests.support.paths import ROOT
+from tests.support.redis_url import redis_url_of
 
 
 def new_intent(env: PayEnv, factory: sessionmaker[Session], amount: int = 6000) -> PaymentIntent:
@@ -303,7 +303,7 @@ def test_worker_killed_between_call_and_commit(
     child_env = {
         **os.environ,
         "DATABASE_URL": env.settings.database_url,
-        "REDIS_URL": redis_url(env.redis),
+        "REDIS_URL": redis_url_of(env.redis),
         "GATEWAY_ENV": "test",
         "GATEWAY_VAR_DIR": str(env.settings.var_dir),
         "GATEWAY_SANDBOX_AUTO": "off",
@@ -352,7 +352,7 @@ def test_sandbox_decision_retried_when_the_gateway_does_not_answer(
 def cli(env: PayEnv, *args: str) -> Any:
     environ = {
         "DATABASE_URL": env.settings.database_url,
-        "REDIS_URL": redis_url(env.redis),
+        "REDIS_URL": redis_url_of(env.redis),
         "GATEWAY_ENV": "test",
         "GATEWAY_VAR_DIR": str(env.settings.var_dir),
     }

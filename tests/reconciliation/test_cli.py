@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,13 +11,14 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 from rq import Queue
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.cli import main
 from gateway.models import ReconMatch, ReconMissing, StatementLine, SuspenseItem
 from gateway.settings import Settings
 from tests.support.reconciliation import STATEMENTS, golden_day
+from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
 from worker.rq_workers import SimpleWorker
 
@@ -28,11 +28,10 @@ BUCKETS = {"matched", "missing_in_ledger", "missing_in_statement", "amount_misma
 
 
 @pytest.fixture
-def env(database_url: str, redis_client: redis.Redis, tmp_path: Path) -> dict[str, str]:
-    url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
+def env(database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path) -> dict[str, str]:
     return {
         "DATABASE_URL": database_url,
-        "REDIS_URL": url,
+        "REDIS_URL": redis_url_of(redis_client),
         "GATEWAY_ENV": "test",
         "GATEWAY_VAR_DIR": str(tmp_path / "var"),
     }
@@ -144,12 +143,12 @@ def test_the_reconcile_job_runs_once_per_day(
     run: Invoke,
     golden: None,
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     job_context: jobs.JobContext,
 ) -> None:
     imported(run)
     with session_factory() as session:
-        session.execute(ReconMissing.__table__.delete())
+        session.execute(delete(ReconMissing))
         session.commit()
     queued = run(
         "run", "--provider", "sandbox", "--mutual", "GOLD", "--day", "2026-11-24", "--enqueue"

@@ -5,12 +5,15 @@ that is byte-identical on a rerun, on a re-import and on a reordered file."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import (
     LedgerTransaction,
+    Mutual,
+    PaymentIntent,
     ReconMatch,
     ReconMissing,
     StatementLine,
@@ -26,14 +29,14 @@ FILE = STATEMENTS / "sandbox_2026-11-24.csv"
 REORDERED = STATEMENTS / "sandbox_2026-11-24_reordered.csv"
 
 
-def run(db: Session, path=FILE):  # type: ignore[no-untyped-def]
+def run(db: Session, path: Path = FILE) -> tuple[Mutual, dict[str, PaymentIntent]]:
     mutual, intents = golden_day(db)
     import_and_reconcile(db, mutual, "sandbox", path.read_bytes(), filename=path.name, now=NOW)
     db.flush()
     return mutual, intents
 
 
-def results(db: Session) -> dict[str, tuple[str, int | None, str | None]]:
+def results(db: Session) -> dict[str | None, tuple[str, int | None, str | None]]:
     rows = db.execute(
         select(
             StatementLine.provider_txn_id, ReconMatch.bucket, ReconMatch.tier, ReconMatch.action
@@ -135,7 +138,9 @@ def test_rerun_and_reimport_add_nothing_and_give_the_same_bytes(db: Session) -> 
     assert as_json(report) + as_text(report) == first
 
 
-def test_a_reordered_file_gives_a_byte_identical_report(db: Session, session_factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_reordered_file_gives_a_byte_identical_report(
+    db: Session, session_factory: sessionmaker[Session]
+) -> None:
     mutual, _ = run(db)
     first = as_json(build_report(db, mutual, "sandbox", DAY))
     text = as_text(build_report(db, mutual, "sandbox", DAY))

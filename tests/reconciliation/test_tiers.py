@@ -5,6 +5,7 @@ both ways, (4) a person decides; and missing_in_statement within or past the set
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -32,8 +33,8 @@ def mutual(db: Session) -> Mutual:
     return make_mutual(db, code="TIER")
 
 
-def pending(db: Session, mutual: Mutual, n: int, **kw: object) -> PaymentIntent:
-    return intent(db, make_household(db, mutual, number=f"T{n:03d}"), n, **kw)  # type: ignore[arg-type]
+def pending(db: Session, mutual: Mutual, n: int, **kw: Any) -> PaymentIntent:
+    return intent(db, make_household(db, mutual, number=f"T{n:03d}"), n, **kw)
 
 
 def reconcile(db: Session, mutual: Mutual, *rows: str) -> dict[str, tuple[str, int | None]]:
@@ -229,14 +230,14 @@ def test_matching_again_before_acting_leaves_earlier_rows_alone(
 def test_missing_rows_are_recomputed_after_acting_only_when_a_status_was_applied(
     db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gateway.services.reconciliation import effects
+    from gateway.services.reconciliation import effects, match
 
     calls: list[object] = []
-    refresh = effects.refresh_missing
+    refresh = match.refresh_missing
 
-    def counted(*args: object) -> None:
-        calls.append(args)
-        refresh(*args)  # type: ignore[arg-type]
+    def counted(session: Session, scope: match.Scope, lag_hours: int) -> None:
+        calls.append((scope, lag_hours))
+        refresh(session, scope, lag_hours)
 
     monkeypatch.setattr(effects, "refresh_missing", counted)
     reconcile(db, mutual, "Z-1,,,100,XOF,SUCCEEDED,2026-11-24 09:00,0")  # suspense only

@@ -71,11 +71,11 @@ def coverage_world(db: Session) -> World:
     return world
 
 
-def sent_to(db: Session) -> list[tuple[int, str]]:
+def sent_to(db: Session) -> list[tuple[int | None, str]]:
     rows = db.execute(
         select(OutboxMessage.household_id, OutboxMessage.template).order_by(OutboxMessage.id)
     )
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(household, template) for household, template in rows]
 
 
 def test_coverage_end_rules_fire_per_household_on_their_days(db: Session) -> None:

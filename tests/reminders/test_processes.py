@@ -14,16 +14,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage, ReminderOccurrence
-from tests.conftest import redis_url_of
 from tests.reminders.test_due import WINDOW_OPENS, build
 from tests.support.paths import ROOT
+from tests.support.redis_url import redis_url_of
 from worker import registry
 
 
 @pytest.mark.postgres
 def test_two_worker_processes_at_once_send_nothing_twice(
     session_factory: sessionmaker[Session],
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     database_url: str,
     tmp_path: Path,
 ) -> None:

@@ -7,7 +7,6 @@ Fixtures `ussd_app` and `client` are imported by the dialogue test modules."""
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,16 +20,12 @@ from gateway.app import create_app
 from gateway.clock import FixedClock
 from gateway.menus.engine.render import GSM7
 from gateway.settings import Settings
+from tests.support.redis_url import redis_url_of
 
 BUDGET = 160
 SERVICE_CODE = "*144*7#"
 NETWORK = "61302"
 _sessions = itertools.count(1)
-
-
-def redis_url_of(client: redis.Redis) -> str:
-    """The test Redis as a URL: REDIS_URL, or the embedded server's unix socket."""
-    return os.environ.get("REDIS_URL") or f"unix://{client.socket_file}"  # type: ignore[attr-defined]
 
 
 def make_ussd_app(
@@ -53,7 +48,7 @@ def make_ussd_app(
 
 @pytest.fixture
 def ussd_app(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path, clock: FixedClock
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, clock: FixedClock
 ) -> Iterator[Flask]:
     app = make_ussd_app(database_url, redis_url_of(redis_client), tmp_path / "var", clock)
     yield app

@@ -4,12 +4,12 @@ a burst worker, and what the ledger and the outbox hold for an intent."""
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -36,6 +36,7 @@ from gateway.providers.payments.sandbox import SandboxProvider, SignedCallback
 from gateway.services.ledger import posting
 from gateway.settings import Settings
 from tests.support.factories import make_household, make_mutual
+from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
 from worker.jobs import payments as payment_jobs
 from worker.rq_workers import SimpleWorker
@@ -49,15 +50,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def redis_url(client: redis.Redis) -> str:
-    return os.environ.get("REDIS_URL") or f"unix://{client.socket_file}"  # type: ignore[attr-defined]
-
-
-def pay_settings(database_url: str, client: redis.Redis, var: Path, **env: str) -> Settings:
+def pay_settings(database_url: str, client: redis.Redis[bytes], var: Path, **env: str) -> Settings:
     return Settings.from_env(
         {
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url(client),
+            "REDIS_URL": redis_url_of(client),
             "GATEWAY_VAR_DIR": str(var),
             "GATEWAY_ENV": "test",
             "GATEWAY_SANDBOX_AUTO": "off",
@@ -75,7 +72,7 @@ class PayEnv:
     app: Flask
     client: FlaskClient
     context: jobs.JobContext
-    redis: redis.Redis
+    redis: redis.Redis[bytes]
     factory: sessionmaker[Session]
     clock: FixedClock
 
@@ -99,7 +96,7 @@ class PayEnv:
 
 def build_env(
     database_url: str,
-    client: redis.Redis,
+    client: redis.Redis[bytes],
     var: Path,
     clock: FixedClock,
     factory: sessionmaker[Session],
@@ -116,7 +113,7 @@ def build_env(
 @pytest.fixture
 def env(
     database_url: str,
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     tmp_path: Path,
     clock: FixedClock,
     session_factory: sessionmaker[Session],
@@ -160,7 +157,7 @@ def serve(app: Flask, port: int = 0) -> Server:
 
 
 def family(
-    factory: sessionmaker[Session], members: int = 3, phone: str = PHONE, **product: object
+    factory: sessionmaker[Session], members: int = 3, phone: str = PHONE, **product: Any
 ) -> tuple[int, str]:
     """A committed mutual and household; returns (household id, number)."""
     with factory.begin() as session:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from rq.job import Job, JobStatus, validate_job_id
 from gateway.cli import main as gateway_cli
 from gateway.clock import FixedClock
 from gateway.settings import Settings
+from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
 from worker.main import check_queues, run_worker
 from worker.rq_workers import SimpleWorker
@@ -36,14 +36,13 @@ def fixed_clock() -> FixedClock:
 
 @pytest.fixture
 def job_settings(
-    database_url: str, redis_client: redis.Redis, tmp_path: Path
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> Iterator[Settings]:
     """Settings on the test database and Redis, installed as the jobs' context."""
-    url = os.environ.get("REDIS_URL") or f"unix://{redis_client.socket_file}"  # type: ignore[attr-defined]
     settings = Settings.from_env(
         {
             "DATABASE_URL": database_url,
-            "REDIS_URL": url,
+            "REDIS_URL": redis_url_of(redis_client),
             "GATEWAY_VAR_DIR": str(tmp_path / "var"),
             "GATEWAY_ENV": "test",
         }
@@ -53,7 +52,7 @@ def job_settings(
     jobs.context().close()
 
 
-def queued_ids(connection: redis.Redis) -> list[str]:
+def queued_ids(connection: redis.Redis[bytes]) -> list[str]:
     return [jid for name in registry.QUEUES for jid in Queue(name, connection=connection).job_ids]
 
 
@@ -82,7 +81,7 @@ HOURLY_AND_DAILY = tuple(p for p in SCHEDULE if p.job in ("daily-allocation", "l
 
 
 def test_two_schedulers_ticking_at_once_enqueue_each_occurrence_once(
-    redis_client: redis.Redis, fixed_clock: FixedClock
+    redis_client: redis.Redis[bytes], fixed_clock: FixedClock
 ) -> None:
     schedulers = [Scheduler(redis_client, HOURLY_AND_DAILY, clock=fixed_clock) for _ in range(2)]
     barrier = threading.Barrier(len(schedulers))
@@ -105,7 +104,7 @@ def test_two_schedulers_ticking_at_once_enqueue_each_occurrence_once(
 
 
 def test_the_next_occurrence_is_enqueued_when_it_comes(
-    redis_client: redis.Redis, fixed_clock: FixedClock
+    redis_client: redis.Redis[bytes], fixed_clock: FixedClock
 ) -> None:
     scheduler = Scheduler(redis_client, HOURLY_AND_DAILY, clock=fixed_clock)
     assert len(scheduler.tick()) == 2
@@ -118,7 +117,7 @@ def test_the_next_occurrence_is_enqueued_when_it_comes(
 
 
 def test_a_failed_enqueue_releases_the_claim(
-    redis_client: redis.Redis, fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+    redis_client: redis.Redis[bytes], fixed_clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     table = [Periodic("ledger-audit", every_s=3600)]
     scheduler = Scheduler(redis_client, table, clock=fixed_clock)
@@ -135,7 +134,7 @@ def test_a_failed_enqueue_releases_the_claim(
     assert scheduler.tick() == ["ledger-audit-2026-11-24T10"]
 
 
-def test_the_scheduler_loop_survives_a_failing_tick(redis_client: redis.Redis) -> None:
+def test_the_scheduler_loop_survives_a_failing_tick(redis_client: redis.Redis[bytes]) -> None:
     class Flaky(Scheduler):
         calls = 0
 
@@ -152,12 +151,12 @@ def test_the_scheduler_loop_survives_a_failing_tick(redis_client: redis.Redis) -
     assert flaky.calls == 2
 
 
-def test_jobs_carry_their_queue_and_retry_policy(redis_client: redis.Redis) -> None:
+def test_jobs_carry_their_queue_and_retry_policy(redis_client: redis.Redis[bytes]) -> None:
     for name, spec in registry.JOBS.items():
         job = registry.enqueue(redis_client, name, job_id=f"policy-{name}")
         assert job.origin == spec.queue in registry.QUEUES
         assert job.retries_left == spec.retries >= 1
-        assert list(job.retry_intervals) == list(spec.intervals)
+        assert job.retry_intervals == list(spec.intervals)
         assert job.func_name == spec.path
         module, _, func = spec.path.rpartition(".")
         assert module.startswith("worker.")
@@ -165,7 +164,7 @@ def test_jobs_carry_their_queue_and_retry_policy(redis_client: redis.Redis) -> N
 
 
 def test_scheduled_jobs_run_in_a_simple_worker(
-    redis_client: redis.Redis, fixed_clock: FixedClock, job_settings: Settings
+    redis_client: redis.Redis[bytes], fixed_clock: FixedClock, job_settings: Settings
 ) -> None:
     enqueued = Scheduler(redis_client, clock=fixed_clock).tick()
     queues = [Queue(name, connection=redis_client) for name in registry.QUEUES]
@@ -177,7 +176,7 @@ def test_scheduled_jobs_run_in_a_simple_worker(
 
 
 def test_run_worker_in_burst_mode_runs_what_is_queued(
-    redis_client: redis.Redis, job_settings: Settings
+    redis_client: redis.Redis[bytes], job_settings: Settings
 ) -> None:
     job = registry.enqueue(redis_client, "daily-allocation", "2026-11-24", job_id="burst-1")
     assert run_worker(job_settings, ["default"], burst=True)
