@@ -19,8 +19,11 @@ from gateway import migrate
 from gateway.app import create_app
 from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
-from gateway.models import Base
+from gateway.models import Base, Mutual
+from gateway.services.mutuals.config import load_mutual
 from gateway.settings import Settings
+from tests.support.factories import make_mutual
+from tests.support.paths import DATA
 from tests.support.redis_url import redis_url_of
 
 # Payment provider fakes and their fixtures (cinetpay_fake, mtnmomo_fake, callback_sink, ...).
@@ -143,6 +146,19 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     yield session
     session.rollback()
     session.close()
+
+
+@pytest.fixture
+def mutual(db: Session) -> Mutual:
+    """Mutual MUT with make_mutual's one product, flushed: the usual ground of a domain test."""
+    return make_mutual(db)
+
+
+@pytest.fixture
+def toml_mutual(db: Session) -> Mutual:
+    """Mutual TST as tests/data/mutual.toml declares it, the one the CSV files of tests/data
+    name: for the imports and the commands that read those files."""
+    return load_mutual(db, DATA / "mutual.toml")
 
 
 @pytest.fixture(scope="session")

@@ -20,20 +20,14 @@ from gateway.services.agents.registry import (
     check_pin_strength,
     verify_pin,
 )
-from gateway.services.mutuals.config import load_mutual
 from tests.support.paths import DATA
 
 T0 = dt.datetime(2026, 11, 24, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return load_mutual(db, DATA / "mutual.toml")
-
-
-@pytest.fixture
-def agent(db: Session, mutual: Mutual) -> Agent:
-    return add_agent(db, mutual, phone="70 00 00 01", name="Ali", role="collector", pin="2580")
+def agent(db: Session, toml_mutual: Mutual) -> Agent:
+    return add_agent(db, toml_mutual, phone="70 00 00 01", name="Ali", role="collector", pin="2580")
 
 
 def test_add_agent_normalises_and_hashes(agent: Agent) -> None:
@@ -43,20 +37,26 @@ def test_add_agent_normalises_and_hashes(agent: Agent) -> None:
     assert verify_pin(agent, "2580") and not verify_pin(agent, "2581")
 
 
-def test_same_pin_gives_different_hashes(db: Session, mutual: Mutual, agent: Agent) -> None:
-    other = add_agent(db, mutual, phone="70000002", name="Awa", role="facility", pin="2580")
+def test_same_pin_gives_different_hashes(db: Session, toml_mutual: Mutual, agent: Agent) -> None:
+    other = add_agent(db, toml_mutual, phone="70000002", name="Awa", role="facility", pin="2580")
     assert other.pin_hash.split("$")[4] != agent.pin_hash.split("$")[4]
 
 
-def test_adding_again_updates_the_agent(db: Session, mutual: Mutual, agent: Agent) -> None:
+def test_adding_again_updates_the_agent(db: Session, toml_mutual: Mutual, agent: Agent) -> None:
     """Idempotent by phone: same command, nothing changes; new values update the agent."""
     pin_hash = agent.pin_hash
     again = add_agent(
-        db, mutual, phone="+226 70 00 00 01", name="Ali", role="collector", pin="2580"
+        db, toml_mutual, phone="+226 70 00 00 01", name="Ali", role="collector", pin="2580"
     )
     assert again is agent and agent.pin_hash == pin_hash
     add_agent(
-        db, mutual, phone="70000001", name="Ali K.", role="supervisor", pin="3690", section="Nord"
+        db,
+        toml_mutual,
+        phone="70000001",
+        name="Ali K.",
+        role="supervisor",
+        pin="3690",
+        section="Nord",
     )
     assert (agent.name, agent.role, agent.section is not None) == ("Ali K.", "supervisor", True)
     assert verify_pin(agent, "3690")
@@ -69,15 +69,15 @@ def test_weak_or_malformed_pins_are_refused(pin: str) -> None:
         check_pin_strength(pin)
 
 
-def test_bad_definitions(db: Session, mutual: Mutual) -> None:
+def test_bad_definitions(db: Session, toml_mutual: Mutual) -> None:
     with pytest.raises(AgentError, match="role must be one of"):
-        add_agent(db, mutual, phone="70000009", name="X", role="boss", pin="2580")
+        add_agent(db, toml_mutual, phone="70000009", name="X", role="boss", pin="2580")
     with pytest.raises(AgentError, match="unknown section 'Est'"):
         add_agent(
-            db, mutual, phone="70000009", name="X", role="collector", pin="2580", section="Est"
+            db, toml_mutual, phone="70000009", name="X", role="collector", pin="2580", section="Est"
         )
     with pytest.raises(InvalidPhone):
-        add_agent(db, mutual, phone="12345", name="X", role="collector", pin="2580")
+        add_agent(db, toml_mutual, phone="12345", name="X", role="collector", pin="2580")
 
 
 def test_right_pin(db: Session, agent: Agent) -> None:

@@ -8,19 +8,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.models import Household
-from gateway.services.coverage.allocation import allocate_due, receive_payment
+from gateway.services.coverage.allocation import allocate_due
 from gateway.services.coverage.query import coverage
 from gateway.services.ledger import posting
+from tests.support.coverage import pay
 from tests.support.factories import add_beneficiary, make_household, make_mutual
 
 D = dt.date
-
-
-def pay(db: Session, household: Household, amount: int, day: dt.date, ref: str = "") -> None:
-    reference = ref or f"P-{household.number}-{day.isoformat()}-{amount}"
-    receive_payment(
-        db, household=household, amount=amount, paid_on=day, channel="cash", reference=reference
-    )
 
 
 def check(db: Session, number: str, day: dt.date) -> dict[str, Any]:

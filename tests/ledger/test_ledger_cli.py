@@ -16,8 +16,8 @@ from gateway.cli import main
 from gateway.models import Household, Mutual
 from gateway.services import ledger
 from gateway.services.ledger import posting
-from tests.ledger.test_posting import DAY, pay, tamper
 from tests.support.factories import make_household, make_mutual
+from tests.support.ledger import DAY, pay, tamper
 
 Invoke = Callable[..., Result]
 

@@ -21,41 +21,11 @@ from gateway.services.ledger import posting
 from gateway.services.ledger.errors import IdempotencyConflict, LedgerError, UnbalancedTransaction
 from gateway.services.ledger.posting import AppendOnlyViolation
 from tests.support.factories import make_household, make_mutual
-
-DAY = dt.date(2026, 1, 15)
-FLOAT = "asset:float:sandbox"
-
-
-def tamper(engine: Engine, sql: str, **params: Any) -> None:
-    """Edit the ledger behind the application's back, as someone with database access could:
-    PostgreSQL skips triggers in replica mode; SQLite drops the trigger in this test's file."""
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            conn.execute(text("SET LOCAL session_replication_role = replica"))
-        else:
-            conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_update"))
-        conn.execute(text(sql), params)
-
-
-def pay(db: Session, mutual: Mutual, household_id: int, amount: int, key: str) -> LedgerTransaction:
-    """Mobile payment confirmed: Dr float / Cr household (payments.md flows)."""
-    return posting.post(
-        db,
-        mutual_id=mutual.id,
-        key=key,
-        kind="payment",
-        occurred_on=DAY,
-        lines=[(FLOAT, amount), (ledger.accounts.household(household_id), -amount)],
-    )
+from tests.support.ledger import DAY, FLOAT, pay
 
 
 def count(db: Session, model: type[Any]) -> int:
     return int(db.scalar(select(func.count()).select_from(model)) or 0)
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return make_mutual(db)
 
 
 def test_balanced_posting_records_signed_entries(db: Session, mutual: Mutual) -> None:

@@ -17,16 +17,10 @@ from gateway.lib.phones import InvalidPhone, digits_of, mask_msisdn, normalize_m
 from gateway.models import Beneficiary, Household, HouseholdPhone, Mutual
 from gateway.services.members import importer
 from gateway.services.members.importer import COLUMNS, ImportErrors, import_members
-from gateway.services.mutuals.config import load_mutual
 from tests.support.paths import DATA
 
 MEMBERS = DATA / "members.csv"
 HEADER = ",".join(COLUMNS) + "\n"
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return load_mutual(db, DATA / "mutual.toml")
 
 
 def _household(db: Session, number: str) -> Household:
@@ -57,11 +51,11 @@ def _row(household: str, member: str, relation: str = "child", **cells: str) -> 
     return ",".join(values.get(column, "") for column in COLUMNS) + "\n"
 
 
-def test_happy_path(db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_happy_path(db: Session, toml_mutual: Mutual, monkeypatch: pytest.MonkeyPatch) -> None:
     """Counts, household values from the head's row, normalised phones (E.164), canonical
     spellings, leavers; chunks of 2 rows exercise the bulk writes' boundaries."""
     monkeypatch.setattr(importer, "CHUNK", 2)
-    report = import_members(db, mutual, MEMBERS)
+    report = import_members(db, toml_mutual, MEMBERS)
     assert (report.households_created, report.beneficiaries_created) == (3, 7)
     assert report.warnings == []
     h1, h2, h3 = (_household(db, n) for n in ("H-001", "H-002", "H-003"))
@@ -79,10 +73,10 @@ def test_happy_path(db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
     )
 
 
-def test_several_phones_and_a_shared_phone(db: Session, mutual: Mutual) -> None:
+def test_several_phones_and_a_shared_phone(db: Session, toml_mutual: Mutual) -> None:
     """Phones separated by `;`, the head's first one primary, dependants' phones added;
     one phone may serve two households (HouseholdPhone)."""
-    import_members(db, mutual, MEMBERS)
+    import_members(db, toml_mutual, MEMBERS)
     assert _phones(db, "H-001") == [
         ("+22670112233", True),
         ("+22676000001", False),
@@ -92,34 +86,36 @@ def test_several_phones_and_a_shared_phone(db: Session, mutual: Mutual) -> None:
     assert _phones(db, "H-003") == [("+22670123412", True)]
 
 
-def test_reimport_changes_nothing(db: Session, mutual: Mutual) -> None:
+def test_reimport_changes_nothing(db: Session, toml_mutual: Mutual) -> None:
     """Idempotent upsert by member and household number."""
-    import_members(db, mutual, MEMBERS)
+    import_members(db, toml_mutual, MEMBERS)
     db.commit()
     before = _snapshot(db)
-    report = import_members(db, mutual, MEMBERS)
+    report = import_members(db, toml_mutual, MEMBERS)
     assert (report.households_created, report.households_updated) == (0, 0)
     assert (report.beneficiaries_created, report.beneficiaries_updated) == (0, 0)
     assert (report.households_unchanged, report.beneficiaries_unchanged) == (3, 7)
     assert _snapshot(db) == before
 
 
-def test_reimport_updates_and_replaces_phones(db: Session, mutual: Mutual) -> None:
-    import_members(db, mutual, MEMBERS)
+def test_reimport_updates_and_replaces_phones(db: Session, toml_mutual: Mutual) -> None:
+    import_members(db, toml_mutual, MEMBERS)
     household = _household(db, "H-001")  # loaded before: the import must refresh it
     assert len(household.phones) == 3
     text = MEMBERS.read_text(encoding="utf-8").replace("Awa Sawadogo", "Awa Ouedraogo")
     text = text.replace("70 11 22 33; +226 76 00 00 01", "76 00 00 01")
     text = text.replace("0022675111111", "")
-    report = import_members(db, mutual, text)
+    report = import_members(db, toml_mutual, text)
     assert (report.households_updated, report.beneficiaries_updated) == (1, 1)
     assert [p.msisdn for p in household.phones] == ["+22676000001"]
     assert household.beneficiaries[1].full_name == "Awa Ouedraogo"
 
 
-def test_bad_file_lists_every_bad_line_and_imports_nothing(db: Session, mutual: Mutual) -> None:
+def test_bad_file_lists_every_bad_line_and_imports_nothing(
+    db: Session, toml_mutual: Mutual
+) -> None:
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, DATA / "members_bad.csv")
+        import_members(db, toml_mutual, DATA / "members_bad.csv")
     assert raised.value.errors == [
         "line 2: sex: must be one of M, F, got 'X'",
         "line 3: full_name: required, at most 200 characters",
@@ -146,27 +142,29 @@ def test_bad_file_lists_every_bad_line_and_imports_nothing(db: Session, mutual: 
     assert db.scalar(select(func.count()).select_from(Beneficiary)) == 0
 
 
-def test_header_problems(db: Session, mutual: Mutual) -> None:
+def test_header_problems(db: Session, toml_mutual: Mutual) -> None:
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, "household_number,member_number,colour\n1,2,3\n")
+        import_members(db, toml_mutual, "household_number,member_number,colour\n1,2,3\n")
     assert raised.value.errors[0].startswith("line 1: header: missing column(s) full_name, sex")
     assert raised.value.errors[1] == "line 1: header: unknown column(s) colour"
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, HEADER + "1,2,3\n")
+        import_members(db, toml_mutual, HEADER + "1,2,3\n")
     assert raised.value.errors == ["line 2: row: 3 fields, the header has 14"]
 
 
-def test_line_numbers_count_blank_lines_and_quoted_newlines(db: Session, mutual: Mutual) -> None:
+def test_line_numbers_count_blank_lines_and_quoted_newlines(
+    db: Session, toml_mutual: Mutual
+) -> None:
     """Line numbers are the file's: a blank line and a quoted field over two lines count."""
     head = _row("1", "101", "head", full_name='"Awa\nTraoré"')
     text = HEADER + "\n" + head + _row("1", "102", sex="Q")
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, text)
+        import_members(db, toml_mutual, text)
     assert raised.value.errors == ["line 5: sex: must be one of M, F, got 'Q'"]
 
 
-def test_dry_run_counts_and_writes_nothing(db: Session, mutual: Mutual) -> None:
-    report = import_members(db, mutual, MEMBERS, dry_run=True)
+def test_dry_run_counts_and_writes_nothing(db: Session, toml_mutual: Mutual) -> None:
+    report = import_members(db, toml_mutual, MEMBERS, dry_run=True)
     assert (report.dry_run, report.households_created, report.beneficiaries_created) == (
         True,
         3,
@@ -175,13 +173,13 @@ def test_dry_run_counts_and_writes_nothing(db: Session, mutual: Mutual) -> None:
     assert db.scalar(select(func.count()).select_from(Household)) == 0
 
 
-def test_same_digits_are_a_warning(db: Session, mutual: Mutual) -> None:
+def test_same_digits_are_a_warning(db: Session, toml_mutual: Mutual) -> None:
     """ussd.md: numbers are typed as digits; `12-34` and `1234` cannot be told apart, so
     the import warns (and still imports), in the file and against the database."""
-    import_members(db, mutual, HEADER + _row("55-1", "55-101", "head"))
+    import_members(db, toml_mutual, HEADER + _row("55-1", "55-101", "head"))
     text = HEADER + _row("12-34", "12-3401", "head") + _row("1234", "1234-01", "head")
     text += _row("551", "551-01", "head", phone="70 11 11 11")
-    report = import_members(db, mutual, text)
+    report = import_members(db, toml_mutual, text)
     assert report.households_created == 3
     assert report.warnings == [
         "line 2: household_number: same digits 1234 as household '1234'",
@@ -193,30 +191,30 @@ def test_same_digits_are_a_warning(db: Session, mutual: Mutual) -> None:
     ]
 
 
-def test_member_of_another_household_is_refused(db: Session, mutual: Mutual) -> None:
-    import_members(db, mutual, HEADER + _row("1", "101", "head") + _row("1", "102"))
+def test_member_of_another_household_is_refused(db: Session, toml_mutual: Mutual) -> None:
+    import_members(db, toml_mutual, HEADER + _row("1", "101", "head") + _row("1", "102"))
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, HEADER + _row("2", "201", "head") + _row("2", "102"))
+        import_members(db, toml_mutual, HEADER + _row("2", "201", "head") + _row("2", "102"))
     assert raised.value.errors == ["line 3: member_number: '102' is in household '1'"]
 
 
-def test_a_new_head_needs_the_old_one_listed(db: Session, mutual: Mutual) -> None:
+def test_a_new_head_needs_the_old_one_listed(db: Session, toml_mutual: Mutual) -> None:
     """Exactly one head per household, counting the database: replacing a head means
     listing the former one too (as a dependant, or as removed/deceased)."""
-    import_members(db, mutual, HEADER + _row("1", "101", "head") + _row("1", "102"))
+    import_members(db, toml_mutual, HEADER + _row("1", "101", "head") + _row("1", "102"))
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, mutual, HEADER + _row("1", "102", "head"))
+        import_members(db, toml_mutual, HEADER + _row("1", "102", "head"))
     assert raised.value.errors == [
         "line 2: relationship: the household already has head '101': list that member too"
     ]
     left = _row("1", "101", status="deceased", left_on="2025-06-01")
-    report = import_members(db, mutual, HEADER + _row("1", "102", "head") + left)
+    report = import_members(db, toml_mutual, HEADER + _row("1", "102", "head") + left)
     assert report.beneficiaries_updated == 2
 
 
-def test_household_values_come_from_the_head(db: Session, mutual: Mutual) -> None:
+def test_household_values_come_from_the_head(db: Session, toml_mutual: Mutual) -> None:
     text = HEADER + _row("1", "101", "head", section="Nord") + _row("1", "102", section="Sud")
-    report = import_members(db, mutual, text)
+    report = import_members(db, toml_mutual, text)
     assert report.warnings == [
         "line 3: section: ignored, the household's value is on its head's line 2"
     ]
@@ -224,13 +222,13 @@ def test_household_values_come_from_the_head(db: Session, mutual: Mutual) -> Non
     assert section is not None and section.name == "Nord"
 
 
-def test_a_suspension_survives_a_reimport(db: Session, mutual: Mutual) -> None:
+def test_a_suspension_survives_a_reimport(db: Session, toml_mutual: Mutual) -> None:
     """Suspension (D11) is the mutual's decision: a register saying `active` keeps it."""
-    import_members(db, mutual, MEMBERS)
+    import_members(db, toml_mutual, MEMBERS)
     head = _member(db, "H-00101")
     head.status, head.status_reason = "suspended", "fraud"
     db.flush()
-    report = import_members(db, mutual, MEMBERS)
+    report = import_members(db, toml_mutual, MEMBERS)
     assert report.beneficiaries_updated == 0
     db.refresh(head)
     assert head.status == "suspended"
@@ -293,8 +291,8 @@ def test_masks_and_digits() -> None:
     assert digits_of("H-00 12/B") == "0012"
 
 
-def test_a_file_that_is_not_utf8(db: Session, mutual: Mutual, tmp_path: Path) -> None:
+def test_a_file_that_is_not_utf8(db: Session, toml_mutual: Mutual, tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes((HEADER + _row("1", "101", "head", full_name="Kaboré")).encode("latin-1"))
     with pytest.raises(ImportErrors, match=r"latin1\.csv: not UTF-8 text"):
-        import_members(db, mutual, path)
+        import_members(db, toml_mutual, path)

@@ -19,8 +19,8 @@ from gateway.models import Household
 from gateway.services.agents.registry import add_agent
 from gateway.services.coverage.eligibility import Status
 from gateway.services.coverage.query import coverage
-from tests.coverage.test_eligibility import pay
 from tests.support import dialogue
+from tests.support.coverage import pay
 from tests.support.dialogue import Phone
 from tests.support.factories import add_beneficiary, make_household, make_mutual
 

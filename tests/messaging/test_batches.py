@@ -26,11 +26,11 @@ from gateway.providers.africastalking.sms import AfricasTalkingSms
 from gateway.services.messaging import batches, outbox
 from gateway.services.reminders.due import run_reminders
 from gateway.settings import Settings
-from tests.reminders.test_due import WINDOW_OPENS, build
 from tests.support.factories import make_mutual
 from tests.support.fake_at import FakeAt, running_fake_at
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
+from tests.support.reminders import WINDOW_OPENS, build
 from tests.test_architecture import imports_of, module_name
 from worker import jobs, registry
 from worker.jobs.messaging import TransientSmsError, deliver, enqueue_batches, send_sms_batch

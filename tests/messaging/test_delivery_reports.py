@@ -44,15 +44,15 @@ OPT_OUT = {"senderId": "MUT", "phoneNumber": PHONE}
 
 
 @pytest.fixture
-def mutual(db: Session) -> Mutual:
-    mutual = make_mutual(db)
+def committed_mutual(mutual: Mutual, db: Session) -> Mutual:
+    """Committed: the delivery reports arrive through the app, in sessions of their own."""
     db.commit()
     return mutual
 
 
 @pytest.fixture
-def household(db: Session, mutual: Mutual) -> Household:
-    household = make_household(db, mutual, phone=PHONE, number="1001")
+def household(db: Session, committed_mutual: Mutual) -> Household:
+    household = make_household(db, committed_mutual, phone=PHONE, number="1001")
     db.commit()
     return household
 
@@ -126,9 +126,9 @@ def all_outbox(db: Session) -> list[OutboxMessage]:
     ],
 )
 def test_a_delivery_report_moves_the_message(
-    make_app: AppFactory, db: Session, mutual: Mutual, status: str, final: str
+    make_app: AppFactory, db: Session, committed_mutual: Mutual, status: str, final: str
 ) -> None:
-    message_id = sent_message(db, mutual)
+    message_id = sent_message(db, committed_mutual)
     form = REPORT | {"status": status, "failureReason": "DeliveryFailure"}
     answer = make_app().test_client().post(DELIVERY, data=form)
     assert answer.status_code == 200
@@ -141,9 +141,9 @@ def test_a_delivery_report_moves_the_message(
 
 
 def test_delivery_reports_are_idempotent_and_never_move_back(
-    make_app: AppFactory, db: Session, mutual: Mutual
+    make_app: AppFactory, db: Session, committed_mutual: Mutual
 ) -> None:
-    message_id = sent_message(db, mutual)
+    message_id = sent_message(db, committed_mutual)
     client = make_app().test_client()
     assert client.post(DELIVERY, data=REPORT).status_code == 200
     delivered = message(db, message_id)
@@ -156,18 +156,18 @@ def test_delivery_reports_are_idempotent_and_never_move_back(
 
 
 def test_a_report_for_an_unknown_id_is_acknowledged_and_changes_nothing(
-    make_app: AppFactory, db: Session, mutual: Mutual
+    make_app: AppFactory, db: Session, committed_mutual: Mutual
 ) -> None:
-    message_id = sent_message(db, mutual)
+    message_id = sent_message(db, committed_mutual)
     answer = make_app().test_client().post(DELIVERY, data=REPORT | {"id": "ATXid_nobody"})
     assert answer.status_code == 200
     assert message(db, message_id).status == "SENT"
 
 
 def test_a_report_settles_a_message_whose_send_outcome_was_unknown(
-    db: Session, mutual: Mutual
+    db: Session, committed_mutual: Mutual
 ) -> None:
-    message_id = sent_message(db, mutual)
+    message_id = sent_message(db, committed_mutual)
     row = message(db, message_id)
     row.status = "SENDING"  # the send timed out after acceptance
     db.commit()

@@ -29,16 +29,16 @@ def outbox(db: Session, phone: str = PHONE) -> list[OutboxMessage]:
 
 
 @pytest.fixture
-def mutual(db: Session) -> Mutual:
-    mutual = make_mutual(db)
+def mutual_with_contact(mutual: Mutual, db: Session) -> Mutual:
+    """The replies name the mutual's contact number."""
     mutual.contact = "+226 70 00 00 00"
     db.flush()
     return mutual
 
 
 @pytest.fixture
-def household(db: Session, mutual: Mutual) -> Household:
-    return make_household(db, mutual, phone=PHONE, number="1001")
+def household(db: Session, mutual_with_contact: Mutual) -> Household:
+    return make_household(db, mutual_with_contact, phone=PHONE, number="1001")
 
 
 @pytest.mark.parametrize(
@@ -88,9 +88,9 @@ def test_arret_stops_reminders_and_is_acknowledged_once_when_delivered_three_tim
 
 
 def test_stop_covers_every_household_of_the_phone_with_one_ack(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_contact: Mutual, household: Household
 ) -> None:
-    second = make_household(db, mutual, phone=PHONE, number="1002")
+    second = make_household(db, mutual_with_contact, phone=PHONE, number="1002")
     result = handle_inbound(db, sms("Stop"), now=NOW)
     assert result.households_changed == 2
     assert not household.reminders_enabled and not second.reminders_enabled
@@ -139,9 +139,9 @@ def test_solde_answers_the_household_status(db: Session, household: Household) -
 
 
 def test_solde_answers_one_message_per_household(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_contact: Mutual, household: Household
 ) -> None:
-    make_household(db, mutual, phone=PHONE, number="1002", members=2)
+    make_household(db, mutual_with_contact, phone=PHONE, number="1002", members=2)
     handle_inbound(db, sms("statut"), now=NOW)
     texts = [m.text for m in outbox(db)]
     assert len(texts) == 2

@@ -18,7 +18,7 @@ from gateway.lib import gsm7
 from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
 from gateway.services.messaging import outbox
-from tests.support.factories import make_household, make_mutual
+from tests.support.factories import make_household
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123456"
@@ -37,13 +37,6 @@ LONGEST: dict[str, str] = {
     "contact": "+226 70 12 34 56",
     "status": "COUVERT jusqu'au 31/12/2027 (grace)",
 }
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    mutual = make_mutual(db)
-    db.flush()
-    return mutual
 
 
 def queue(db: Session, mutual: Mutual, **kw: Any) -> OutboxMessage:

@@ -42,16 +42,11 @@ from gateway.services.payments.intents import (
     payment_request,
 )
 from gateway.services.payments.lifecycle import can_move
-from tests.support.factories import make_household, make_mutual
+from tests.support.factories import make_household
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123456"
 DUE = 12_000  # two beneficiaries x 6 000 for 2027 (the 2026 join window is closed, D5)
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return make_mutual(db)
 
 
 @pytest.fixture

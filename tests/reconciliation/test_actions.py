@@ -24,15 +24,15 @@ NOW = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def mutual(db: Session) -> Mutual:
-    made = make_mutual(db, code="ACT")
-    made.payment_settings = {"approval_threshold": 10000}
-    return made
+def mutual_with_threshold(mutual: Mutual) -> Mutual:
+    """Corrections above 10 000 wait for a second operator's approval."""
+    mutual.payment_settings = {"approval_threshold": 10000}
+    return mutual
 
 
 @pytest.fixture
-def household(db: Session, mutual: Mutual) -> Household:
-    return make_household(db, mutual, number="2001")
+def household(db: Session, mutual_with_threshold: Mutual) -> Household:
+    return make_household(db, mutual_with_threshold, number="2001")
 
 
 def held(db: Session, mutual: Mutual | None, amount: int, txn: str = "TX-1") -> SuspenseItem:
@@ -60,32 +60,32 @@ def held(db: Session, mutual: Mutual | None, amount: int, txn: str = "TX-1") -> 
 
 
 def test_assign_moves_the_money_to_the_household_and_allocates(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_threshold: Mutual, household: Household
 ) -> None:
-    item = held(db, mutual, 6000)
+    item = held(db, mutual_with_threshold, 6000)
     action = actions.assign(db, item.id, "2001", by="awa", reason="called the member", now=NOW)
     assert (action.state, action.by, action.reason) == ("DONE", "awa", "called the member")
     assert (item.state, item.household_id, item.resolved_by) == ("ASSIGNED", household.id, "awa")
-    assert posting.balance(db, mutual.id, "liab:suspense:sandbox") == 0
+    assert posting.balance(db, mutual_with_threshold.id, "liab:suspense:sandbox") == 0
     # D7: 6 000 XOF buys the household's year; nothing left as credit.
-    assert posting.household_credit(db, mutual.id, household.id) == 0
-    assert posting.balance(db, mutual.id, "income:contributions") == -6000
+    assert posting.household_credit(db, mutual_with_threshold.id, household.id) == 0
+    assert posting.balance(db, mutual_with_threshold.id, "income:contributions") == -6000
 
 
 def test_assign_an_unbooked_line_books_it_in_the_household_mutual(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_threshold: Mutual, household: Household
 ) -> None:
     item = held(db, None, 3000)
     actions.assign(db, item.id, "2001", by="awa", now=NOW)
-    assert item.mutual_id == mutual.id and item.ledger_key is not None
-    assert posting.balance(db, mutual.id, "asset:float:sandbox") == 3000
-    assert posting.household_credit(db, mutual.id, household.id) == 3000
+    assert item.mutual_id == mutual_with_threshold.id and item.ledger_key is not None
+    assert posting.balance(db, mutual_with_threshold.id, "asset:float:sandbox") == 3000
+    assert posting.household_credit(db, mutual_with_threshold.id, household.id) == 3000
 
 
 def test_above_the_threshold_a_second_person_approves(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_threshold: Mutual, household: Household
 ) -> None:
-    item = held(db, mutual, 12000)
+    item = held(db, mutual_with_threshold, 12000)
     action = actions.assign(db, item.id, "2001", by="awa", reason="receipt seen", now=NOW)
     assert action.state == "PENDING" and item.state == "OPEN"
     with pytest.raises(ReconcileError, match="another person must approve"):
@@ -97,12 +97,15 @@ def test_above_the_threshold_a_second_person_approves(
     assert item.state == "ASSIGNED" and item.resolved_by == "awa"
     kinds = [(a.kind, a.by) for a in db.scalars(select(ReconAction).order_by(ReconAction.id))]
     assert kinds == [("assign", "awa"), ("approve", "issa")]
-    assert posting.balance(db, mutual.id, "liab:suspense:sandbox") == 0
-    assert posting.balance(db, mutual.id, "income:contributions") == -12000  # two years (D7)
+    assert posting.balance(db, mutual_with_threshold.id, "liab:suspense:sandbox") == 0
+    contributions = posting.balance(db, mutual_with_threshold.id, "income:contributions")
+    assert contributions == -12000  # two years (D7)
 
 
-def test_ignore_needs_a_reason_and_closes_the_line(db: Session, mutual: Mutual) -> None:
-    item = held(db, mutual, 500)
+def test_ignore_needs_a_reason_and_closes_the_line(
+    db: Session, mutual_with_threshold: Mutual
+) -> None:
+    item = held(db, mutual_with_threshold, 500)
     with pytest.raises(ReconcileError, match="--reason is required"):
         actions.ignore(db, item.id, reason=" ", by="awa", now=NOW)
     actions.ignore(db, item.id, reason="test payment by the operator", by="awa", now=NOW)
@@ -111,8 +114,10 @@ def test_ignore_needs_a_reason_and_closes_the_line(db: Session, mutual: Mutual) 
         actions.assign(db, item.id, "2001", by="issa", now=NOW)
 
 
-def test_bad_input_changes_nothing(db: Session, mutual: Mutual, household: Household) -> None:
-    item = held(db, mutual, 500)
+def test_bad_input_changes_nothing(
+    db: Session, mutual_with_threshold: Mutual, household: Household
+) -> None:
+    item = held(db, mutual_with_threshold, 500)
     with pytest.raises(ReconcileError, match="no suspense line 999"):
         actions.assign(db, 999, "2001", by="awa", now=NOW)
     with pytest.raises(ReconcileError, match="unknown household"):
@@ -123,11 +128,14 @@ def test_bad_input_changes_nothing(db: Session, mutual: Mutual, household: House
 
 
 def test_exceptions_list_open_lines_and_pending_approvals(
-    db: Session, mutual: Mutual, household: Household
+    db: Session, mutual_with_threshold: Mutual, household: Household
 ) -> None:
-    small, large = held(db, mutual, 500, "TX-1"), held(db, mutual, 20000, "TX-2")
+    small, large = (
+        held(db, mutual_with_threshold, 500, "TX-1"),
+        held(db, mutual_with_threshold, 20000, "TX-2"),
+    )
     pending = actions.assign(db, large.id, "2001", by="awa", now=NOW)
-    found = actions.exceptions(db, mutual)
+    found = actions.exceptions(db, mutual_with_threshold)
     assert [s["id"] for s in found["suspense"]] == [small.id, large.id]
     assert [(a["id"], a["household"], a["amount"]) for a in found["pending_approvals"]] == [
         (pending.id, "2001", 20000)

@@ -13,16 +13,10 @@ from gateway.lib.csv_rows import ImportErrors
 from gateway.models import Mutual, StatementDay, StatementFile, StatementLine
 from gateway.services.reconciliation.statement_formats import parse_statement
 from gateway.services.reconciliation.statement_import import import_statement
-from tests.support.factories import make_mutual
 from tests.support.reconciliation import STATEMENTS, ref
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
 HEADER = "provider_txn_id,reference,msisdn,amount,currency,status,occurred_at,fee\n"
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return make_mutual(db)
 
 
 def lines(db: Session) -> int:

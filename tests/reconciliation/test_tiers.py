@@ -21,16 +21,11 @@ from gateway.models import (
 )
 from gateway.services.ledger import posting
 from gateway.services.reconciliation.reconcile import import_and_reconcile
-from tests.support.factories import make_household, make_mutual
+from tests.support.factories import make_household
 from tests.support.reconciliation import AT, intent, phone, ref, succeed
 
 NOW = dt.datetime(2026, 11, 25, 6, 0, tzinfo=dt.UTC)
 HEADER = "provider_txn_id,reference,msisdn,amount,currency,status,occurred_at,fee\n"
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return make_mutual(db, code="TIER")
 
 
 def pending(db: Session, mutual: Mutual, n: int, **kw: Any) -> PaymentIntent:

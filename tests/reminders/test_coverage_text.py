@@ -25,7 +25,7 @@ from gateway.services.coverage.periods import Period, period_row
 from gateway.services.coverage.query import coverage
 from gateway.services.ledger import posting
 from gateway.services.reminders.due import run_reminders
-from tests.reminders.test_due import WINDOW_OPENS, World, build
+from tests.support.reminders import WINDOW_OPENS, World, build
 
 DAY = dt.timedelta(days=1)
 Y2026 = Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))

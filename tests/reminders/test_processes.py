@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage, ReminderOccurrence
-from tests.reminders.test_due import WINDOW_OPENS, build
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
+from tests.support.reminders import WINDOW_OPENS, build
 from worker import registry
 
 
