@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import itertools
 import os
 import random
@@ -43,6 +42,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bench.bench_import import _fresh_postgres
 from gateway import migrate
+from gateway.clock import Clock
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo import load_demo
 from gateway.models import HouseholdPhone, UssdHop
@@ -280,7 +280,7 @@ class Bench:
         migrate.upgrade(self.database_url)
         engine = make_engine(self.database_url)
         with session_scope(make_session_factory(engine)) as session:
-            load_demo(session, dt.date.today())
+            load_demo(session, Clock().today())
             query = (
                 select(HouseholdPhone.msisdn)
                 .group_by(HouseholdPhone.msisdn)
