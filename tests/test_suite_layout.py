@@ -1,10 +1,14 @@
-"""How the suite is laid out (architecture.md, Tests): helpers live in tests/support/ and shared
-fixtures in conftests, so no module imports another test module (which pytest also collects)."""
+"""How the suite is laid out and run (architecture.md, Tests): helpers live in tests/support/ and
+shared fixtures in conftests, so no module imports another test module (which pytest also
+collects); warnings are errors and markers must be declared."""
 
 from __future__ import annotations
 
 import ast
+import warnings
 from pathlib import Path
+
+import pytest
 
 from tests.support.paths import ROOT
 
@@ -43,3 +47,13 @@ def test_no_module_imports_a_test_module() -> None:
         for path in sorted(TESTS.rglob("*.py"))
     }
     assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_a_warning_fails_the_test_that_raised_it() -> None:
+    with pytest.raises(DeprecationWarning):
+        warnings.warn("a deprecated call of ours", DeprecationWarning, stacklevel=1)
+
+
+def test_markers_must_be_declared(pytestconfig: pytest.Config) -> None:
+    """A misspelt `@pytest.mark.postgres` would silently run a PostgreSQL test on SQLite."""
+    assert pytestconfig.getoption("strict_markers")

@@ -60,8 +60,7 @@ def live(
     server = serve(env.app, port)
     yield env
     server.stop()
-    env.context.close()
-    env.app.extensions["gateway"].close()
+    env.close()
 
 
 def pay_by_phone(env: PayEnv) -> None:

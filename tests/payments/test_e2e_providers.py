@@ -81,8 +81,7 @@ def live(
     server = serve(env.app, port)
     yield name, env
     server.stop()
-    env.context.close()
-    env.app.extensions["gateway"].close()
+    env.close()
 
 
 def use_provider(factory: sessionmaker[Session], name: str, site_id: str) -> int:

@@ -84,6 +84,11 @@ class PayEnv:
     def sandbox(self) -> SandboxProvider:
         return SandboxProvider(self.context)
 
+    def close(self) -> None:
+        """Release the job context's and the app's connections (the fixtures' teardown)."""
+        self.context.close()
+        self.app.extensions["gateway"].close()
+
     def deliver(self, callback: SignedCallback, query: str = "", work: bool = True) -> TestResponse:
         """The sandbox's callback through the test client instead of real HTTP; then, unless
         told not to, the worker applies what the endpoint queued (confirm-payment)."""
@@ -120,8 +125,7 @@ def env(
 ) -> Iterator[PayEnv]:
     built = build_env(database_url, redis_client, tmp_path / "var", clock, session_factory)
     yield built
-    built.context.close()
-    built.app.extensions["gateway"].close()
+    built.close()
 
 
 def decide_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,4 +20,3 @@ def test_a_job_is_named_after_its_function(name: str, spec: JobSpec) -> None:
     assert function == function_name(name), f"{name} runs {spec.path}"
     assert module.startswith("worker.jobs.")
     assert callable(getattr(importlib.import_module(module), function))
-
