@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
-
-PACKAGES = ("gateway", "worker")
+from tests.support.source_scan import imports_of, source_modules
 
 # Process entry points may start the worker: `gateway worker` is the one place that does.
 WORKER_LAUNCHERS = {"gateway.cli.serve"}
@@ -39,39 +37,6 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # A port that a layer's adapters implement although the rest of its package is forbidden to
 # them: a USSD adapter builds the engine's request, and nothing else of the menus.
 PORTS: dict[str, tuple[str, ...]] = {"gateway.providers": ("gateway.menus.engine.port",)}
-
-
-def module_name(path: Path) -> str:
-    parts = list(path.relative_to(ROOT).with_suffix("").parts)
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
-
-
-def source_modules() -> dict[str, Path]:
-    return {
-        module_name(path): path
-        for package in PACKAGES
-        for path in sorted((ROOT / package).rglob("*.py"))
-    }
-
-
-def imports_of(name: str, path: Path) -> set[str]:
-    """Every module named by an import statement, relative imports resolved."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*anchor, base] if base else anchor)
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
 
 
 def _within(name: str, prefix: str) -> bool:

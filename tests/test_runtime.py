@@ -34,8 +34,8 @@ from gateway.providers.payments.sandbox import SandboxProvider
 from gateway.runtime import Runtime
 from gateway.services.payments import Initiation, PaymentRequest
 from gateway.settings import Settings
-from tests.conftest import redis_url_of
-from tests.test_architecture import source_modules
+from tests.support.redis_url import redis_url_of
+from tests.support.source_scan import source_modules
 from worker import jobs
 from worker.main import run_worker
 
@@ -146,7 +146,7 @@ def connect_params(engine: Engine) -> dict[str, Any]:
     return {key: seen[key] for key in ("timeout", "connect_timeout") if key in seen}
 
 
-def redis_timeouts(client: redis.Redis) -> tuple[float | None, float | None]:
+def redis_timeouts(client: redis.Redis[bytes]) -> tuple[float | None, float | None]:
     kwargs = client.connection_pool.connection_kwargs
     return kwargs.get("socket_connect_timeout"), kwargs.get("socket_timeout")
 
@@ -163,7 +163,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def wired_env(backend: str, redis_client: redis.Redis, tmp_path: Path) -> dict[str, str]:
+def wired_env(backend: str, redis_client: redis.Redis[bytes], tmp_path: Path) -> dict[str, str]:
     """An environment with non-default timeouts, on `backend` (never connected to) and the
     test Redis."""
     url = f"sqlite:///{tmp_path / 'db' / 'gateway.db'}" if backend == "sqlite" else DEAD_POSTGRES
@@ -236,7 +236,7 @@ def probe() -> dict[str, Any]:
 
 @pytest.mark.usefixtures("no_job_context")
 def test_the_worker_entry_point_runs_jobs_on_a_wired_runtime(
-    wired_env: dict[str, str], backend: str, redis_client: redis.Redis
+    wired_env: dict[str, str], backend: str, redis_client: redis.Redis[bytes]
 ) -> None:
     job = Queue("default", connection=redis_client).enqueue(probe)
     assert run_worker(Settings.from_env(wired_env), ["default"], burst=True)
@@ -255,6 +255,7 @@ def test_the_cli_context_object_holds_a_wired_runtime(
         monkeypatch.setenv(name, value)
     click_ctx = click.Context(main)
     with click_ctx:
+        assert main.callback is not None
         click_ctx.invoke(main.callback)  # what `gateway <command>` runs first
         obj = click_ctx.obj
         assert isinstance(obj, CliContext)

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Household, InboundSms, OutboxMessage, UssdHop, UssdSessionEvent
 from tests.conftest import AppFactory
-from tests.messaging.test_delivery_reports import sent_message
 from tests.support.factories import make_household, make_mutual
+from tests.support.messaging import sent_message
 
 PHONE = "+22670123412"
 URLENCODED = "application/x-www-form-urlencoded"
@@ -48,7 +48,7 @@ def stored(db: Session) -> Session:
     return db
 
 
-def snapshot(db: Session, redis_client: redis.Redis) -> tuple[object, ...]:
+def snapshot(db: Session, redis_client: redis.Redis[bytes]) -> tuple[object, ...]:
     """Everything an Africa's Talking callback may write, read in a transaction of its own."""
     db.expire_all()
     counts = tuple(
@@ -84,7 +84,7 @@ CASES = [
 def test_a_malformed_field_is_400_naming_it_and_nothing_is_stored(
     make_app: AppFactory,
     stored: Session,
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     url: str,
     change: dict[str, str | None],
     reason: str,
@@ -108,7 +108,7 @@ NOT_A_FORM: dict[str, tuple[str, Callable[[dict[str, str]], bytes]]] = {
 @pytest.mark.parametrize("url", FORMS)
 @pytest.mark.parametrize("kind", NOT_A_FORM)
 def test_a_body_that_is_not_a_utf8_form_is_400_and_nothing_is_stored(
-    make_app: AppFactory, stored: Session, redis_client: redis.Redis, url: str, kind: str
+    make_app: AppFactory, stored: Session, redis_client: redis.Redis[bytes], url: str, kind: str
 ) -> None:
     """Werkzeug drops such a body without a word; the answer says so instead of naming a
     field that was in fact sent."""
@@ -123,7 +123,7 @@ def test_a_body_that_is_not_a_utf8_form_is_400_and_nothing_is_stored(
 
 @pytest.mark.parametrize("url", FORMS)
 def test_the_same_forms_well_formed_are_acted_on(
-    make_app: AppFactory, stored: Session, redis_client: redis.Redis, url: str
+    make_app: AppFactory, stored: Session, redis_client: redis.Redis[bytes], url: str
 ) -> None:
     before = snapshot(stored, redis_client)
     answer = make_app().test_client().post(url, data=FORMS[url])

@@ -3,20 +3,14 @@ with entries in its own mutual, household credit never negative."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from gateway.models import LedgerEntry, LedgerTransaction, Mutual
 from gateway.services import ledger
 from gateway.services.ledger import posting
-from tests.ledger.test_posting import DAY, pay, tamper
 from tests.support.factories import make_mutual
-
-
-@pytest.fixture
-def mutual(db: Session) -> Mutual:
-    return make_mutual(db)
+from tests.support.ledger import DAY, pay, tamper
 
 
 def test_audit_finds_a_tampered_entry(db: Session, mutual: Mutual, engine: Engine) -> None:

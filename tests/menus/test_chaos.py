@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -45,7 +46,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = registry().actions["set_reminders"]
 
-    def counting(ctx: Ctx, value: str) -> str | None:
+    def counting(ctx: Ctx[Any], value: str) -> str | None:
         calls.append(value)
         return original(ctx, value)
 

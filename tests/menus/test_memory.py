@@ -69,7 +69,7 @@ def test_a_session_of_every_kind_may_hold_what_its_journeys_write() -> None:
 
 
 def test_a_member_paying_stores_the_memory_it_always_stored(
-    db: Session, client: FlaskClient, clock: FixedClock, redis_client: redis.Redis
+    db: Session, client: FlaskClient, clock: FixedClock, redis_client: redis.Redis[bytes]
 ) -> None:
     """The JSON of a session in flight, key by key: a deploy of typed code reads it as is."""
     household = make_household(db, make_mutual(db), members=3, phone=PHONE)
@@ -91,7 +91,7 @@ def test_a_member_paying_stores_the_memory_it_always_stored(
     assert isinstance(stored["pay_reference"], str) and len(stored["pay_reference"]) == 36
 
 
-def frame_data(client: redis.Redis, phone: Phone) -> dict[str, Any]:
+def frame_data(client: redis.Redis[bytes], phone: Phone) -> dict[str, Any]:
     raw = client.get(SessionStore.key("africastalking", phone.session_id))
     assert raw is not None
     return dict(json.loads(raw)["frame"]["data"])

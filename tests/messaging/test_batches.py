@@ -31,7 +31,7 @@ from tests.support.fake_at import FakeAt, running_fake_at
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
 from tests.support.reminders import WINDOW_OPENS, build
-from tests.test_architecture import imports_of, module_name
+from tests.support.source_scan import imports_of, module_name
 from worker import jobs, registry
 from worker.jobs.messaging import TransientSmsError, deliver, enqueue_batches, send_sms_batch
 from worker.rq_workers import SimpleWorker

@@ -4,24 +4,21 @@ with a reason (never 500); the callback token is required when configured."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, InboundSms, Mutual, OutboxMessage
+from gateway.models import Household, InboundSms, Mutual, OutboxMessage, OutboxStatus
 from gateway.services.messaging import outbox
 from tests.conftest import AppFactory
 from tests.support.factories import make_household, make_mutual
+from tests.support.messaging import NOW, PHONE, sent_message
 
 DELIVERY, INBOUND, OPTOUT = (
     "/sms/africastalking/delivery",
     "/sms/africastalking/inbound",
     "/sms/africastalking/optout",
 )
-NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
-PHONE = "+22670123412"
 
 REPORT = {
     "id": "ATXid_out_1",
@@ -55,31 +52,6 @@ def household(db: Session, committed_mutual: Mutual) -> Household:
     household = make_household(db, committed_mutual, phone=PHONE, number="1001")
     db.commit()
     return household
-
-
-def sent_message(db: Session, mutual: Mutual, provider_id: str = "ATXid_out_1") -> int:
-    """A message the provider accepted (SENT) under `provider_id`; returns its id."""
-    message = outbox.queue_sms(
-        db,
-        mutual_id=mutual.id,
-        phone=PHONE,
-        template="help",
-        language="fr",
-        params={"mutual": "Mutuelle", "contact": "-"},
-        reason="other",
-    )
-    db.flush()
-    assert outbox.claim(db, message.id, NOW) is not None
-    outbox.record_send(
-        db,
-        message.id,
-        provider="africastalking",
-        outcome="accepted",
-        now=NOW,
-        provider_message_id=provider_id,
-    )
-    db.commit()
-    return message.id
 
 
 def fresh(db: Session, model: type[OutboxMessage] | type[Household], row_id: int) -> object:
@@ -169,7 +141,7 @@ def test_a_report_settles_a_message_whose_send_outcome_was_unknown(
 ) -> None:
     message_id = sent_message(db, committed_mutual)
     row = message(db, message_id)
-    row.status = "SENDING"  # the send timed out after acceptance
+    row.status = OutboxStatus.SENDING  # the send timed out after acceptance
     db.commit()
     moved = outbox.apply_delivery_report(db, "ATXid_out_1", "Buffered", now=NOW)
     assert moved is not None and moved.status == "SENT"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from click.testing import CliRunner
@@ -160,25 +160,26 @@ BACKWARD = [
 @pytest.mark.parametrize(("current", "new"), FORWARD)
 def test_allowed_moves(current: str, new: str) -> None:
     message = OutboxMessage(status=current)
-    assert outbox.advance(message, new, NOW)
+    assert outbox.advance(message, OutboxStatus(new), NOW)
     assert message.status == new
-    assert not outbox.advance(message, new, NOW)  # the same status again: no-op
+    assert not outbox.advance(message, OutboxStatus(new), NOW)  # the same status again: no-op
 
 
 @pytest.mark.parametrize(("current", "new"), BACKWARD)
 def test_status_never_moves_back(current: str, new: str) -> None:
     message = OutboxMessage(status=current)
     with pytest.raises(outbox.InvalidTransition):
-        outbox.advance(message, new, NOW)
+        outbox.advance(message, OutboxStatus(new), NOW)
     assert message.status == current
 
 
 def test_final_statuses_are_final_and_the_table_is_complete() -> None:
     assert set(outbox.TRANSITIONS) == set(OutboxStatus)
     for status in ("DELIVERED", "FAILED", "REJECTED", "EXPIRED", "SKIPPED"):
-        assert not outbox.TRANSITIONS[status]
+        assert not outbox.TRANSITIONS[OutboxStatus(status)]
     with pytest.raises(ValueError, match="unknown outbox status"):
-        outbox.advance(OutboxMessage(status="QUEUED"), "LOST", NOW)
+        # A status outside the enum, as a caller without type checks could pass one.
+        outbox.advance(OutboxMessage(status="QUEUED"), cast("OutboxStatus", "LOST"), NOW)
 
 
 def test_claim_is_taken_once_and_results_are_recorded(db: Session, mutual: Mutual) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gateway.models import (
     Alert,
     Household,
+    IntentState,
     LedgerTransaction,
     Mutual,
     OutboxMessage,
@@ -81,10 +82,11 @@ def test_amount_digits_are_taken_as_is() -> None:
 
 
 def test_states_only_move_forward() -> None:
-    assert can_move("CREATED", "PENDING") and can_move("UNKNOWN", "PENDING")
-    assert can_move("FAILED", "SUCCEEDED") and can_move("EXPIRED", "SUCCEEDED")
-    assert not can_move("SUCCEEDED", "FAILED") and not can_move("PENDING", "UNKNOWN")
-    assert not can_move("FAILED", "EXPIRED") and not can_move("PENDING", "CREATED")
+    s = IntentState
+    assert can_move(s.CREATED, s.PENDING) and can_move(s.UNKNOWN, s.PENDING)
+    assert can_move(s.FAILED, s.SUCCEEDED) and can_move(s.EXPIRED, s.SUCCEEDED)
+    assert not can_move(s.SUCCEEDED, s.FAILED) and not can_move(s.PENDING, s.UNKNOWN)
+    assert not can_move(s.FAILED, s.EXPIRED) and not can_move(s.PENDING, s.CREATED)
 
 
 def test_same_origin_gives_the_same_intent(db: Session, household: Household) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, Mutual, PaymentIntent
+from gateway.models import Household, IntentState, Mutual, PaymentIntent
 from gateway.services.payments import ProviderState, StatusResult, flow
 from gateway.services.payments.intents import create_intent
 from tests.support.factories import make_household, make_mutual
@@ -38,7 +38,7 @@ def intent(
 ) -> PaymentIntent:
     made = create_intent(db, household=household, amount=amount, msisdn=msisdn or phone(n), now=at)
     made.reference = ref(n)
-    made.state = "PENDING"
+    made.state = IntentState.PENDING
     db.flush()
     return made
 

@@ -1,4 +1,5 @@
-"""Reading the production code's string literals, for the rules that give a text one home."""
+"""Reading the production code: its modules and their imports (the layering rules), and its
+string literals (the rules that give a text one home)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,41 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.support.paths import ROOT
+
+PACKAGES = ("gateway", "worker")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def source_modules() -> dict[str, Path]:
+    return {
+        module_name(path): path
+        for package in PACKAGES
+        for path in sorted((ROOT / package).rglob("*.py"))
+    }
+
+
+def imports_of(name: str, path: Path) -> set[str]:
+    """Every module named by an import statement, relative imports resolved."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
 
 
 def production_files() -> list[Path]:

@@ -18,8 +18,8 @@ import pytest
 import redis
 from rq import Worker
 
-from tests.conftest import redis_url_of
 from tests.support.paths import ROOT
+from tests.support.redis_url import redis_url_of
 
 STOP_BOUND_S = 15.0
 READY_TIMEOUT_S = 60.0
@@ -47,7 +47,9 @@ COMMANDS = {
 }
 
 
-def wait_until_working(proc: subprocess.Popen[bytes], connection: redis.Redis, log: Path) -> None:
+def wait_until_working(
+    proc: subprocess.Popen[bytes], connection: redis.Redis[bytes], log: Path
+) -> None:
     """Until the worker is in its loop (idle or busy): its signal handlers are installed."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -66,7 +68,7 @@ def test_worker_process_stops_promptly_on_a_signal(
     launch: str,
     signum: signal.Signals,
     database_url: str,
-    redis_client: redis.Redis,
+    redis_client: redis.Redis[bytes],
     tmp_path: Path,
 ) -> None:
     env = {

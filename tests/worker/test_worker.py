@@ -185,7 +185,7 @@ def test_run_worker_in_burst_mode_runs_what_is_queued(
 
 
 def test_a_burst_ends_without_waiting_on_the_pubsub_thread(
-    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+    redis_client: redis.Redis[bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The interleaving that made RQ 3 + redis-py 8 wait 60 s at a worker's teardown, made
     certain: the pubsub thread is asked to stop late (see worker/rq_workers.py)."""

@@ -1,0 +1,39 @@
+"""Messaging test helpers: an outbox message the provider already accepted, for the delivery
+reports to move on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy.orm import Session
+
+from gateway.models import Mutual
+from gateway.services.messaging import outbox
+
+NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
+PHONE = "+22670123412"
+
+
+def sent_message(db: Session, mutual: Mutual, provider_id: str = "ATXid_out_1") -> int:
+    """A message the provider accepted (SENT) under `provider_id`; returns its id."""
+    message = outbox.queue_sms(
+        db,
+        mutual_id=mutual.id,
+        phone=PHONE,
+        template="help",
+        language="fr",
+        params={"mutual": "Mutuelle", "contact": "-"},
+        reason="other",
+    )
+    db.flush()
+    assert outbox.claim(db, message.id, NOW) is not None
+    outbox.record_send(
+        db,
+        message.id,
+        provider="africastalking",
+        outcome="accepted",
+        now=NOW,
+        provider_message_id=provider_id,
+    )
+    db.commit()
+    return message.id
