@@ -11,7 +11,7 @@ DEV_LOCK := requirements/dev.txt
 UV_VERSION := 0.13.9
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command 'make lock'
-COVERAGE_MIN := 80
+COVERAGE_MIN := 85
 TEST_WORKERS ?= auto
 
 .PHONY: install install-runtime lock run test coverage lint typecheck fmt bench screenshot clean
