@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock:
@@ -31,3 +32,17 @@ class FixedClock(Clock):
 
     def advance(self, **delta: float) -> None:
         self.at = self.at + dt.timedelta(**delta)
+
+
+def zone(name: str) -> ZoneInfo:
+    """A mutual's timezone; UTC for a name this machine does not know (the mutual's file is
+    checked when loaded, so this only guards a timezone database older than the file)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_date(now: dt.datetime, timezone: str) -> dt.date:
+    """The calendar day at `now` in a mutual's timezone: what a member or agent calls today."""
+    return now.astimezone(zone(timezone)).date()

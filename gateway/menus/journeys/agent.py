@@ -5,8 +5,7 @@ options 2-4 (cash, D20-D21) live in gateway.menus.journeys.agent_cash."""
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
+from gateway.clock import zone
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.render import short_name
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
@@ -79,7 +78,7 @@ def check_pin(ctx: Ctx[AgentMemory], pin: str) -> str | None:
     if result.status == "wrong":
         raise Reprompt("err_pin_wrong", tries=result.tries_left)
     if result.status == "locked" and result.locked_until is not None:
-        local = result.locked_until.astimezone(ZoneInfo(agent.mutual.timezone))
+        local = result.locked_until.astimezone(zone(agent.mutual.timezone))
         ctx.data["locked_until"] = local.strftime("%H:%M")
         return "agent_locked"
     return "agent_refused"

@@ -7,8 +7,8 @@ nothing twice."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
+from gateway.clock import zone
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.render import short_name
 from gateway.menus.engine.screens import Ctx, Item, Option, Reprompt, Screen, View
@@ -194,14 +194,14 @@ def choose_pending(ctx: Ctx[RemitMemory], value: str) -> str | None:
 
 
 def _pending(ctx: Ctx[RemitMemory], remittance: Remittance) -> PendingShown:
-    zone = ZoneInfo(remittance.agent.mutual.timezone)
+    local = zone(remittance.agent.mutual.timezone)
     decider = remittance.confirmed_by or remittance.rejected_by
     return {
         "id": remittance.id,
         "agent": short_name(remittance.agent.name),
         "amount": remittance.amount,
         "method": remittance.method,
-        "date": ctx.t.date(remittance.declared_at.astimezone(zone).date()),
+        "date": ctx.t.date(remittance.declared_at.astimezone(local).date()),
         "by": short_name(decider.name) if decider else "",
     }
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from gateway.clock import local_date
 from gateway.lib import formatting
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.models import (
@@ -78,10 +78,7 @@ class CashPosition:
 
 
 def local_day(mutual: Mutual, now: dt.datetime) -> dt.date:
-    try:
-        return now.astimezone(ZoneInfo(mutual.timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(dt.UTC).date()
+    return local_date(now, mutual.timezone)
 
 
 def check_collector(agent: Agent) -> None:

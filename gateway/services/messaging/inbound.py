@@ -22,12 +22,12 @@ import logging
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.clock import local_date
 from gateway.lib import formatting
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
 from gateway.lib.phones import mask_msisdn
@@ -213,7 +213,9 @@ def status_params(session: Session, household: Household, now: dt.datetime) -> d
     """The `status` template's values: the D12 summary on the mutual's local date."""
     lang = _language(household.mutual, household)
     texts = ussd_messages(lang)
-    summary = household_status(load_book(session, household), _local_date(household.mutual, now))
+    summary = household_status(
+        load_book(session, household), local_date(now, household.mutual.timezone)
+    )
     until = formatting.day(summary.until)
     if summary.up_to_date:
         grace = any(m.status == Status.GRACE for m in summary.members)
@@ -242,7 +244,7 @@ def _reply(
     """Queue one reply and return it, or nothing when its dedupe key is taken. Without a key
     it is the daily help (`help:<phone>:<local date>`). A reply that cannot be queued (a text
     over one segment) is logged, never raised."""
-    key = dedupe_key or f"help:{phone}:{_local_date(mutual, now).isoformat()}"
+    key = dedupe_key or f"help:{phone}:{local_date(now, mutual.timezone).isoformat()}"
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
         return []  # already queued for this message (or today's help): nothing new
     values = {
@@ -280,13 +282,6 @@ def _language(mutual: Mutual, household: Household | None) -> str:
         if lang in LANGUAGES:
             return lang
     return DEFAULT_LANGUAGE
-
-
-def _local_date(mutual: Mutual, now: dt.datetime) -> dt.date:
-    try:
-        return now.astimezone(ZoneInfo(mutual.timezone)).date()
-    except (ZoneInfoNotFoundError, ValueError):
-        return now.astimezone(dt.UTC).date()
 
 
 def _tag(sms: Inbound) -> str:

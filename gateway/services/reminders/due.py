@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from gateway import clock
 from gateway.models import Campaign, Mutual, ReminderOccurrence, ReminderRule
 from gateway.services.alerts import raise_alert
 from gateway.services.reminders import record
@@ -51,10 +52,7 @@ class ReminderRun:
 
 
 def zone(mutual: Mutual) -> ZoneInfo:
-    try:
-        return ZoneInfo(mutual.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return clock.zone(mutual.timezone)
 
 
 def in_window(mutual: Mutual, local: dt.datetime) -> bool:
