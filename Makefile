@@ -5,9 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BENCHES := $(sort $(wildcard bench/bench_*.py))
 # The lock files: exact versions with their hashes, generated from pyproject.toml's ranges by
-# `make lock`. lock.txt is the runtime (deploy/), dev.txt the runtime plus the dev extra (CI, dev).
-LOCK := requirements/lock.txt
-DEV_LOCK := requirements/dev.txt
+# `make lock`. requirements.txt is the runtime (deploy/), requirements-dev.txt the runtime plus
+# the dev extra (CI, dev).
+LOCK := requirements.txt
+DEV_LOCK := requirements-dev.txt
 UV_VERSION := 0.13.9
 LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 	--custom-compile-command 'make lock'
