@@ -24,12 +24,12 @@ from rq import Queue, Worker
 from rq.job import Job
 from sqlalchemy import Engine, event, text
 
+from gateway import handlers
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.cli.context import CliContext
 from gateway.clock import FixedClock
 from gateway.db import SQLITE_BUSY_TIMEOUT_S
-from gateway.handlers import services
 from gateway.providers.payments.sandbox import SandboxProvider
 from gateway.runtime import Runtime
 from gateway.services.payments import Initiation, PaymentRequest
@@ -187,7 +187,7 @@ def test_the_web_app_holds_one_wired_runtime(wired_env: dict[str, str], backend:
     runtime = app.extensions["gateway"]
     try:
         with app.app_context():
-            assert services() is runtime
+            assert handlers.runtime() is runtime
         assert connect_params(runtime.engine) == expected_connect(backend)
         assert redis_timeouts(runtime.redis) == (1.5, 4.0)
     finally:

@@ -1,23 +1,27 @@
-"""Thin Flask blueprints. Helpers here give handlers the app's services and one session per
+"""Thin Flask blueprints. Helpers here give handlers the app's runtime and one session per
 request; the request decides when to commit, teardown only closes (and so rolls back)."""
 
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TypeVar, cast
 
 from flask import abort, current_app, g, request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.providers.africastalking.form import MalformedForm
 from gateway.runtime import Runtime
 
+log = logging.getLogger(__name__)
 EXTENSION = "gateway"
 Parsed = TypeVar("Parsed")
 
 
-def services() -> Runtime:
+def runtime() -> Runtime:
     """The app's runtime (settings, sessions, Redis, clock, providers), built by create_app()."""
     return cast(Runtime, current_app.extensions[EXTENSION])
 
@@ -26,9 +30,22 @@ def request_session() -> Session:
     """The request's session, opened on first use."""
     session = cast("Session | None", g.get("db_session"))
     if session is None:
-        session = services().session_factory()
+        session = runtime().session_factory()
         g.db_session = session
     return session
+
+
+@contextmanager
+def committed(failure: str, *args: object) -> Iterator[Session]:
+    """The request's session, committed when the block succeeds. A database failure is logged
+    (`failure` % `args`) and answered 503 "try again": the provider redelivers the callback."""
+    session = request_session()
+    try:
+        yield session
+        session.commit()
+    except SQLAlchemyError:
+        log.exception(failure, *args)
+        abort(503, "database unavailable, try again")
 
 
 def close_request_session(_exc: BaseException | None = None) -> None:
@@ -41,7 +58,7 @@ def close_request_session(_exc: BaseException | None = None) -> None:
 def guard_callback() -> None:
     """Provider callbacks' protection (interfaces.md, HTTP): the optional IP allowlist, then
     the secret token of the callback URL, compared in constant time."""
-    settings = services().settings
+    settings = runtime().settings
     if settings.allowed_ips and request.remote_addr not in settings.allowed_ips:
         abort(403, "caller address not allowed")
     if settings.ussd_token:

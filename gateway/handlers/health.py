@@ -8,7 +8,7 @@ import redis
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import Engine, text
 
-from gateway.handlers import services
+from gateway.handlers import runtime
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -23,8 +23,8 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """Ready when the database answers `SELECT 1` and Redis answers PING; 503 names the failure."""
-    svc = services()
-    checks = {"database": _check_database(svc.engine), "redis": _check_redis(svc.redis)}
+    app = runtime()
+    checks = {"database": _check_database(app.engine), "redis": _check_redis(app.redis)}
     ready = all(state == "ok" for state in checks.values())
     return jsonify(checks), 200 if ready else 503
 

@@ -18,7 +18,7 @@ import logging
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.handlers import guard_callback, request_session, services
+from gateway.handlers import guard_callback, request_session, runtime
 from gateway.models import PaymentCallback
 from gateway.providers.payments import ADAPTERS
 from gateway.queueing import defer
@@ -40,7 +40,7 @@ def callback(provider: str) -> Response:
     guard_callback()
     adapter = _adapter(provider)
     session = request_session()
-    now = services().clock.now()
+    now = runtime().clock.now()
     raw = _raw_request()
     try:
         stored = payments.store_callback(session, provider, raw, now)
@@ -111,11 +111,11 @@ def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:
 def _adapter(name: str) -> PaymentProvider:
     """The provider's adapter, built once per app (by its runtime); unknown or unavailable
     names are a 404."""
-    runtime = services()
-    if name not in runtime.payment_providers and name not in ADAPTERS:
+    app = runtime()
+    if name not in app.payment_providers and name not in ADAPTERS:
         abort(404, f"unknown payment provider {name!r}; known: {', '.join(sorted(ADAPTERS))}")
     try:
-        return runtime.payment_provider(name)
+        return app.payment_provider(name)
     except (ImportError, ValueError) as exc:
         log.error("payment provider %s unavailable: %s", name, exc)
         abort(404, f"payment provider {name!r} is not available")

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, abort, jsonify, render_template, request
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.handlers import request_session, services
+from gateway.handlers import request_session, runtime
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
 from gateway.services.messaging import outbox_row, recent_messages
@@ -31,7 +31,7 @@ NETWORKS = (("61302", "Orange BF"), ("61301", "Moov BF"), ("61303", "Telecel BF"
 @bp.get("/simulator")
 def simulator() -> str:
     """The phone page, with the demo's phones to pick from."""
-    settings = services().settings
+    settings = runtime().settings
     if settings.production:
         abort(404)
     query = f"?token={quote(settings.ussd_token)}" if settings.ussd_token else ""
@@ -59,7 +59,7 @@ def simulator() -> str:
 def sms_inbox() -> tuple[Response, int]:
     """The outbox messages to the simulated phone, newest first: what the sandbox SMS sink
     recorded (and their delivery status), polled by the page's SMS panel."""
-    if services().settings.production:
+    if runtime().settings.production:
         abort(404)
     raw = request.args.get("phone", "").strip()
     if not raw:

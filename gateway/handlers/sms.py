@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, abort
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, Response
 
-from gateway.handlers import guard_callback, read_form, request_session, services
+from gateway.handlers import committed, guard_callback, read_form, runtime
 from gateway.lib.phones import mask_msisdn
 from gateway.providers.africastalking.sms_callbacks import (
     parse_delivery_report,
@@ -30,19 +29,14 @@ def africastalking_delivery() -> Response:
     """A delivery report: the outbox message moves forward; unknown ids are logged only."""
     guard_callback()
     report = read_form(parse_delivery_report)
-    session = request_session()
-    try:
+    with committed("delivery report not applied id=%s", report.message_id) as session:
         message = messaging.apply_delivery_report(
             session,
             report.message_id,
             report.status,
-            now=services().clock.now(),
+            now=runtime().clock.now(),
             failure_reason=report.failure_reason,
         )
-        session.commit()
-    except SQLAlchemyError:
-        log.exception("delivery report not applied id=%s", report.message_id)
-        abort(503, "database unavailable, try again")
     if message is None:
         log.warning(
             "delivery report for an unknown message id=%s status=%s",
@@ -64,13 +58,8 @@ def africastalking_inbound() -> Response:
     """An SMS from a member: recorded once (deduped on `id`), keywords acted on."""
     guard_callback()
     sms = read_form(parse_inbound)
-    session = request_session()
-    try:
-        messaging.handle_inbound(session, sms, now=services().clock.now())
-        session.commit()
-    except SQLAlchemyError:
-        log.exception("inbound sms not handled id=%s", sms.provider_id)
-        abort(503, "database unavailable, try again")
+    with committed("inbound sms not handled id=%s", sms.provider_id) as session:
+        messaging.handle_inbound(session, sms, now=runtime().clock.now())
     return _ok()
 
 
@@ -79,15 +68,10 @@ def africastalking_optout() -> Response:
     """The provider's opt-out notification: reminders off for the phone's households."""
     guard_callback()
     optout = read_form(parse_optout)
-    session = request_session()
-    try:
+    with committed("opt-out not applied phone=%s", mask_msisdn(optout.phone)) as session:
         messaging.apply_optout(
-            session, optout.phone, now=services().clock.now(), sender_id=optout.sender_id
+            session, optout.phone, now=runtime().clock.now(), sender_id=optout.sender_id
         )
-        session.commit()
-    except SQLAlchemyError:
-        log.exception("opt-out not applied phone=%s", mask_msisdn(optout.phone))
-        abort(503, "database unavailable, try again")
     return _ok()
 
 

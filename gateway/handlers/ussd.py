@@ -16,7 +16,7 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from gateway.handlers import callback_form, guard_callback, request_session, services
+from gateway.handlers import callback_form, guard_callback, request_session, runtime
 from gateway.lib.phones import mask_msisdn
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
 from gateway.menus.engine.port import MalformedUssdRequest, UssdProvider, UssdReply, UssdRequest
@@ -52,8 +52,8 @@ def hop(provider: UssdProvider) -> Response:
         abort(400, str(exc))
     started = time.perf_counter()
     db = request_session()
-    svc = services()
-    engine = Engine(svc.redis, svc.settings, svc.clock)
+    app = runtime()
+    engine = Engine(app.redis, app.settings, app.clock)
     reply = _answer(engine, db, ussd_request)
     latency_ms = round((time.perf_counter() - started) * 1000)
     _audit(db, ussd_request, reply, latency_ms)

@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 
 import redis
-from flask import Blueprint, Response, abort
-from sqlalchemy.exc import SQLAlchemyError
+from flask import Blueprint, Response
 
-from gateway.handlers import guard_callback, read_form, request_session, services
+from gateway.handlers import committed, guard_callback, read_form, runtime
 from gateway.menus.hop import note_session_end
 from gateway.providers.africastalking.ussd_events import parse_session_end
 from gateway.services.ussd_audit import mask_phone, record_session_end
@@ -25,14 +24,9 @@ def africastalking_events() -> Response:
     """Store the notification (a duplicate is acknowledged and ignored), then tell the engine."""
     guard_callback()
     end = read_form(parse_session_end)
-    app = services()
-    session = request_session()
-    try:
+    app = runtime()
+    with committed("ussd event not stored session=%s", end.session_id) as session:
         new = record_session_end(session, end, at=app.clock.now())
-        session.commit()
-    except SQLAlchemyError:
-        log.exception("ussd event not stored session=%s", end.session_id)
-        abort(503, "database unavailable, try again")
     log.info(
         "ussd session end session=%s status=%s phone=%s new=%s",
         end.session_id,

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import pytest
 import redis
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, InboundSms, OutboxMessage, UssdHop, UssdSessionEvent
@@ -129,3 +130,27 @@ def test_the_same_forms_well_formed_are_acted_on(
     answer = make_app().test_client().post(url, data=FORMS[url])
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert snapshot(stored, redis_client) != before
+
+
+@pytest.mark.parametrize("url", [DELIVERY, INBOUND, OPTOUT])
+def test_a_database_failure_is_503_try_again_and_nothing_is_stored(
+    make_app: AppFactory,
+    stored: Session,
+    redis_client: redis.Redis[bytes],
+    url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The database failing mid-callback: the provider is told to try again (503, so it
+    redelivers), and the callback's work is rolled back, not half-kept."""
+
+    def lost(*_args: object, **_kwargs: object) -> None:
+        raise OperationalError("UPDATE", {}, Exception("connection lost"))
+
+    app = make_app()
+    before = snapshot(stored, redis_client)
+    monkeypatch.setattr(Session, "commit", lost)
+    answer = app.test_client().post(url, data=FORMS[url])
+    monkeypatch.undo()
+    assert answer.status_code == 503
+    assert "database unavailable, try again" in answer.get_data(as_text=True)
+    assert snapshot(stored, redis_client) == before

@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from gateway.app import MAX_BODY_BYTES
-from gateway.handlers import request_session, services
+from gateway.handlers import request_session, runtime
 from gateway.models import Mutual
 from gateway.runtime import Runtime
 from tests.conftest import AppFactory
@@ -17,12 +17,12 @@ DEAD_REDIS = "redis://127.0.0.1:1/0"
 DEAD_DATABASE = "postgresql://nobody@127.0.0.1:1/none"
 
 
-def test_services_are_stored_typed(make_app: AppFactory) -> None:
+def test_the_runtime_is_stored_typed(make_app: AppFactory) -> None:
     app = make_app()
     svc = app.extensions["gateway"]
     assert isinstance(svc, Runtime)
     with app.app_context():
-        assert services() is svc
+        assert runtime() is svc
     assert app.config["MAX_CONTENT_LENGTH"] == MAX_BODY_BYTES
 
 
