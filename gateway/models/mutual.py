@@ -14,11 +14,16 @@ if TYPE_CHECKING:
     from gateway.models.product import Product
 
 
+SMS_NAME_MAX = 24  # the templates are checked with a 24-character mutual name
+
+
 class Mutual(IdMixin, CreatedMixin, Base):
     __tablename__ = "mutuals"
 
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # What every SMS starts with (`[mutual] short_name`); None: the code.
+    short_name: Mapped[str | None] = mapped_column(String(SMS_NAME_MAX))
     country: Mapped[str] = mapped_column(String(2))  # ISO alpha-2, default region for phones
     timezone: Mapped[str] = mapped_column(String(64), default="Africa/Ouagadougou")
     languages: Mapped[list[str]] = mapped_column(default=lambda: ["fr"])
@@ -37,6 +42,12 @@ class Mutual(IdMixin, CreatedMixin, Base):
     sections: Mapped[list[Section]] = relationship(back_populates="mutual", order_by="Section.id")
     funders: Mapped[list[Funder]] = relationship(back_populates="mutual", order_by="Funder.id")
     products: Mapped[list[Product]] = relationship(back_populates="mutual", order_by="Product.id")
+
+    @property
+    def sms_name(self) -> str:
+        """The name SMS start with: the short name, else the code (cut to the budget the
+        one-segment templates are checked with)."""
+        return (self.short_name or self.code)[:SMS_NAME_MAX]
 
     @property
     def default_language(self) -> str:

@@ -31,6 +31,8 @@ class Product(IdMixin, Base):
     waiting_days: Mapped[int] = mapped_column(default=0)
     grace_days: Mapped[int] = mapped_column(default=0)
     join_window_days: Mapped[int] = mapped_column(default=0)
+    # D6b: a renewal is offered once the current period ends within this many days.
+    renewal_notice_days: Mapped[int] = mapped_column(default=60, server_default="60")
     coverage_start: Mapped[str] = mapped_column(String(5), default="01-01")  # MM-DD
     installments: Mapped[bool] = mapped_column(default=True)
     newborn_waiting: Mapped[bool] = mapped_column(default=True)

@@ -120,7 +120,7 @@ def test_collect_cash_allocates_and_sends_a_receipt(
         sms = session.scalars(select(OutboxMessage)).one()
         assert (sms.phone, sms.template, sms.reason) == (MEMBER_PHONE, "cash_receipt", "receipt")
         assert sms.text == (
-            f"Mutuelle MUT: 12 000 FCFA recu en especes par Ali Kabore pour le menage "
+            f"MUT: 12 000 FCFA recu en especes par Ali Kabore pour le menage "
             f"{household.number}, ref {code}."
         )
         assert len(sms.text) <= 160 and sms.household_id == household.id

@@ -125,7 +125,7 @@ def test_aide_answers_the_help_text_in_the_household_language(
     (reply,) = outbox(db)
     assert reply.template == "help" and reply.language == "en"
     assert reply.text == (
-        "Mutuelle MUT: STATUT = your cover, STOP = no reminders, START = reminders back. "
+        "MUT: STATUT = your cover, STOP = no reminders, START = reminders back. "
         "Contact: +226 70 00 00 00"
     )
 
@@ -135,7 +135,7 @@ def test_solde_answers_the_household_status(db: Session, household: Household) -
     assert result.keyword == "STATUS"
     (reply,) = outbox(db)
     assert reply.template == "status"
-    assert reply.text == "Mutuelle MUT: menage 1001: NON COUVERT. Reste a payer: 6 000 FCFA."
+    assert reply.text == "MUT: menage 1001: NON COUVERT. Reste a payer: 6 000 FCFA."
 
 
 def test_solde_answers_one_message_per_household(

@@ -40,6 +40,7 @@ def test_loads_every_setting(db: Session) -> None:
     """Every key of the file lands on the models (D1-D4, D14-D16)."""
     mutual = load_mutual(db, MUTUAL_TOML)
     assert (mutual.code, mutual.country, mutual.timezone) == ("TST", "BF", "Africa/Ouagadougou")
+    assert mutual.short_name == "MS Test" and mutual.sms_name == "MS Test"
     assert mutual.languages == ["fr", "mos"] and mutual.service_codes == ["*144*7#"]
     # The file gives the sending window 07:30-19:00; quiet hours are the rest (D16).
     assert mutual.quiet_hours_end == dt.time(7, 30)
@@ -50,6 +51,7 @@ def test_loads_every_setting(db: Session) -> None:
     std, month = mutual.products
     assert (std.contribution, std.registration_fee, std.waiting_days) == (6000, 500, 60)
     assert std.join_window_days == 30  # D1: defaults to grace_days
+    assert std.renewal_notice_days == 45  # D6b
     assert std.coverage_start == "01-01" and std.copay == {"csps": 10, "chr": 30}
     assert [(s.category, s.member_share) for s in std.subsidies] == [
         ("indigent", 0),
@@ -123,11 +125,23 @@ def test_minimal_file_gets_the_defaults(db: Session) -> None:
     assert mutual.languages == ["fr"] and mutual.payment_provider == "sandbox"
     assert (mutual.quiet_hours_end, mutual.quiet_hours_start) == (dt.time(8), dt.time(20))
     assert mutual.catch_up_hours == 48
+    assert mutual.short_name is None and mutual.sms_name == "MIN"  # SMS start with the code
     product = mutual.products[0]
+    assert product.renewal_notice_days == 60  # D6b's default
     assert (product.period, product.registration_fee, product.installments) == ("year", 0, True)
 
 
 ERRORS = [
+    (
+        'name = "Mutuelle minimale"',
+        'name = "Mutuelle minimale"\nshort_name = "Mutuelle de sante de Koudougou"',
+        "mutual.short_name: must be a non-empty text of at most 24 characters",
+    ),
+    (
+        "contribution = 6000",
+        "contribution = 6000\nrenewal_notice_days = -1",
+        "products[0].renewal_notice_days: must be a whole number of days between 0 and 366, got -1",
+    ),
     # (replace this, with that, expected problem)
     (
         "contribution = 6000",

@@ -37,7 +37,6 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 RECEIPT_LEN = 6
 MAX_COLLECTION = 1_000_000  # XOF in one cash collection: a typo guard, far above any due
 COLLECTING_ROLES = ("collector", "supervisor")
-MUTUAL_LABEL_LEN = 24  # as the other SMS: the templates' longest mutual name
 AGENT_LABEL_LEN = 20
 
 
@@ -217,7 +216,7 @@ def _send_receipt(
         template="cash_receipt",
         language=language,
         params={
-            "mutual": mutual.name[:MUTUAL_LABEL_LEN],
+            "mutual": mutual.sms_name,
             "amount": formatting.money(collection.amount, language),
             "agent": collection.agent.name[:AGENT_LABEL_LEN],
             "household": household.number,

@@ -50,7 +50,6 @@ KEYWORDS: dict[str, str] = {
     "STATUT": STATUS,
     "STATUS": STATUS,
 }
-MUTUAL_LABEL_LEN = 24  # the mutual's name as SMS templates show it (the templates' longest value)
 MAX_STATUS_REPLIES = 3  # SOLDE from a phone linked to many households: the first three only
 REPLY_REASON = "other"
 
@@ -248,7 +247,7 @@ def _reply(
     if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
         return []  # already queued for this message (or today's help): nothing new
     values = {
-        "mutual": mutual.name[:MUTUAL_LABEL_LEN],
+        "mutual": mutual.sms_name,
         "contact": mutual.contact or "-",
         **params,
     }

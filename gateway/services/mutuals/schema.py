@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.models.mutual import SMS_NAME_MAX
 from gateway.services.messaging import TEMPLATE_KEYS
 from gateway.services.mutuals import checks
 from gateway.services.mutuals.checks import REQUIRED, Bad, Problems, Spec, Tables, show
@@ -86,6 +87,7 @@ RECONCILIATION_KEYS = {
 MUTUAL: Spec = {
     "code": (_code, REQUIRED),
     "name": (checks.text(200), REQUIRED),
+    "short_name": (checks.text(SMS_NAME_MAX), None),
     "country": (checks.country, REQUIRED),
     "timezone": (checks.timezone, REQUIRED),
     "languages": (checks.list_of(_language, non_empty=True), ["fr"]),
@@ -113,6 +115,7 @@ PRODUCT: Spec = {
     "waiting_days": (_days, 0),
     "grace_days": (_days, 0),
     "join_window_days": (_days, None),
+    "renewal_notice_days": (checks.whole(0, 366, " of days"), 60),
     "coverage_start": (checks.month_day, "01-01"),
     "installments": (checks.boolean, True),
     "newborn_waiting": (checks.boolean, True),

@@ -22,7 +22,6 @@ from gateway.services.messaging import queue_sms
 
 log = logging.getLogger(__name__)
 alerts_log = logging.getLogger("gateway.services.alerts")  # as raise_alert logs
-MUTUAL_LABEL_LEN = 24  # as the other SMS: the templates' longest mutual name
 TXNS_PER_QUERY = 1000  # hold_in_bulk: transactions looked up per statement
 
 
@@ -59,7 +58,7 @@ def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> 
     day = summary.until or summary.from_
     template = "payment_partial" if summary.amount_due > 0 else "payment_receipt"
     params = {
-        "mutual": mutual.name[:MUTUAL_LABEL_LEN],
+        "mutual": mutual.sms_name,
         "amount": formatting.money(intent.amount, language),
         "household": household.number,
         "reference": short_reference(intent),
@@ -74,7 +73,7 @@ def queue_failure(session: Session, intent: PaymentIntent) -> None:
     mutual = session.get_one(Mutual, intent.mutual_id)
     language = household.language or mutual.default_language
     params = {
-        "mutual": mutual.name[:MUTUAL_LABEL_LEN],
+        "mutual": mutual.sms_name,
         "amount": formatting.money(intent.amount, language),
         "household": household.number,
         "reference": short_reference(intent),

@@ -29,7 +29,6 @@ from gateway.services.reminders.targets import Target, chunks
 
 log = logging.getLogger(__name__)
 BULK = 5000  # rows per executemany
-MUTUAL_LABEL_LEN = 24  # as gateway.services.messaging.inbound: the templates' longest mutual name
 
 
 @dataclass(frozen=True)
@@ -127,7 +126,7 @@ def params(
     if rule.anchor == "coverage_end" and target.coverage_end is not None:
         until = formatting.day(target.coverage_end)
     return {
-        "mutual": mutual.name[:MUTUAL_LABEL_LEN],
+        "mutual": mutual.sms_name,
         "campaign": campaign.name,
         "household": target.number,
         "amount": amount,
