@@ -55,6 +55,9 @@ def _print_text(result: dict[str, object]) -> None:
     click.echo(line)
     if result.get("amount_due"):
         click.echo(f"amount due: {result['amount_due']} FCFA")
+    offered = result.get("offered")
+    if isinstance(offered, dict) and offered["kind"] != "none":
+        click.echo(f"offered ({offered['kind']}): {offered['amount']} FCFA for {offered['period']}")
     members = result.get("members")
     if isinstance(members, list) and result["kind"] == "household":
         for member in members:

@@ -20,6 +20,11 @@ DEFAULT_LANGUAGE = "fr"
 SMS_TABLE = "sms"
 
 
+def pick_language(*candidates: str | None) -> str:
+    """The first candidate that has a catalog (household's, then mutual's), else French."""
+    return next((c for c in candidates if c in LANGUAGES), DEFAULT_LANGUAGE)
+
+
 @cache
 def load_catalog(lang: str) -> Mapping[str, Any]:
     """The parsed TOML of a language, read once from gateway/locales."""

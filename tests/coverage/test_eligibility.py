@@ -66,7 +66,9 @@ def test_d5_payment_after_join_window_buys_next_period(db: Session) -> None:
     pay(db, household, 6000, D(2027, 3, 1))
     number = head(household)
     on_payment_day = check(db, number, D(2027, 3, 1))
-    assert on_payment_day["status"] == "NOT_COVERED"
+    # D11: paid for a future period only -> WAITING, from that period's first covered day
+    # (the lapse exceeded grace: a new spell, with a new waiting period from 2028-01-01).
+    assert (on_payment_day["status"], on_payment_day["from"]) == ("WAITING", "2028-03-01")
     assert on_payment_day["amount_due"] == 0  # D6: paid for the open period (2028)
     # The lapse exceeded grace: a new spell, with a new waiting period from 2028-01-01.
     new_year = check(db, number, D(2028, 1, 15))

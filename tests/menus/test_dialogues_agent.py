@@ -247,4 +247,4 @@ def test_waiting_beneficiary_shows_the_date_coverage_starts(
     db.commit()
     clock.at = dt.datetime(2026, 2, 1, 9, tzinfo=dt.UTC)
     reply = Phone(client, AGENT_PHONE).walk(PIN, "1", household.beneficiaries[0].number)
-    assert reply.lines[2] == "EN ATTENTE: couvert des le 21/03/2026"
+    assert reply.lines[2] == "PAYE, couvert des le 21/03/2026"  # D12: paid, then covered

@@ -120,9 +120,9 @@ def test_collect_cash_allocates_and_sends_a_receipt(
         sms = session.scalars(select(OutboxMessage)).one()
         assert (sms.phone, sms.template, sms.reason) == (MEMBER_PHONE, "cash_receipt", "receipt")
         assert sms.text == (
-            f"MUT: 12 000 FCFA recu en especes par Ali Kabore pour le menage "
-            f"{household.number}, ref {code}."
-        )
+            f"MUT: 12 000 FCFA recu en especes, menage "
+            f"{household.number}, ref {code}. PAYE, couvert des le 02/03/2027."
+        )  # D12: the receipt says paid, and from when the 60 days of waiting end
         assert len(sms.text) <= 160 and sms.household_id == household.id
     assert cash_of(session_factory, agent) == 12000
     sends = Queue("sms", connection=redis_client).jobs  # enqueued after the hop's commit

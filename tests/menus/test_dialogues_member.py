@@ -133,7 +133,8 @@ def test_coverage_of_seven_members_paginates(
     phone.walk("1")
     pages = phone.pages()
     assert len(pages) > 1
-    assert pages[0].lines[0] == "A JOUR jusqu'au 31/12/2026" or "PAS A JOUR" in pages[0]
+    # D12: paid on 10/01, waiting 60 days: paid, covered from 11/03 (never "not up to date")
+    assert pages[0].lines[0] == "PAYE, couvert des le 11/03/2026"
     listed = [line for page in pages for line in page.lines if ": couvert" in line]
     assert [line.split(":")[0] for line in listed] == [
         "Ousmane O.",
@@ -161,7 +162,7 @@ def test_coverage_not_up_to_date_shows_amount_due(
     reply = Phone(client, PHONE).walk("1")
     assert reply.lines[:4] == [
         "PAS A JOUR",
-        "A payer: 12 000 FCFA",
+        "Cotisation 2026: 12 000 FCFA",
         "Ousmane O.: non couvert",
         "Awa S.: non couvert",
     ]
@@ -174,7 +175,12 @@ def test_pay_shows_the_amount_due(db: Session, client: FlaskClient, clock: Fixed
     clock.at = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
     reply = Phone(client, PHONE).walk("2")
     assert reply.con
-    assert reply.lines[:3] == ["Montant du: 18 000 FCFA", "1 Payer ce montant", "2 Autre montant"]
+    assert reply.lines[:4] == [
+        "PAS A JOUR",
+        "Cotisation 2026: 18 000 FCFA",
+        "1 Payer ce montant",
+        "2 Autre montant",
+    ]
 
 
 def test_payments_list_and_credit(db: Session, client: FlaskClient, clock: FixedClock) -> None:

@@ -24,7 +24,8 @@ from tests.support.factories import make_household, make_mutual
 from tests.support.memory_types import memory_problems
 
 PHONE = "+22670123412"
-KEYS = ["kind", "household_id", "household", "home", "pay_amount"]  # in the order stored
+# in the order stored
+KEYS = ["kind", "household_id", "household", "home", "pay_period", "pay_amount"]
 ussd_app, client = dialogue.ussd_app, dialogue.client
 
 
@@ -83,6 +84,7 @@ def test_a_member_paying_stores_the_memory_it_always_stored(
         "household_id": household.id,
         "household": household.number,
         "home": "member_menu",
+        "pay_period": "2026",
         "pay_amount": 18_000,
     }
     assert phone.send("1").end

@@ -135,7 +135,7 @@ def test_solde_answers_the_household_status(db: Session, household: Household) -
     assert result.keyword == "STATUS"
     (reply,) = outbox(db)
     assert reply.template == "status"
-    assert reply.text == "MUT: menage 1001: NON COUVERT. Reste a payer: 6 000 FCFA."
+    assert reply.text == "MUT: menage 1001: PAS A JOUR. Cotisation 2027: 6 000 FCFA."
 
 
 def test_solde_answers_one_message_per_household(

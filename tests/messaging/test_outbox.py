@@ -16,14 +16,16 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.lib import gsm7
 from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
+from gateway.menus.journeys.member_views import sample_standings
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
+from gateway.services.coverage import receipt_status, status_text
 from gateway.services.messaging import outbox
 from tests.support.factories import make_household
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123456"
 # The longest realistic value of every placeholder (names cut as in D13, amounts up to
-# 9 999 999 FCFA, the longest coverage status, a reference with its prefix).
+# 9 999 999 FCFA, a receipt reference: MM- and 8 characters, or a 6-character cash code).
 LONGEST: dict[str, str] = {
     "mutual": "Mutuelle Sante Koudougou",
     "campaign": "Campagne 2027 Sud-Ouest",
@@ -32,11 +34,21 @@ LONGEST: dict[str, str] = {
     "due": "9 999 999 FCFA",
     "closes": "31/12/2027",
     "until": "31/12/2027",
-    "reference": "MS-20271231-9999",
+    "reference": "MM-ABCDEFGH",
     "agent": "Aminata Ouedraogo Ki",
     "contact": "+226 70 12 34 56",
-    "status": "COUVERT jusqu'au 31/12/2027 (grace)",
 }
+
+
+def longest(lang: str) -> dict[str, str]:
+    """LONGEST with the longest standing a member can be sent in LANG (every headline of D12
+    with the largest offer of D6b): `status` as SOLDE words it, `cover` as receipts do."""
+    found = sample_standings()
+    return {
+        **LONGEST,
+        "status": max((status_text(s, lang) for s in found), key=len),
+        "cover": max((receipt_status(s, lang) for s in found), key=len),
+    }
 
 
 def queue(db: Session, mutual: Mutual, **kw: Any) -> OutboxMessage:
@@ -55,7 +67,7 @@ def queue(db: Session, mutual: Mutual, **kw: Any) -> OutboxMessage:
 @pytest.mark.parametrize("lang", sorted(LANGUAGES))
 @pytest.mark.parametrize("key", outbox.TEMPLATE_KEYS)
 def test_every_template_fits_one_segment_with_the_reserve(lang: str, key: str) -> None:
-    text = outbox.render_sms(key, lang, LONGEST)
+    text = outbox.render_sms(key, lang, longest(lang))
     assert not gsm7.non_gsm(text), text
     assert outbox.room_left(text) >= 0, f"{len(text)} characters: {text!r}"
     assert gsm7.segments(text) == 1
@@ -69,7 +81,7 @@ def test_every_language_has_the_standard_templates_with_the_same_placeholders() 
         assert set(table) == set(reference), lang
         for key, text in table.items():
             assert placeholders(text) == placeholders(reference[key]), (lang, key)
-            assert placeholders(text) <= set(LONGEST), (lang, key)
+            assert placeholders(text) <= set(longest(lang)), (lang, key)
 
 
 def test_queue_renders_transliterates_and_stores(db: Session, mutual: Mutual) -> None:
@@ -79,13 +91,13 @@ def test_queue_renders_transliterates_and_stores(db: Session, mutual: Mutual) ->
         db,
         mutual,
         template="payment_receipt",
-        params={**LONGEST, "mutual": "Mutuelle Sante"},
+        params={**longest("fr"), "mutual": "Mutuelle Sante"},
         reason="receipt",
         household_id=household.id,
     )
     db.flush()
     assert message.status == "QUEUED"
-    assert message.text.startswith("Mutuelle Sante: 9 999 999 FCFA recu pour le menage ")
+    assert message.text.startswith("Mutuelle Sante: 9 999 999 FCFA recu, menage ")
     assert (message.template, message.language, message.attempts) == ("payment_receipt", "fr", 0)
     assert outbox.pending_ids(db) == [message.id]
 

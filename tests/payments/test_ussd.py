@@ -40,14 +40,15 @@ def test_pay_the_amount_due_d6(env: PayEnv, session_factory: sessionmaker[Sessio
     phone.dial()
     reply = phone.send("2")
     assert reply.lines == [
-        "Montant du: 18 000 FCFA",
+        "PAS A JOUR",
+        "Cotisation 2026: 18 000 FCFA",
         "1 Payer ce montant",
         "2 Autre montant",
         "0 Retour 00 Accueil",
     ]
     reply = phone.send("1")
     assert reply.lines == [
-        "Payer 18 000 FCFA",
+        "Payer 18 000 FCFA pour 2026",
         f"depuis le compte mobile money {PHONE} ?",
         "1 Confirmer",
         "2 Annuler",
@@ -103,7 +104,7 @@ def test_other_amount_with_bad_inputs_reprompted(
         assert reply.con and reply.lines[:2] == [error, "Montant a payer en FCFA (chiffres):"]
     assert intents(session_factory) == []
     reply = phone.send("2500")
-    assert reply.lines[0] == "Payer 2 500 FCFA"
+    assert reply.lines[0] == "Payer 2 500 FCFA pour 2026"  # D6b: the period it goes to
     assert phone.send("1").end
     assert one_intent(session_factory).amount == 2500
 
@@ -123,7 +124,12 @@ def test_no_installments_offers_only_the_amount_due_d1(
     family(session_factory, installments=False)
     phone = Phone(env.client, PHONE)
     reply = phone.walk("2")
-    assert reply.lines == ["Montant du: 18 000 FCFA", "1 Payer ce montant", "0 Retour 00 Accueil"]
+    assert reply.lines == [
+        "PAS A JOUR",
+        "Cotisation 2026: 18 000 FCFA",
+        "1 Payer ce montant",
+        "0 Retour 00 Accueil",
+    ]
     assert phone.send("2").lines[0] == "Choix invalide."
 
 
@@ -145,6 +151,7 @@ def test_nothing_due_still_offers_an_advance_d7(
     phone = Phone(env.client, PHONE)
     reply = phone.walk("2")
     assert reply.lines == [
+        "PAYE, couvert des le 03/03/2026",  # D12: paid on 02/01, 60 days of waiting
         "Rien a payer pour le moment. Vous pouvez verser une avance.",
         "2 Autre montant",
         "0 Retour 00 Accueil",
@@ -159,12 +166,16 @@ def test_english_household(env: PayEnv, session_factory: sessionmaker[Session]) 
         household = session.get_one(Household, household_id)
         household.language = "en"
     phone = Phone(env.client, PHONE)
-    assert phone.walk("2").lines[:3] == [
-        "Amount due: 18,000 FCFA",
+    assert phone.walk("2").lines[:4] == [
+        "NOT UP TO DATE",
+        "Contribution 2026: 18,000 FCFA",
         "1 Pay this amount",
         "2 Other amount",
     ]
-    assert phone.send("1").lines[:2] == ["Pay 18,000 FCFA", f"from mobile-money account {PHONE}?"]
+    assert phone.send("1").lines[:2] == [
+        "Pay 18,000 FCFA for 2026",
+        f"from mobile-money account {PHONE}?",
+    ]
     assert "Confirm it with your mobile-money PIN" in phone.send("1")
 
 

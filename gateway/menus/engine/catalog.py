@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from gateway.lib import formatting
 from gateway.lib.catalogs import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from gateway.lib.catalogs import LANGUAGES as LANGUAGES
+from gateway.lib.catalogs import pick_language as pick_language
 from gateway.lib.catalogs import placeholders as placeholders
 from gateway.lib.catalogs import ussd_messages
 from gateway.settings import Settings
@@ -37,11 +38,6 @@ def all_budgets(settings: Settings) -> set[int]:
 def messages(lang: str) -> Mapping[str, str]:
     """The flat key -> text table of a language (the `[sms]` table is not part of it)."""
     return ussd_messages(lang)
-
-
-def pick_language(*candidates: str | None) -> str:
-    """The first candidate that has a catalog (household's, then mutual's), else French."""
-    return next((c for c in candidates if c in LANGUAGES), DEFAULT_LANGUAGE)
 
 
 @dataclass(frozen=True)

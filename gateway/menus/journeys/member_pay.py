@@ -1,9 +1,10 @@
-"""Member option 2, Payer ma cotisation (ussd.md menu map; payments.md): the amount due (D6),
-1 pay it / 2 another amount (only when the product allows installments, D1, or nothing is
-due: money then waits as credit, D7), confirm the amount and the wallet (the caller's
-phone), then END. The intent is written in the hop's transaction, once per USSD session
-(its origin key), and initiated by the worker after the commit. No PIN is ever asked here:
-the operator's own prompt does that after the session has ended."""
+"""Member option 2, Payer ma cotisation (ussd.md menu map; payments.md): the household's
+headline and the amount offered with the period it buys (D6b: the amount due, else the renewal
+when one is due), 1 pay it / 2 another amount (only when the product allows installments, D1,
+or nothing is offered: money then waits as credit, D7), confirm the amount, the period and the
+wallet (the caller's phone), then END. The intent is written in the hop's transaction, once
+per USSD session (its origin key), and initiated by the worker after the commit. No PIN is ever
+asked here: the operator's own prompt does that after the session has ended."""
 
 from __future__ import annotations
 
@@ -13,10 +14,16 @@ import re
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, View
 from gateway.menus.journeys import samples
-from gateway.menus.journeys.member_views import household_of
+from gateway.menus.journeys.member_views import household_of, sample_standings
 from gateway.menus.journeys.memory import PayMemory
 from gateway.queueing import defer
-from gateway.services.coverage import amount_due, load_book
+from gateway.services.coverage import (
+    Standing,
+    headline_text,
+    offer_text,
+    period_label,
+    standing_of,
+)
 from gateway.services.payments import (
     MAX_PAYMENT,
     MIN_PAYMENT,
@@ -68,34 +75,38 @@ def _payable(amount: int) -> bool:
     return MIN_PAYMENT <= amount <= MAX_PAYMENT
 
 
-def _due(ctx: Ctx[PayMemory]) -> tuple[int, bool]:
-    """D6 today, and whether the product lets the member pay another amount (D1)."""
+def _standing(ctx: Ctx[PayMemory]) -> tuple[Standing, bool]:
+    """D6b today, and whether the product lets the member pay another amount (D1)."""
     household = household_of(ctx)
-    return amount_due(load_book(ctx.db, household), ctx.today), household.product.installments
+    return standing_of(ctx.db, household, ctx.today), household.product.installments
 
 
 def pay_due(ctx: Ctx[PayMemory]) -> View:
-    due, installments = _due(ctx)
-    return pay_due_view(ctx.t, due, installments)
+    found, installments = _standing(ctx)
+    period = found.offer.period
+    ctx.data["pay_period"] = period_label(period) if period is not None else ""
+    return pay_due_view(ctx.t, found, installments)
 
 
-def pay_due_view(t: Translator, due: int, installments: bool) -> View:
-    """`1 Payer ce montant` when the due is payable at once; `2 Autre montant` when the
-    product allows installments, or when there is nothing (payable) to pay."""
-    summary = t("pay_due", amount=t.amount(due)) if due > 0 else t("pay_nothing")
-    flags = {"due"} if _payable(due) else set()
-    if installments or not _payable(due):
+def pay_due_view(t: Translator, found: Standing, installments: bool) -> View:
+    """The headline, then what is offered and for which period (`Cotisation 2027: 7 000
+    FCFA`) or that nothing is due; `1 Payer ce montant` when the offer is payable at once,
+    `2 Autre montant` when the product allows installments or nothing (payable) is offered."""
+    offered = found.offer.amount
+    summary = [headline_text(found, t.lang), offer_text(found.offer, t.lang) or t("pay_nothing")]
+    flags = {"due"} if _payable(offered) else set()
+    if installments or not _payable(offered):
         flags.add("other")
-    return View({"summary": summary}, flags=frozenset(flags))
+    return View({"summary": "\n".join(summary)}, flags=frozenset(flags))
 
 
 def choose_pay(ctx: Ctx[PayMemory], value: str) -> str | None:
-    """1 keeps the amount due for the confirmation; 2 asks for an amount."""
+    """1 keeps the amount offered for the confirmation; 2 asks for an amount."""
     if value == "1":
-        due, _ = _due(ctx)
-        if not _payable(due):
+        found, _ = _standing(ctx)
+        if not _payable(found.offer.amount):
             raise Reprompt("err_choice")
-        ctx.data["pay_amount"] = due
+        ctx.data["pay_amount"] = found.offer.amount
     return None
 
 
@@ -114,11 +125,14 @@ def pay_amount(ctx: Ctx[PayMemory], value: str) -> str | None:
 
 
 def pay_confirm(ctx: Ctx[PayMemory]) -> View:
-    return pay_confirm_view(ctx.t, int(ctx.data.get("pay_amount", 0)), ctx.phone)
+    amount = int(ctx.data.get("pay_amount", 0))
+    return pay_confirm_view(ctx.t, amount, str(ctx.data.get("pay_period", "")), ctx.phone)
 
 
-def pay_confirm_view(t: Translator, amount: int, phone: str) -> View:
-    return View({"amount": t.amount(amount), "phone": phone})
+def pay_confirm_view(t: Translator, amount: int, period: str, phone: str) -> View:
+    """The amount, the period it goes to (D6b, D7: when one is offered) and the wallet."""
+    purpose = t("pay_for", period=period) if period else ""
+    return View({"amount": t.amount(amount), "purpose": purpose, "phone": phone})
 
 
 def confirm_pay(ctx: Ctx[PayMemory], value: str) -> str | None:
@@ -158,11 +172,10 @@ def check_amount_input(value: str) -> bool:
 ACTIONS = {"choose_pay": choose_pay, "pay_amount": pay_amount, "confirm_pay": confirm_pay}
 VIEWS = {"pay_due": pay_due, "pay_confirm": pay_confirm, "pay_sent": pay_sent}
 SAMPLES = {
-    "pay_due": lambda t: [
-        pay_due_view(t, samples.BIG_AMOUNT, True),
-        pay_due_view(t, MAX_PAYMENT, True),
-        pay_due_view(t, 0, True),
+    "pay_due": lambda t: [pay_due_view(t, found, True) for found in sample_standings()],
+    "pay_confirm": lambda t: [
+        pay_confirm_view(t, samples.BIG_AMOUNT, "2026-2027", SAMPLE_PHONE),
+        pay_confirm_view(t, samples.BIG_AMOUNT, "", SAMPLE_PHONE),
     ],
-    "pay_confirm": lambda t: [pay_confirm_view(t, samples.BIG_AMOUNT, SAMPLE_PHONE)],
     "pay_sent": lambda t: [View({"amount": t.amount(samples.BIG_AMOUNT)})],
 }

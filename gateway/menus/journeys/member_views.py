@@ -14,7 +14,18 @@ from gateway.menus.journeys.memory import MemberMemory
 from gateway.menus.journeys.status import MemberLine, coverage_view
 from gateway.models import Household, Payment
 from gateway.services import ledger
-from gateway.services.coverage import Status, household_status, load_book
+from gateway.services.coverage import (
+    Headline,
+    HouseholdStatus,
+    Offer,
+    OfferKind,
+    Period,
+    Standing,
+    Status,
+    headline_text,
+    offer_text,
+    standing_of,
+)
 
 LAST_PAYMENTS = 5
 CHANNELS = ("cash", "mobile", "bank", "legacy")
@@ -29,22 +40,32 @@ def household_of(ctx: Ctx[MemberMemory]) -> Household:
 
 
 def coverage(ctx: Ctx[MemberMemory]) -> View:
-    """D12 for today, from the same book and rules as `gateway eligibility`."""
+    """D12 for today, from the same book and rules as `gateway eligibility`, with the amount
+    offered (D6b) and the period it buys."""
     household = household_of(ctx)
-    book = load_book(ctx.db, household)
-    summary = household_status(book, ctx.today)
+    found = standing_of(ctx.db, household, ctx.today)
+    names = {b.number: b.full_name for b in household.beneficiaries}
     members = [
-        MemberLine(b.full_name, m.status, m.until, m.from_)
-        for b, m in zip(book.beneficiaries, summary.members, strict=True)
+        MemberLine(names.get(m.number, m.number), m.status, m.until, m.from_)
+        for m in found.status.members
     ]
-    return coverage_view(
-        ctx.t,
-        summary.up_to_date,
-        summary.until,
-        summary.amount_due,
-        summary.renewal_amount,
-        members,
-    )
+    lang = ctx.t.lang
+    return coverage_view(ctx.t, headline_text(found, lang), offer_text(found.offer, lang), members)
+
+
+def sample_standings() -> list[Standing]:
+    """Every headline with the longest dates and the longest offer (a two-year period, the
+    largest amount, the registration fee included where it can be: a household never paid),
+    renewals partly paid: what the validators fill screens and SMS with."""
+    day = samples.LONG_DATE
+    period = Period(dt.date(day.year, 2, 1), dt.date(day.year + 1, 1, 31))
+    empty = HouseholdStatus(samples.LONG_HOUSEHOLD, False, 0, 0, None, None)
+    found = []
+    for headline in Headline:
+        kind = OfferKind.DUE if headline == Headline.NOT_PAID else OfferKind.RENEWAL
+        big = Offer(kind, samples.BIG_AMOUNT, period, registration=headline == Headline.NOT_PAID)
+        found.append(Standing(headline, day, day, big, empty, credit=1))
+    return found
 
 
 def coverage_samples(t: Translator) -> list[View]:
@@ -58,11 +79,13 @@ def coverage_samples(t: Translator) -> list[View]:
         MemberLine(samples.LONG_NAME, Status.REMOVED),
         MemberLine(samples.LONG_NAME, Status.GRACE, until=samples.LONG_DATE),
     ]
-    big, day = samples.BIG_AMOUNT, samples.LONG_DATE
+    views = [
+        coverage_view(t, headline_text(found, t.lang), offer_text(found.offer, t.lang), statuses)
+        for found in sample_standings()
+    ]
     return [
-        coverage_view(t, True, day, 0, big, statuses),
-        coverage_view(t, False, None, big, big, statuses),
-        coverage_view(t, True, day, 0, 0, statuses[3:4]),
+        *views,
+        coverage_view(t, headline_text(sample_standings()[0], t.lang), "", statuses[3:4]),
     ]
 
 

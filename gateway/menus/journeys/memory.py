@@ -37,6 +37,7 @@ class PayMemory(MemberMemory, total=False):
     """Member option 2 (member_pay): the amount to pay, then the reference of its intent."""
 
     pay_amount: int
+    pay_period: str  # the period the money buys, as named to the member (D6b)
     pay_reference: str
 
 

@@ -30,24 +30,11 @@ def status_line(t: Translator, status: Status, until: dt.date | None, since: dt.
     return t(f"st_{status.value}", until=t.date(until), since=t.date(since))
 
 
-def coverage_view(
-    t: Translator,
-    up_to_date: bool,
-    until: dt.date | None,
-    amount_due: int,
-    renewal: int,
-    members: list[MemberLine],
-) -> View:
-    """D12: "A JOUR" (and the renewal amount in grace), or "PAS A JOUR" with the amount due;
-    then each beneficiary with status and date, paginated by the renderer."""
-    if up_to_date:
-        summary = [t("cov_ok", until=t.date(until))]
-        if renewal and any(m.status == Status.GRACE for m in members):
-            summary.append(t("cov_renewal", amount=t.amount(renewal)))
-    else:
-        summary = [t("cov_not")]
-        if amount_due:
-            summary.append(t("cov_due", amount=t.amount(amount_due)))
+def coverage_view(t: Translator, headline: str, offer: str, members: list[MemberLine]) -> View:
+    """D12: the household's headline ("A JOUR jusqu'au", "PAYE, couvert des le", "PAS A
+    JOUR") and the amount offered with the period it buys (D6b; gateway.services.coverage.
+    wording), then each beneficiary with status and date, paginated by the renderer."""
+    summary = [line for line in (headline, offer) if line]
     items = tuple(
         Item(
             t(

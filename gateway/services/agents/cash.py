@@ -17,7 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.clock import local_date
 from gateway.lib import formatting
-from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
+from gateway.lib.catalogs import pick_language
 from gateway.models import (
     Agent,
     CashCollection,
@@ -29,7 +29,7 @@ from gateway.models import (
     RemittanceStatus,
 )
 from gateway.services import ledger
-from gateway.services.coverage import receive_payment
+from gateway.services.coverage import receipt_status, receive_payment, standing_of
 from gateway.services.messaging import queue_sms
 
 # Receipt codes: read aloud and copied by hand, so no 0/O nor 1/I.
@@ -37,7 +37,6 @@ RECEIPT_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 RECEIPT_LEN = 6
 MAX_COLLECTION = 1_000_000  # XOF in one cash collection: a typo guard, far above any due
 COLLECTING_ROLES = ("collector", "supervisor")
-AGENT_LABEL_LEN = 20
 
 
 class CashError(ValueError):
@@ -206,8 +205,8 @@ def _send_receipt(
     ).first()
     if phone is None:
         return None
-    language = household.language if household.language in LANGUAGES else None
-    language = language or next((c for c in mutual.languages if c in LANGUAGES), DEFAULT_LANGUAGE)
+    language = pick_language(household.language, *mutual.languages)
+    found = standing_of(session, household, collection.collected_on)
     message = queue_sms(
         session,
         mutual_id=mutual.id,
@@ -218,9 +217,9 @@ def _send_receipt(
         params={
             "mutual": mutual.sms_name,
             "amount": formatting.money(collection.amount, language),
-            "agent": collection.agent.name[:AGENT_LABEL_LEN],
             "household": household.number,
             "reference": collection.receipt_code,
+            "cover": receipt_status(found, language),
         },
         reason="receipt",
         dedupe_key=_receipt_key(collection),

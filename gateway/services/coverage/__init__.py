@@ -10,6 +10,9 @@
 - periods: Coverage periods of a product (D1): coverage years from `coverage_start`, or calendar
   months.
 - query: `gateway eligibility` and the coverage screens: a number and a date in, D11/D12 out.
+- standing: What a member is told (D6b, D11, D12): the household's standing and the amount
+  offered.
+- wording: The words of a standing (D6b, D11, D12) in a language: one source for every surface.
 - shares: What a household pays and what its funder owes (D3), and levies on earned contributions
   (D4).
 """
@@ -30,6 +33,7 @@ from gateway.services.coverage.dues import (
     renewal_amount,
 )
 from gateway.services.coverage.eligibility import (
+    HouseholdStatus,
     Status,
     beneficiary_status,
     household_status,
@@ -41,7 +45,9 @@ from gateway.services.coverage.lookup import (
 )
 from gateway.services.coverage.periods import (
     Period,
+    next_period,
     period_holding,
+    period_label,
     period_starting_on_or_after,
 )
 from gateway.services.coverage.query import coverage
@@ -49,27 +55,60 @@ from gateway.services.coverage.shares import (
     Shares,
     shares_for,
 )
+from gateway.services.coverage.standing import (
+    Headline,
+    Offer,
+    OfferKind,
+    Standing,
+    campaign_open_for,
+    offer,
+    standing,
+    standing_of,
+)
+from gateway.services.coverage.wording import (
+    headline_text,
+    offer_text,
+    receipt_status,
+    remains,
+    status_text,
+)
 
 __all__ = [
     "AmbiguousNumber",
+    "Headline",
     "HouseholdBook",
+    "HouseholdStatus",
+    "Offer",
+    "OfferKind",
     "PaidPeriod",
     "PaymentConflict",
     "Period",
     "Shares",
+    "Standing",
     "Status",
     "allocate",
     "allocate_due",
     "amount_due",
     "beneficiary_status",
+    "campaign_open_for",
     "coverage",
     "find_number",
+    "headline_text",
     "household_status",
     "load_book",
     "mutual_by_code",
+    "next_period",
+    "offer",
+    "offer_text",
     "period_holding",
+    "period_label",
     "period_starting_on_or_after",
+    "receipt_status",
     "receive_payment",
+    "remains",
     "renewal_amount",
     "shares_for",
+    "standing",
+    "standing_of",
+    "status_text",
 ]

@@ -85,7 +85,8 @@ def _spell(first: PaidPeriod, last: PaidPeriod, waiting_days: int, exempt: bool)
 def status_from_spells(
     number: str, all_spells: list[Spell], grace_days: int, on: dt.date
 ) -> BeneficiaryStatus:
-    """D11, in order of precedence: covered, then grace, then waiting, else not covered."""
+    """D11, in order of precedence: covered, then grace, then waiting (in a spell's waiting
+    days or paid for a future period only), else not covered."""
     for spell in all_spells:
         if spell.covered_from <= on <= spell.end:
             return BeneficiaryStatus(number, Status.COVERED, until=spell.end)
@@ -93,8 +94,10 @@ def status_from_spells(
         grace_end = spell.end + dt.timedelta(days=grace_days)
         if spell.covered_from <= spell.end < on <= grace_end:
             return BeneficiaryStatus(number, Status.GRACE, until=grace_end)
+    # Paid and waiting: in a spell's waiting days, or paid only for a future period (e.g.
+    # after a lapse, money paid past the join window buys next year): the nearest start.
     for spell in all_spells:
-        if spell.first.period.start <= on < spell.covered_from and on <= spell.end:
+        if on < spell.covered_from <= spell.end:
             return BeneficiaryStatus(number, Status.WAITING, from_=spell.covered_from)
     return BeneficiaryStatus(number, Status.NOT_COVERED)
 

@@ -86,3 +86,13 @@ def period_row(session: Session, product: Product, period: Period) -> CoveragePe
     except IntegrityError:
         return session.scalars(query).one()
     return row
+
+
+def period_label(period: Period) -> str:
+    """How a period is named to members (D6b, "Cotisation 2027"): a calendar year as its
+    year, another coverage year as its two years, a month as mm/yyyy."""
+    if (period.end - period.start).days < 32:
+        return period.start.strftime("%m/%Y")
+    if (period.start.month, period.start.day) == (1, 1):
+        return str(period.start.year)
+    return f"{period.start.year}-{period.end.year}"

@@ -8,13 +8,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.services.coverage.book import load_book
-from gateway.services.coverage.eligibility import (
-    BeneficiaryStatus,
-    Status,
-    beneficiary_status,
-    household_status,
-)
+from gateway.services.coverage.eligibility import BeneficiaryStatus, Status, beneficiary_status
 from gateway.services.coverage.lookup import find_number
+from gateway.services.coverage.periods import next_period, period_holding, period_label
+from gateway.services.coverage.standing import Offer, campaign_open_for, standing
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -27,6 +24,18 @@ def _member(status: BeneficiaryStatus) -> dict[str, Any]:
         "status": status.status.value,
         "until": _iso(status.until),
         "from": _iso(status.from_),
+    }
+
+
+def _offered(offer: Offer) -> dict[str, Any]:
+    """D6b: what the member is asked to pay now and the period it buys."""
+    period = offer.period
+    return {
+        "kind": offer.kind.value,
+        "amount": offer.amount,
+        "period": period_label(period) if period else None,
+        "period_start": _iso(period.start) if period else None,
+        "registration": offer.registration,
     }
 
 
@@ -47,11 +56,17 @@ def coverage(
             "on": _iso(on),
         }
     book = load_book(session, found.household)
-    summary = household_status(book, on)
+    following = next_period(book.product, period_holding(book.product, on))
+    now = standing(
+        book, on, campaign_open=campaign_open_for(session, found.household, following, on)
+    )
+    summary = now.status
     common = {
         "household": found.household.number,
         "amount_due": summary.amount_due,
         "renewal_amount": summary.renewal_amount,
+        "offered": _offered(now.offer),
+        "credit": now.credit,
         "on": _iso(on),
         "members": [_member(m) for m in summary.members],
     }

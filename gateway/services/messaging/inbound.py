@@ -28,11 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_date
-from gateway.lib import formatting
-from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, ussd_messages
+from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.lib.phones import mask_msisdn
 from gateway.models import Household, HouseholdPhone, InboundSms, Mutual, OutboxMessage
-from gateway.services.coverage import Status, household_status, load_book
+from gateway.services.coverage import standing_of, status_text
 from gateway.services.messaging.outbox import queue_sms
 
 log = logging.getLogger(__name__)
@@ -209,25 +208,11 @@ def handle_inbound(session: Session, sms: Inbound, *, now: dt.datetime) -> Inbou
 
 
 def status_params(session: Session, household: Household, now: dt.datetime) -> dict[str, str]:
-    """The `status` template's values: the D12 summary on the mutual's local date."""
+    """The `status` template's values: the D12 headline on the mutual's local date and the
+    amount offered with the period it buys (D6b), in the words of the USSD screens."""
     lang = _language(household.mutual, household)
-    texts = ussd_messages(lang)
-    summary = household_status(
-        load_book(session, household), local_date(now, household.mutual.timezone)
-    )
-    until = formatting.day(summary.until)
-    if summary.up_to_date:
-        grace = any(m.status == Status.GRACE for m in summary.members)
-        status = texts["st_GRACE" if grace else "st_COVERED"].format(until=until)
-    elif summary.from_ is not None:
-        status = texts["st_WAITING"].format(since=formatting.day(summary.from_))
-    else:
-        status = texts["st_NOT_COVERED"]
-    return {
-        "household": household.number,
-        "status": status,
-        "due": formatting.money(summary.amount_due, lang),
-    }
+    found = standing_of(session, household, local_date(now, household.mutual.timezone))
+    return {"household": household.number, "status": status_text(found, lang)}
 
 
 def _reply(

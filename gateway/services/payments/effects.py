@@ -13,11 +13,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.clock import local_date
 from gateway.lib import formatting
+from gateway.lib.catalogs import pick_language
 from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem, SuspenseState
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
-from gateway.services.coverage import household_status, load_book, receive_payment
+from gateway.services.coverage import receipt_status, receive_payment, remains, standing_of
 from gateway.services.messaging import queue_sms
 
 log = logging.getLogger(__name__)
@@ -49,21 +51,20 @@ def credit_household(
 
 
 def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> None:
-    """payment_receipt when the household is now up to date (or owes nothing), else
-    payment_partial with what is still due. Once per intent (dedupe key)."""
+    """payment_partial when something is still to pay for the period offered (D6b: what is
+    left and for which period), else payment_receipt with the household's headline (covered
+    until, or paid and covered from: D12). Once per intent (dedupe key)."""
     household = session.get_one(Household, intent.household_id)
     mutual = session.get_one(Mutual, intent.mutual_id)
-    summary = household_status(load_book(session, household), now.date())
-    language = household.language or mutual.default_language
-    day = summary.until or summary.from_
-    template = "payment_partial" if summary.amount_due > 0 else "payment_receipt"
+    found = standing_of(session, household, local_date(now, mutual.timezone))
+    language = pick_language(household.language, mutual.default_language)
+    template = "payment_partial" if remains(found) else "payment_receipt"
     params = {
         "mutual": mutual.sms_name,
         "amount": formatting.money(intent.amount, language),
         "household": household.number,
         "reference": short_reference(intent),
-        "until": formatting.day(day),
-        "due": formatting.money(summary.amount_due, language),
+        "cover": receipt_status(found, language),
     }
     _queue(session, intent, template, language, params, f"payment-receipt:{intent.reference}")
 
