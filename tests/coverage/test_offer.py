@@ -37,7 +37,7 @@ def campaign(db: Session, mutual: Mutual, opens: dt.date, closes: dt.date, **kw:
     db.flush()
 
 
-def paid_for_2026(db: Session, **product: object) -> tuple[Mutual, Household]:
+def paid_for_2026(db: Session, **product: int) -> tuple[Mutual, Household]:
     mutual = make_mutual(db, **product)
     household = make_household(db, mutual, members=2)
     pay(db, household, 12000, D(2026, 1, 10))
