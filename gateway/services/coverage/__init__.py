@@ -30,7 +30,9 @@ from gateway.services.coverage.dues import (
     renewal_amount,
 )
 from gateway.services.coverage.eligibility import (
+    Spell,
     Status,
+    beneficiary_spells,
     beneficiary_status,
     household_status,
 )
@@ -57,10 +59,12 @@ __all__ = [
     "PaymentConflict",
     "Period",
     "Shares",
+    "Spell",
     "Status",
     "allocate",
     "allocate_due",
     "amount_due",
+    "beneficiary_spells",
     "beneficiary_status",
     "coverage",
     "find_number",
