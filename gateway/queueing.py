@@ -61,6 +61,11 @@ JOBS: dict[str, JobSpec] = {
     "run-reminders": JobSpec(
         "worker.jobs.reminders.run_reminders", SMS, retries=2, intervals=(60, 300), timeout_s=600
     ),
+    # D9/D16: coverage-start notices, at most once per household and start day (outbox dedupe
+    # key), so a retry or a second run queues nothing twice.
+    "coverage-starts": JobSpec(
+        "worker.jobs.notices.coverage_starts", SMS, retries=2, intervals=(60, 300), timeout_s=600
+    ),
     # One provider, mutual and business day (args: provider, mutual code, ISO day); matching
     # is idempotent, so a retry after a crash finishes the work without doing it twice.
     "reconcile": JobSpec(

@@ -56,6 +56,7 @@ RANKS: dict[str, int] = {
     "agents": 5,
     "payments": 5,
     "reminders": 5,
+    "notices": 5,
     "reconciliation": 6,
 }
 SERVICES = "gateway.services"

@@ -72,6 +72,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("ledger-audit", every_s=3600),
     Periodic("sms-dispatch", every_s=60),
     Periodic("run-reminders", every_s=300),
+    Periodic("coverage-starts", every_s=3600),
     Periodic("agent-cash-age", daily_at=dt.time(6, 0)),
     Periodic("sweep-payments", every_s=60),
 )

@@ -44,11 +44,13 @@ class Allocation(IdMixin, CreatedMixin, Base):
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
     beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id"), index=True)
-    period_id: Mapped[int | None] = mapped_column(ForeignKey("coverage_periods.id"))
+    # Indexed with allocated_on: the coverage-start notices look allocations up by the day
+    # their cover can start (gateway.services.notices.candidates), by period or by day.
+    period_id: Mapped[int | None] = mapped_column(ForeignKey("coverage_periods.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     member_amount: Mapped[int] = mapped_column(Money)
     funder_amount: Mapped[int] = mapped_column(Money, default=0)
-    allocated_on: Mapped[dt.date] = mapped_column()
+    allocated_on: Mapped[dt.date] = mapped_column(index=True)
     ledger_key: Mapped[str] = mapped_column(String(200), index=True)
 
     household: Mapped[Household] = relationship()

@@ -38,7 +38,7 @@ def campaign(db: Session, mutual: Mutual, opens: dt.date, closes: dt.date, **kw:
 
 
 def paid_for_2026(db: Session, **product: int) -> tuple[Mutual, Household]:
-    mutual = make_mutual(db, **product)
+    mutual = make_mutual(db, "MUT", **product)
     household = make_household(db, mutual, members=2)
     pay(db, household, 12000, D(2026, 1, 10))
     return mutual, household

@@ -37,6 +37,8 @@ LONGEST: dict[str, str] = {
     "reference": "MM-ABCDEFGH",
     "agent": "Aminata Ouedraogo Ki",
     "contact": "+226 70 12 34 56",
+    "from": "31/12/2027",
+    "count": "99",
 }
 
 
@@ -143,6 +145,23 @@ def test_a_racing_duplicate_hits_the_unique_key_and_returns_the_first(
     real = outbox._by_dedupe_key
     monkeypatch.setattr(outbox, "_by_dedupe_key", lambda s, k: next(lookups, None) or real(s, k))
     assert queue(db, mutual, dedupe_key="k1").id == first.id
+    assert len(db.scalars(select(OutboxMessage)).all()) == 1
+
+
+def test_queue_new_sms_says_whether_it_queued_even_when_racing(
+    db: Session, mutual: Mutual, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job that counts what it sent: None for a key used already, found by the lookup or
+    (a concurrent insert) by the unique index."""
+    args = {"mutual_id": mutual.id, "phone": PHONE, "template": "optin_ack", "language": "fr"}
+    fields = {**args, "params": {"mutual": "MS"}, "reason": "coverage"}
+    first = outbox.queue_new_sms(db, dedupe_key="cover:1", **fields)
+    assert first is not None and first.reason == "coverage"
+    assert outbox.queue_new_sms(db, dedupe_key="cover:1", **fields) is None
+    lookups = iter([None])  # the first lookup misses, as in a concurrent insert
+    real = outbox._by_dedupe_key
+    monkeypatch.setattr(outbox, "_by_dedupe_key", lambda s, k: next(lookups, None) or real(s, k))
+    assert outbox.queue_new_sms(db, dedupe_key="cover:1", **fields) is None
     assert len(db.scalars(select(OutboxMessage)).all()) == 1
 
 

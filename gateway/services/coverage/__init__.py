@@ -34,7 +34,9 @@ from gateway.services.coverage.dues import (
 )
 from gateway.services.coverage.eligibility import (
     HouseholdStatus,
+    Spell,
     Status,
+    beneficiary_spells,
     beneficiary_status,
     household_status,
 )
@@ -84,11 +86,13 @@ __all__ = [
     "PaymentConflict",
     "Period",
     "Shares",
+    "Spell",
     "Standing",
     "Status",
     "allocate",
     "allocate_due",
     "amount_due",
+    "beneficiary_spells",
     "beneficiary_status",
     "campaign_open_for",
     "coverage",

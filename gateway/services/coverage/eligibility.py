@@ -112,11 +112,20 @@ def beneficiary_status(
         return BeneficiaryStatus(number, Status.REMOVED, reason=beneficiary.status)
     if beneficiary.status == "suspended":
         return BeneficiaryStatus(number, Status.SUSPENDED, reason=beneficiary.status_reason)
+    found = beneficiary_spells(book, beneficiary, on)
+    return status_from_spells(number, found, book.product.grace_days, on)
+
+
+def beneficiary_spells(
+    book: HouseholdBook, beneficiary: Beneficiary, until: dt.date
+) -> list[Spell]:
+    """D9: a beneficiary's spells from their paid periods (automatic ones, D3, up to the period
+    holding `until`), the first one without waiting for an exempt newborn. What D11 reads, and
+    what tells the day a spell's cover starts (`Spell.covered_from`)."""
     product = book.product
-    paid = book.paid_periods(beneficiary, on)
+    paid = book.paid_periods(beneficiary, until)
     exempt = not product.newborn_waiting and _newborn_of_covered_mother(book, beneficiary)
-    found = spells(paid, product.waiting_days, product.grace_days, first_exempt=exempt)
-    return status_from_spells(number, found, product.grace_days, on)
+    return spells(paid, product.waiting_days, product.grace_days, first_exempt=exempt)
 
 
 def _newborn_of_covered_mother(book: HouseholdBook, child: Beneficiary) -> bool:

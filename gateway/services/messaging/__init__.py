@@ -8,6 +8,8 @@
   put
 - port: The SMS sending port (messaging.md): `SmsProvider` and its `SendResult`, which the
   adapters implement.
+- window: The sending window (D16): between a mutual's `quiet_hours_end` and
+  `quiet_hours_start`.
 """
 
 from gateway.services.messaging.batches import (
@@ -29,6 +31,7 @@ from gateway.services.messaging.outbox import (
     apply_delivery_report,
     outbox_row,
     pending_ids,
+    queue_new_sms,
     queue_sms,
     recent_messages,
     render_sms,
@@ -39,6 +42,10 @@ from gateway.services.messaging.port import (
     Outcome,
     SendResult,
     SmsProvider,
+)
+from gateway.services.messaging.window import (
+    in_window,
+    window_opens,
 )
 
 __all__ = [
@@ -55,13 +62,16 @@ __all__ = [
     "claim_batch",
     "find_campaign",
     "handle_inbound",
+    "in_window",
     "outbox_row",
     "pending_batches",
     "pending_ids",
+    "queue_new_sms",
     "queue_sms",
     "recent_messages",
     "render_sms",
     "resume_campaign",
     "room_left",
     "sender_id",
+    "window_opens",
 ]

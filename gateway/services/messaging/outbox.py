@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -32,6 +34,8 @@ TEMPLATE_KEYS = (
     "payment_partial",
     "payment_failed",
     "cash_receipt",
+    "coverage_starts",
+    "coverage_started",
     "optout_ack",
     "optin_ack",
     "help",
@@ -115,32 +119,54 @@ def queue_sms(
 
     ValueError says why a message is refused: unknown reason or template, a phone not in
     E.164, a missing parameter, or a text longer than one segment with the reserve."""
-    if reason not in REASONS:
-        raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {reason!r}")
-    try:
-        e164 = normalize_msisdn(phone, "ZZ")
-    except InvalidPhone as exc:
-        raise ValueError(f"phone must be E.164: {exc}") from None
-    if e164 != phone:
-        raise ValueError(f"phone must be E.164 (+ and digits), not {phone!r}")
+    sms = Sms(mutual_id, phone, template, language, params, reason, household_id)
+    return _queue(session, sms, dedupe_key)[0]
+
+
+def queue_new_sms(session: Session, *, dedupe_key: str, **fields: Any) -> OutboxMessage | None:
+    """`queue_sms` for a message sent at most once, saying whether this call queued it: None
+    when `dedupe_key` was used already, by an earlier run or by a concurrent one whose insert
+    won the unique index (D17-style at-most-once for jobs that count what they sent)."""
+    message, created = _queue(session, Sms(**fields), dedupe_key)
+    return message if created else None
+
+
+@dataclass(frozen=True)
+class Sms:
+    """What `queue_sms` is asked to queue (its keyword arguments but the dedupe key)."""
+
+    mutual_id: int
+    phone: str
+    template: str
+    language: str
+    params: Mapping[str, object]
+    reason: str
+    household_id: int | None = None
+
+
+def _queue(session: Session, sms: Sms, dedupe_key: str | None) -> tuple[OutboxMessage, bool]:
+    """The message for `dedupe_key` (or a new one) and whether it was added here."""
+    if sms.reason not in REASONS:
+        raise ValueError(f"reason must be one of {', '.join(REASONS)}, not {sms.reason!r}")
+    e164 = _e164(sms.phone)
     if dedupe_key is not None and (found := _by_dedupe_key(session, dedupe_key)):
-        return found
-    lang = language if language in LANGUAGES else DEFAULT_LANGUAGE
-    text = render_sms(template, lang, params)
+        return found, False
+    lang = sms.language if sms.language in LANGUAGES else DEFAULT_LANGUAGE
+    text = render_sms(sms.template, lang, sms.params)
     left = room_left(text)
     if left < 0:
         raise ValueError(
-            f"SMS {template!r} ({lang}) is {-left} character(s) over one segment "
+            f"SMS {sms.template!r} ({lang}) is {-left} character(s) over one segment "
             f"with the {OPTOUT_RESERVE}-character opt-out reserve: {text!r}"
         )
     message = OutboxMessage(
-        mutual_id=mutual_id,
-        household_id=household_id,
+        mutual_id=sms.mutual_id,
+        household_id=sms.household_id,
         phone=e164,
-        template=template,
+        template=sms.template,
         language=lang,
         text=text,
-        reason=reason,
+        reason=sms.reason,
         status=OutboxStatus.QUEUED,
         dedupe_key=dedupe_key,
     )
@@ -151,8 +177,18 @@ def queue_sms(
         found = _by_dedupe_key(session, dedupe_key) if dedupe_key is not None else None
         if found is None:
             raise
-        return found
-    return message
+        return found, False
+    return message, True
+
+
+def _e164(phone: str) -> str:
+    try:
+        e164 = normalize_msisdn(phone, "ZZ")
+    except InvalidPhone as exc:
+        raise ValueError(f"phone must be E.164: {exc}") from None
+    if e164 != phone:
+        raise ValueError(f"phone must be E.164 (+ and digits), not {phone!r}")
+    return e164
 
 
 def _by_dedupe_key(session: Session, key: str) -> OutboxMessage | None:

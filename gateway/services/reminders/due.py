@@ -6,8 +6,9 @@ coverage end) plus `offset_days`, repeated every `repeat_every_days` until the c
 each at the start of the sending window (D16, `quiet_hours_end` local). Outside the window
 nothing is done; inside it, the latest due occurrence is sent if its moment is within
 `catch_up_hours`, else recorded `missed`; older occurrences still within `catch_up_hours` are
-recorded `missed` so a catch-up never floods a member. Targets: gateway.services.
-reminder_targets; the at-most-once record (D17): gateway.services.reminders.record.
+recorded `missed` so a catch-up never floods a member. The window: gateway.services.messaging.
+window; targets: gateway.services.reminders.targets; the at-most-once record (D17): gateway.
+services.reminders.record.
 
 A paused campaign (provider balance exhausted) sends nothing; a campaign whose estimated cost
 exceeds its budget does not start (an alert says why, nothing is recorded)."""
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from gateway import clock
 from gateway.models import Campaign, Mutual, ReminderOccurrence, ReminderRule
 from gateway.services.alerts import raise_alert
+from gateway.services.messaging import in_window, window_opens
 from gateway.services.reminders import record
 from gateway.services.reminders.cost import estimate_campaign
 from gateway.services.reminders.record import Due, Occurrence
@@ -55,14 +57,6 @@ def zone(mutual: Mutual) -> ZoneInfo:
     return clock.zone(mutual.timezone)
 
 
-def in_window(mutual: Mutual, local: dt.datetime) -> bool:
-    """D16: between quiet_hours_end (window opens) and quiet_hours_start (window closes)."""
-    opens, closes, at = mutual.quiet_hours_end, mutual.quiet_hours_start, local.time()
-    if opens <= closes:
-        return opens <= at < closes
-    return at >= opens or at < closes
-
-
 def occurrences(
     mutual: Mutual,
     campaign: Campaign,
@@ -82,8 +76,7 @@ def occurrences(
     found: list[Occurrence] = []
     index, day = 0, first
     while day <= campaign.closes_on or (index == 0 and rule.anchor != "coverage_end"):
-        moment = dt.datetime.combine(day, mutual.quiet_hours_end, tzinfo=zone(mutual))
-        moment = moment.astimezone(dt.UTC)
+        moment = window_opens(mutual, day)
         if moment > now:
             break
         if rule.anchor != "coverage_end":
@@ -157,7 +150,7 @@ def _run_rule(
     """Group the targets by their occurrences (one group for campaign anchors), then record
     missed ones and send the latest of each group within catch-up."""
     catch_up = dt.timedelta(hours=mutual.catch_up_hours)
-    open_window = in_window(mutual, now.astimezone(zone(mutual)))
+    open_window = in_window(mutual, now)
     groups: dict[tuple[Occurrence, ...], list[Target]] = {}
     if rule.anchor == "coverage_end":
         for target in targets:
