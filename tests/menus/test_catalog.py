@@ -107,6 +107,22 @@ def test_overflow_and_non_gsm_values_are_reported() -> None:
     assert any("member_language_done" in p and "non GSM-7" in p for p in found)
 
 
+def test_a_dense_screen_fills_the_budget_but_no_more() -> None:
+    """The agent's result (D13) uses all 160 characters, no room kept for an error line (its
+    re-prompt drops the text); one more character, or a list, is reported."""
+    reg = broken()
+    t = Translator("fr")
+    longest = max(reg.samples["checked"](t), key=lambda v: len(str(v.params["copay"])))
+    room = 160 - len("\n".join([*map(str, longest.params.values()), "1 Autre carte", "00 Accueil"]))
+    assert room >= 0
+    grown = {**longest.params, "copay": str(longest.params["copay"]) + "x" * (room + 1)}
+    reg.samples["checked"] = lambda t: [View(grown)]
+    found = render_problems(reg, [160])
+    assert any("agent_checked" in p and "for a budget of 160" in p for p in found)
+    reg.samples["checked"] = lambda t: [View(longest.params, (Item("x"),))]
+    assert any("agent_checked" in p and "no list" in p for p in render_problems(reg, [160]))
+
+
 def test_a_long_list_without_room_per_item_is_reported() -> None:
     reg = broken()
     reg.samples["payments"] = lambda t: [View({"credit": "0"}, (Item("y" * 200),))]
@@ -167,6 +183,7 @@ def test_menu_map_option_numbers_are_the_contract() -> None:
     }
     assert options("agent_remit_choice") == {"1": "agent_remit", "2": "agent_pending"}
     assert options("agent_facility") == {"1": "agent_verify"}
+    assert options("agent_checked") == {"1": "agent_verify"}  # the next card (D13)
 
 
 def test_registry_is_data() -> None:

@@ -1,6 +1,6 @@
 """Agent and visitor dialogues through the HTTP handler: PIN and lock-out (D19), beneficiary
-check for facility staff and collectors (D13), the visitor's check and help, unknown and
-ambiguous numbers (ussd.md)."""
+checks for facility staff and collectors (D13), several cards in one session, the visitor's
+check and help, unknown and ambiguous numbers (ussd.md)."""
 
 from __future__ import annotations
 
@@ -69,18 +69,117 @@ def test_facility_agent_verifies_a_beneficiary(
     assert menu.lines == ["Agent: Infirmier R.", "1 Verifier un beneficiaire"]
     assert phone.send("1").lines == ["Numero du beneficiaire (carte):", "0 Retour 00 Accueil"]
     reply = phone.send(person.number)
-    assert reply.end
+    assert reply.con  # the next card may follow (see test_facility_agent_checks_several_cards)
     assert reply.lines == [
         "Awa Sawadogo",
-        "Femme, ne(e) en 1988",
+        "Femme, nee en 1988",
         "COUVERT jusqu'au 31/12/2026",
-        "Ticket moderateur: CSPS 10%, CHR 30%",
+        "TM: CSPS 10% CHR 30%",
+        "1 Autre carte",
+        "00 Accueil",
     ]
+    assert "6 000" not in reply and "FCFA" not in reply  # D13: nothing about payments
     stored = b"".join(redis_client.get(k) or b"" for k in redis_client.keys("ussd:*"))
     # The session keeps digests of texts, never a PIN; a hex digest may contain the PIN's
     # digits by chance, so digests are cut out before looking for it.
     assert re.search(rb"[0-9a-f]{16,}", stored)
     assert PIN.encode() not in re.sub(rb"[0-9a-f]{16,}", b"", stored)
+
+
+def waiting_member(db: Session, mutual: Mutual) -> Beneficiary:
+    """Paid on 2026-05-04, after the 2026 join window: the money buys 2027, covered after
+    60 days of waiting (D9, D11: paid, and waiting)."""
+    household = make_household(db, mutual, members=1)
+    person = household.beneficiaries[0]
+    person.full_name, person.sex, person.birth_date = "Issa Ouedraogo", "M", None
+    receive_payment(
+        db,
+        household=household,
+        amount=6000,
+        paid_on=dt.date(2026, 5, 4),
+        channel="cash",
+        reference=f"P-{household.number}",
+    )
+    return person
+
+
+def test_facility_agent_checks_several_cards(
+    db: Session, client: FlaskClient, clock: FixedClock
+) -> None:
+    """D13, one card after another in one session: covered; paid and waiting (D12: "PAYE,
+    couvert des le"); letters, an unknown number and a wrong choice re-prompt; a child added
+    after the household paid, whose share is unpaid (D7): not covered; then 00 home."""
+    mutual, covered = setup(db, clock)
+    waiting = waiting_member(db, mutual)
+    third = add_beneficiary(db, covered.household, dt.date(2026, 5, 2), sex="M")
+    third.full_name, third.birth_date = "Moussa Sawadogo", dt.date(2015, 7, 1)
+    db.commit()
+    phone = Phone(client, AGENT_PHONE)
+    phone.walk(PIN, "1")
+    first = phone.send(covered.number)
+    assert first.con and first.lines[0] == "Awa Sawadogo"
+    assert first.lines[-2:] == ["1 Autre carte", "00 Accueil"]
+    assert phone.send("1").lines == ["Numero du beneficiaire (carte):", "0 Retour 00 Accueil"]
+    second = phone.send(waiting.number)
+    assert second.con and second.lines == [
+        "Issa Ouedraogo",
+        "Homme, ne en ?",
+        "PAYE, couvert des le 02/03/2027",
+        "TM: CSPS 10% CHR 30%",
+        "1 Autre carte",
+        "00 Accueil",
+    ]
+    assert phone.send("7").lines == ["Choix invalide.", "1 Autre carte", "00 Accueil"]
+    phone.send("1")
+    assert phone.send("12a").lines[0] == "Tapez les chiffres du numero."
+    assert phone.send("424242").lines == [
+        "Numero inconnu.",
+        "Numero du beneficiaire (carte):",
+        "0 Retour 00 Accueil",
+    ]
+    third_reply = phone.send(third.number)
+    assert third_reply.con and third_reply.lines[:4] == [
+        "Moussa Sawadogo",
+        "Homme, ne en 2015",
+        "NON COUVERT",
+        "TM: CSPS 10% CHR 30%",
+    ]
+    home = phone.send("00")
+    assert home.con and home.lines == ["Agent: Infirmier R.", "1 Verifier un beneficiaire"]
+    assert phone.send("1").con  # the session goes on
+
+
+def test_collector_checks_several_cards_then_collects(
+    db: Session, client: FlaskClient, clock: FixedClock
+) -> None:
+    """Collectors use option 1 the same way; 00 leads back to their own menu, whose
+    option 2 (D20) then works in the same session."""
+    mutual, covered = setup(db, clock, role="collector")
+    waiting = waiting_member(db, mutual)
+    db.commit()
+    phone = Phone(client, AGENT_PHONE)
+    phone.walk(PIN, "1")
+    assert phone.send(covered.number).lines[2] == "COUVERT jusqu'au 31/12/2026"
+    phone.send("1")
+    assert phone.send(waiting.number).lines[2] == "PAYE, couvert des le 02/03/2027"
+    menu = phone.send("00")
+    assert menu.lines[0] == "Agent: Infirmier R." and "4 Declarer un versement" in menu
+    assert phone.send("2").lines[0] == "Numero du menage (ou d'une carte):"
+
+
+def test_english_result_screen(db: Session, client: FlaskClient, clock: FixedClock) -> None:
+    mutual, person = setup(db, clock)
+    mutual.languages = ["en", "fr"]
+    db.commit()
+    reply = Phone(client, AGENT_PHONE).walk(PIN, "1", person.number)
+    assert reply.lines == [
+        "Awa Sawadogo",
+        "Female, born 1988",
+        "COVERED until 31/12/2026",
+        "Co-pay: CSPS 10% CHR 30%",
+        "1 Another card",
+        "00 Home",
+    ]
 
 
 def test_collector_menu(db: Session, client: FlaskClient, clock: FixedClock) -> None:

@@ -1,6 +1,7 @@
 """Collector options 2-4 through the HTTP handler: cash collection (D20) with its ledger
-effects and SMS receipt, re-prompts, duplicated and replayed hops (one cash entry), the agent's
-cash position and the remittance declaration (D21)."""
+effects and SMS receipt, what the household is offered before the amount is asked (D6b),
+re-prompts, duplicated and replayed hops (one cash entry), the agent's cash position and the
+remittance declaration (D21)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from gateway.menus.journeys import registry
 from gateway.models import (
     Agent,
     Allocation,
+    Campaign,
     CashCollection,
     Household,
     LedgerTransaction,
@@ -30,6 +32,7 @@ from gateway.models import (
 from gateway.services.agents.cash import RECEIPT_ALPHABET
 from gateway.services.agents.registry import add_agent
 from gateway.services.agents.remittances import confirm_remittance
+from gateway.services.coverage import receive_payment
 from gateway.services.ledger import posting
 from tests.support import dialogue
 from tests.support.dialogue import Phone
@@ -90,8 +93,9 @@ def test_collect_cash_allocates_and_sends_a_receipt(
     assert amount.con
     assert amount.lines == [
         f"Menage {household.number}",
-        "Awa Sawadogo",
-        "Montant recu (FCFA):",
+        "Awa S.",
+        "Cotisation 2027: 12 000 FCFA",  # D6b (test_collect_screen_shows_what_is_offered)
+        "Montant recu:",
         "0 Retour 00 Accueil",
     ]
     confirm = phone.send("12000")
@@ -127,6 +131,65 @@ def test_collect_cash_allocates_and_sends_a_receipt(
     assert cash_of(session_factory, agent) == 12000
     sends = Queue("sms", connection=redis_client).jobs  # enqueued after the hop's commit
     assert [job.args for job in sends] == [(str(sms.id),)]
+
+
+def amount_screen(client: FlaskClient, household: Household) -> list[str]:
+    """The lines a collector reads before typing the amount (D20, D6b)."""
+    return Phone(client, COLLECTOR).walk(PIN, "2", household.number).lines
+
+
+def test_collect_screen_shows_what_is_offered(
+    db: Session, client: FlaskClient, clock: FixedClock
+) -> None:
+    """D6b before the amount: a household owing is offered the amount due and the period it
+    buys (2026's join window is closed on 1 June: the money buys 2027, D10)."""
+    _, household, _ = setup(db, clock)
+    assert amount_screen(client, household)[:4] == [
+        f"Menage {household.number}",
+        "Awa S.",
+        "Cotisation 2027: 12 000 FCFA",
+        "Montant recu:",
+    ]
+    receive_payment(
+        db, household=household, amount=5000, paid_on=T0.date(), channel="cash", reference="P-1"
+    )
+    db.commit()
+    assert amount_screen(client, household)[2] == "Cotisation 2027: 7 000 FCFA"  # D7 credit
+
+
+def test_collect_screen_shows_the_renewal_or_the_headline(
+    db: Session, client: FlaskClient, clock: FixedClock
+) -> None:
+    """A household paid for 2026, on 15 September (more than 60 days before the year ends,
+    D6b): nothing is offered, so its headline shows (D12); once a campaign for 2027 is open
+    (D14), the renewal and the year it buys."""
+    mutual, household, _ = setup(db, clock)
+    receive_payment(
+        db,
+        household=household,
+        amount=12000,
+        paid_on=dt.date(2026, 1, 10),
+        channel="cash",
+        reference="P-2026",
+    )
+    db.commit()
+    clock.at = dt.datetime(2026, 9, 15, 9, tzinfo=dt.UTC)
+    assert amount_screen(client, household)[2:4] == ["A JOUR jusqu'au 31/12/2026", "Montant recu:"]
+    db.add(
+        Campaign(
+            mutual_id=mutual.id,
+            product_id=mutual.products[0].id,
+            code="RECOLTE",
+            name="Recolte",
+            opens_on=dt.date(2026, 9, 1),
+            closes_on=dt.date(2027, 1, 31),
+            for_period=dt.date(2027, 1, 1),
+        )
+    )
+    db.commit()
+    assert amount_screen(client, household)[2] == "Cotisation 2027: 12 000 FCFA"
+    clock.at = dt.datetime(2026, 8, 31, 9, tzinfo=dt.UTC)  # the day before it opens
+    assert amount_screen(client, household)[2] == "A JOUR jusqu'au 31/12/2026"
 
 
 def test_amount_zero_letters_and_too_large_reprompt(
@@ -352,6 +415,10 @@ def test_english_screens(db: Session, client: FlaskClient, clock: FixedClock) ->
     mutual, household, _ = setup(db, clock)
     mutual.languages = ["en", "fr"]
     db.commit()
+    assert amount_screen(client, household)[2:4] == [
+        "Contribution 2027: 12,000 FCFA",
+        "Amount received:",
+    ]
     reply = Phone(client, COLLECTOR).walk(PIN, "2", household.number, "1000", "1")
     assert reply.lines[0] == "Collected: 1,000 FCFA"
     assert Phone(client, COLLECTOR).walk(PIN, "3").lines[-1] == "Oldest: 0 day(s)"

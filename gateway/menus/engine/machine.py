@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.menus.engine.render import Nav, choices, screen_pages, with_error
+from gateway.menus.engine.render import Nav, bare_page, choices, screen_pages, with_error
 from gateway.menus.engine.screens import Ctx, Item, Option, Registry, Reprompt, Screen, View
 from gateway.menus.engine.store import Frame
 
@@ -84,10 +84,12 @@ class Machine:
         screen = self.registry.screen(frame.screen)
         view = self.view(frame, screen)
         ctx = self.ctx(frame)
-        pages = screen_pages(screen, view, ctx.t, self.budget, self.nav(frame, screen))
+        nav = self.nav(frame, screen)
+        pages = screen_pages(screen, view, ctx.t, self.budget, nav)
         frame.page = min(frame.page, len(pages) - 1)
         error = ctx.t(frame.error[0], **frame.error[1]) if frame.error else None
-        return with_error(pages[frame.page], error, self.budget), screen.kind == "end"
+        page = bare_page(screen, view, ctx.t, nav) if error and screen.dense else pages[frame.page]
+        return with_error(page, error, self.budget), screen.kind == "end"
 
     # --- transitions ---------------------------------------------------------------------
 

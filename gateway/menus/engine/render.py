@@ -4,7 +4,8 @@ Every text is transliterated to plain GSM-7 at render time (é -> e, ç -> c, œ
 « » -> "); whatever is still outside the GSM-7 basic table fails the validator (`strict`) and
 becomes `?` at run time. Lengths are counted after transliteration, on the text the phone shows
 (without the `CON `/`END ` prefix). Pages keep room for one error line (`ERROR_MAX`), so a
-re-prompt never pushes a screen over the budget and page breaks never move."""
+re-prompt never pushes a screen over the budget and page breaks never move; a `dense` screen
+(screens.py) uses the whole budget instead and is re-prompted without its text (`bare_page`)."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def screen_pages(
 ) -> list[str]:
     """Every page of a screen, navigation lines included; `END` screens have one page."""
     head = [clean(line, strict) for line in t(screen.text, **view.params).split("\n")]
-    head += [clean(f"{o.key} {t(o.label_key)}", strict) for o in visible_options(screen, view)]
+    head += _option_lines(screen, view, t, strict)
     keys = {id(item): key for key, item in choices(screen, view).items()}
     lines = [
         clean(f"{keys[id(item)]} {item.text}" if id(item) in keys else item.text, strict)
@@ -83,8 +84,19 @@ def screen_pages(
         return [_fit("\n".join(head + lines), budget, strict)]
     tail = _nav_line(t, nav, strict)
     more = clean(t("nav_more"), strict)
-    pages = paginate(head, lines, tail, more, budget - ERROR_MAX - 1)
-    return [_fit(page, budget - ERROR_MAX - 1, strict) for page in pages]
+    room = budget if screen.dense else budget - ERROR_MAX - 1
+    pages = paginate(head, lines, tail, more, room)
+    return [_fit(page, room, strict) for page in pages]
+
+
+def bare_page(screen: Screen, view: View, t: Translator, nav: Nav, strict: bool = False) -> str:
+    """What a dense screen shows under an error line: its options and navigation only (its
+    text fills the budget and was read on the previous hop)."""
+    return "\n".join(_option_lines(screen, view, t, strict) + _nav_line(t, nav, strict))
+
+
+def _option_lines(screen: Screen, view: View, t: Translator, strict: bool) -> list[str]:
+    return [clean(f"{o.key} {t(o.label_key)}", strict) for o in visible_options(screen, view)]
 
 
 def with_error(page: str, error: str | None, budget: int) -> str:

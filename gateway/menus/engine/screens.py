@@ -5,6 +5,9 @@ engine interprets them and the validator checks them, so neither reads journey c
 - `menu`: numbered options (static `Option`s, or the `items` of a view), CON.
 - `input`: free input checked by a named validator, then the action, CON.
 - `end`: END; the session is over.
+A `dense` menu (a result with a few options, no list: the agent's check, D13) may fill the
+whole budget: no room is kept for an error line, so a re-prompt shows the error with the
+options and navigation only (the text was just read).
 An action returns the next screen (one of `next`, the chosen option's target or `exits`), or
 None for the default, or raises Reprompt to show the screen again with an error line.
 A view returns the screen's placeholders, list items (paginated with `98`) and flags (an
@@ -50,6 +53,7 @@ class Screen:
     back: bool = True
     home: bool = True
     secret: bool = False  # its input is a PIN: never stored, logged or echoed
+    dense: bool = False  # fills the budget; a re-prompt drops the text (module docstring)
     exits: tuple[str, ...] = ()  # other screens the action may lead to (for the validator)
 
 

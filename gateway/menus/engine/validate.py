@@ -17,7 +17,14 @@ from gateway.menus.engine.catalog import (
     messages,
     placeholders,
 )
-from gateway.menus.engine.render import ERROR_MAX, Nav, RenderError, clean, screen_pages, with_error
+from gateway.menus.engine.render import (
+    ERROR_MAX,
+    Nav,
+    RenderError,
+    bare_page,
+    clean,
+    screen_pages,
+)
 from gateway.menus.engine.screens import RESERVED, Registry, Screen, View
 
 NAV_KEYS = ("nav_back", "nav_home", "nav_more", "err_choice", "apology", "amount")
@@ -172,9 +179,18 @@ def _render_one(screen: Screen, view: View, t: Translator, budget: int, error: s
         return [f"{where}: {exc}"]
     except (KeyError, IndexError, ValueError) as exc:
         return [f"{where}: cannot render: {exc!r}"]
-    if screen.kind != "end" and any(len(with_error(p, error, budget)) > budget for p in pages):
+    if screen.dense and view.items:
+        return [f"{where}: a dense screen shows no list"]
+    if screen.dense:
+        pages = [bare_page(screen, view, t, nav, strict=True)]
+    if screen.kind != "end" and any(not _error_fits(p, error, budget) for p in pages):
         return [f"{where}: no room left for an error line"]
     return []
+
+
+def _error_fits(page: str, error: str, budget: int) -> bool:
+    """The page under the longest error line (render.with_error) within the budget."""
+    return len(clean(error)[:ERROR_MAX]) + 1 + len(page) <= budget
 
 
 def _longest_error(t: Translator) -> str:

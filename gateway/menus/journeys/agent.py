@@ -1,6 +1,7 @@
 """The agent journey (D19, D13): PIN first (3 wrong tries lock for 15 minutes, through
 services.agents.check_pin; the PIN is never shown, stored or logged), then the role's menu.
-Facility staff verify a beneficiary; collectors and supervisors see the collector menu, whose
+Facility staff verify beneficiaries, several in one session: the result (D13) offers
+`1 Autre carte` and `00` home; collectors and supervisors see the collector menu, whose
 options 2-4 (cash, D20-D21) live in gateway.menus.journeys.agent_cash."""
 
 from __future__ import annotations
@@ -58,7 +59,17 @@ SCREENS = (
         next="agent_checked",
         exits=(AMBIGUOUS,),
     ),
-    Screen("agent_checked", "end", "verify_result", view="checked"),
+    # D13 then the next card: a dense menu (the longest result fills the screen), no `0`
+    # (back is the number screen, which `1` already gives).
+    Screen(
+        "agent_checked",
+        "menu",
+        "verify_result",
+        options=(Option("1", "opt_verify_next", "agent_verify"),),
+        view="checked",
+        back=False,
+        dense=True,
+    ),
     Screen("agent_locked", "end", "agent_locked", view="locked"),
     Screen("agent_refused", "end", "agent_refused"),
 )

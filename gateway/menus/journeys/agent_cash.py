@@ -1,18 +1,22 @@
 """Collector options 2 and 3 (ussd.md agent menu): 2 Encaisser une cotisation (D20), 3 Ma
 caisse (D21); option 4 and the supervisor's confirmation live in gateway.menus.journeys.agent_remit.
+Before the amount, the collector reads what the household is offered (D6b) and the period it
+buys, or its headline (D12) when nothing is offered: the same words as the member's screens.
 Recording actions pass the step's key (ctx.key: this session and its inputs so far) to the
 services, so a duplicated or replayed hop takes the cash once."""
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 from sqlalchemy import select
 
 from gateway.menus.engine.catalog import Translator
-from gateway.menus.engine.render import full_name
+from gateway.menus.engine.render import full_name, short_name
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
 from gateway.menus.journeys import samples
+from gateway.menus.journeys.member_views import sample_standings
 from gateway.menus.journeys.memory import AgentMemory, CashMemory, Memory
 from gateway.menus.journeys.verify import AMBIGUOUS
 from gateway.models import Agent, Beneficiary, Household
@@ -25,7 +29,16 @@ from gateway.services.agents import (
     collect_cash,
     local_day,
 )
-from gateway.services.coverage import AmbiguousNumber, find_number
+from gateway.services.coverage import (
+    AmbiguousNumber,
+    Offer,
+    OfferKind,
+    Standing,
+    find_number,
+    headline_text,
+    offer_text,
+    standing_of,
+)
 
 CANCELLED = "agent_cancelled"
 CONFIRM, CANCEL = "1", "2"
@@ -163,8 +176,34 @@ def record_collection(ctx: Ctx[CashMemory], choice: str) -> str | None:
 
 
 def household_view(ctx: Ctx[CashMemory]) -> View:
+    """D6b on the agent's mutual's local date, read when the screen is shown (a payment
+    made meanwhile shows at once)."""
     draft = ctx.data["collect"]
-    return View({"household": draft["household"], "name": draft["name"]})
+    agent = agent_of(ctx)
+    household = ctx.db.get(Household, int(draft["household_id"]))
+    if household is None:
+        raise StaleSession("household is gone")
+    found = standing_of(ctx.db, household, local_day(agent.mutual, ctx.clock.now()))
+    return amount_view(ctx.t, draft["household"], draft["name"], found)
+
+
+def amount_view(t: Translator, household: str, name: str, found: Standing) -> View:
+    """`Ménage 1001`, the head's short name, then `Cotisation 2027: 12 000 FCFA` (D6b: the
+    amount offered and the period it buys) or, when nothing is offered, the headline (D12:
+    `À JOUR jusqu'au 31/12/2026`), before the amount is asked."""
+    standing = offer_text(found.offer, t.lang) or headline_text(found, t.lang)
+    return View({"household": household, "name": short_name(name), "standing": standing})
+
+
+def _amount_samples(t: Translator) -> list[View]:
+    """The longest offers (every headline, a two-year period, the largest amount, the fee
+    included) and every headline with nothing offered."""
+    offered = sample_standings()
+    nothing = [replace(found, offer=Offer(OfferKind.NONE, 0)) for found in offered]
+    return [
+        amount_view(t, samples.LONG_HOUSEHOLD, samples.LONG_NAME, found)
+        for found in offered + nothing
+    ]
 
 
 def confirm_view(ctx: Ctx[CashMemory]) -> View:
@@ -217,9 +256,7 @@ VIEWS = {
 }
 BIG = samples.BIG_AMOUNT * 10  # what an agent may hold over months
 SAMPLES = {
-    "collect_household": lambda t: [
-        View({"household": samples.LONG_HOUSEHOLD, "name": samples.LONG_NAME})
-    ],
+    "collect_household": _amount_samples,
     "collect_confirm": lambda t: [
         View(
             {

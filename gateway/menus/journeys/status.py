@@ -59,17 +59,15 @@ def verify_view(
     since: dt.date | None,
     copay: Mapping[str, object],
 ) -> View:
-    """D13: name, sex, year of birth, status with its date, the product's co-payment;
-    nothing about payments."""
-    levels = ", ".join(f"{level.upper()} {pct}%" for level, pct in copay.items())
+    """D13: name, sex, year of birth, status with its date, the product's co-payment
+    (`TM: CSPS 10% CHR 30%`: levels apart by spaces, so that four fit the agent's result
+    screen with its options); nothing about payments."""
+    levels = " ".join(f"{level.upper()} {pct}%" for level, pct in copay.items())
+    year = birth_year if birth_year else t("year_unknown")
     return View(
         {
             "name": full_name(name),
-            "person": t(
-                "verify_person",
-                sex=t(f"sex_{sex}"),
-                year=birth_year if birth_year else t("year_unknown"),
-            ),
+            "person": t(f"verify_person_{sex}", year=year),
             "status": status_line(t, status, until, since),
             "copay": t("copay", levels=levels or t("copay_none")),
         }
