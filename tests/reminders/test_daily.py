@@ -32,7 +32,7 @@ from tests.support.reminders import OPENS, WINDOW_OPENS, World, add_campaign, bu
 DAY = dt.timedelta(days=1)
 
 
-def sent(db: Session) -> list[tuple[int | None, str, str]]:
+def sent(db: Session) -> list[tuple[int | None, str, str | None]]:
     rows = db.execute(
         select(
             OutboxMessage.household_id, OutboxMessage.template, OutboxMessage.dedupe_key

@@ -40,7 +40,8 @@ ANCHORS = ("opens", "closes", "coverage_end")
 class ReminderRun:
     """What one run did, in households; outside_window counts the rules (households for
     coverage_end rules) whose latest due occurrence met quiet hours: nothing done; paused and
-    over_budget count campaigns left alone."""
+    over_budget count campaigns left alone; skipped_daily counts the reminders recorded
+    skipped because the household got another one that day (D15)."""
 
     sent: int = 0
     missed: int = 0
