@@ -1,13 +1,15 @@
 """One row per reminder occurrence and household: the at-most-once record of D17.
 
 The row is written before the SMS is queued, in the same transaction; its unique key
-(household, campaign, rule, occurrence) makes a second run or a second worker a no-op."""
+(household, campaign, rule, occurrence) makes a second run or a second worker a no-op. D15's
+"at most one campaign reminder a day" is the partial unique index on (household, sent_on) over
+the 'sent' rows: whichever run records a second one for the same local day loses."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.models.base import Base, IdMixin, utcnow
@@ -26,6 +28,14 @@ class ReminderOccurrence(IdMixin, Base):
             name="uq_reminder_occurrences_once",
         ),
         CheckConstraint("status IN ('sent', 'missed', 'skipped')", name="status"),
+        Index(
+            "uq_reminder_occurrences_daily",
+            "household_id",
+            "sent_on",
+            unique=True,
+            postgresql_where=text("status = 'sent'"),
+            sqlite_where=text("status = 'sent'"),
+        ),
     )
 
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
@@ -36,3 +46,5 @@ class ReminderOccurrence(IdMixin, Base):
     status: Mapped[str] = mapped_column(String(8))
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_messages.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The mutual's local date of the run that recorded the row (NULL before revision 0014).
+    sent_on: Mapped[dt.date | None] = mapped_column()

@@ -92,12 +92,46 @@ def test_coverage_end_rules_fire_per_household_on_their_days(db: Session) -> Non
     assert run_reminders(db, at(dt.date(2026, 12, 16)) + dt.timedelta(hours=2)).sent == 0
     assert run_reminders(db, at(dt.date(2026, 12, 31))).sent == 1
     assert run_reminders(db, at(dt.date(2027, 1, 30))).sent == 1
-    assert [t for _, t in sent_to(db)] == ["coverage_ending"] * 2 + ["coverage_ended"]
+    # 30/01/2027 is the last day of grace (30 days): the grace wording (D15)
+    assert [t for _, t in sent_to(db)] == ["coverage_ending"] * 2 + ["coverage_grace"]
     occurrences = db.scalars(select(ReminderOccurrence.occurrence)).all()
     assert sorted(occurrences) == [
         dt.date(2026, 12, 16).toordinal(),
         dt.date(2026, 12, 31).toordinal(),
         dt.date(2027, 1, 30).toordinal(),
+    ]
+
+
+def test_a_household_in_grace_is_told_it_stays_covered_until_grace_ends(db: Session) -> None:
+    """D10/D15: a coverage_end reminder sent while the household is in GRACE (its 2026
+    period ended, within the product's 30 grace days, 2027 unpaid) uses coverage_grace, with
+    the grace end as {until}; on the coverage end itself (still covered) and after grace
+    (cover ended) the rule's own template."""
+    world = build(db)
+    world.campaign.reminders.clear()
+    for offset in (0, 5, 31):
+        world.campaign.reminders.append(
+            ReminderRule(anchor="coverage_end", offset_days=offset, template="coverage_ended")
+        )
+    pay_2026(db, world, world.fr)
+    pay_2026(db, world, world.en)
+    for day in (dt.date(2026, 12, 31), dt.date(2027, 1, 5), dt.date(2027, 1, 31)):
+        assert run_reminders(db, at(day)).sent == 2
+    rows = db.execute(
+        select(OutboxMessage.household_id, OutboxMessage.template, OutboxMessage.text).order_by(
+            OutboxMessage.id
+        )
+    ).all()
+    fr = [(t, text) for h, t, text in rows if h == world.fr.id]
+    assert [t for t, _ in fr] == ["coverage_ended", "coverage_grace", "coverage_ended"]
+    grace = fr[1][1]
+    assert "couvert jusqu'au 30/01/2027 (grace)" in grace and "pas de nouveau stage" in grace
+    assert "12 000 FCFA" in grace and "pris fin" not in grace
+    assert "a pris fin le 31/12/2026" in fr[2][1]
+    en = [text for h, t, text in rows if h == world.en.id and t == "coverage_grace"]
+    assert en == [
+        f"MUT: household {world.en.number} covered until 30/01/2027 (grace). "
+        "Pay 6,000 FCFA by then: no new waiting period."
     ]
 
 

@@ -199,12 +199,13 @@ def test_cli_prints_the_counts(db: Session, database_url: str, tmp_path: Path) -
     early = runner.invoke(main, ["reminders", "run", "--now", "2026-11-02T20:30:00+03:00"], env=env)
     assert early.exit_code == 0, early.output
     assert "sent: 0" in early.output and "outside window: 1" in early.output
+    assert "skipped daily: 0" in early.output  # D15's one a day, counted
     result = runner.invoke(
         main, ["reminders", "run", "--now", "2026-11-02T05:00:00", "--json"], env=env
     )
     assert result.exit_code == 0, result.output
     counts = json.loads(result.output)
-    assert counts["sent"] == 2 and counts["skipped_paid"] == 1
+    assert counts["sent"] == 2 and counts["skipped_paid"] == 1 and counts["skipped_daily"] == 0
     assert counts["now"] == "2026-11-02T05:00:00+00:00"
     bad = runner.invoke(main, ["reminders", "run", "--now", "tomorrow"], env=env)
     assert bad.exit_code != 0 and "ISO" in bad.output

@@ -96,3 +96,32 @@ def build(db: Session, repeat_every_days: int | None = None) -> World:
     db.add(campaign)
     db.flush()
     return World(mutual, campaign, fr, en, paid, opted_out, no_phone, other)
+
+
+def add_campaign(
+    db: Session,
+    world: World,
+    code: str,
+    rules: list[tuple[str, int, str]],
+    sections: list[str] | None = None,
+    opens_on: dt.date = OPENS,
+) -> Campaign:
+    """Another campaign of the world's mutual and product for 2027: rules as (anchor,
+    offset_days, template); every section unless `sections`."""
+    campaign = Campaign(
+        mutual=world.mutual,
+        product=world.mutual.products[0],
+        code=code,
+        name=f"Campagne {code}",
+        opens_on=opens_on,
+        closes_on=dt.date(2027, 1, 31),
+        for_period=FOR_PERIOD,
+        sections=sections or [],
+    )
+    for anchor, offset, template in rules:
+        campaign.reminders.append(
+            ReminderRule(anchor=anchor, offset_days=offset, template=template)
+        )
+    db.add(campaign)
+    db.flush()
+    return campaign

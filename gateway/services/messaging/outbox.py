@@ -30,6 +30,7 @@ TEMPLATE_KEYS = (
     "campaign_closing",
     "coverage_ending",
     "coverage_ended",
+    "coverage_grace",
     "payment_receipt",
     "payment_partial",
     "payment_failed",

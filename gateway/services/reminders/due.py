@@ -1,14 +1,17 @@
 """Campaign reminders (D14-D17; messaging.md, "Campaign reminders"): the occurrences due now.
 
-For every mutual and every campaign open on the mutual's local date, each rule (D15) has
-occurrence moments: the anchor day (the campaign's opening or closing, or each household's
-coverage end) plus `offset_days`, repeated every `repeat_every_days` until the campaign closes,
-each at the start of the sending window (D16, `quiet_hours_end` local). Outside the window
-nothing is done; inside it, the latest due occurrence is sent if its moment is within
-`catch_up_hours`, else recorded `missed`; older occurrences still within `catch_up_hours` are
-recorded `missed` so a catch-up never floods a member. The window: gateway.services.messaging.
-window; targets: gateway.services.reminders.targets; the at-most-once record (D17): gateway.
-services.reminders.record.
+For every mutual and every campaign whose rules may fall on the mutual's local date (from the
+earliest day a rule falls on, before the opening for a negative offset, to a little after the
+closing), each rule (D15) has occurrence moments: the anchor day (the campaign's opening or
+closing, or each household's coverage end) plus `offset_days`, repeated every
+`repeat_every_days` until the campaign closes, each at the start of the sending window (D16,
+`quiet_hours_end` local). Outside the window nothing is done; inside it, the latest due
+occurrence is sent if its moment is within `catch_up_hours`, else recorded `missed`; older
+occurrences still within `catch_up_hours` are recorded `missed` so a catch-up never floods a
+member. Once a campaign has closed nothing is sent: what fell due is recorded `missed`.
+A household gets at most one of the reminders due in a run (and one a local day):
+gateway.services.reminders.daily. Targets: gateway.services.reminders.targets; the
+at-most-once record (D17): gateway.services.reminders.record.
 
 A paused campaign (provider balance exhausted) sends nothing; a campaign whose estimated cost
 exceeds its budget does not start (an alert says why, nothing is recorded)."""
@@ -26,7 +29,7 @@ from gateway import clock
 from gateway.models import Campaign, Mutual, ReminderOccurrence, ReminderRule
 from gateway.services.alerts import raise_alert
 from gateway.services.messaging import in_window, window_opens
-from gateway.services.reminders import record
+from gateway.services.reminders import daily, record
 from gateway.services.reminders.cost import estimate_campaign
 from gateway.services.reminders.record import Due, Occurrence
 from gateway.services.reminders.targets import Selection, Target, gc_paused, select_targets
@@ -38,13 +41,15 @@ ANCHORS = ("opens", "closes", "coverage_end")
 class ReminderRun:
     """What one run did, in households; outside_window counts the rules (households for
     coverage_end rules) whose latest due occurrence met quiet hours: nothing done; paused and
-    over_budget count campaigns left alone."""
+    over_budget count campaigns left alone; skipped_daily counts the reminders recorded
+    skipped because the household got another one that day (D15)."""
 
     sent: int = 0
     missed: int = 0
     skipped_consent: int = 0
     skipped_paid: int = 0
     skipped_no_phone: int = 0
+    skipped_daily: int = 0
     outside_window: int = 0
     paused: int = 0
     over_budget: int = 0
@@ -90,6 +95,26 @@ def occurrences(
     return found
 
 
+def first_day(campaign: Campaign) -> dt.date:
+    """The earliest day a campaign-anchored rule falls on: before the opening for a negative
+    offset (D15: announcing the campaign ahead of the harvest), else the opening."""
+    days = [campaign.opens_on]
+    for rule in campaign.reminders:
+        if rule.anchor in ("opens", "closes"):
+            days.append(anchor_day(campaign, rule) + dt.timedelta(days=rule.offset_days))
+    return min(days)
+
+
+def anchor_day(campaign: Campaign, rule: ReminderRule) -> dt.date:
+    return campaign.opens_on if rule.anchor == "opens" else campaign.closes_on
+
+
+def closed_horizon(mutual: Mutual) -> dt.timedelta:
+    """How long after its closing day a campaign is still looked at, so that an occurrence
+    whose moment passed while the system was down is recorded missed (D16), not lost."""
+    return dt.timedelta(days=-(-mutual.catch_up_hours // 24) + 1)
+
+
 def run_reminders(session: Session, now: dt.datetime) -> ReminderRun:
     """D14-D17: record and queue every campaign reminder due at `now` (UTC, aware)."""
     if now.tzinfo is None:
@@ -102,27 +127,41 @@ def run_reminders(session: Session, now: dt.datetime) -> ReminderRun:
     return run
 
 
-def _run_mutual(session: Session, mutual: Mutual, now: dt.datetime, run: ReminderRun) -> None:
-    today = now.astimezone(zone(mutual)).date()
-    campaigns = session.scalars(
+def _campaigns(session: Session, mutual: Mutual, today: dt.date) -> list[Campaign]:
+    """The campaigns with a rule that may fall today: from their first_day to their closing
+    day plus closed_horizon."""
+    found = session.scalars(
         select(Campaign)
-        .where(Campaign.mutual_id == mutual.id, Campaign.opens_on <= today)
-        .where(Campaign.closes_on >= today)
+        .where(Campaign.mutual_id == mutual.id)
+        .where(Campaign.closes_on >= today - closed_horizon(mutual))
         .options(selectinload(Campaign.reminders))
         .order_by(Campaign.id)
     ).all()
-    for campaign in campaigns:
+    return [c for c in found if first_day(c) <= today]
+
+
+def _run_mutual(session: Session, mutual: Mutual, now: dt.datetime, run: ReminderRun) -> None:
+    """Every campaign's due reminders, then D15's one a day per household across them."""
+    today = now.astimezone(zone(mutual)).date()
+    due: list[Due] = []
+    for campaign in _campaigns(session, mutual, today):
         if campaign.paused_at is not None:
             run.paused += 1
             continue
-        _run_campaign(session, mutual, campaign, now, run)
+        due.extend(_run_campaign(session, mutual, campaign, now, run))
+    counts = daily.record_day(session, mutual, due, today, now)
+    run.sent += counts.sent
+    run.skipped_no_phone += counts.no_phone
+    run.skipped_daily += counts.skipped_daily
 
 
 def _run_campaign(
     session: Session, mutual: Mutual, campaign: Campaign, now: dt.datetime, run: ReminderRun
-) -> None:
+) -> list[Due]:
+    """Record the campaign's missed occurrences; return those to send now, not yet recorded."""
     today = now.astimezone(zone(mutual)).date()
     selection: Selection | None = None
+    found: list[Due] = []
     for rule in campaign.reminders:
         if rule.anchor not in ANCHORS:
             continue
@@ -132,10 +171,29 @@ def _run_campaign(
             selection = select_targets(session, mutual, campaign, today)
             if not _may_start(session, mutual, campaign, selection, now):
                 run.over_budget += 1
-                return
+                return []
             run.skipped_paid += selection.skipped_paid
             run.skipped_consent += selection.skipped_consent
-        _run_rule(session, mutual, campaign, rule, selection.targets, now, run)
+        found.extend(_run_rule(session, mutual, campaign, rule, selection.targets, now, run))
+    return found
+
+
+def _groups(
+    mutual: Mutual,
+    campaign: Campaign,
+    rule: ReminderRule,
+    targets: list[Target],
+    now: dt.datetime,
+) -> dict[tuple[Occurrence, ...], list[Target]]:
+    """The targets by their due occurrences (one group for campaign anchors)."""
+    if rule.anchor != "coverage_end":
+        return {tuple(occurrences(mutual, campaign, rule, now)): targets}
+    groups: dict[tuple[Occurrence, ...], list[Target]] = {}
+    for target in targets:
+        found = occurrences(mutual, campaign, rule, now, target.coverage_end)
+        if found:
+            groups.setdefault(tuple(found), []).append(target)
+    return groups
 
 
 def _run_rule(
@@ -146,36 +204,32 @@ def _run_rule(
     targets: list[Target],
     now: dt.datetime,
     run: ReminderRun,
-) -> None:
-    """Group the targets by their occurrences (one group for campaign anchors), then record
-    missed ones and send the latest of each group within catch-up."""
+) -> list[Due]:
+    """Record missed occurrences and return the latest of each group still to send. Once the
+    campaign has closed (the mutual's local date after closes_on) nothing is sent: its due
+    occurrences are recorded missed, whatever the hour (D16)."""
     catch_up = dt.timedelta(hours=mutual.catch_up_hours)
-    open_window = in_window(mutual, now)
-    groups: dict[tuple[Occurrence, ...], list[Target]] = {}
-    if rule.anchor == "coverage_end":
-        for target in targets:
-            found = occurrences(mutual, campaign, rule, now, target.coverage_end)
-            if found:
-                groups.setdefault(tuple(found), []).append(target)
-    else:
-        groups[tuple(occurrences(mutual, campaign, rule, now))] = targets
-    for due, members in groups.items():
+    local = now.astimezone(zone(mutual))
+    closed = local.date() > campaign.closes_on
+    open_window = in_window(mutual, local)
+    to_send: list[Due] = []
+    for due, members in _groups(mutual, campaign, rule, targets, now).items():
         latest = due[-1]
-        if not open_window:
+        if not (open_window or closed):
             if now - latest.due_at <= catch_up:
                 run.outside_window += 1 if rule.anchor != "coverage_end" else len(members)
             continue
         missed = [o for o in due[:-1] if now - o.due_at <= catch_up]
-        if now - latest.due_at > catch_up:
+        sendable = not closed and now - latest.due_at <= catch_up
+        if not sendable:
             missed.append(latest)
         for occurrence in missed:
-            items = [Due(t, occurrence) for t in members]
-            run.missed += record.record(session, campaign, rule, items, "missed", now)
-        if now - latest.due_at <= catch_up:
-            items = [Due(t, latest) for t in members]
-            sent, no_phone = record.send(session, mutual, campaign, rule, items, now)
-            run.sent += sent
-            run.skipped_no_phone += no_phone
+            items = [Due(t, occurrence, campaign, rule) for t in members]
+            run.missed += record.record(session, items, "missed", local.date(), now)
+        if sendable:
+            items = [Due(t, latest, campaign, rule) for t in members]
+            to_send.extend(record.unrecorded(session, campaign, rule, items))
+    return to_send
 
 
 def _may_start(

@@ -1,7 +1,14 @@
 """D17 for reminders: each (household, campaign, rule, occurrence) row is inserted with ON
 CONFLICT DO NOTHING before its SMS is queued in the same transaction, so a second run or a
-concurrent worker sends nothing twice. A `Due` pairs a target with its occurrence: campaign
-anchors share one occurrence, `coverage_end` rules have one per household."""
+concurrent worker sends nothing twice. A `Due` pairs a target with an occurrence of one
+campaign's rule: campaign anchors share one occurrence, `coverage_end` rules have one per
+household.
+
+D15's "at most one campaign reminder a day" is held by the database, not by this process: every
+row carries the mutual's local date (`sent_on`) and a partial unique index allows one 'sent' row
+per household and date. ON CONFLICT DO NOTHING (no conflict target) covers both keys; an item
+that lost on the daily key is then recorded 'skipped', one that lost on the occurrence key was
+recorded by a concurrent run and is left alone."""
 
 from __future__ import annotations
 
@@ -29,6 +36,8 @@ from gateway.services.reminders.targets import Target, chunks
 
 log = logging.getLogger(__name__)
 BULK = 5000  # rows per executemany
+GRACE_TEMPLATE = "coverage_grace"
+Key = tuple[int, int, int, int]  # household, campaign, rule, occurrence
 
 
 @dataclass(frozen=True)
@@ -38,10 +47,21 @@ class Occurrence:
     day: dt.date
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Due:
     target: Target
     occurrence: Occurrence
+    campaign: Campaign
+    rule: ReminderRule
+
+    @property
+    def key(self) -> Key:
+        return (
+            self.target.household_id,
+            self.campaign.id,
+            self.rule.id,
+            self.occurrence.index,
+        )
 
 
 def unrecorded(
@@ -63,56 +83,56 @@ def unrecorded(
 
 
 def insert(
-    session: Session,
-    campaign: Campaign,
-    rule: ReminderRule,
-    rows: Sequence[tuple[Due, str]],
-    now: dt.datetime,
-) -> dict[tuple[int, int], int]:
-    """Insert (item, status) rows not yet recorded; a concurrent run's rows win. Returns
-    (household id, occurrence) -> row id of the rows inserted here."""
+    session: Session, rows: Sequence[tuple[Due, str]], day: dt.date, now: dt.datetime
+) -> dict[Key, int]:
+    """Insert (item, status) rows, `day` as their sent_on; a row conflicting with any unique
+    key (the occurrence already recorded, or a 'sent' row of the same household and day) is
+    not inserted. Returns the key -> row id of the rows inserted here."""
     table = cast(Table, ReminderOccurrence.__table__)
     insert_ = (
         postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
     stmt = (
         insert_(table)
-        .on_conflict_do_nothing(
-            index_elements=["household_id", "campaign_id", "rule_id", "occurrence"]
+        .on_conflict_do_nothing()
+        .returning(
+            table.c.household_id,
+            table.c.campaign_id,
+            table.c.rule_id,
+            table.c.occurrence,
+            table.c.id,
         )
-        .returning(table.c.household_id, table.c.occurrence, table.c.id)
     )
-    inserted: dict[tuple[int, int], int] = {}
+    inserted: dict[Key, int] = {}
     for chunk in chunks(rows, BULK):
         values = [
             {
                 "household_id": due.target.household_id,
-                "campaign_id": campaign.id,
-                "rule_id": rule.id,
+                "campaign_id": due.campaign.id,
+                "rule_id": due.rule.id,
                 "occurrence": due.occurrence.index,
                 "due_at": due.occurrence.due_at,
                 "status": status,
                 "outbox_id": None,
                 "created_at": now,
+                "sent_on": day,
             }
             for due, status in chunk
         ]
         # executemany with RETURNING (SQLAlchemy's insertmanyvalues): compiled once.
         found = session.execute(stmt, values)
-        inserted.update({(hid, occ): rid for hid, occ, rid in found})
+        inserted.update({(hid, cid, rid, occ): row for hid, cid, rid, occ, row in found})
     return inserted
 
 
 def record(
-    session: Session,
-    campaign: Campaign,
-    rule: ReminderRule,
-    items: Sequence[Due],
-    status: str,
-    now: dt.datetime,
+    session: Session, items: Sequence[Due], status: str, day: dt.date, now: dt.datetime
 ) -> int:
-    todo = unrecorded(session, campaign, rule, items)
-    return len(insert(session, campaign, rule, [(d, status) for d in todo], now))
+    """Record items of one campaign's rule not yet recorded (e.g. 'missed'); how many were."""
+    if not items:
+        return 0
+    todo = unrecorded(session, items[0].campaign, items[0].rule, items)
+    return len(insert(session, [(d, status) for d in todo], day, now))
 
 
 def params(
@@ -136,56 +156,73 @@ def params(
     }
 
 
-def send(
+def grace_end(
+    campaign: Campaign, rule: ReminderRule, target: Target, today: dt.date
+) -> dt.date | None:
+    """D10/D15: the end of grace when a coverage_end reminder goes to a household in GRACE
+    today (its latest paid period ended, within the product's grace_days, and nothing paid
+    after it, since coverage_end is the end of its latest paid period); else None."""
+    if rule.anchor != "coverage_end" or target.coverage_end is None:
+        return None
+    end = target.coverage_end + dt.timedelta(days=campaign.product.grace_days)
+    return end if target.coverage_end < today <= end else None
+
+
+def wording(mutual: Mutual, due: Due, today: dt.date) -> tuple[str, dict[str, str]]:
+    """(template, params): the rule's own, except that a household in grace (D15) is told it
+    stays covered until the end of grace and that paying by then means no new waiting."""
+    values = params(mutual, due.campaign, due.rule, due.target)
+    until = grace_end(due.campaign, due.rule, due.target, today)
+    if until is None:
+        return due.rule.template, values
+    return GRACE_TEMPLATE, {**values, "until": formatting.day(until)}
+
+
+def queue(
     session: Session,
     mutual: Mutual,
-    campaign: Campaign,
-    rule: ReminderRule,
-    items: Sequence[Due],
+    won: Sequence[Due],
+    inserted: dict[Key, int],
+    today: dt.date,
     now: dt.datetime,
-) -> tuple[int, int]:
-    """Record then queue each item not yet recorded; returns (queued, skipped for no phone).
-    Messages are inserted in bulk: their dedupe keys derive from rows just inserted here, so
-    none can exist yet, and ON CONFLICT on the key keeps even that case at most once."""
-    todo = unrecorded(session, campaign, rule, items)
-    rows = [(d, "sent" if d.target.phone else "skipped") for d in todo]
-    inserted = insert(session, campaign, rule, rows, now)
-    won = [d for d in todo if (d.target.household_id, d.occurrence.index) in inserted]
-    no_phone = sum(1 for d in won if d.target.phone is None)
+) -> int:
+    """Queue the SMS of the items just recorded 'sent' (`inserted`: key -> row id); returns
+    how many were queued. Messages are inserted in bulk: their dedupe keys derive from rows
+    just inserted here, so none can exist yet, and ON CONFLICT on the key keeps even that case
+    at most once. A message queue_sms would refuse leaves its row 'skipped'."""
     messages: list[dict[str, object]] = []
     refused: list[int] = []
     for due in won:
-        row_id = inserted[(due.target.household_id, due.occurrence.index)]
-        if due.target.phone is None:
-            continue
+        row_id = inserted[due.key]
         try:
-            messages.append(_message(mutual, campaign, rule, due, row_id, now))
+            messages.append(_message(mutual, due, row_id, today, now))
         except ValueError:
             log.exception("reminder for household %s not queued", due.target.household_id)
             refused.append(row_id)
     links = _insert_messages(session, messages)
     _link(session, links, refused)
-    return len(links), no_phone
+    return len(links)
 
 
 def _message(
-    mutual: Mutual, campaign: Campaign, rule: ReminderRule, due: Due, row_id: int, now: dt.datetime
+    mutual: Mutual, due: Due, row_id: int, today: dt.date, now: dt.datetime
 ) -> dict[str, object]:
     """One outbox row as queue_sms would write it (ValueError when it would refuse it)."""
     target = due.target
     phone = target.phone or ""
     if not (phone.startswith("+") and phone[1:].isdigit()):
         raise ValueError(f"phone must be E.164, not {phone!r}")
-    text = render_sms(rule.template, target.language, params(mutual, campaign, rule, target))
+    template, values = wording(mutual, due, today)
+    text = render_sms(template, target.language, values)
     if room_left(text) < 0:
-        raise ValueError(f"SMS {rule.template!r} ({target.language}) is over one segment")
-    key = f"reminder:{target.household_id}:{campaign.id}:{rule.id}:{due.occurrence.index}"
+        raise ValueError(f"SMS {template!r} ({target.language}) is over one segment")
+    key = f"reminder:{target.household_id}:{due.campaign.id}:{due.rule.id}:{due.occurrence.index}"
     return {
         "row_id": row_id,
         "mutual_id": mutual.id,
         "household_id": target.household_id,
         "phone": phone,
-        "template": rule.template,
+        "template": template,
         "language": target.language,
         "text": text,
         "reason": "reminder",

@@ -118,8 +118,9 @@ class _Product:
 def select_targets(
     session: Session, mutual: Mutual, campaign: Campaign, today: dt.date
 ) -> Selection:
-    """D15/D18: the campaign's households (its sections, or all) with an active beneficiary
-    not paid for the campaign's period and a D6 amount still due, reminders enabled."""
+    """D15/D18: the campaign's households (on its product, in its sections or all) with an
+    active beneficiary not paid for the campaign's period and a D6 amount still due, reminders
+    enabled. A household on another product owes another product's period: never targeted."""
     with gc_paused():
         return _select_targets(session, mutual, campaign, today)
 
@@ -134,7 +135,7 @@ def _select_targets(
         Household.reminders_enabled,
         Household.product_id,
         Household.category,
-    ).where(Household.mutual_id == mutual.id)
+    ).where(Household.mutual_id == mutual.id, Household.product_id == campaign.product_id)
     if campaign.sections:
         query = query.join(Section, Section.id == Household.section_id).where(
             Section.name.in_(campaign.sections)
