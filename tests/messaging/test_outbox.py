@@ -33,6 +33,7 @@ LONGEST: dict[str, str] = {
     "amount": "9 999 999 FCFA",
     "due": "9 999 999 FCFA",
     "closes": "31/12/2027",
+    "opens": "31/12/2027",
     "until": "31/12/2027",
     "reference": "MM-ABCDEFGH",
     "agent": "Aminata Ouedraogo Ki",

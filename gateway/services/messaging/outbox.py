@@ -26,6 +26,7 @@ OPTOUT_RESERVE = 20
 MAX_ATTEMPTS = 4
 TEMPLATE_KEYS = (
     "campaign_opening",
+    "campaign_announce",
     "campaign_reminder",
     "campaign_closing",
     "coverage_ending",

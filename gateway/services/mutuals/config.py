@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.models import Campaign, Funder, Levy, Mutual, Product, ReminderRule, Section, Subsidy
 from gateway.services.coverage import period_holding, period_starting_on_or_after
 from gateway.services.mutuals.checks import ConfigError, Problems, read_table
-from gateway.services.mutuals.schema import DEFAULT_TEMPLATES, MUTUAL, ROOT, check_file
+from gateway.services.mutuals.schema import MUTUAL, ROOT, check_file, default_template
 
 __all__ = ["ConfigError", "load_mutual"]
 
@@ -185,7 +185,7 @@ def _sync_reminders(campaign: Campaign, configs: list[dict[str, Any]]) -> None:
         lambda moment: ReminderRule(anchor=moment[0], offset_days=moment[1]),
     )
     for rule, values in zip(rules, configs, strict=True):
-        template = values["template"] or DEFAULT_TEMPLATES[values["anchor"]]
+        template = values["template"] or default_template(values["anchor"], values["offset_days"])
         _assign(rule, {"repeat_every_days": values["repeat_every_days"], "template": template})
 
 

@@ -20,6 +20,14 @@ DEFAULT_TEMPLATES = {
 }
 
 
+def default_template(anchor: str, offset_days: int) -> str:
+    """A rule without a template gets its anchor's; one sent before the campaign opens (a
+    negative offset from `opens`, D15) announces it rather than saying it is open."""
+    if anchor == "opens" and offset_days < 0:
+        return "campaign_announce"
+    return DEFAULT_TEMPLATES[anchor]
+
+
 def _copay(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Bad(f"must be a table of level = percent, got {show(value)}")

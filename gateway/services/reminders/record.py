@@ -138,8 +138,10 @@ def record(
 def params(
     mutual: Mutual, campaign: Campaign, rule: ReminderRule, target: Target
 ) -> dict[str, str]:
-    """The template's placeholders: `amount`/`due` are the D6 amount due, `until` the
-    coverage end for coverage_end rules, else the campaign's closing day."""
+    """The template's placeholders: `amount`/`due` are the amount offered (D6b, a campaign for
+    the period being open or announced: the amount due, else the renewal), `opens` and
+    `closes` the campaign's days, `until` the coverage end for coverage_end rules, else the
+    campaign's closing day."""
     amount = formatting.money(target.due, target.language)
     closes = formatting.day(campaign.closes_on)
     until = closes
@@ -151,6 +153,7 @@ def params(
         "household": target.number,
         "amount": amount,
         "due": amount,
+        "opens": formatting.day(campaign.opens_on),
         "closes": closes,
         "until": until,
     }
