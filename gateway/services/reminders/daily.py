@@ -76,16 +76,25 @@ def record_day(
     picks.sort(key=_household)
     rows = [(d, "sent" if d.target.phone else "skipped") for d in picks]
     inserted = record.insert(session, rows, today, now)
-    won = [d for d in picks if d.target.phone and d.key in inserted]
-    lost = [d for d in picks if d.target.phone and d.key not in inserted]
+    counts = DayCounts()
+    won: list[tuple[Due, int]] = []
+    lost: list[Due] = []
+    for due in picks:
+        row_id = inserted.get(due.key)
+        if row_id is None:
+            if due.target.phone:
+                lost.append(due)
+        elif due.target.phone:
+            won.append((due, row_id))
+        else:
+            counts.no_phone += 1
     behind = sorted([*lost, *others], key=_household)
     skipped = record.insert(session, [(d, "skipped") for d in behind], today, now)
-    counts = DayCounts(no_phone=sum(1 for d in picks if not d.target.phone and d.key in inserted))
     for due in behind:
         if due.key in skipped:
             if due.target.phone:
                 counts.skipped_daily += 1
             else:
                 counts.no_phone += 1
-    counts.sent = record.queue(session, mutual, won, inserted, today, now)
+    counts.sent = record.queue(session, mutual, won, today, now)
     return counts

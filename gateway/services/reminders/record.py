@@ -184,19 +184,17 @@ def wording(mutual: Mutual, due: Due, today: dt.date) -> tuple[str, dict[str, st
 def queue(
     session: Session,
     mutual: Mutual,
-    won: Sequence[Due],
-    inserted: dict[Key, int],
+    won: Sequence[tuple[Due, int]],
     today: dt.date,
     now: dt.datetime,
 ) -> int:
-    """Queue the SMS of the items just recorded 'sent' (`inserted`: key -> row id); returns
-    how many were queued. Messages are inserted in bulk: their dedupe keys derive from rows
+    """Queue the SMS of the items just recorded 'sent' (with their row id); returns how many
+    were queued. Messages are inserted in bulk: their dedupe keys derive from rows
     just inserted here, so none can exist yet, and ON CONFLICT on the key keeps even that case
     at most once. A message queue_sms would refuse leaves its row 'skipped'."""
     messages: list[dict[str, object]] = []
     refused: list[int] = []
-    for due in won:
-        row_id = inserted[due.key]
+    for due, row_id in won:
         try:
             messages.append(_message(mutual, due, row_id, today, now))
         except ValueError:
