@@ -5,26 +5,16 @@ The messages are queued in the outbox; the worker's sms-dispatch sweeper sends t
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 
 import click
 
 from gateway.cli.context import CliContext
+from gateway.cli.moments import echo_counts, parse_now, run_options
 from gateway.services.messaging import find_campaign, resume_campaign
 from gateway.services.reminders import estimate_campaign, run_reminders, select_targets, zone
 
 pass_ctx = click.make_pass_decorator(CliContext)
-
-
-def _parse_now(value: str | None) -> dt.datetime | None:
-    if value is None:
-        return None
-    try:
-        now = dt.datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"not an ISO datetime: {value!r}", param_hint="--now") from None
-    return now if now.tzinfo else now.replace(tzinfo=dt.UTC)
 
 
 @click.group("reminders")
@@ -33,25 +23,14 @@ def reminders() -> None:
 
 
 @reminders.command("run")
-@click.option(
-    "--now",
-    "now_text",
-    metavar="ISO-DATETIME",
-    help="Run as if it were this moment (UTC unless an offset is given); default: now.",
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@run_options
 @pass_ctx
 def run(ctx: CliContext, now_text: str | None, as_json: bool) -> None:
     """Record and queue every reminder due now; safe to run twice (D17)."""
-    now = _parse_now(now_text) or ctx.clock.now()
+    now = parse_now(now_text) or ctx.clock.now()
     with ctx.session() as session:
         counts = run_reminders(session, now).as_dict()
-    if as_json:
-        click.echo(json.dumps({"now": now.isoformat(), **counts}))
-        return
-    click.echo(f"reminders at {now.isoformat()}")
-    for name, value in counts.items():
-        click.echo(f"{name.replace('_', ' ')}: {value}")
+    echo_counts("reminders", now, counts, as_json)
 
 
 def _campaign_options(func: click.decorators.FC) -> click.decorators.FC:
@@ -69,7 +48,7 @@ def estimate(
 ) -> None:
     """Cost of the campaign's reminders to today's targets: recipients x messages x segments
     x price per segment (the mutual's [sms] prices, per operator), against its budget."""
-    now = _parse_now(now_text) or ctx.clock.now()
+    now = parse_now(now_text) or ctx.clock.now()
     with ctx.session() as session:
         try:
             campaign = find_campaign(session, mutual_code, campaign_code)
