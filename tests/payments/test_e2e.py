@@ -7,60 +7,33 @@ payment, D9), and the receipt waits in the outbox. Also with Redis flushed mid-r
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.clock import FixedClock
 from gateway.models import OutboxMessage
+from tests.support import payments
 from tests.support.dialogue import Phone
 from tests.support.payments import (
     PHONE,
     PayEnv,
-    build_env,
-    decide_at_once,
     effects,
     family,
-    free_port,
     one_intent,
     sandbox_row,
-    serve,
 )
 from worker.jobs import payments as payment_jobs
 
 JAN_5 = dt.datetime(2026, 1, 5, 9, tzinfo=dt.UTC)
+served = payments.served  # the fixture: a gateway served over real HTTP
 
 
 @pytest.fixture
-def live(
-    database_url: str,
-    redis_client: redis.Redis[bytes],
-    tmp_path: Path,
-    clock: FixedClock,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[PayEnv]:
-    """A gateway served over real HTTP, whose public URL the sandbox calls back."""
-    decide_at_once(monkeypatch)
-    clock.at = JAN_5
-    port = free_port()
-    env = build_env(
-        database_url,
-        redis_client,
-        tmp_path / "var",
-        clock,
-        session_factory,
-        GATEWAY_SANDBOX_AUTO="approve",
-        GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    )
-    server = serve(env.app, port)
-    yield env
-    server.stop()
-    env.close()
+def live(served: PayEnv) -> PayEnv:
+    """The served gateway (tests.support.payments.served) on 5 January 2026."""
+    served.clock.at = JAN_5
+    return served
 
 
 def pay_by_phone(env: PayEnv) -> None:

@@ -21,15 +21,11 @@ import datetime as dt
 import io
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.clock import FixedClock
 from gateway.models import Household, OutboxMessage
 from gateway.services.coverage import coverage
 from gateway.services.members import import_members
@@ -38,10 +34,12 @@ from gateway.services.mutuals import load_mutual
 from gateway.services.notices import send_cover_starts
 from gateway.services.payments import import_payments
 from gateway.services.reminders import run_reminders
+from tests.support import payments
 from tests.support.dialogue import Phone
 from tests.support.paths import DATA
-from tests.support.payments import PayEnv, build_env, decide_at_once, free_port, serve
+from tests.support.payments import PayEnv
 
+served = payments.served  # the fixture: a gateway served over real HTTP
 GOLDEN = DATA / "harvest_season.txt"
 REFERENCE = re.compile(r"MM-[0-9A-F]{8}")
 UTC = dt.UTC
@@ -197,36 +195,17 @@ class Season:
 
 
 @pytest.fixture
-def season(
-    database_url: str,
-    redis_client: redis.Redis[bytes],
-    tmp_path: Path,
-    clock: FixedClock,
-    session_factory: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[Season]:
-    decide_at_once(monkeypatch)
-    port = free_port()
-    env = build_env(
-        database_url,
-        redis_client,
-        tmp_path / "var",
-        clock,
-        session_factory,
-        GATEWAY_SANDBOX_AUTO="approve",
-        GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
-    )
-    server = serve(env.app, port)
-    clock.at = dt.datetime(2026, 10, 20, 9, tzinfo=UTC)
+def season(served: PayEnv, session_factory: sessionmaker[Session]) -> Season:
+    """The season's mutual, members and 2025-2026 payments, loaded on 20/10/2026 through
+    the served gateway (tests.support.payments.served); N-004 has stopped reminders."""
+    served.clock.at = dt.datetime(2026, 10, 20, 9, tzinfo=UTC)
     with session_factory.begin() as session:
         mutual = load_mutual(session, SEASON)
         import_members(session, mutual, io.StringIO(MEMBERS))
         import_payments(session, mutual, io.StringIO(PAYMENTS))
         household = session.scalars(select(Household).where(Household.number == "N-004")).one()
         household.reminders_enabled = False
-    yield Season(env, session_factory)
-    server.stop()
-    env.close()
+    return Season(served, session_factory)
 
 
 def test_harvest_season(season: Season) -> None:

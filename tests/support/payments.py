@@ -128,6 +128,34 @@ def env(
     built.close()
 
 
+@pytest.fixture
+def served(
+    database_url: str,
+    redis_client: redis.Redis[bytes],
+    tmp_path: Path,
+    clock: FixedClock,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[PayEnv]:
+    """A gateway served over real HTTP, whose public URL the sandbox calls back; the sandbox
+    approves every request at once."""
+    decide_at_once(monkeypatch)
+    port = free_port()
+    built = build_env(
+        database_url,
+        redis_client,
+        tmp_path / "var",
+        clock,
+        session_factory,
+        GATEWAY_SANDBOX_AUTO="approve",
+        GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
+    server = serve(built.app, port)
+    yield built
+    server.stop()
+    built.close()
+
+
 def decide_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """The sandbox decides at once (a burst worker does not wait for delayed jobs)."""
     monkeypatch.setattr(payment_jobs, "SANDBOX_DELAY_S", 0)

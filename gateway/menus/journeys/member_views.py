@@ -23,6 +23,7 @@ from gateway.services.coverage import (
     Standing,
     Status,
     headline_text,
+    load_book,
     offer_text,
     standing_of,
 )
@@ -43,11 +44,11 @@ def coverage(ctx: Ctx[MemberMemory]) -> View:
     """D12 for today, from the same book and rules as `gateway eligibility`, with the amount
     offered (D6b) and the period it buys."""
     household = household_of(ctx)
-    found = standing_of(ctx.db, household, ctx.today)
-    names = {b.number: b.full_name for b in household.beneficiaries}
+    book = load_book(ctx.db, household)
+    found = standing_of(ctx.db, household, ctx.today, book)
     members = [
-        MemberLine(names.get(m.number, m.number), m.status, m.until, m.from_)
-        for m in found.status.members
+        MemberLine(b.full_name, m.status, m.until, m.from_)
+        for b, m in zip(book.beneficiaries, found.status.members, strict=True)
     ]
     lang = ctx.t.lang
     return coverage_view(ctx.t, headline_text(found, lang), offer_text(found.offer, lang), members)

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from gateway.services.coverage.book import load_book
 from gateway.services.coverage.eligibility import BeneficiaryStatus, Status, beneficiary_status
 from gateway.services.coverage.lookup import find_number
-from gateway.services.coverage.periods import next_period, period_holding, period_label
-from gateway.services.coverage.standing import Offer, campaign_open_for, standing
+from gateway.services.coverage.periods import period_label
+from gateway.services.coverage.standing import Offer, standing_of
 
 
 def _iso(day: dt.date | None) -> str | None:
@@ -56,10 +56,7 @@ def coverage(
             "on": _iso(on),
         }
     book = load_book(session, found.household)
-    following = next_period(book.product, period_holding(book.product, on))
-    now = standing(
-        book, on, campaign_open=campaign_open_for(session, found.household, following, on)
-    )
+    now = standing_of(session, found.household, on, book)
     summary = now.status
     common = {
         "household": found.household.number,

@@ -59,16 +59,25 @@ class Standing:
 NO_OFFER = Offer(OfferKind.NONE, 0)
 
 
-def offer(book: HouseholdBook, on: dt.date, *, campaign_open: bool, in_grace: bool) -> Offer:
+def offer(
+    book: HouseholdBook,
+    on: dt.date,
+    *,
+    campaign_open: bool,
+    in_grace: bool,
+    due: int | None = None,
+    renewal: int | None = None,
+) -> Offer:
     """D6b: the amount due when above zero; else the renewal when the household is paid for
     the current period but not the next and a renewal is due (a campaign for the next period
-    open, GRACE, or the current period ending within `renewal_notice_days`)."""
-    due = amount_due(book, on)
+    open, GRACE, or the current period ending within `renewal_notice_days`). `due` and
+    `renewal` are D6's amounts when the caller has them already."""
+    due = amount_due(book, on) if due is None else due
     if due > 0:
         return Offer(OfferKind.DUE, due, _due_period(book, on), registration_due(book) > 0)
     current = period_holding(book.product, on)
     following = next_period(book.product, current)
-    renewal = renewal_amount(book, on)
+    renewal = renewal_amount(book, on) if renewal is None else renewal
     if renewal <= 0 or not book.household_paid_for(current):
         return NO_OFFER
     notice = (current.end - on).days < book.product.renewal_notice_days
@@ -99,7 +108,14 @@ def standing(book: HouseholdBook, on: dt.date, *, campaign_open: bool = False) -
     ]
     states = {m.status for m in members}
     in_grace = Status.GRACE in states
-    offered = offer(book, on, campaign_open=campaign_open, in_grace=in_grace)
+    offered = offer(
+        book,
+        on,
+        campaign_open=campaign_open,
+        in_grace=in_grace,
+        due=summary.amount_due,
+        renewal=summary.renewal_amount,
+    )
     untils = [m.until for m in members if m.until is not None]
     froms = [m.from_ for m in members if m.status == Status.WAITING and m.from_ is not None]
     credit = book.credit
@@ -131,8 +147,11 @@ def campaign_open_for(session: Session, household: Household, period: Period, on
     return any(not c.sections or (section and section.name in c.sections) for c in campaigns)
 
 
-def standing_of(session: Session, household: Household, on: dt.date) -> Standing:
-    """The household's standing on `on` (its mutual's local date), from its book."""
-    book = load_book(session, household)
+def standing_of(
+    session: Session, household: Household, on: dt.date, book: HouseholdBook | None = None
+) -> Standing:
+    """The household's standing on `on` (its mutual's local date), from its book (loaded
+    here unless the caller has it), a campaign for the next period deciding a renewal."""
+    book = book or load_book(session, household)
     following = next_period(book.product, period_holding(book.product, on))
     return standing(book, on, campaign_open=campaign_open_for(session, household, following, on))
