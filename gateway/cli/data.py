@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import payments
 from gateway.cli.context import CliContext
+from gateway.clock import local_date
 from gateway.demo import load_demo
 from gateway.models import Mutual, Section
 from gateway.models.agent import ROLES
@@ -68,7 +69,9 @@ def members_group() -> None:
 def members_import(ctx: CliContext, path: Path, code: str, dry_run: bool, as_json: bool) -> None:
     """Import FILE.csv (one row per beneficiary); any bad line imports nothing."""
     with ctx.session() as session, _reported():
-        report = import_members(session, _mutual(session, code), path, dry_run=dry_run)
+        mutual = _mutual(session, code)
+        today = local_date(ctx.clock.now(), mutual.timezone)
+        report = import_members(session, mutual, path, dry_run=dry_run, today=today)
     if as_json:
         _json(report.as_dict())
         return
@@ -109,6 +112,12 @@ def payments_import(ctx: CliContext, path: Path, code: str, as_json: bool) -> No
     else:
         created = f"{report.created} created ({report.amount_created} FCFA)"
         click.echo(f"payments: {created}, {report.already_present} already present")
+        for reference in report.held:
+            click.echo(
+                f"held: payment {reference} is far above what the household could owe; it "
+                f"waits for an operator (gateway payments release {reference} --mutual {code})",
+                err=True,
+            )
 
 
 @click.group("agents")
@@ -193,4 +202,6 @@ def _json(data: Any) -> None:
 
 payments_group.add_command(payments.intents)
 payments_group.add_command(payments.sandbox_group)
+payments_group.add_command(payments.held)
+payments_group.add_command(payments.release)
 COMMANDS = [mutual_group, members_group, payments_group, agents_group, demo]

@@ -151,6 +151,7 @@ def _record(
         channel="cash",
         reference=f"CASH-{code}",
         agent_id=agent.id,
+        now=now,
     )
     collection = CashCollection(
         mutual_id=agent.mutual_id,

@@ -45,6 +45,7 @@ def credit_household(
         channel="mobile",
         reference=f"mm:{intent.reference}",
         debit_account=ledger.accounts.provider_float(intent.provider),
+        now=now,
     )
     intent.payment_id = payment.id
     queue_receipt(session, intent, now)
