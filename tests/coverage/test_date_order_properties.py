@@ -101,7 +101,7 @@ def test_any_arrival_order_gives_the_date_order_book(
                 Allocation.household_id == household.id, live_allocation()
             )
         )
-        assert received == live_member + expected[2]
+        assert received == int(live_member or 0) + expected[2]
     receivable = posting.balance(db, mutual.id, "asset:receivable:ETAT")
     funded = db.scalar(
         select(func.coalesce(func.sum(Allocation.funder_amount), 0)).where(

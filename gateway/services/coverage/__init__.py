@@ -83,6 +83,7 @@ from gateway.services.coverage.standing import (
 )
 from gateway.services.coverage.wording import (
     headline_text,
+    held_text,
     offer_text,
     receipt_status,
     remains,
@@ -114,6 +115,7 @@ __all__ = [
     "find_number",
     "headline_text",
     "held_payments",
+    "held_text",
     "household_status",
     "households_to_allocate",
     "live_allocation",
