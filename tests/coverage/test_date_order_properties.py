@@ -74,7 +74,9 @@ def test_any_arrival_order_gives_the_date_order_book(
 ) -> None:
     """D7b: the same payments received in date order and in a random order give the same
     live allocations (same periods, same days), the same registration and the same credit;
-    every franc is allocated or held as credit; the audit holds after each payment."""
+    every franc is allocated or held as credit; the audit holds after each payment; the
+    funder's receivable and the levy account equal the shares and levies (D3, D4) of the
+    periods actually allocated."""
     mutual = make_mutual(
         db,
         code=f"DO{next(_codes)}",
@@ -109,6 +111,17 @@ def test_any_arrival_order_gives_the_date_order_book(
         )
     )
     assert receivable == funded
+    earned: dict[str, int] = {}
+    for key, member, funder in db.execute(
+        select(Allocation.ledger_key, Allocation.member_amount, Allocation.funder_amount).where(
+            Allocation.mutual_id == mutual.id,
+            Allocation.kind == "contribution",
+            live_allocation(),
+        )
+    ):
+        earned[key] = earned.get(key, 0) + member + funder
+    levies = sum(amount * 300 // 10_000 for amount in earned.values())  # D4, per transaction
+    assert posting.balance(db, mutual.id, "liab:levy:FGN") == -levies
 
 
 @SETTINGS
