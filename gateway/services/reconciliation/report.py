@@ -45,6 +45,8 @@ def build_report(session: Session, mutual: Mutual, provider: str, day: dt.date) 
         "day": day.isoformat(),
         "lines": lines,
         "intents": intents,
+        # False: no statement line falls on the day (not imported yet, or nobody paid).
+        "covered": statement["lines"] > 0,
         "buckets": buckets,
         "tiers": tiers,
         "statement": statement,
@@ -239,8 +241,10 @@ def as_text(report: dict[str, Any]) -> str:
     out = [
         f"Reconciliation {report['mutual']} / {report['provider']} / {report['day']}",
         f"statement lines {report['lines']}, intents {report['intents']}",
-        f"{'bucket':<22}{'count':>7}{'lines':>7}{'intents':>9}{'amount':>14}",
     ]
+    if not report["covered"]:
+        out.append(f"no statement covers {report['day']}: nothing matched")
+    out.append(f"{'bucket':<22}{'count':>7}{'lines':>7}{'intents':>9}{'amount':>14}")
     for name in BUCKETS:
         b = report["buckets"][name]
         row = f"{b['count']:>7}{b['lines']:>7}{b['intents']:>9}{b['amount']:>14}"

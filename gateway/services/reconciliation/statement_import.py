@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, case, func, insert, select
@@ -115,6 +116,19 @@ def total_days(session: Session | Connection, file_id: int) -> None:
     )
     columns = ("file_id", "day", "mutual_id", "provider", "lines", "paid", "collected", "fees")
     session.execute(insert(StatementDay).from_select((*columns, "newest_at"), totals))
+
+
+def covered_days(
+    session: Session, mutual_id: int, provider: str, days: Iterable[dt.date]
+) -> set[dt.date]:
+    """The days that some imported statement line of the provider falls on (a day without one
+    is not a failure: the statement has not come yet, or nobody paid that day)."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return set()
+    D = StatementDay
+    query = select(D.day).where(D.mutual_id == mutual_id, D.provider == provider, D.day.in_(wanted))
+    return set(session.scalars(query.distinct()))
 
 
 def _existing(
