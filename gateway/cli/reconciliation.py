@@ -83,6 +83,7 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
         "already_imported": imported.already_imported,
         "added": imported.added,
         "skipped": imported.skipped,
+        "duplicates": imported.duplicates,
         "days": [d.isoformat() for d in run.days],
         "acted": run.acted,
         "settlements": run.settlements,
@@ -93,9 +94,11 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
     if imported.already_imported:
         click.echo(f"{path.name}: already imported, nothing added")
     else:
+        n = imported.duplicates
+        repeated = f", {n} duplicate line(s) in the file skipped" if n else ""
         click.echo(
             f"{path.name} ({imported.layout}): {imported.added} line(s) added, "
-            f"{imported.skipped} already imported from another file"
+            f"{imported.skipped} already imported from another file{repeated}"
         )
     days = ", ".join(d.isoformat() for d in run.days)
     click.echo(f"matched {days}: {run.acted} result(s) acted on; see `gateway reconcile report`")

@@ -128,11 +128,11 @@ def test_the_job_completes_a_day_without_statement(
     redis_client: redis.Redis[bytes],
     job_context: jobs.JobContext,
 ) -> None:
-    job = registry.enqueue(redis_client, "reconcile", "sandbox", "GOLD", "2026-11-24")
+    queued = registry.enqueue(redis_client, "reconcile", "sandbox", "GOLD", "2026-11-24")
     queue = Queue(registry.RECONCILIATION, connection=redis_client)
     SimpleWorker([queue], connection=redis_client).work(burst=True)
-    job.refresh()
-    assert job.get_status() == JobStatus.FINISHED and job.return_value() == 0
+    job = queue.fetch_job(queued.id)
+    assert job is not None and job.get_status() == JobStatus.FINISHED and job.return_value() == 0
     assert alerts(session_factory) == []
     with session_factory() as session:
         assert len(session.scalars(select(ReconMissing)).all()) == CREDITED
@@ -151,16 +151,17 @@ def test_a_failing_job_alerts_only_once_its_retries_are_spent(
 ) -> None:
     monkeypatch.setattr(job_module, "reconcile_days", broken)
     queue = Queue(registry.RECONCILIATION, connection=redis_client)
-    job = registry.enqueue(redis_client, "reconcile", "sandbox", "GOLD", "2026-11-24")
+    queued = registry.enqueue(redis_client, "reconcile", "sandbox", "GOLD", "2026-11-24")
     SimpleWorker([queue], connection=redis_client).work(burst=True)
-    job.refresh()
-    assert job.get_status() == JobStatus.SCHEDULED  # retried later: no alert yet
+    job = queue.fetch_job(queued.id)
+    # Retried later: no alert yet.
+    assert job is not None and job.get_status() == JobStatus.SCHEDULED
     assert alerts(session_factory) == []
     # The last attempt (no retry left) alerts, and still fails in the queue.
-    last = queue.enqueue_call(registry.spec("reconcile").path, ("sandbox", "GOLD", "2026-11-24"))
+    final = queue.enqueue_call(registry.spec("reconcile").path, ("sandbox", "GOLD", "2026-11-24"))
     SimpleWorker([queue], connection=redis_client).work(burst=True)
-    last.refresh()
-    assert last.get_status() == JobStatus.FAILED
+    last = queue.fetch_job(final.id)
+    assert last is not None and last.get_status() == JobStatus.FAILED
     with session_factory() as session:
         mutual_id = session.scalars(select(Alert.mutual_id)).one()
         detail = session.scalars(select(Alert.detail)).one()
