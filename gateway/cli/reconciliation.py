@@ -49,6 +49,8 @@ def _reported() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except (ReconcileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a file that exists but cannot be read
+        raise click.ClickException(f"{exc.filename}: cannot read: {exc.strerror}") from exc
 
 
 def _day(value: str) -> dt.date:

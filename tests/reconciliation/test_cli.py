@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 from click.testing import Result
 from rq import Queue
@@ -64,6 +65,18 @@ def test_bad_arguments_are_refused(run: Invoke, golden: None) -> None:
     bad_day = run("report", "--provider", "sandbox", "--mutual", "GOLD", "--day", "24/11/2026")
     assert bad_day.exit_code == 2 and "must be a date YYYY-MM-DD" in bad_day.output
     assert run("import", str(FILE), "--provider", "paypal", "--mutual", "GOLD").exit_code == 2
+
+
+def test_an_unreadable_file_is_one_line(
+    run: Invoke, golden: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    result = imported(run)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {FILE}: cannot read: Permission denied\n"
 
 
 def test_exceptions_assign_approve_and_ignore(run: Invoke, golden: None, db: Session) -> None:

@@ -192,3 +192,14 @@ def test_the_same_file_twice_keeps_one_set_of_totals(db: Session, mutual: Mutual
     import_statement(db, mutual, "sandbox", data, now=NOW)
     assert totals(db) == once
     assert db.scalar(select(func.sum(StatementDay.lines))) == 9
+
+
+def test_the_generic_layout_reads_the_sandbox_word_for_success(db: Session, mutual: Mutual) -> None:
+    """The sandbox provider says SUCCESSFUL (payments.md, its callback); its statement may too."""
+    text = (
+        HEADER
+        + "T1,,,100,XOF,successful,2026-11-24 10:00,0\nT2,,,100,XOF,FAILED,2026-11-24 11:00,0\n"
+    )
+    import_statement(db, mutual, "sandbox", text.encode(), now=NOW)
+    statuses = db.scalars(select(StatementLine.status).order_by(StatementLine.line_no)).all()
+    assert statuses == ["SUCCEEDED", "FAILED"]

@@ -41,10 +41,15 @@ class Layout:
     strict: bool = False  # the generic layout refuses unknown columns; exports carry extras
 
 
+# SUCCESSFUL: the sandbox provider's own word for a success (payments.md, its callback).
 GENERIC = Layout(
     "generic",
     {f: f for f in FIELDS},
-    {"SUCCEEDED": LineStatus.SUCCEEDED, "FAILED": LineStatus.FAILED},
+    {
+        "SUCCEEDED": LineStatus.SUCCEEDED,
+        "SUCCESSFUL": LineStatus.SUCCEEDED,
+        "FAILED": LineStatus.FAILED,
+    },
     strict=True,
 )
 # CinetPay back-office "Transactions" export (French headers). `ID transaction` is the
