@@ -38,9 +38,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.CheckConstraint("occurrence >= 2", name=op.f("ck_statement_repeats_occurrence")),
         sa.CheckConstraint("amount > 0", name=op.f("ck_statement_repeats_amount")),
-        sa.CheckConstraint(
-            "status IN ('SUCCEEDED', 'FAILED')", name=op.f("ck_statement_repeats_status")
-        ),
+        # One line, quoted as 0010 does: tests/models/test_states.py reads the allowed values.
+        sa.CheckConstraint("status IN ('SUCCEEDED', 'FAILED')", name=op.f('ck_statement_repeats_status')),
         sa.ForeignKeyConstraint(
             ["file_id"],
             ["statement_files.id"],
