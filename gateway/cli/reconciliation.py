@@ -24,6 +24,7 @@ from gateway.services.reconciliation import (
     as_json,
     as_text,
     build_report,
+    business_day,
     import_and_reconcile,
     mutual_by_code,
     reconcile_days,
@@ -48,13 +49,15 @@ def _reported() -> Iterator[None]:
         raise click.ClickException(str(exc)) from exc
     except (ReconcileError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # a file that exists but cannot be read
+        raise click.ClickException(f"{exc.filename}: cannot read: {exc.strerror}") from exc
 
 
 def _day(value: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"must be a date YYYY-MM-DD, got {value!r}") from None
+        return business_day(value)
+    except ReconcileError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--day'") from None
 
 
 @click.group("reconcile")
@@ -82,6 +85,7 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
         "already_imported": imported.already_imported,
         "added": imported.added,
         "skipped": imported.skipped,
+        "duplicates": imported.duplicates,
         "days": [d.isoformat() for d in run.days],
         "acted": run.acted,
         "settlements": run.settlements,
@@ -92,9 +96,11 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
     if imported.already_imported:
         click.echo(f"{path.name}: already imported, nothing added")
     else:
+        n = imported.duplicates
+        repeated = f", {n} duplicate line(s) in the file skipped" if n else ""
         click.echo(
             f"{path.name} ({imported.layout}): {imported.added} line(s) added, "
-            f"{imported.skipped} already imported from another file"
+            f"{imported.skipped} already imported from another file{repeated}"
         )
     days = ", ".join(d.isoformat() for d in run.days)
     click.echo(f"matched {days}: {run.acted} result(s) acted on; see `gateway reconcile report`")
@@ -105,8 +111,11 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
 @MUTUAL
 @click.option("--day", "day", required=True, metavar="YYYY-MM-DD", help="Business day (UTC).")
 @click.option("--enqueue", is_flag=True, help="Queue the `reconcile` job instead of running here.")
+@JSON
 @pass_ctx
-def run_cmd(ctx: CliContext, provider: str, code: str, day: str, enqueue: bool) -> None:
+def run_cmd(
+    ctx: CliContext, provider: str, code: str, day: str, enqueue: bool, as_json_out: bool
+) -> None:
     """Match a day's statement lines again (idempotent), here or as a job."""
     when = _day(day)
     with ctx.session() as session, _reported():
@@ -116,10 +125,29 @@ def run_cmd(ctx: CliContext, provider: str, code: str, day: str, enqueue: bool) 
             defer(session, "reconcile", provider, mutual.code, when.isoformat(), job_id=job_id)
         else:
             run = reconcile_days(session, mutual, provider, [when])
+    where = {"provider": provider, "mutual": code, "day": when.isoformat()}
     if enqueue:
-        click.echo(f"reconcile job queued for {provider} {code} {when.isoformat()}")
-    else:
-        click.echo(f"reconciled {provider} {code} {when.isoformat()}: {run.acted} acted on")
+        if as_json_out:
+            click.echo(json.dumps({**where, "queued": True}, sort_keys=True))
+        else:
+            click.echo(f"reconcile job queued for {provider} {code} {when.isoformat()}")
+        return
+    if as_json_out:
+        click.echo(json.dumps({**where, "queued": False, **run.as_dict()}, sort_keys=True))
+        return
+    click.echo(
+        f"reconciled {provider} {code} {when.isoformat()}: {run.acted} acted on, "
+        f"{run.settlements} settlement(s)"
+    )
+    if run.uncovered:
+        click.echo(_uncovered_line(when))
+
+
+def _uncovered_line(day: dt.date) -> str:
+    return (
+        f"no statement covers {day.isoformat()}: nothing to match; intents credited that day "
+        "wait in missing_in_statement (import the statement with `gateway reconcile import`)"
+    )
 
 
 @reconcile.command("report")

@@ -35,6 +35,7 @@ from gateway.models.reconciliation import (
     StatementDay,
     StatementFile,
     StatementLine,
+    StatementRepeat,
 )
 from gateway.models.reminder import ReminderOccurrence as ReminderOccurrence
 from gateway.models.ussd import UssdHop, UssdSessionEvent
@@ -80,6 +81,7 @@ __all__ = [
     "StatementDay",
     "StatementFile",
     "StatementLine",
+    "StatementRepeat",
     "Subsidy",
     "SuspenseItem",
     "SuspenseState",

@@ -85,6 +85,35 @@ class StatementLine(IdMixin, Base):
     day: Mapped[dt.date] = mapped_column()  # business day: the UTC date of occurred_at
 
 
+class StatementRepeat(IdMixin, Base):
+    """A line repeated word for word inside one statement file (same natural key, same
+    details): the export listing one transaction twice, not a second collection. Skipped at
+    import like a line of an overlapping file, and kept here, one row per extra copy of a
+    natural key (`occurrence` 2 for the second...), so that the report counts it in the
+    duplicate bucket; an overlapping file repeating it again adds no row."""
+
+    __tablename__ = "statement_repeats"
+    __table_args__ = (
+        UniqueConstraint("mutual_id", "provider", "natural_key", "occurrence"),
+        CheckConstraint("occurrence >= 2", name="occurrence"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint(one_of("status", LineStatus), name="status"),
+        Index("ix_statement_repeats_scope", "mutual_id", "provider", "day"),
+    )
+
+    file_id: Mapped[int] = mapped_column(ForeignKey("statement_files.id"), index=True)
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"))
+    provider: Mapped[str] = mapped_column(String(32))
+    natural_key: Mapped[str] = mapped_column(String(120))
+    occurrence: Mapped[int] = mapped_column()
+    line_no: Mapped[int] = mapped_column()  # in the file that first showed this copy
+    first_line_no: Mapped[int] = mapped_column()  # the line it repeats, in that file
+    reference: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[int] = mapped_column(Money)
+    status: Mapped[LineStatus] = mapped_column(StrEnumString(LineStatus, 10))
+    day: Mapped[dt.date] = mapped_column()
+
+
 class StatementDay(Base):
     """One statement file's new lines on one business day, totalled by the import in the
     transaction that adds the lines (lines are never updated or deleted, so the totals stay

@@ -113,6 +113,7 @@ def test_every_state_column_is_found() -> None:
         ("outbox_messages", "status"),
         ("remittances", "status"),
         ("statement_lines", "status"),
+        ("statement_repeats", "status"),
         ("recon_actions", "kind"),
         ("recon_actions", "state"),
     }

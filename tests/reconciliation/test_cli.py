@@ -4,52 +4,24 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
-from click.testing import CliRunner, Result
+from click.testing import Result
 from rq import Queue
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.cli import main
 from gateway.models import ReconMatch, ReconMissing, StatementLine, SuspenseItem
-from gateway.settings import Settings
-from tests.support.reconciliation import STATEMENTS, golden_day
-from tests.support.redis_url import redis_url_of
+from tests.support.reconciliation import STATEMENTS
 from worker import jobs, registry
 from worker.rq_workers import SimpleWorker
 
 Invoke = Callable[..., Result]
 FILE = STATEMENTS / "sandbox_2026-11-24.csv"
 BUCKETS = {"matched", "missing_in_ledger", "missing_in_statement", "amount_mismatch", "duplicate"}
-
-
-@pytest.fixture
-def env(database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path) -> dict[str, str]:
-    return {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url_of(redis_client),
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-    }
-
-
-@pytest.fixture
-def run(env: dict[str, str]) -> Invoke:
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, ["reconcile", *args], env=env)
-
-    return invoke
-
-
-@pytest.fixture
-def golden(session_factory: sessionmaker[Session]) -> None:
-    with session_factory.begin() as session:
-        mutual, _ = golden_day(session)
-        mutual.payment_settings = {"approval_threshold": 5000}
 
 
 def imported(run: Invoke, path: Path = FILE) -> Result:
@@ -95,6 +67,18 @@ def test_bad_arguments_are_refused(run: Invoke, golden: None) -> None:
     assert run("import", str(FILE), "--provider", "paypal", "--mutual", "GOLD").exit_code == 2
 
 
+def test_an_unreadable_file_is_one_line(
+    run: Invoke, golden: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    result = imported(run)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {FILE}: cannot read: Permission denied\n"
+
+
 def test_exceptions_assign_approve_and_ignore(run: Invoke, golden: None, db: Session) -> None:
     imported(run)
     listed = json.loads(run("exceptions", "--mutual", "GOLD", "--json").output)
@@ -130,13 +114,6 @@ def test_exceptions_assign_approve_and_ignore(run: Invoke, golden: None, db: Ses
     assert shown.exit_code == 0, (shown.output, shown.exception)
     text = shown.output
     assert "open suspense lines: 1" in text and "awaiting approval: 0" in text
-
-
-@pytest.fixture
-def job_context(env: dict[str, str]) -> Iterator[jobs.JobContext]:
-    context = jobs.configure(Settings.from_env(env))
-    yield context
-    context.close()
 
 
 def test_the_reconcile_job_runs_once_per_day(

@@ -25,9 +25,9 @@ def lines(db: Session) -> int:
 
 def test_cinetpay_export_is_read_with_its_mapping() -> None:
     data = (STATEMENTS / "cinetpay_2026-11-24.csv").read_bytes()
-    layout, rows = parse_statement(data, "cinetpay", "BF")
-    assert layout.name == "cinetpay"
-    first, second = rows
+    statement = parse_statement(data, "cinetpay", "BF")
+    assert statement.layout.name == "cinetpay" and statement.repeats == []
+    first, second = statement.rows
     assert (first.reference, first.provider_txn_id, first.msisdn) == (
         ref(1),
         "MP261124.1001.A00001",
@@ -40,8 +40,9 @@ def test_cinetpay_export_is_read_with_its_mapping() -> None:
 
 def test_mtnmomo_export_is_read_with_its_mapping() -> None:
     data = (STATEMENTS / "mtnmomo_2026-11-24.csv").read_bytes()
-    layout, rows = parse_statement(data, "mtnmomo", "BF")
-    assert layout.name == "mtnmomo"
+    statement = parse_statement(data, "mtnmomo", "BF")
+    rows = statement.rows
+    assert statement.layout.name == "mtnmomo"
     assert [(r.provider_txn_id, r.reference, r.amount, r.status) for r in rows] == [
         ("1234567890", ref(1), 6000, "SUCCEEDED"),
         ("1234567891", ref(2), 6000, "FAILED"),
@@ -58,7 +59,9 @@ def test_a_bad_file_lists_every_bad_line_and_imports_nothing(db: Session, mutual
     assert errors[1].startswith("line 3: status: unknown status 'PENDING'")
     assert errors[2].startswith("line 4: occurred_at: must be a date and time")
     assert errors[3] == "line 5: currency: must be XOF, got 'EUR'"
-    assert errors[4] == "line 7: provider_txn_id: 'txn:TX-5' already on line 6"
+    assert errors[4] == (
+        "line 7: provider_txn_id: 'TX-5' already on line 6 with other details (amount 6000 -> 5000)"
+    )
     assert errors[5] == "line 8: fee: fee 200 is more than the amount 100"
     assert errors[6] == "line 9: row: 6 fields, the header has 8"
     assert errors[7].startswith("line 10: msisdn:")
@@ -189,3 +192,14 @@ def test_the_same_file_twice_keeps_one_set_of_totals(db: Session, mutual: Mutual
     import_statement(db, mutual, "sandbox", data, now=NOW)
     assert totals(db) == once
     assert db.scalar(select(func.sum(StatementDay.lines))) == 9
+
+
+def test_the_generic_layout_reads_the_sandbox_word_for_success(db: Session, mutual: Mutual) -> None:
+    """The sandbox provider says SUCCESSFUL (payments.md, its callback); its statement may too."""
+    text = (
+        HEADER
+        + "T1,,,100,XOF,successful,2026-11-24 10:00,0\nT2,,,100,XOF,FAILED,2026-11-24 11:00,0\n"
+    )
+    import_statement(db, mutual, "sandbox", text.encode(), now=NOW)
+    statuses = db.scalars(select(StatementLine.status).order_by(StatementLine.line_no)).all()
+    assert statuses == ["SUCCEEDED", "FAILED"]

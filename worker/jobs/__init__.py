@@ -38,6 +38,13 @@ def configure(settings: Settings, clock: Clock | None = None) -> JobContext:
     return _context
 
 
+def last_attempt() -> bool:
+    """True when a failure now is final: the job's retries are used up, or it runs outside
+    RQ (a direct call), so that a job alerts a person instead of only failing in a queue."""
+    job = get_current_job()
+    return job is None or not job.should_retry
+
+
 def context() -> JobContext:
     """The process's context; built from the environment if the entry point did not (e.g. a
     plain `rq worker`)."""

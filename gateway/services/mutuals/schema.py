@@ -118,7 +118,7 @@ SUBSIDY: Spec = {
 LEVY: Spec = {"name": (_levy_name, REQUIRED), "percent": (checks.basis_points, REQUIRED)}
 PRODUCT: Spec = {
     "code": (_code, REQUIRED),
-    "name": (checks.text(200), REQUIRED),
+    "name": (checks.text(200), None),  # interfaces.md: optional, default the code
     "period": (checks.choice("year", "month"), "year"),
     "contribution": (_xof, REQUIRED),
     "registration_fee": (_xof, 0),
@@ -189,6 +189,8 @@ def check_file(config: dict[str, Any], problems: Problems) -> None:
 
 
 def _check_product(product: dict[str, Any], path: str, problems: Problems) -> None:
+    if product["name"] is None:
+        product["name"] = product["code"]
     if product["join_window_days"] is None:
         product["join_window_days"] = product["grace_days"]
     if product["period"] == "month" and product["coverage_start"] != "01-01":

@@ -21,7 +21,10 @@ from gateway.services.reconciliation.actions import (
     ignore,
 )
 from gateway.services.reconciliation.reconcile import (
+    FAILED_ALERT,
     ReconcileError,
+    alert_failed_run,
+    business_day,
     import_and_reconcile,
     mutual_by_code,
     reconcile_days,
@@ -34,13 +37,16 @@ from gateway.services.reconciliation.report import (
 from gateway.services.reconciliation.statement_import import PROVIDERS
 
 __all__ = [
+    "FAILED_ALERT",
     "PROVIDERS",
     "ReconcileError",
+    "alert_failed_run",
     "approve",
     "as_json",
     "as_text",
     "assign",
     "build_report",
+    "business_day",
     "exceptions",
     "ignore",
     "import_and_reconcile",

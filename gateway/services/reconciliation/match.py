@@ -370,7 +370,7 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
             D.mutual_id == scope.mutual_id, D.provider == scope.provider
         )
     )
-    cutoff = (horizon or dt.datetime.min.replace(tzinfo=dt.UTC)) - dt.timedelta(hours=lag_hours)
+    action = _lag_state(horizon, lag_hours)
     for day in scope.days:
         start = dt.datetime.combine(day, dt.time(), dt.UTC)
         credited = and_(
@@ -383,7 +383,6 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
             ~exists().where(R.intent_id == N.id),
             ~exists().where(M.intent_id == N.id),
         )
-        action = case((N.completed_at >= cutoff, "expected"), else_="overdue")
         # Usually a few intents: read first, as PostgreSQL may run a SELECT's anti-join in
         # parallel but never an INSERT ... SELECT's; written in one statement past the bound.
         found = session.execute(select(N.id, action).where(credited).limit(MISSING_AT_ONCE + 1))
@@ -396,3 +395,16 @@ def refresh_missing(session: Session, scope: Scope, lag_hours: int) -> None:
             where = {"mutual_id": scope.mutual_id, "provider": scope.provider, "day": day}
             values = [{**where, "intent_id": i, "action": a} for i, a in rows]
             session.execute(insert(MISSING), values)
+
+
+def _lag_state(horizon: dt.datetime | None, lag_hours: int) -> ColumnElement[str]:
+    """`expected` while a credited intent is within the settlement lag of the provider's
+    newest line, `overdue` after it. No line from the provider yet (no statement imported:
+    the max of an empty set), or a lag reaching before any date: nothing is overdue."""
+    if horizon is None:
+        return literal("expected")
+    try:
+        cutoff = horizon - dt.timedelta(hours=lag_hours)
+    except OverflowError:
+        return literal("expected")
+    return case((N.completed_at >= cutoff, "expected"), else_="overdue")

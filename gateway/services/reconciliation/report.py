@@ -20,22 +20,25 @@ from gateway.models import (
     ReconMissing,
     StatementDay,
     StatementLine,
+    StatementRepeat,
     SuspenseItem,
 )
 from gateway.models.reconciliation import BUCKETS
 from gateway.services import ledger
 
-L, N, R, M = StatementLine, PaymentIntent, ReconMatch, ReconMissing
+L, N, R, M, P = StatementLine, PaymentIntent, ReconMatch, ReconMissing, StatementRepeat
 TIERS = ("1", "2", "3", "4", "none")
 
 
 def build_report(session: Session, mutual: Mutual, provider: str, day: dt.date) -> dict[str, Any]:
     scopes = _scopes(mutual.id, provider, day)
-    buckets, tiers, lines, intents = _counts(session, scopes)
+    repeats = _repeats(session, mutual.id, provider, day)
+    buckets, tiers, lines, intents = _counts(session, scopes, repeats)
     statement = _statement(session, mutual.id, provider, day)
     flt = _float(session, mutual.id, provider, day)
     exceptions = _exceptions(session, scopes, day)
     exceptions += _cross_day(session, mutual.id, provider, day)
+    exceptions += [_repeated(repeat) for repeat in repeats]
     exceptions.sort(key=lambda e: (e["bucket"], e["key"]))
     difference = flt["closing"] - flt["opening"]
     explained = sum(int(e["effect"]) for e in exceptions)
@@ -45,6 +48,8 @@ def build_report(session: Session, mutual: Mutual, provider: str, day: dt.date) 
         "day": day.isoformat(),
         "lines": lines,
         "intents": intents,
+        # False: no statement line falls on the day (not imported yet, or nobody paid).
+        "covered": statement["lines"] > 0,
         "buckets": buckets,
         "tiers": tiers,
         "statement": statement,
@@ -65,7 +70,7 @@ def _scopes(mutual_id: int, provider: str, day: dt.date) -> tuple[Any, Any]:
 
 
 def _counts(
-    session: Session, scopes: tuple[Any, Any]
+    session: Session, scopes: tuple[Any, Any], repeats: list[StatementRepeat]
 ) -> tuple[dict[str, dict[str, int]], dict[str, int], int, int]:
     lines_in, missing_in = scopes
     columns = select(
@@ -95,6 +100,11 @@ def _counts(
     row["count"] += count
     row["intents"] += count
     row["amount"] += int(total)
+    row = buckets["duplicate"]  # lines repeated word for word in a file: no tier, no intent
+    row["count"] += len(repeats)
+    row["lines"] += len(repeats)
+    row["amount"] += sum(repeat.amount for repeat in repeats)
+    tiers["none"] += len(repeats)
     total_lines = sum(b["lines"] for b in buckets.values())
     total_intents = sum(b["intents"] for b in buckets.values())
     return buckets, tiers, total_lines, total_intents
@@ -179,6 +189,32 @@ def _exception(
     }
 
 
+def _repeats(
+    session: Session, mutual_id: int, provider: str, day: dt.date
+) -> list[StatementRepeat]:
+    query = select(P).where(P.mutual_id == mutual_id, P.provider == provider, P.day == day)
+    return list(session.scalars(query))
+
+
+def _repeated(repeat: StatementRepeat) -> dict[str, Any]:
+    """A line the export listed twice: skipped at import, so it moved no money (effect 0).
+    Named by its natural key and copy, never by file or line number: a reordered file gives
+    the same report."""
+    return {
+        "bucket": "duplicate",
+        "key": f"{repeat.natural_key}#{repeat.occurrence}",
+        "reference": repeat.reference,
+        "tier": None,
+        "status": repeat.status,
+        "amount": repeat.amount,
+        "intent_amount": None,
+        "action": "skipped",
+        "suspense": None,
+        "note": "the same line again in a statement file",
+        "effect": 0,
+    }
+
+
 def _on(intent: PaymentIntent | None, day: dt.date) -> bool:
     return bool(intent and intent.completed_at and intent.completed_at.date() == day)
 
@@ -239,8 +275,10 @@ def as_text(report: dict[str, Any]) -> str:
     out = [
         f"Reconciliation {report['mutual']} / {report['provider']} / {report['day']}",
         f"statement lines {report['lines']}, intents {report['intents']}",
-        f"{'bucket':<22}{'count':>7}{'lines':>7}{'intents':>9}{'amount':>14}",
     ]
+    if not report["covered"]:
+        out.append(f"no statement covers {report['day']}: nothing matched")
+    out.append(f"{'bucket':<22}{'count':>7}{'lines':>7}{'intents':>9}{'amount':>14}")
     for name in BUCKETS:
         b = report["buckets"][name]
         row = f"{b['count']:>7}{b['lines']:>7}{b['intents']:>9}{b['amount']:>14}"

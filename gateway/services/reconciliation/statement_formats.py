@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, RowCheck
+from gateway.lib.csv_rows import ImportErrors, Problems, RowCheck
 from gateway.lib.phones import normalize_msisdn
 from gateway.models import LineStatus
 
@@ -41,10 +41,15 @@ class Layout:
     strict: bool = False  # the generic layout refuses unknown columns; exports carry extras
 
 
+# SUCCESSFUL: the sandbox provider's own word for a success (payments.md, its callback).
 GENERIC = Layout(
     "generic",
     {f: f for f in FIELDS},
-    {"SUCCEEDED": LineStatus.SUCCEEDED, "FAILED": LineStatus.FAILED},
+    {
+        "SUCCEEDED": LineStatus.SUCCEEDED,
+        "SUCCESSFUL": LineStatus.SUCCEEDED,
+        "FAILED": LineStatus.FAILED,
+    },
     strict=True,
 )
 # CinetPay back-office "Transactions" export (French headers). `ID transaction` is the
@@ -105,14 +110,54 @@ class StatementRow:
         return self.occurred_at.date()
 
     def same_as(self, other: Mapping[str, object]) -> bool:
-        mine = (self.reference, self.msisdn, self.amount, self.fee, self.status, self.occurred_at)
-        keys = ("reference", "msisdn", "amount", "fee", "status", "occurred_at")
-        return mine == tuple(other[k] for k in keys)
+        return not self.differences(other)
+
+    def differences(self, other: Mapping[str, object]) -> list[str]:
+        """`field old -> new` for each detail that differs from `other` (a stored line)."""
+        return [
+            f"{key} {_shown(other[key])} -> {_shown(getattr(self, key))}"
+            for key in COMPARED
+            if getattr(self, key) != other[key]
+        ]
+
+    def details(self) -> dict[str, object]:
+        return {key: getattr(self, key) for key in COMPARED}
 
 
-def parse_statement(data: bytes, provider: str, country: str) -> tuple[Layout, list[StatementRow]]:
+# What a line says besides its natural key (and its currency, always XOF).
+COMPARED = ("reference", "msisdn", "amount", "fee", "status", "occurred_at")
+
+
+def _shown(value: object) -> str:
+    if value is None:
+        return "(empty)"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A line that repeats an earlier line of the same file word for word (the export
+    listing one transaction twice): `occurrence` 2 for the second copy, 3 for the third..."""
+
+    row: StatementRow
+    first_line: int
+    occurrence: int
+
+
+@dataclass(frozen=True)
+class Statement:
+    layout: Layout
+    rows: list[StatementRow]  # one per natural key, in file order
+    repeats: list[Repeat]
+
+
+def parse_statement(data: bytes, provider: str, country: str) -> Statement:
     """The layout recognised from the header (generic, or the provider's export) and every
-    row checked; `ImportErrors` lists each bad line and nothing is kept."""
+    row checked; `ImportErrors` lists each bad line and nothing is kept. A line repeating an
+    earlier one exactly is set apart (payments.md: import is idempotent by each line's natural
+    key); the same key with other details is a bad line."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -120,8 +165,9 @@ def parse_statement(data: bytes, provider: str, country: str) -> tuple[Layout, l
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [name.strip() for name in next(reader, [])]
     layout = _layout(header, provider)
-    problems, rows = Problems(), []
-    seen = FirstLines()
+    problems, rows, repeats = Problems(), [], []
+    first: dict[str, StatementRow] = {}
+    copies: dict[str, int] = {}
     index = {name: i for i, name in enumerate(header)}
     start = reader.line_num + 1
     for cells in reader:
@@ -133,13 +179,28 @@ def parse_statement(data: bytes, provider: str, country: str) -> tuple[Layout, l
             continue
         values = {c: cells[index[c]].strip() for c in layout.columns.values()}
         row = _row(RowCheck(line, values, problems), layout, country)
-        if row is not None:
-            seen.check(line, _label(layout, row), row.natural_key, problems)
+        if row is None:
+            continue
+        earlier = first.setdefault(row.natural_key, row)
+        if earlier is row:
             rows.append(row)
+        elif row.same_as(earlier.details()):
+            copies[row.natural_key] = copies.get(row.natural_key, 1) + 1
+            repeats.append(Repeat(row, earlier.line, copies[row.natural_key]))
+        else:
+            changed = "; ".join(row.differences(earlier.details()))
+            # Only a transaction id can be shared by lines that differ: a line without one
+            # is keyed by the hash of all it says.
+            problems.add(
+                line,
+                layout.columns["provider_txn_id"],
+                f"{row.provider_txn_id!r} already on line {earlier.line} with other details "
+                f"({changed})",
+            )
     problems.raise_if_any()
     if not rows:
         raise ImportErrors(["file: no statement line"])
-    return layout, rows
+    return Statement(layout, rows, repeats)
 
 
 def _layout(header: list[str], provider: str) -> Layout:
@@ -158,11 +219,6 @@ def _layout(header: list[str], provider: str) -> Layout:
         problems.add(1, "header", "a column name appears twice")
     problems.raise_if_any()
     return layout
-
-
-def _label(layout: Layout, row: StatementRow) -> str:
-    field = "provider_txn_id" if row.provider_txn_id else "line"
-    return layout.columns.get(field, "line")
 
 
 def _row(check: RowCheck, layout: Layout, country: str) -> StatementRow | None:

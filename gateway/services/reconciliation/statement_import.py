@@ -1,19 +1,33 @@
 """Statement import (payments.md, "Reconciliation"): idempotent by file hash and by each
 line's natural key. Every line is checked first; a line already imported from another file
-with other details is a conflict, so the file imports nothing and says why."""
+with other details is a conflict, so the file imports nothing and says why. A line repeated
+word for word inside the file is skipped like a line of an overlapping file and kept as a
+repeat (`statement_repeats`), which the report counts in the duplicate bucket."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from gateway.lib.csv_rows import ImportErrors, Problems
-from gateway.models import LineStatus, Mutual, StatementDay, StatementFile, StatementLine
-from gateway.services.reconciliation.statement_formats import StatementRow, parse_statement
+from gateway.models import (
+    LineStatus,
+    Mutual,
+    StatementDay,
+    StatementFile,
+    StatementLine,
+    StatementRepeat,
+)
+from gateway.services.reconciliation.statement_formats import (
+    Repeat,
+    StatementRow,
+    parse_statement,
+)
 
 PROVIDERS = ("sandbox", "cinetpay", "mtnmomo")
 _CHUNK = 500
@@ -26,6 +40,7 @@ class StatementImport:
     layout: str
     added: int = 0
     skipped: int = 0  # lines already imported from another file
+    duplicates: int = 0  # lines repeating an earlier line of this file word for word
     days: list[dt.date] = field(default_factory=list)  # every business day the file covers
 
 
@@ -41,7 +56,8 @@ def import_statement(
     if provider not in PROVIDERS:
         raise ImportErrors([f"provider: must be one of {', '.join(PROVIDERS)}, got {provider!r}"])
     digest = hashlib.sha256(data).hexdigest()
-    layout, rows = parse_statement(data, provider, mutual.country)
+    statement = parse_statement(data, provider, mutual.country)
+    layout, rows, repeats = statement.layout, statement.rows, statement.repeats
     days = sorted({row.day for row in rows})
     known = session.scalars(
         select(StatementFile).where(
@@ -70,7 +86,47 @@ def import_statement(
     if fresh:
         session.execute(insert(StatementLine), [_values(record, row) for row in fresh])
         total_days(session, record.id)
-    return StatementImport(record.id, False, layout.name, len(fresh), record.skipped, days)
+    _keep_repeats(session, record, repeats)
+    return StatementImport(
+        record.id, False, layout.name, len(fresh), record.skipped, len(repeats), days
+    )
+
+
+def _keep_repeats(session: Session, record: StatementFile, repeats: list[Repeat]) -> None:
+    """One row per extra copy of a natural key: a copy an earlier file already showed (an
+    overlapping export repeating the same line) adds none."""
+    if not repeats:
+        return
+    R = StatementRepeat
+    keys = sorted({r.row.natural_key for r in repeats})
+    known: set[tuple[str, int]] = set()
+    for i in range(0, len(keys), _CHUNK):
+        query = select(R.natural_key, R.occurrence).where(
+            R.mutual_id == record.mutual_id,
+            R.provider == record.provider,
+            R.natural_key.in_(keys[i : i + _CHUNK]),
+        )
+        known.update((key, n) for key, n in session.execute(query))
+    new = [r for r in repeats if (r.row.natural_key, r.occurrence) not in known]
+    if new:
+        session.execute(insert(R), [_repeat_values(record, r) for r in new])
+
+
+def _repeat_values(record: StatementFile, repeat: Repeat) -> dict[str, object]:
+    row = repeat.row
+    return {
+        "file_id": record.id,
+        "mutual_id": record.mutual_id,
+        "provider": record.provider,
+        "natural_key": row.natural_key,
+        "occurrence": repeat.occurrence,
+        "line_no": row.line,
+        "first_line_no": repeat.first_line,
+        "reference": row.reference,
+        "amount": row.amount,
+        "status": row.status,
+        "day": row.day,
+    }
 
 
 def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
@@ -117,6 +173,19 @@ def total_days(session: Session | Connection, file_id: int) -> None:
     session.execute(insert(StatementDay).from_select((*columns, "newest_at"), totals))
 
 
+def covered_days(
+    session: Session, mutual_id: int, provider: str, days: Iterable[dt.date]
+) -> set[dt.date]:
+    """The days that some imported statement line of the provider falls on (a day without one
+    is not a failure: the statement has not come yet, or nobody paid that day)."""
+    wanted = sorted(set(days))
+    if not wanted:
+        return set()
+    D = StatementDay
+    query = select(D.day).where(D.mutual_id == mutual_id, D.provider == provider, D.day.in_(wanted))
+    return set(session.scalars(query.distinct()))
+
+
 def _existing(
     session: Session, mutual_id: int, provider: str, keys: list[str]
 ) -> dict[str, dict[str, object]]:
@@ -142,7 +211,7 @@ def _check_conflicts(rows: list[StatementRow], existing: dict[str, dict[str, obj
             problems.add(
                 row.line,
                 "provider_txn_id",
-                f"{row.provider_txn_id!r} already imported with amount {old['amount']}, "
-                f"status {old['status']} at {old['occurred_at']}",
+                f"{row.provider_txn_id!r} already imported with other details "
+                f"({'; '.join(row.differences(old))})",
             )
     problems.raise_if_any()
