@@ -5,8 +5,8 @@ refused: the repeat is skipped like a line already imported from an overlapping 
 kept in `statement_repeats` (one row per extra copy of a natural key) for the report's
 duplicate bucket (payments.md, "Reconciliation": every statement line in exactly one bucket).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-09 10:00:00
 """
 
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016"
-down_revision: str | None = "0015"
+revision: str = "0017"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
