@@ -131,6 +131,8 @@ def _check_same(
 def allocate(session: Session, household: Household, *, on: dt.date) -> list[Allocation]:
     """D7 as of day `on`: automatic periods of fully subsidised households (D3), then the
     registration fee, then whole periods while the credit covers every unpaid share."""
+    if ledger.on_hold(session, household.mutual_id):  # a failed audit stops allocation
+        return []
     book = load_book(session, household)
     made = _allocate_automatic(session, book, on)
     if book.shares.fully_subsidised:

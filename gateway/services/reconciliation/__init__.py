@@ -6,6 +6,8 @@
 - match: The matching engine (payments.md, "Reconciliation"), set-based: one INSERT ... SELECT
 - reconcile: Reconciliation of one provider's statement for one mutual (payments.md): import,
   match,
+- release: Releasing a mutual's ledger hold (payments.md, "Ledger"; D7, D20): the hold cleared,
+  allocation and the deferred receipts resume.
 - report: The daily reconciliation report of one provider and mutual (payments.md): counts and
   sums
 - statement_formats: Provider statement layouts (payments.md, "Reconciliation"): the generic CSV
@@ -26,6 +28,10 @@ from gateway.services.reconciliation.reconcile import (
     mutual_by_code,
     reconcile_days,
 )
+from gateway.services.reconciliation.release import (
+    Released,
+    release,
+)
 from gateway.services.reconciliation.report import (
     as_json,
     as_text,
@@ -36,6 +42,7 @@ from gateway.services.reconciliation.statement_import import PROVIDERS
 __all__ = [
     "PROVIDERS",
     "ReconcileError",
+    "Released",
     "approve",
     "as_json",
     "as_text",
@@ -46,4 +53,5 @@ __all__ = [
     "import_and_reconcile",
     "mutual_by_code",
     "reconcile_days",
+    "release",
 ]
