@@ -5,6 +5,7 @@ mutuals breached (D7) until an operator clears the hold; household credit listed
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -14,7 +15,6 @@ from click.testing import CliRunner, Result
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from gateway.cli import ledger as ledger_cli
 from gateway.cli import main
 from gateway.models import Alert, Household, LedgerHold, Mutual
 from gateway.services import ledger
@@ -231,7 +231,7 @@ def test_clear_records_the_os_user(
 ) -> None:
     ledger.hold(db, household.mutual_id, ["a breach since repaired"], now=dt.datetime.now(dt.UTC))
     db.commit()
-    monkeypatch.setattr(ledger_cli.getpass, "getuser", lambda: "operator1")
+    monkeypatch.setattr(getpass, "getuser", lambda: "operator1")
     result = run("clear", "--mutual", "MUT", "--reason", "repaired")
     assert result.exit_code == 0, result.output
     assert "cleared by operator1" in result.output
@@ -245,7 +245,7 @@ def test_clear_without_a_user_name_asks_for_by(
     def nobody() -> str:
         raise OSError("no login name")
 
-    monkeypatch.setattr(ledger_cli.getpass, "getuser", nobody)
+    monkeypatch.setattr(getpass, "getuser", nobody)
     result = run("clear", "--mutual", "MUT", "--reason", "repaired")
     assert result.exit_code == 2 and "give --by WHO" in result.output
 
