@@ -110,7 +110,8 @@ def collect_cash(
     request_key: str,
     now: dt.datetime,
 ) -> Collected:
-    """D20: record the cash once per request key, allocate it (D7), queue the SMS receipt."""
+    """D20: record the cash once per request key, allocate it (D7), queue the SMS receipt
+    (deferred while the mutual's ledger is on hold: nothing is allocated then)."""
     found = _by_key(session, request_key)
     if found is not None:
         return _collected(session, found, False, _receipt_of(session, found))
