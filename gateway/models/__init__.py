@@ -11,6 +11,7 @@ from gateway.models.household import Household, HouseholdPhone
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
+from gateway.models.ledger_hold import LedgerHold
 from gateway.models.mutual import Funder, Mutual, Section
 from gateway.models.outbox import OutboxMessage, OutboxStatus
 from gateway.models.payment import Payment
@@ -59,6 +60,7 @@ __all__ = [
     "IntentFlag",
     "IntentState",
     "LedgerEntry",
+    "LedgerHold",
     "LedgerTransaction",
     "Levy",
     "LineStatus",

@@ -29,6 +29,7 @@ from gateway.models import (
     Remittance,
     Section,
 )
+from gateway.services import ledger
 from gateway.services.agents.cash import RECEIPT_ALPHABET
 from gateway.services.agents.registry import add_agent
 from gateway.services.agents.remittances import confirm_remittance
@@ -435,6 +436,23 @@ def test_member_phone_is_not_needed_for_a_collection(
     reply = Phone(client, COLLECTOR).walk(PIN, "2", bare.number, "1000", "1")
     assert reply.lines[-1] == "Pas de telephone: donnez ce code au menage."
     assert count(session_factory, OutboxMessage) == 0
+
+
+def test_cash_is_recorded_while_the_ledger_is_on_hold_and_the_receipt_waits(
+    db: Session, client: FlaskClient, clock: FixedClock, session_factory: sessionmaker[Session]
+) -> None:
+    """A held ledger (payments.md, "Ledger"; D20): the cash is taken and recorded, nothing is
+    allocated, no receipt states a coverage; the collector still tells the household that the
+    SMS will come (it is sent when the hold is cleared)."""
+    mutual, household, _ = setup(db, clock)
+    ledger.hold(db, mutual.id, ["a breach"], now=T0)
+    db.commit()
+    reply = Phone(client, COLLECTOR).walk(PIN, "2", household.number, "12000", "1")
+    assert reply.end and reply.lines[-1] == "Le menage recoit le recu par SMS."
+    assert (count(session_factory, CashCollection), count(session_factory, Payment)) == (1, 1)
+    assert count(session_factory, Allocation) == 0 and count(session_factory, OutboxMessage) == 0
+    with session_factory() as session:
+        assert posting.household_credit(session, mutual.id, household.id) == 12000
 
 
 def test_supervisor_confirms_a_remittance_on_ussd(

@@ -170,7 +170,7 @@ def record_collection(ctx: Ctx[CashMemory], choice: str) -> str | None:
         "code": done.collection.receipt_code,
         "amount": done.collection.amount,
         "household": household.number,
-        "sms": done.receipt is not None,
+        "sms": done.receipt is not None or done.deferred,  # deferred: sent after a ledger hold
     }
     return None
 

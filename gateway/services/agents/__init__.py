@@ -14,6 +14,7 @@ from gateway.services.agents.cash import (
     check_household,
     collect_cash,
     local_day,
+    send_held_receipts,
 )
 from gateway.services.agents.registry import (
     add_agent,
@@ -47,4 +48,5 @@ __all__ = [
     "pending_for",
     "reject_remittance",
     "remittance_row",
+    "send_held_receipts",
 ]

@@ -11,7 +11,7 @@ import datetime as dt
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, String, exists, func, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -58,7 +58,9 @@ class CashError(ValueError):
 class Collected:
     collection: CashCollection
     created: bool
-    receipt: OutboxMessage | None  # the household's SMS, None without a phone
+    receipt: OutboxMessage | None  # the household's SMS, None without a phone or deferred
+    # The SMS waits for the mutual's ledger hold to be cleared (the household has a phone).
+    deferred: bool = False
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,11 @@ def collect_cash(
     request_key: str,
     now: dt.datetime,
 ) -> Collected:
-    """D20: record the cash once per request key, allocate it (D7), queue the SMS receipt."""
+    """D20: record the cash once per request key, allocate it (D7), queue the SMS receipt
+    (deferred while the mutual's ledger is on hold: nothing is allocated then)."""
     found = _by_key(session, request_key)
     if found is not None:
-        return Collected(found, False, _receipt_of(session, found))
+        return _collected(session, found, False, _receipt_of(session, found))
     check_collector(agent)
     check_household(agent, household)
     check_amount(amount)
@@ -134,10 +137,45 @@ def collect_cash(
         except IntegrityError:
             found = _by_key(session, request_key)
             if found is not None:  # a concurrent request with the same key won
-                return Collected(found, False, _receipt_of(session, found))
+                return _collected(session, found, False, _receipt_of(session, found))
             continue
+        if ledger.on_hold(session, mutual.id):
+            # Nothing was allocated: the receipt would state a coverage the household does
+            # not have yet. send_held_receipts sends it once the hold is cleared.
+            return _collected(session, collection, True, None)
         return Collected(collection, True, _send_receipt(session, mutual, collection))
     raise RuntimeError("could not draw a free receipt code")
+
+
+def _collected(
+    session: Session, collection: CashCollection, created: bool, receipt: OutboxMessage | None
+) -> Collected:
+    """The outcome, saying whether a missing receipt is only deferred by a ledger hold."""
+    deferred = (
+        receipt is None
+        and ledger.on_hold(session, collection.mutual_id)
+        and _phone(session, collection.household) is not None
+    )
+    return Collected(collection, created, receipt, deferred)
+
+
+def send_held_receipts(session: Session, mutual_id: int, since: dt.date) -> int:
+    """The cash receipts a ledger hold deferred, queued once it is cleared (after the
+    allocation): the mutual's collections from `since` whose receipt is not in the outbox.
+    Returns how many were queued (a household without a phone gets none)."""
+    mutual = session.get_one(Mutual, mutual_id)
+    receipt_key = literal(f"cash-receipt:{mutual_id}:", String) + CashCollection.receipt_code
+    query = (
+        select(CashCollection)
+        .where(
+            CashCollection.mutual_id == mutual_id,
+            CashCollection.collected_on >= since,
+            ~exists().where(OutboxMessage.dedupe_key == receipt_key),
+        )
+        .order_by(CashCollection.id)
+    )
+    collections = list(session.scalars(query))
+    return sum(1 for c in collections if _send_receipt(session, mutual, c) is not None)
 
 
 def _record(
@@ -206,11 +244,7 @@ def _send_receipt(
 ) -> OutboxMessage | None:
     """The household's SMS receipt (transactional: sent even when reminders are off, D18)."""
     household = collection.household
-    phone = session.scalars(
-        select(HouseholdPhone.msisdn)
-        .where(HouseholdPhone.household_id == household.id)
-        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
-    ).first()
+    phone = _phone(session, household)
     if phone is None:
         return None
     language = pick_language(household.language, *mutual.languages)
@@ -244,6 +278,14 @@ def _cover(session: Session, collection: CashCollection, found: Standing, langua
         if payment is not None and payment.held
         else receipt_status(found, language)
     )
+
+
+def _phone(session: Session, household: Household) -> str | None:
+    return session.scalars(
+        select(HouseholdPhone.msisdn)
+        .where(HouseholdPhone.household_id == household.id)
+        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
+    ).first()
 
 
 # --- what an agent holds (D21) ------------------------------------------------------------

@@ -33,7 +33,10 @@ def allocate(
     """D7 as of day `on`, with the credit the household held that day (D7b: money that
     arrived later never buys an earlier period): automatic periods of 0-share households (D3),
     then the registration fee, then whole periods. `made_on`: the day this runs (default
-    `on`): no automatic allocation is dated before it."""
+    `on`): no automatic allocation is dated before it. Nothing while a failed ledger audit
+    holds the mutual (payments.md, Ledger)."""
+    if ledger.on_hold(session, household.mutual_id):
+        return []
     book = load_book(session, household, credit_on=on)
     made = _allocate_automatic(session, book, on, made_on or on)
     if book.shares.fully_subsidised:

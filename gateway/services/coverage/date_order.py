@@ -41,6 +41,8 @@ def settle(
     Returns the allocations made; raises an operator alert when a share the member was
     already told about changed."""
     today = now.date()
+    if ledger.on_hold(session, household.mutual_id):
+        return []  # a failed audit stops allocation: nothing reversed either until cleared
     if not _later_activity(session, household, since):
         return allocate(session, household, on=since, made_on=max(since, today))
     undone = _live(session, household, after=since)

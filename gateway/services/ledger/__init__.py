@@ -3,13 +3,36 @@
 - accounts: the chart of accounts, one constructor per account kind (`accounts.household(17)`).
 - errors: why the ledger refuses a posting (LedgerError and its kinds).
 - posting: post, post_many, post_one, reverse, balance and household credit.
-- invariants: audit() of the ledger's invariants (balanced, unedited, one mutual, credit >= 0).
+- invariants: audit() of the ledger's invariants (balanced, unedited, one mutual, credit >= 0),
+  and audit_by_mutual() (breaches grouped by mutual id).
+- holds: a mutual's ledger on hold after a failed audit (hold, on_hold, clear): no automatic
+  allocation until an operator clears it.
+- credits: the households holding credit (money received, not yet allocated).
 """
 
 from gateway.services.ledger import accounts
 from gateway.services.ledger.accounts import account_kind
+from gateway.services.ledger.credits import HouseholdCredit, household_credits
 from gateway.services.ledger.errors import LedgerError
-from gateway.services.ledger.invariants import audit, ledger_size
+from gateway.services.ledger.holds import (
+    BreachesRemain,
+    HoldError,
+    accepted_breaches,
+    clear,
+    hold,
+    hold_breached,
+    hold_history,
+    on_hold,
+    open_hold,
+)
+from gateway.services.ledger.invariants import (
+    Breach,
+    audit,
+    audit_by_mutual,
+    breaches_by_mutual,
+    find_breaches,
+    ledger_size,
+)
 from gateway.services.ledger.posting import (
     Posting,
     balance,
@@ -21,14 +44,29 @@ from gateway.services.ledger.posting import (
 )
 
 __all__ = [
+    "Breach",
+    "BreachesRemain",
+    "HoldError",
+    "HouseholdCredit",
     "LedgerError",
     "Posting",
+    "accepted_breaches",
     "account_kind",
     "accounts",
     "audit",
+    "audit_by_mutual",
     "balance",
+    "breaches_by_mutual",
+    "clear",
+    "find_breaches",
+    "hold",
+    "hold_breached",
+    "hold_history",
     "household_credit",
+    "household_credits",
     "ledger_size",
+    "on_hold",
+    "open_hold",
     "post",
     "post_many",
     "post_one",

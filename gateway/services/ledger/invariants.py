@@ -4,7 +4,8 @@ job run to decide whether automatic allocation may go on."""
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, exists, func, select, true
 from sqlalchemy.orm import Session
@@ -22,13 +23,44 @@ def ledger_size(session: Session) -> tuple[int, int]:
     return int(txns or 0), int(session.scalar(select(func.count()).select_from(LedgerEntry)) or 0)
 
 
+class Breach(NamedTuple):
+    """One invariant breach: the audit's line, and the mutual(s) whose ledger it taints (two
+    for an entry in another mutual's account: both ledgers are wrong)."""
+
+    text: str
+    mutual_ids: tuple[int, ...]
+
+
 def audit(session: Session, mutual_id: int | None = None) -> list[str]:
     """Every invariant breach, one line each; an empty list means the ledger can be trusted."""
+    return [breach.text for breach in find_breaches(session, mutual_id)]
+
+
+def find_breaches(session: Session, mutual_id: int | None = None) -> list[Breach]:
+    """`audit`'s breaches in its order, each with the mutuals it concerns."""
     codes: dict[int, str] = {i: c for i, c in session.execute(select(Mutual.id, Mutual.code))}
-    breaches: list[str] = []
+    breaches: list[Breach] = []
     for check in (_unbalanced, _without_entries, _fingerprints, _cross_mutual, _negative_credit):
         breaches.extend(check(session, mutual_id, codes))
     return breaches
+
+
+def breaches_by_mutual(breaches: Sequence[Breach]) -> dict[int, list[str]]:
+    """The breaches' lines grouped by mutual id, in audit order within each mutual."""
+    grouped: dict[int, list[str]] = {}
+    for breach in breaches:
+        for mid in breach.mutual_ids:
+            grouped.setdefault(mid, []).append(breach.text)
+    return grouped
+
+
+def audit_by_mutual(session: Session, mutual_id: int | None = None) -> dict[int, list[str]]:
+    """The audit per mutual (what a hold is set for): mutual id -> its breaches' lines; a
+    mutual with a clean ledger has no key. With `mutual_id`, that mutual's breaches only."""
+    grouped = breaches_by_mutual(find_breaches(session, mutual_id))
+    if mutual_id is None:
+        return grouped
+    return {mutual_id: grouped[mutual_id]} if mutual_id in grouped else {}
 
 
 def _txn_label(txn_id: int, key: str, mutual_id: int, codes: dict[int, str]) -> str:
@@ -42,7 +74,7 @@ def _scope(column: Any, mutual_id: int | None) -> ColumnElement[bool]:
 T, E, A = LedgerTransaction, LedgerEntry, Account
 
 
-def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[str]:
+def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
     total = func.sum(E.amount)
     stmt = (
         select(T.id, T.idempotency_key, T.mutual_id, total)
@@ -53,20 +85,22 @@ def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) 
     )
     rows = session.execute(stmt.where(_scope(T.mutual_id, mutual_id)))
     return [
-        f"{_txn_label(i, k, m, codes)} is unbalanced: entries sum to {int(s)}, not 0"
+        Breach(f"{_txn_label(i, k, m, codes)} is unbalanced: entries sum to {int(s)}, not 0", (m,))
         for i, k, m, s in rows
     ]
 
 
-def _without_entries(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[str]:
+def _without_entries(
+    session: Session, mutual_id: int | None, codes: dict[int, str]
+) -> list[Breach]:
     stmt = select(T.id, T.idempotency_key, T.mutual_id).where(
         ~exists().where(E.transaction_id == T.id)
     )
     rows = session.execute(stmt.where(_scope(T.mutual_id, mutual_id)).order_by(T.id))
-    return [f"{_txn_label(i, k, m, codes)} has no entries" for i, k, m in rows]
+    return [Breach(f"{_txn_label(i, k, m, codes)} has no entries", (m,)) for i, k, m in rows]
 
 
-def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[str]:
+def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
     """Streamed in transaction order through Core (no ORM row overhead): memory stays flat
     however large the ledger is."""
     stmt = (
@@ -79,18 +113,19 @@ def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]
         .execution_options(yield_per=STREAM_BATCH)
     )
     rows = session.connection().execute(stmt)
-    found = []
+    found: list[Breach] = []
     for _, group in itertools.groupby(rows, key=lambda r: r[0]):
         entries = list(group)
         txn_id, key, kind, occurred_on, stored, mid = entries[0][:6]
         lines = [(r[6], int(r[7])) for r in entries]
         if fingerprint(key, kind, occurred_on, lines) != stored:
             label = _txn_label(txn_id, key, mid, codes)
-            found.append(f"{label} does not match its fingerprint: entries changed after posting")
+            text = f"{label} does not match its fingerprint: entries changed after posting"
+            found.append(Breach(text, (mid,)))
     return found
 
 
-def _cross_mutual(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[str]:
+def _cross_mutual(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
     stmt = (
         select(E.id, T.id, T.idempotency_key, T.mutual_id, A.name, A.mutual_id)
         .join(T, T.id == E.transaction_id)
@@ -101,13 +136,18 @@ def _cross_mutual(session: Session, mutual_id: int | None, codes: dict[int, str]
     if mutual_id is not None:
         stmt = stmt.where((A.mutual_id == mutual_id) | (T.mutual_id == mutual_id))
     return [
-        f"entry #{e} of {_txn_label(t, k, m, codes)} uses account {n!r} of mutual "
-        f"{codes.get(am, am)}"
+        Breach(
+            f"entry #{e} of {_txn_label(t, k, m, codes)} uses account {n!r} of mutual "
+            f"{codes.get(am, am)}",
+            (m, am),
+        )
         for e, t, k, m, n, am in session.execute(stmt)
     ]
 
 
-def _negative_credit(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[str]:
+def _negative_credit(
+    session: Session, mutual_id: int | None, codes: dict[int, str]
+) -> list[Breach]:
     total = func.sum(E.amount)
     stmt = (
         select(A.name, A.mutual_id, total)
@@ -119,6 +159,9 @@ def _negative_credit(session: Session, mutual_id: int | None, codes: dict[int, s
     )
     rows = session.execute(stmt.where(_scope(A.mutual_id, mutual_id)))
     return [
-        f"account {n!r} (mutual {codes.get(m, m)}) has negative household credit {-int(s)}"
+        Breach(
+            f"account {n!r} (mutual {codes.get(m, m)}) has negative household credit {-int(s)}",
+            (m,),
+        )
         for n, m, s in rows
     ]

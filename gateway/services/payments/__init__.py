@@ -20,6 +20,7 @@ from gateway.services.payments.effects import (
     Hold,
     book_suspense,
     hold_in_bulk,
+    queue_held_receipts,
 )
 from gateway.services.payments.events import (
     record_event,
@@ -100,6 +101,7 @@ __all__ = [
     "payment_request",
     "poll_failed",
     "polled",
+    "queue_held_receipts",
     "record_event",
     "record_initiation",
     "stale_created",

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import String, exists, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from gateway.models import (
     Alert,
     Household,
     Mutual,
+    OutboxMessage,
     Payment,
     PaymentIntent,
     SuspenseItem,
@@ -62,7 +63,30 @@ def credit_household(
         now=now,
     )
     intent.payment_id = payment.id
+    if ledger.on_hold(session, intent.mutual_id):
+        # Nothing was allocated: a receipt now would tell the member a coverage that is not
+        # theirs yet. queue_held_receipts sends it once the hold is cleared.
+        log.warning("receipt of intent %s deferred: ledger on hold", intent.reference)
+        return
     queue_receipt(session, intent, now)
+
+
+def queue_held_receipts(session: Session, mutual_id: int, since: dt.date, now: dt.datetime) -> int:
+    """The receipts a ledger hold deferred, queued once it is cleared (after the allocation):
+    the mutual's mobile payments dated from `since` whose receipt is not in the outbox yet.
+    Returns how many receipts were due."""
+    receipt_key = literal("payment-receipt:", String) + PaymentIntent.reference
+    sent = exists().where(OutboxMessage.dedupe_key == receipt_key)
+    query = (
+        select(PaymentIntent)
+        .join(Payment, Payment.id == PaymentIntent.payment_id)
+        .where(Payment.mutual_id == mutual_id, Payment.paid_on >= since, ~sent)
+        .order_by(Payment.id)
+    )
+    intents = list(session.scalars(query))
+    for intent in intents:
+        queue_receipt(session, intent, now)
+    return len(intents)
 
 
 def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> None:

@@ -6,6 +6,8 @@
 - match: The matching engine (payments.md, "Reconciliation"), set-based: one INSERT ... SELECT
 - reconcile: Reconciliation of one provider's statement for one mutual (payments.md): import,
   match,
+- release: Releasing a mutual's ledger hold (payments.md, "Ledger"; D7, D20): the hold cleared,
+  allocation and the deferred receipts resume.
 - report: The daily reconciliation report of one provider and mutual (payments.md): counts and
   sums
 - statement_formats: Provider statement layouts (payments.md, "Reconciliation"): the generic CSV
@@ -29,6 +31,10 @@ from gateway.services.reconciliation.reconcile import (
     mutual_by_code,
     reconcile_days,
 )
+from gateway.services.reconciliation.release import (
+    Released,
+    release,
+)
 from gateway.services.reconciliation.report import (
     as_json,
     as_text,
@@ -40,6 +46,7 @@ __all__ = [
     "FAILED_ALERT",
     "PROVIDERS",
     "ReconcileError",
+    "Released",
     "alert_failed_run",
     "approve",
     "as_json",
@@ -52,4 +59,5 @@ __all__ = [
     "import_and_reconcile",
     "mutual_by_code",
     "reconcile_days",
+    "release",
 ]
