@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import payments
+from gateway.clock import local_date
 from gateway.cli.context import CliContext
 from gateway.demo import load_demo
 from gateway.models import Mutual, Section
@@ -68,7 +69,9 @@ def members_group() -> None:
 def members_import(ctx: CliContext, path: Path, code: str, dry_run: bool, as_json: bool) -> None:
     """Import FILE.csv (one row per beneficiary); any bad line imports nothing."""
     with ctx.session() as session, _reported():
-        report = import_members(session, _mutual(session, code), path, dry_run=dry_run)
+        mutual = _mutual(session, code)
+        today = local_date(ctx.clock.now(), mutual.timezone)
+        report = import_members(session, mutual, path, dry_run=dry_run, today=today)
     if as_json:
         _json(report.as_dict())
         return
@@ -103,7 +106,8 @@ def payments_import(ctx: CliContext, path: Path, code: str, as_json: bool) -> No
     """Import historical or cash payments from FILE.csv, each allocated as of its date."""
     with ctx.session() as session, _reported():
         mutual = _mutual(session, code)
-        report = import_payments(session, mutual, path, today=ctx.clock.today())
+        today = local_date(ctx.clock.now(), mutual.timezone)  # the mutual's day
+        report = import_payments(session, mutual, path, today=today)
     if as_json:
         _json(report.as_dict())
     else:
