@@ -119,6 +119,11 @@ def _number_clashes(rows: list[MemberRow], ex: Existing, problems: Problems) -> 
     for row in rows:
         lines.setdefault(row.household, row.line)
         members[row.number] = (row.household, row.line)
+    for number, line in lines.items():
+        owner = members.get(number)
+        if owner is not None and owner[0] != number:
+            reason = f"{number!r} is the number of member {number!r} of household {owner[0]!r}"
+            problems.add(line, "household_number", reason + _where(owner[1]))
     for row in rows:
         number = row.number
         if number == row.household and row.ben["relation"] != "head":
@@ -127,11 +132,6 @@ def _number_clashes(rows: list[MemberRow], ex: Existing, problems: Problems) -> 
         elif (number in lines or number in ex.households) and number != row.household:
             reason = f"{number!r} is the number of household {number!r}"
             problems.add(row.line, "member_number", reason + _where(lines.get(number)))
-    for number, line in lines.items():
-        owner = members.get(number)
-        if owner is not None and owner[0] != number:
-            reason = f"{number!r} is the number of member {number!r} of household {owner[0]!r}"
-            problems.add(line, "household_number", reason + _where(owner[1]))
 
 
 def _where(line: int | None) -> str:
