@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import payments
-from gateway.clock import local_date
 from gateway.cli.context import CliContext
+from gateway.clock import local_date
 from gateway.demo import load_demo
 from gateway.models import Mutual, Section
 from gateway.models.agent import ROLES

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.models import Household, Mutual
-from gateway.services.coverage.lookup import AmbiguousNumber, find_number, is_keypad
+from gateway.services.coverage import lookup
+from gateway.services.coverage.lookup import AmbiguousNumber, find_number
 from tests.support.factories import add_beneficiary, make_household, make_mutual
 
 
@@ -41,8 +42,8 @@ def _digits(number: str) -> str:
 
 
 def test_keypad_input_is_digits_and_separators_only() -> None:
-    assert all(is_keypad(v) for v in ("011", "01-1", "0 1 1", "01/1", "01.1", " 011"))
-    assert not any(is_keypad(v) for v in ("Z01-1", "H011", "01-1a", "", "-", "01_1", "01#"))
+    assert all(lookup.is_keypad(v) for v in ("011", "01-1", "0 1 1", "01/1", "01.1", " 011"))
+    assert not any(lookup.is_keypad(v) for v in ("Z01-1", "H011", "01-1a", "", "-", "01_1", "01#"))
 
 
 def test_letters_never_fall_back_to_digits(db: Session) -> None:

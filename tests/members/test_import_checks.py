@@ -71,8 +71,7 @@ def test_a_member_number_that_is_another_household_is_refused(
         import_members(db, toml_mutual, text.replace(",X,", ",F,"))
     assert raised.value.errors == [
         *clash,
-        "line 5: member_number: 'H02-2' is its household's own number: only the head may "
-        "carry it",
+        "line 5: member_number: 'H02-2' is its household's own number: only the head may carry it",
     ]
     assert _beneficiaries(db) == 0
 
@@ -86,8 +85,7 @@ def test_numbers_already_registered_are_refused_too(db: Session, toml_mutual: Mu
     assert raised.value.errors == [
         "line 2: household_number: 'B-7' is the number of member 'B-7' of household "
         "'H01-1' (already registered)",
-        "line 2: member_number: 'H01-1' is the number of household 'H01-1' (already "
-        "registered)",
+        "line 2: member_number: 'H01-1' is the number of household 'H01-1' (already registered)",
     ]
     assert _beneficiaries(db) == 1
 

@@ -1,6 +1,7 @@
 """Issue 14 through the USSD handler: a head whose member number is the household's own
-number is the person (ussd.md: not an ambiguity), and a service code that no mutual declares
-ENDs with "service not available" instead of another mutual's menu."""
+number is the person (ussd.md: not an ambiguity; D13's check answers for them), and a service
+code that no mutual declares ENDs with "service not available" instead of another mutual's
+menu."""
 
 from __future__ import annotations
 
