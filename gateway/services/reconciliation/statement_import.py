@@ -94,6 +94,18 @@ def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
     }
 
 
+def _refuse_future(rows: list[StatementRow], column: str, mutual: Mutual, now: dt.datetime) -> None:
+    """A line dated after the mutual's today would credit money on a day still to come (a
+    lost callback is applied as of its line): refused, as the payments import refuses it."""
+    today = local_date(now, mutual.timezone)
+    problems = Problems()
+    for row in rows:
+        if local_date(row.occurred_at, mutual.timezone) > today:
+            when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
+            problems.add(row.line, column, f"{when} is in the future (today is {today})")
+    problems.raise_if_any()
+
+
 def total_days(session: Session | Connection, file_id: int) -> None:
     """Keep a file's lines per business day (`statement_days`): what settlement posts, the
     report's statement figures and the newest line. Written once, with the lines, in the
@@ -117,18 +129,6 @@ def total_days(session: Session | Connection, file_id: int) -> None:
     )
     columns = ("file_id", "day", "mutual_id", "provider", "lines", "paid", "collected", "fees")
     session.execute(insert(StatementDay).from_select((*columns, "newest_at"), totals))
-
-
-def _refuse_future(rows: list[StatementRow], column: str, mutual: Mutual, now: dt.datetime) -> None:
-    """A line dated after the mutual's today would credit money on a day still to come (a
-    lost callback is applied as of its line): refused, as the payments import refuses it."""
-    today = local_date(now, mutual.timezone)
-    problems = Problems()
-    for row in rows:
-        if local_date(row.occurred_at, mutual.timezone) > today:
-            when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
-            problems.add(row.line, column, f"{when} is in the future (today is {today})")
-    problems.raise_if_any()
 
 
 def _existing(
