@@ -9,6 +9,7 @@ def register(group: click.Group) -> None:
     from gateway.cli import (
         agents,
         alerts,
+        allocation,
         coverage,
         data,
         db,
@@ -23,6 +24,7 @@ def register(group: click.Group) -> None:
 
     for module in (
         alerts,
+        allocation,
         db,
         coverage,
         ledger,

@@ -113,6 +113,12 @@ def payments_import(ctx: CliContext, path: Path, code: str, as_json: bool) -> No
     else:
         created = f"{report.created} created ({report.amount_created} FCFA)"
         click.echo(f"payments: {created}, {report.already_present} already present")
+        for reference in report.held:
+            click.echo(
+                f"held: payment {reference} is far above what the household could owe; it "
+                f"waits for an operator (gateway payments release {reference} --mutual {code})",
+                err=True,
+            )
 
 
 @click.group("agents")
@@ -197,4 +203,6 @@ def _json(data: Any) -> None:
 
 payments_group.add_command(payments.intents)
 payments_group.add_command(payments.sandbox_group)
+payments_group.add_command(payments.held)
+payments_group.add_command(payments.release)
 COMMANDS = [mutual_group, members_group, payments_group, agents_group, demo]

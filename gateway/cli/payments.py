@@ -7,9 +7,13 @@ from __future__ import annotations
 import json
 
 import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway.cli.context import CliContext
+from gateway.models import Mutual, Payment
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
+from gateway.services.coverage import NotHeld, held_payments, release_payment
 from gateway.services.payments import intent_row, list_intents
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -74,3 +78,65 @@ def approve(ctx: CliContext, reference: str) -> None:
 def reject(ctx: CliContext, reference: str) -> None:
     """Reject the pending request REFERENCE (as if the member declined)."""
     _decide(ctx, reference, False)
+
+
+@click.command("held")
+@click.option("--mutual", "mutual_code", required=True, metavar="CODE", help="Code of the mutual.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def held(ctx: CliContext, mutual_code: str, as_json: bool) -> None:
+    """Payments held for an operator: far above what their household could owe."""
+    with ctx.session() as session:
+        mutual = _mutual(session, mutual_code)
+        rows = [
+            {
+                "reference": p.reference,
+                "household": p.household.number,
+                "amount": p.amount,
+                "paid_on": p.paid_on.isoformat(),
+                "channel": p.channel,
+                "reason": p.hold_reason,
+            }
+            for p in held_payments(session, mutual.id)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no payment held")
+    for row in rows:
+        click.echo(
+            f"{row['reference']} {row['paid_on']} household {row['household']} "
+            f"{row['amount']} XOF {row['channel']}: {row['reason']}"
+        )
+
+
+@click.command("release")
+@click.argument("reference")
+@click.option("--mutual", "mutual_code", required=True, metavar="CODE", help="Code of the mutual.")
+@click.option("--by", "by", required=True, help="Who decided (recorded with the payment).")
+@pass_ctx
+def release(ctx: CliContext, reference: str, mutual_code: str, by: str) -> None:
+    """Accept a held payment: credit its household and allocate it as of its date (D7)."""
+    if not by.strip():
+        raise click.BadParameter("must name who decided", param_hint="--by")
+    with ctx.session() as session:
+        mutual = _mutual(session, mutual_code)
+        payment = session.scalars(
+            select(Payment).where(Payment.mutual_id == mutual.id, Payment.reference == reference)
+        ).one_or_none()
+        if payment is None:
+            raise click.ClickException(f"no payment {reference!r} in mutual {mutual_code}")
+        try:
+            release_payment(session, payment, by=by.strip(), now=ctx.clock.now())
+        except NotHeld as exc:
+            raise click.ClickException(str(exc)) from None
+        number = payment.household.number
+    click.echo(f"payment {reference} released: credited to household {number} and allocated")
+
+
+def _mutual(session: Session, code: str) -> Mutual:
+    found = session.scalars(select(Mutual).where(Mutual.code == code)).one_or_none()
+    if found is None:
+        raise click.BadParameter(f"unknown mutual {code!r}", param_hint="--mutual")
+    return found

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Agent, Beneficiary, Household, Mutual
 from gateway.services.agents import add_agent
-from gateway.services.coverage import allocate
+from gateway.services.coverage import allocate, next_period, period_holding
 from gateway.services.members import COLUMNS, ImportReport, import_members
 from gateway.services.mutuals import load_mutual
 from gateway.services.payments import PaymentsReport, import_payments
@@ -90,7 +90,9 @@ def load_demo(session: Session, today: dt.date, seed: int = 42) -> DemoReport:
     mutual = load_mutual(session, text)
     year = _anchor_year(session, mutual, today)
     families = _families(random.Random(seed), year)
-    members = import_members(session, mutual, _members_csv(families))
+    # The demo's register dates each household's category from its enrolment (as a register
+    # with dated indigence certificates would, D3): its history was recorded back then.
+    members = import_members(session, mutual, _members_csv(families), today=dt.date(year - 2, 1, 1))
     payments = import_payments(session, mutual, _payments_csv(families, year), today=today)
     report = DemoReport(CODE, members, payments)
     report.automatic_allocations = _allocate_subsidised(session, mutual, families, today)
@@ -227,8 +229,17 @@ def _history(rng: random.Random, family: _Family, year: int) -> list[tuple[int, 
 def _allocate_subsidised(
     session: Session, mutual: Mutual, families: list[_Family], today: dt.date
 ) -> int:
-    """Fully subsidised households are paid by their funder without any payment (D3); the
-    daily job would do it, the demo does it at once."""
+    """Fully subsidised households are paid by their funder without any payment (D3): the
+    demo replays the daily job on each period's first day since they joined, then today."""
     numbers = [f.number for f in families if SHARE[f.category] == 0]
     query = select(Household).where(Household.mutual_id == mutual.id, Household.number.in_(numbers))
-    return sum(len(allocate(session, household, on=today)) for household in session.scalars(query))
+    made = 0
+    for household in session.scalars(query):
+        first = min(f.enrolled_on for f in families if f.number == household.number)
+        period = period_holding(household.product, first)
+        while period.start <= today:
+            day = max(period.start, first)
+            made += len(allocate(session, household, on=day, made_on=day))
+            period = next_period(household.product, period)
+        made += len(allocate(session, household, on=today))
+    return made

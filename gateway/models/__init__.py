@@ -6,7 +6,7 @@ from gateway.models.base import Base
 from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
-from gateway.models.coverage import Allocation, CoveragePeriod
+from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
@@ -46,6 +46,7 @@ __all__ = [
     "Agent",
     "Alert",
     "Allocation",
+    "AllocationReversal",
     "Base",
     "Beneficiary",
     "Campaign",

@@ -30,7 +30,9 @@ class Allocation(IdMixin, CreatedMixin, Base):
 
     __tablename__ = "allocations"
     __table_args__ = (
-        UniqueConstraint("beneficiary_id", "period_id"),
+        # A share reversed (D7b) may be allocated again with the next generation; two live
+        # allocations of one share still collide here.
+        UniqueConstraint("beneficiary_id", "period_id", "generation"),
         CheckConstraint("kind IN ('contribution', 'registration')", name="kind"),
         CheckConstraint("member_amount >= 0 AND funder_amount >= 0", name="amounts"),
         CheckConstraint(
@@ -52,7 +54,22 @@ class Allocation(IdMixin, CreatedMixin, Base):
     funder_amount: Mapped[int] = mapped_column(Money, default=0)
     allocated_on: Mapped[dt.date] = mapped_column(index=True)
     ledger_key: Mapped[str] = mapped_column(String(200), index=True)
+    generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     household: Mapped[Household] = relationship()
     beneficiary: Mapped[Beneficiary | None] = relationship()
     period: Mapped[CoveragePeriod | None] = relationship()
+
+
+class AllocationReversal(IdMixin, CreatedMixin, Base):
+    """An allocation undone (D7b re-ordering, D7 departure): its ledger transaction is reversed
+    and the allocation stops counting; the allocation row itself is never changed."""
+
+    __tablename__ = "allocation_reversals"
+
+    mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    allocation_id: Mapped[int] = mapped_column(ForeignKey("allocations.id"), unique=True)
+    reversed_on: Mapped[dt.date] = mapped_column()
+    ledger_key: Mapped[str | None] = mapped_column(String(200))  # None: nothing was posted
+    reason: Mapped[str] = mapped_column(String(200))

@@ -25,6 +25,9 @@ class Household(IdMixin, CreatedMixin, Base):
     # The number's digits only: what a member can type on a keypad (ussd.md).
     digits: Mapped[str] = mapped_column(String(32), index=True)
     category: Mapped[str] = mapped_column(String(32), default="standard")
+    # The day the category took effect (D3: a 0-share household's automatic periods count from
+    # it); None: from each beneficiary's enrolment.
+    category_since: Mapped[dt.date | None] = mapped_column()
     language: Mapped[str | None] = mapped_column(String(8))
     section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))

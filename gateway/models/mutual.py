@@ -38,6 +38,9 @@ class Mutual(IdMixin, CreatedMixin, Base):
     sms_settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # prices per segment
     # Days an agent may hold collected cash before an alert (D21; `[mutual] cash_max_days`).
     cash_max_days: Mapped[int] = mapped_column(default=7)
+    # A payment above this many years of the household's shares waits for an operator
+    # (`[mutual] payment_hold_multiple`) instead of becoming years of credit.
+    payment_hold_multiple: Mapped[int] = mapped_column(default=5, server_default="5")
 
     sections: Mapped[list[Section]] = relationship(back_populates="mutual", order_by="Section.id")
     funders: Mapped[list[Funder]] = relationship(back_populates="mutual", order_by="Funder.id")

@@ -29,5 +29,14 @@ class Payment(IdMixin, CreatedMixin, Base):
     reference: Mapped[str] = mapped_column(String(100))
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
     ledger_key: Mapped[str] = mapped_column(String(200))
+    # Held for an operator (far above what the household could owe): the money waits in
+    # suspense, not in the household's credit, until released.
+    hold_reason: Mapped[str | None] = mapped_column(String(200))
+    released_at: Mapped[dt.datetime | None] = mapped_column()
+    released_by: Mapped[str | None] = mapped_column(String(100))
+
+    @property
+    def held(self) -> bool:
+        return self.hold_reason is not None and self.released_at is None
 
     household: Mapped[Household] = relationship()

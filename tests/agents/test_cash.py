@@ -483,3 +483,20 @@ def test_cash_max_days_comes_from_the_mutual_file(db: Session, tmp_path: Path) -
         load_mutual(
             db, text.replace("catch_up_hours = 24", "catch_up_hours = 24\ncash_max_days = 0")
         )
+
+
+def test_cash_far_above_what_is_owed_is_held_and_the_receipt_promises_no_cover(
+    db: Session, world: World
+) -> None:
+    """A collector types 60 000 for a one-member household (6 000 a year, limit 5 years): the
+    cash is the agent's to remit, the payment waits for an operator, and the household's
+    receipt says the amount is under review, not "covered"."""
+    mutual, household, collector, _, _ = world
+    done = collect_cash(
+        db, agent=collector, household=household, amount=60000, request_key="big", now=T0
+    )
+    assert done.receipt is not None
+    assert "Montant en verification a la mutuelle" in done.receipt.text
+    assert "A JOUR" not in done.receipt.text and "PAYE" not in done.receipt.text
+    assert posting.balance(db, mutual.id, f"asset:agent_cash:{collector.id}") == 60000
+    assert posting.household_credit(db, mutual.id, household.id) == 0

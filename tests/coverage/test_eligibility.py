@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.models import Household
-from gateway.services.coverage.allocation import allocate_due
+from gateway.services.coverage import allocate_due
 from gateway.services.coverage.query import coverage
 from gateway.services.ledger import posting
 from tests.support.coverage import pay

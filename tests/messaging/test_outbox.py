@@ -18,7 +18,7 @@ from gateway.lib import gsm7
 from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
 from gateway.menus.journeys.member_views import sample_standings
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
-from gateway.services.coverage import receipt_status, status_text
+from gateway.services.coverage import held_text, receipt_status, status_text
 from gateway.services.messaging import outbox
 from tests.support.factories import make_household
 
@@ -50,7 +50,7 @@ def longest(lang: str) -> dict[str, str]:
     return {
         **LONGEST,
         "status": max((status_text(s, lang) for s in found), key=len),
-        "cover": max((receipt_status(s, lang) for s in found), key=len),
+        "cover": max([held_text(lang), *(receipt_status(s, lang) for s in found)], key=len),
     }
 
 

@@ -126,12 +126,18 @@ def test_minimal_file_gets_the_defaults(db: Session) -> None:
     assert (mutual.quiet_hours_end, mutual.quiet_hours_start) == (dt.time(8), dt.time(20))
     assert mutual.catch_up_hours == 48
     assert mutual.short_name is None and mutual.sms_name == "MIN"  # SMS start with the code
+    assert mutual.payment_hold_multiple == 5  # payments above 5 years of shares wait
     product = mutual.products[0]
     assert product.renewal_notice_days == 60  # D6b's default
     assert (product.period, product.registration_fee, product.installments) == ("year", 0, True)
 
 
 ERRORS = [
+    (
+        'name = "Mutuelle minimale"',
+        'name = "Mutuelle minimale"\npayment_hold_multiple = -1',
+        "mutual.payment_hold_multiple: must be a whole number",
+    ),
     (
         'name = "Mutuelle minimale"',
         'name = "Mutuelle minimale"\nshort_name = "Mutuelle de sante de Koudougou"',

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.cli import main
 from gateway.clock import FixedClock
 from gateway.models import OutboxMessage
-from gateway.services.coverage import Status, beneficiary_status, load_book
-from gateway.services.coverage.allocation import allocate_due
+from gateway.services.coverage import Status, allocate_due, beneficiary_status, load_book
 from gateway.services.notices import send_cover_starts
 from gateway.settings import Settings
 from tests.support.coverage import pay

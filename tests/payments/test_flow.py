@@ -155,6 +155,21 @@ def test_partial_payment_receipt_says_what_is_still_due(db: Session, household: 
     assert "7 000" in message.text  # 12 000 due minus 5 000 of credit (D6)
 
 
+def test_mobile_money_far_above_the_dues_is_held_and_the_receipt_says_so(
+    db: Session, mutual: Mutual, household: Household
+) -> None:
+    """Two members at 6 000 a year, limit 5 years (60 000): 100 000 confirmed by the provider
+    is recorded and held for an operator; the receipt promises no cover."""
+    intent = intent_for(db, household, amount=100_000)
+    flow.apply_status(db, intent.id, succeeded(amount=100_000), NOW)
+    payment = db.get_one(Payment, intent.payment_id)
+    assert payment.held
+    assert posting.household_credit(db, mutual.id, household.id) == 0
+    message = db.scalars(select(OutboxMessage)).one()
+    assert message.template == "payment_receipt"
+    assert "Montant en verification a la mutuelle" in message.text
+
+
 def test_failure_after_success_changes_nothing(db: Session, household: Household) -> None:
     intent = intent_for(db, household)
     flow.apply_status(db, intent.id, succeeded(), NOW)

@@ -25,11 +25,18 @@ from gateway.models import (
     HouseholdPhone,
     Mutual,
     OutboxMessage,
+    Payment,
     Remittance,
     RemittanceStatus,
 )
 from gateway.services import ledger
-from gateway.services.coverage import receipt_status, receive_payment, standing_of
+from gateway.services.coverage import (
+    Standing,
+    held_text,
+    receipt_status,
+    receive_payment,
+    standing_of,
+)
 from gateway.services.messaging import queue_sms
 
 # Receipt codes: read aloud and copied by hand, so no 0/O nor 1/I.
@@ -151,6 +158,7 @@ def _record(
         channel="cash",
         reference=f"CASH-{code}",
         agent_id=agent.id,
+        now=now,
     )
     collection = CashCollection(
         mutual_id=agent.mutual_id,
@@ -219,13 +227,23 @@ def _send_receipt(
             "amount": formatting.money(collection.amount, language),
             "household": household.number,
             "reference": collection.receipt_code,
-            "cover": receipt_status(found, language),
+            "cover": _cover(session, collection, found, language),
         },
         reason="receipt",
         dedupe_key=_receipt_key(collection),
     )
     session.flush()
     return message
+
+
+def _cover(session: Session, collection: CashCollection, found: Standing, language: str) -> str:
+    """The receipt's cover words; money held for an operator promises no cover yet."""
+    payment = session.get(Payment, collection.payment_id) if collection.payment_id else None
+    return (
+        held_text(language)
+        if payment is not None and payment.held
+        else receipt_status(found, language)
+    )
 
 
 # --- what an agent holds (D21) ------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Coverage (D1-D13): periods, shares, the household book, dues, allocation, eligibility.
 
-- allocation: Money in and its allocation (D3, D4, D7): credit the household, then pay the
-  registration
+- allocation: Money in (D7, D7b): record a payment once, credit the household, then apply its
+  credit in payment-date order; payments far above what is owed wait for an operator.
+- apply: Applying a household's credit (D3, D4, D5, D7): registration fee, whole periods,
+  automatic periods.
+- date_order: D7b: allocation in payment-date order, reversing later allocations when needed.
 - book: A household's contribution book: what the rules of D5-D10 need, loaded in a few queries.
 - dues: The amount due (D6) and the renewal amount shown in grace and near a period's end.
 - eligibility: Who is covered on a date (D8-D13): beneficiary status from paid periods, spells
@@ -19,15 +22,26 @@
 """
 
 from gateway.services.coverage.allocation import (
+    NotHeld,
     PaymentConflict,
+    held_payments,
+    receive_payment,
+    release_payment,
+)
+from gateway.services.coverage.apply import (
     allocate,
     allocate_due,
-    receive_payment,
+    households_to_allocate,
 )
 from gateway.services.coverage.book import (
     HouseholdBook,
     PaidPeriod,
+    live_allocation,
     load_book,
+)
+from gateway.services.coverage.date_order import (
+    reverse_allocations,
+    settle,
 )
 from gateway.services.coverage.dues import (
     amount_due,
@@ -71,6 +85,7 @@ from gateway.services.coverage.standing import (
 )
 from gateway.services.coverage.wording import (
     headline_text,
+    held_text,
     offer_text,
     receipt_status,
     remains,
@@ -83,6 +98,7 @@ __all__ = [
     "Headline",
     "HouseholdBook",
     "HouseholdStatus",
+    "NotHeld",
     "Offer",
     "OfferKind",
     "PaidPeriod",
@@ -101,7 +117,11 @@ __all__ = [
     "coverage",
     "find_number",
     "headline_text",
+    "held_payments",
+    "held_text",
     "household_status",
+    "households_to_allocate",
+    "live_allocation",
     "load_book",
     "mutual_by_code",
     "next_period",
@@ -112,8 +132,11 @@ __all__ = [
     "period_starting_on_or_after",
     "receipt_status",
     "receive_payment",
+    "release_payment",
     "remains",
     "renewal_amount",
+    "reverse_allocations",
+    "settle",
     "shares_for",
     "standing",
     "standing_of",

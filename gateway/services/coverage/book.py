@@ -7,13 +7,26 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session, joinedload
 
-from gateway.models import Allocation, Beneficiary, CoveragePeriod, Household, Product, Subsidy
+from gateway.models import (
+    Allocation,
+    AllocationReversal,
+    Beneficiary,
+    CoveragePeriod,
+    Household,
+    Product,
+    Subsidy,
+)
 from gateway.services import ledger
 from gateway.services.coverage.periods import Period, next_period, period_holding
 from gateway.services.coverage.shares import Shares, shares_for
+
+
+def live_allocation(allocation: type[Allocation] = Allocation) -> ColumnElement[bool]:
+    """An allocation that counts: not reversed (D7b). `allocation`: the class or an alias."""
+    return ~exists().where(AllocationReversal.allocation_id == allocation.id)
 
 
 @dataclass(frozen=True, order=True)
@@ -38,6 +51,12 @@ class HouseholdBook:
     paid: dict[int, dict[dt.date, PaidPeriod]] = field(default_factory=dict)
     registration_paid: bool = False
     credit: int = 0
+    # (beneficiary id or None for the registration fee, period start or None) -> how many
+    # allocations of that share were reversed (D7b): the generation of the next one.
+    reversed: dict[tuple[int | None, dt.date | None], int] = field(default_factory=dict)
+
+    def generation(self, beneficiary_id: int | None, period: Period | None) -> int:
+        return self.reversed.get((beneficiary_id, period.start if period else None), 0)
 
     def active(self, on: dt.date) -> list[Beneficiary]:
         return [b for b in self.beneficiaries if b.active_on(on)]
@@ -49,13 +68,14 @@ class HouseholdBook:
         return any(period.start in periods for periods in self.paid.values())
 
     def open_period(self, beneficiary: Beneficiary, on: dt.date) -> Period:
-        """D5: the current period while its join window is open, or for a dependant enrolled
-        after the window into a household already paid for it; otherwise the next one."""
+        """D5: the current period while its join window is open, or while the household is
+        paid for it and the beneficiary is not (a newborn or a dependant added during the
+        period, whenever enrolled: their share buys the current period); otherwise the next."""
         current = period_holding(self.product, on)
         window_end = current.start + dt.timedelta(days=self.product.join_window_days)
         if on <= window_end:
             return current
-        if beneficiary.enrolled_on > window_end and self.household_paid_for(current):
+        if self.household_paid_for(current) and not self.is_paid(beneficiary, current):
             return current
         return next_period(self.product, current)
 
@@ -69,25 +89,41 @@ class HouseholdBook:
         return sorted(recorded.values())
 
 
+def subsidised_since(book: HouseholdBook, beneficiary: Beneficiary) -> dt.date:
+    """D3: the day the beneficiary's share became 0: their enrolment, or the day the
+    household's category took effect if later (an old enrolment is never back-filled)."""
+    since = book.household.category_since
+    return beneficiary.enrolled_on if since is None else max(since, beneficiary.enrolled_on)
+
+
 def automatic_periods(
-    book: HouseholdBook, beneficiary: Beneficiary, until: dt.date
+    book: HouseholdBook, beneficiary: Beneficiary, until: dt.date, made_on: dt.date | None = None
 ) -> list[PaidPeriod]:
-    """D3: from the first open period on, each period allocated on its first day (or the
-    enrolment day if later), while the beneficiary is active at the period's start."""
-    first = book.open_period(beneficiary, beneficiary.enrolled_on)
+    """D3: from the first open period on the day the share became 0, each period allocated on
+    its first day (or that day if later) while the beneficiary is active then. `made_on`: the
+    day the allocations are made, which none is dated before, and periods that had ended by
+    then are skipped (never back-filled); None projects what the daily job allocates."""
+    since = subsidised_since(book, beneficiary)
+    first = book.open_period(beneficiary, since)
     last = period_holding(book.product, until)
     periods: list[PaidPeriod] = []
     period = first
     while period.start <= last.start:
-        day = max(period.start, beneficiary.enrolled_on)
+        day = max(period.start, since)
         if not beneficiary.active_on(day):
             break
-        periods.append(PaidPeriod(period, day))
+        if made_on is None:
+            periods.append(PaidPeriod(period, day))
+        elif period.end >= made_on:
+            periods.append(PaidPeriod(period, max(day, made_on)))
         period = next_period(book.product, period)
     return periods
 
 
-def load_book(session: Session, household: Household) -> HouseholdBook:
+def load_book(
+    session: Session, household: Household, *, credit_on: dt.date | None = None
+) -> HouseholdBook:
+    """The household's book now; `credit_on` a day: with the credit it held that day (D7b)."""
     # One round trip for the product's configuration (a handful of rows), not four: every
     # coverage screen of a USSD hop reads it.
     product = (
@@ -117,15 +153,21 @@ def load_book(session: Session, household: Household) -> HouseholdBook:
             Allocation.allocated_on,
             CoveragePeriod.starts_on,
             CoveragePeriod.ends_on,
+            AllocationReversal.id,
         )
         .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
+        .outerjoin(AllocationReversal, AllocationReversal.allocation_id == Allocation.id)
         .where(Allocation.household_id == household.id)
     )
-    for kind, beneficiary_id, allocated_on, starts_on, ends_on in rows:
-        if kind == "registration":
+    for kind, beneficiary_id, allocated_on, starts_on, ends_on, reversal in rows:
+        if reversal is not None:
+            share = (beneficiary_id, starts_on)
+            book.reversed[share] = book.reversed.get(share, 0) + 1
+        elif kind == "registration":
             book.registration_paid = True
         elif beneficiary_id is not None:
             paid = PaidPeriod(Period(starts_on, ends_on), allocated_on)
             book.paid.setdefault(beneficiary_id, {})[starts_on] = paid
-    book.credit = ledger.household_credit(session, household.mutual_id, household.id)
+    mutual_id = household.mutual_id
+    book.credit = ledger.household_credit(session, mutual_id, household.id, as_of=credit_on)
     return book

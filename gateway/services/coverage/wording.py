@@ -3,7 +3,7 @@ SOLDE, the receipts and the collector's screen, so every surface says the same t
 
 Keys live in the USSD catalog (gateway/locales): `hl_<HEADLINE>` for the household's
 situation, `offer_line` / `offer_line_fee` for the amount offered and the period it buys,
-`rc_rest` for what a receipt says is left to pay."""
+`rc_rest` for what a receipt says is left to pay, `rc_held` for money held for an operator."""
 
 from __future__ import annotations
 
@@ -54,6 +54,12 @@ def receipt_status(standing: Standing, lang: str) -> str:
             period=_label(offered), amount=_money(offered, lang)
         )
     return headline_text(standing, lang)
+
+
+def held_text(lang: str) -> str:
+    """What a receipt says of a payment held for an operator (far above what is owed): no
+    cover is promised for money not yet applied."""
+    return ussd_messages(lang)["rc_held"]
 
 
 def _label(offer: Offer) -> str:

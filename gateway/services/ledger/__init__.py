@@ -17,6 +17,7 @@ from gateway.services.ledger.posting import (
     post,
     post_many,
     post_one,
+    reverse,
 )
 
 __all__ = [
@@ -31,4 +32,5 @@ __all__ = [
     "post",
     "post_many",
     "post_one",
+    "reverse",
 ]

@@ -70,6 +70,12 @@ def suspense(provider: str) -> str:
     return f"liab:suspense:{provider}"
 
 
+def held_payments() -> str:
+    """Money received for a household but held for an operator (far above what it could owe):
+    not the household's credit until released."""
+    return "liab:held_payments"
+
+
 def levy(name: str) -> str:
     """A levy's share of earned contributions (D4), owed to its beneficiary."""
     return f"liab:levy:{name}"

@@ -291,6 +291,29 @@ def balance(session: Session, mutual_id: int, account: str, *, as_of: dt.date | 
     return int(session.scalar(stmt) or 0)
 
 
-def household_credit(session: Session, mutual_id: int, household_id: int) -> int:
-    """Money received for the household and not yet allocated (a liability: credit positive)."""
-    return -balance(session, mutual_id, accounts.household(household_id))
+def household_credit(
+    session: Session, mutual_id: int, household_id: int, *, as_of: dt.date | None = None
+) -> int:
+    """Money received for the household and not yet allocated (a liability: credit positive).
+
+    `as_of` a day: what the household held that day (D7b allocates in date order), leaving out
+    every reversed transaction and its reversal, as if neither had happened."""
+    account = accounts.household(household_id)
+    if as_of is None:
+        return -balance(session, mutual_id, account)
+    undone = select(LedgerTransaction.reverses_id).where(
+        LedgerTransaction.mutual_id == mutual_id, LedgerTransaction.reverses_id.is_not(None)
+    )
+    stmt = (
+        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+        .join(Account, LedgerEntry.account_id == Account.id)
+        .join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .where(
+            Account.mutual_id == mutual_id,
+            Account.name == account,
+            LedgerTransaction.occurred_on <= as_of,
+            LedgerTransaction.reverses_id.is_(None),
+            LedgerTransaction.id.not_in(undone),
+        )
+    )
+    return -int(session.scalar(stmt) or 0)

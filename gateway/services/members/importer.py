@@ -13,9 +13,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.clock import Clock, local_date
 from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, Source, read_rows
 from gateway.lib.phones import digits_of
 from gateway.models import Mutual
+from gateway.services.coverage import allocate, households_to_allocate
 from gateway.services.members.rows import HOME_COLUMNS, MemberRow, MutualContext, parse_member
 from gateway.services.members.upsert import Existing, UpsertPlan
 
@@ -36,6 +38,7 @@ class ImportReport:
     beneficiaries_created: int = 0
     beneficiaries_updated: int = 0
     beneficiaries_unchanged: int = 0
+    allocations: int = 0  # shares paid at once from credit or automatically (D3, D7)
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
 
@@ -51,10 +54,13 @@ def import_members(
     dry_run: bool = False,
     today: dt.date | None = None,
 ) -> ImportReport:
-    """Check every row, then upsert by household and member number (idempotent). A birth or
-    enrolment after `today` (the mutual's day, gateway.clock.local_date) is refused.
+    """Check every row, then upsert by household and member number (idempotent), then apply
+    at once the credit and automatic periods the changes make usable (D3, D7). `today` (default:
+    the mutual's local date) is when a new or changed category takes effect; a birth or an
+    enrolment after it is refused.
 
     Members absent from the file are left alone: leaving is recorded with `status`."""
+    today = today or local_date(Clock().now(), mutual.timezone)
     session.flush()
     ctx = MutualContext(session, mutual, today)
     existing = Existing.load(session, mutual.id)
@@ -71,10 +77,20 @@ def import_members(
             rows.append(row)
     warnings = _check_file(rows, existing, tainted, set(seen), problems)
     problems.raise_if_any()
-    plan = UpsertPlan.make(rows, existing, mutual.id)
+    plan = UpsertPlan.make(rows, existing, mutual.id, today)
+    report = ImportReport(**plan.counts(), warnings=warnings, dry_run=dry_run)
     if not dry_run:
         plan.execute(session, CHUNK)
-    return ImportReport(**plan.counts(), warnings=warnings, dry_run=dry_run)
+        report.allocations = _allocate_touched(session, mutual, plan, today)
+    return report
+
+
+def _allocate_touched(session: Session, mutual: Mutual, plan: UpsertPlan, today: dt.date) -> int:
+    """D7: credit applied as soon as it can be (a beneficiary gone, a category changed...),
+    not at the next daily job; only households holding credit or with a 0-share category."""
+    touched = {plan.household_ids[number] for number in plan.touched}
+    candidates = [h for h in households_to_allocate(session, mutual.id) if h.id in touched]
+    return sum(len(allocate(session, household, on=today)) for household in candidates)
 
 
 def _check_file(

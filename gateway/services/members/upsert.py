@@ -3,6 +3,7 @@ the checked file rows, then written as chunked ORM bulk INSERT/UPDATE statements
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,7 @@ class UpsertPlan:
 
     mutual_id: int
     household_ids: dict[str, int]
+    today: dt.date  # the day a new or changed category takes effect (D3)
     new_households: list[dict[str, Any]] = field(default_factory=list)
     changed_households: list[dict[str, Any]] = field(default_factory=list)
     households_updated: int = 0
@@ -69,10 +71,14 @@ class UpsertPlan:
     members_unchanged: int = 0
     phone_resets: list[int] = field(default_factory=list)
     phone_links: dict[str, Links] = field(default_factory=dict)
+    touched: set[str] = field(default_factory=set)  # households whose shares may change (D7)
 
     @classmethod
-    def make(cls, rows: list[MemberRow], ex: Existing, mutual_id: int) -> UpsertPlan:
-        plan = cls(mutual_id, {number: h["id"] for number, h in ex.households.items()})
+    def make(
+        cls, rows: list[MemberRow], ex: Existing, mutual_id: int, today: dt.date
+    ) -> UpsertPlan:
+        ids = {number: h["id"] for number, h in ex.households.items()}
+        plan = cls(mutual_id, ids, today)
         heads = {row.household: row for row in rows if row.ben["relation"] == "head"}
         links = _phone_links(rows, heads)
         for number, head in heads.items():
@@ -85,12 +91,17 @@ class UpsertPlan:
         values = {"number": number, "digits": digits_of(number), **head.home}
         old = ex.households.get(number)
         if old is None:
+            values["category_since"] = self.today
             self.new_households.append({"mutual_id": self.mutual_id, **values})
             self.phone_links[number] = links
+            self.touched.add(number)
             return
         changed = any(old[key] != values[key] for key in HOME_FIELDS)
         if changed:
+            if old["category"] != values["category"]:
+                values["category_since"] = self.today
             self.changed_households.append({"id": old["id"], **values})
+            self.touched.add(number)
         if set(links) != ex.phones.get(old["id"], set()):
             self.phone_resets.append(old["id"])
             self.phone_links[number] = links
@@ -102,11 +113,13 @@ class UpsertPlan:
         values = {"number": row.number, "digits": digits_of(row.number), **row.ben}
         if old is None:
             self.new_members.append({"mutual_id": self.mutual_id, "hh": row.household, **values})
+            self.touched.add(row.household)
             return
         if old["status"] == "suspended" and values["status"] == "active":
             values["status"] = "suspended"  # a suspension is the mutual's decision (D11)
         if any(old[key] != values[key] for key in BEN_FIELDS):
             self.changed_members.append({"id": old["id"], **values})
+            self.touched.add(row.household)
         else:
             self.members_unchanged += 1
 

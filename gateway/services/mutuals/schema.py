@@ -115,6 +115,8 @@ MUTUAL: Spec = {
     "quiet_hours": (_quiet_hours, ["08:00", "20:00"]),
     "catch_up_hours": (checks.whole(0, unit=" of hours"), 48),
     "cash_max_days": (checks.whole(1, 365, unit=" of days"), 7),
+    # A payment above this many years of the household's shares waits for an operator; 0: never.
+    "payment_hold_multiple": (checks.whole(0, 100, unit=" years of shares"), 5),
     "sections": (checks.list_of(checks.text(120)), []),
     "payment_provider": (checks.choice("sandbox", "cinetpay", "mtnmomo"), "sandbox"),
 }

@@ -21,6 +21,7 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from gateway.models import Allocation, CoveragePeriod, Mutual, Product
+from gateway.services.coverage import live_allocation
 
 
 def effective_days(product: Product, day: dt.date) -> set[dt.date]:
@@ -61,6 +62,7 @@ def _starting_on(
         earlier_period.id == earlier.period_id,
         earlier_period.starts_on < period.starts_on,
         earlier_period.ends_on >= lapse_from,
+        live_allocation(earlier),
     )
     query = (
         select(Allocation.household_id)
@@ -74,6 +76,7 @@ def _starting_on(
                 and_(period.starts_on == effective, Allocation.allocated_on <= effective),
             ),
             ~continued,
+            live_allocation(),
         )
         .distinct()
     )

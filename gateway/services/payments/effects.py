@@ -16,10 +16,24 @@ from sqlalchemy.orm import Session
 from gateway.clock import local_date
 from gateway.lib import formatting
 from gateway.lib.catalogs import pick_language
-from gateway.models import Alert, Household, Mutual, PaymentIntent, SuspenseItem, SuspenseState
+from gateway.models import (
+    Alert,
+    Household,
+    Mutual,
+    Payment,
+    PaymentIntent,
+    SuspenseItem,
+    SuspenseState,
+)
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
-from gateway.services.coverage import receipt_status, receive_payment, remains, standing_of
+from gateway.services.coverage import (
+    held_text,
+    receipt_status,
+    receive_payment,
+    remains,
+    standing_of,
+)
 from gateway.services.messaging import queue_sms
 
 log = logging.getLogger(__name__)
@@ -45,6 +59,7 @@ def credit_household(
         channel="mobile",
         reference=f"mm:{intent.reference}",
         debit_account=ledger.accounts.provider_float(intent.provider),
+        now=now,
     )
     intent.payment_id = payment.id
     queue_receipt(session, intent, now)
@@ -66,6 +81,9 @@ def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> 
         "reference": short_reference(intent),
         "cover": receipt_status(found, language),
     }
+    payment = session.get(Payment, intent.payment_id) if intent.payment_id else None
+    if payment is not None and payment.held:  # no cover promised for money not yet applied
+        template, params["cover"] = "payment_receipt", held_text(language)
     _queue(session, intent, template, language, params, f"payment-receipt:{intent.reference}")
 
 

@@ -52,6 +52,7 @@ class PaymentsReport:
     already_present: int = 0
     amount_created: int = 0
     references: list[str] = field(default_factory=list)  # of the payments created
+    held: list[str] = field(default_factory=list)  # created but held for an operator
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +81,8 @@ def import_payments(
             report.created += 1
             report.amount_created += payment.amount
             report.references.append(payment.reference)
+            if payment.held:
+                report.held.append(payment.reference)
         else:
             report.already_present += 1
     return report

@@ -189,6 +189,7 @@ def _assign(
         channel="mobile",
         reference=f"suspense:{item.provider}:{item.provider_txn_id}"[:100],
         debit_account=ledger.accounts.suspense(item.provider),
+        now=now,
     )
 
 

@@ -37,6 +37,7 @@ from gateway.services.coverage import (
     Period,
     Shares,
     amount_due,
+    live_allocation,
     renewal_amount,
     shares_for,
 )
@@ -236,7 +237,7 @@ def _load_allocations(session: Session, mutual_id: int, books: dict[int, Househo
             CoveragePeriod.ends_on,
         )
         .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
-        .where(Allocation.mutual_id == mutual_id)
+        .where(Allocation.mutual_id == mutual_id, live_allocation())
     )
     for household_id, kind, beneficiary_id, allocated_on, starts_on, ends_on in rows:
         book = books.get(household_id)

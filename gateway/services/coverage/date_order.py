@@ -1,0 +1,161 @@
+"""D7b: payments are allocated in the order of their payment dates, whatever the order in which
+they reach the gateway. Money dated before a household's later activity reverses the allocations
+made after that date (reversing ledger transactions and reversal rows: nothing is updated or
+deleted) and re-applies the credit day by day in date order, in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy.orm import Session
+
+from gateway.models import (
+    Allocation,
+    AllocationReversal,
+    CoveragePeriod,
+    Household,
+    LedgerTransaction,
+    Payment,
+)
+from gateway.services import ledger
+from gateway.services.alerts import raise_alert
+from gateway.services.coverage.apply import allocate
+
+
+@dataclass(frozen=True, order=True)
+class Share:
+    """What a member was told: who is paid for which period, covered from which day (D8)."""
+
+    beneficiary_id: int | None
+    period_start: dt.date
+    effective: dt.date
+
+
+def settle(
+    session: Session, household: Household, *, since: dt.date, now: dt.datetime, why: str
+) -> list[Allocation]:
+    """Apply the household's credit as of `since` (a payment's date), in date order (D7b).
+    Returns the allocations made; raises an operator alert when a share the member was
+    already told about changed."""
+    today = now.date()
+    if not _later_activity(session, household, since):
+        return allocate(session, household, on=since, made_on=max(since, today))
+    undone = _live(session, household, after=since)
+    before = {_share(a, start) for a, start in undone if start is not None}
+    days = {since} | {a.allocated_on for a, _ in undone} | _payment_days(session, household, since)
+    reverse_allocations(session, [a for a, _ in undone], on=today, reason=why)
+    made: list[Allocation] = []
+    for day in sorted(days):
+        made += allocate(session, household, on=day, made_on=max(day, today))
+    session.flush()
+    after = {_share(a, start) for a, start in _live(session, household, after=since) if start}
+    if changed := sorted(before - after):
+        _alert(session, household, changed, why, now)
+    return made
+
+
+def reverse_allocations(
+    session: Session, allocations: list[Allocation], *, on: dt.date, reason: str
+) -> None:
+    """Undo allocations: each ledger transaction reversed once (all its shares together, the
+    funder's receivable and levies with them), and a reversal row per allocation."""
+    by_key: dict[str, list[Allocation]] = defaultdict(list)
+    for allocation in allocations:
+        by_key[allocation.ledger_key].append(allocation)
+    for key, group in by_key.items():
+        mutual_id = group[0].mutual_id
+        txn = session.scalars(
+            select(LedgerTransaction).where(
+                LedgerTransaction.mutual_id == mutual_id,
+                LedgerTransaction.idempotency_key == key,
+            )
+        ).one_or_none()
+        reversal_key = None
+        if txn is not None:  # a free product's shares were never posted
+            reversal_key = f"reversal:{key}"
+            ledger.reverse(session, txn, key=reversal_key, occurred_on=on, description=reason)
+        session.add_all(
+            AllocationReversal(
+                mutual_id=a.mutual_id,
+                household_id=a.household_id,
+                allocation_id=a.id,
+                reversed_on=on,
+                ledger_key=reversal_key,
+                reason=reason[:200],
+            )
+            for a in group
+        )
+    session.flush()
+
+
+def _later_activity(session: Session, household: Household, since: dt.date) -> bool:
+    """Whether anything paid with money is dated after `since`: a payment, or an allocation
+    of member money (0-share automatic periods do not depend on money)."""
+    payment = select(Payment.id).where(
+        Payment.household_id == household.id, Payment.paid_on > since, _credited()
+    )
+    allocation = select(Allocation.id).where(
+        Allocation.household_id == household.id,
+        Allocation.allocated_on > since,
+        Allocation.member_amount > 0,
+        ~exists().where(AllocationReversal.allocation_id == Allocation.id),
+    )
+    return bool(session.scalar(select(exists(payment) | exists(allocation))))
+
+
+def _credited() -> ColumnElement[bool]:
+    """Payments whose money reached the household's credit (not held for an operator)."""
+    return Payment.hold_reason.is_(None) | Payment.released_at.is_not(None)
+
+
+def _live(
+    session: Session, household: Household, *, after: dt.date
+) -> list[tuple[Allocation, dt.date | None]]:
+    """The household's allocations of member money dated after `after`, not reversed, with
+    their period's first day."""
+    rows = session.execute(
+        select(Allocation, CoveragePeriod.starts_on)
+        .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
+        .where(
+            Allocation.household_id == household.id,
+            Allocation.allocated_on > after,
+            Allocation.member_amount > 0,
+            ~exists().where(AllocationReversal.allocation_id == Allocation.id),
+        )
+        .order_by(Allocation.id)
+    )
+    return [(allocation, start) for allocation, start in rows]
+
+
+def _share(allocation: Allocation, start: dt.date) -> Share:
+    return Share(allocation.beneficiary_id, start, max(start, allocation.allocated_on))
+
+
+def _payment_days(session: Session, household: Household, since: dt.date) -> set[dt.date]:
+    query = select(Payment.paid_on).where(
+        Payment.household_id == household.id, Payment.paid_on > since, _credited()
+    )
+    return set(session.scalars(query))
+
+
+def _alert(
+    session: Session, household: Household, changed: list[Share], why: str, now: dt.datetime
+) -> None:
+    periods = ", ".join(sorted({s.period_start.isoformat() for s in changed}))
+    detail = (
+        f"household {household.number}: {why} came before later payments or allocations; its "
+        f"payments were re-applied in date order (D7b), which changed cover the member was "
+        f"already told about (periods starting {periods}): tell the household"
+    )
+    raise_alert(
+        session,
+        kind="coverage_corrected",
+        subject=f"household {household.number}",
+        detail=detail[:1000],
+        now=now,
+        mutual_id=household.mutual_id,
+        key=f"coverage_corrected:{household.id}:{why}"[:200],
+    )
