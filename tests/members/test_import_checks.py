@@ -102,13 +102,16 @@ def test_births_and_enrolments_after_today_are_refused(db: Session, toml_mutual:
     text = HEADER + _row("1", "101", "head", birth_date="2026-03-11")
     text += _row("1", "102", birth_date="2026-03-10", enrolled_on="2026-03-11")
     with pytest.raises(ImportErrors) as raised:
-        import_members(db, toml_mutual, text, today=TODAY)
+        import_members(db, toml_mutual, text, not_after=TODAY)
     assert raised.value.errors == [
         "line 2: birth_date: 2026-03-11 is in the future (today is 2026-03-10)",
         "line 3: enrolled_on: 2026-03-11 is in the future (today is 2026-03-10)",
     ]
     text = HEADER + _row("1", "101", "head", birth_date="2026-03-10", enrolled_on="2026-03-10")
-    assert import_members(db, toml_mutual, text, today=TODAY).beneficiaries_created == 1
+    assert import_members(db, toml_mutual, text, not_after=TODAY).beneficiaries_created == 1
+    # Without `not_after`: the mutual's day by the wall clock.
+    with pytest.raises(ImportErrors, match="line 2: enrolled_on: 2999-01-01 is in the future"):
+        import_members(db, toml_mutual, HEADER + _row("2", "201", "head", enrolled_on="2999-01-01"))
 
 
 @pytest.fixture

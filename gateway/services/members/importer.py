@@ -53,16 +53,18 @@ def import_members(
     *,
     dry_run: bool = False,
     today: dt.date | None = None,
+    not_after: dt.date | None = None,
 ) -> ImportReport:
     """Check every row, then upsert by household and member number (idempotent), then apply
     at once the credit and automatic periods the changes make usable (D3, D7). `today` (default:
     the mutual's local date) is when a new or changed category takes effect; a birth or an
-    enrolment after it is refused.
+    enrolment after `not_after` (default: the mutual's local date) is refused.
 
     Members absent from the file are left alone: leaving is recorded with `status`."""
-    today = today or local_date(Clock().now(), mutual.timezone)
+    local_today = local_date(Clock().now(), mutual.timezone)
+    today = today or local_today
     session.flush()
-    ctx = MutualContext(session, mutual, today)
+    ctx = MutualContext(session, mutual, not_after or local_today)
     existing = Existing.load(session, mutual.id)
     problems = Problems()
     rows: list[MemberRow] = []
