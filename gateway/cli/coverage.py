@@ -1,4 +1,5 @@
-"""`gateway eligibility NUMBER [--on YYYY-MM-DD] [--json]`."""
+"""`gateway eligibility NUMBER [--on YYYY-MM-DD] [--mutual CODE] [--kind household|beneficiary]
+[--json]` (interfaces.md; `--kind` is an addition of issue 14)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 import click
 
 from gateway.cli.context import CliContext
-from gateway.services.coverage import AmbiguousNumber, coverage, mutual_by_code
+from gateway.services.coverage import KINDS, AmbiguousNumber, coverage, mutual_by_code
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -22,12 +23,27 @@ pass_ctx = click.make_pass_decorator(CliContext)
     help="Date to check (default: today), with every payment recorded so far.",
 )
 @click.option("--mutual", "mutual_code", help="Mutual code, when numbers repeat across mutuals.")
+@click.option(
+    "--kind",
+    type=click.Choice(KINDS),
+    help="Look NUMBER up among households only, or beneficiaries only.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def eligibility(
-    ctx: CliContext, number: str, on: dt.datetime | None, mutual_code: str | None, as_json: bool
+    ctx: CliContext,
+    number: str,
+    on: dt.datetime | None,
+    mutual_code: str | None,
+    kind: str | None,
+    as_json: bool,
 ) -> None:
-    """Coverage of a beneficiary or household number (D11, D12)."""
+    """Coverage of a beneficiary or household number (D11, D12).
+
+    NUMBER is matched as written; digits typed without letters (e.g. 011 or 01-1) also match
+    the one card with those digits. When the number is both a household's and its own
+    head's (member number = household number), the answer is for the person (the head):
+    give --kind household for the household. An unknown number is status UNKNOWN."""
     day = on.date() if on else ctx.clock.today()
     with ctx.session() as session:
         mutual_id = None
@@ -37,13 +53,25 @@ def eligibility(
                 raise click.ClickException(f"unknown mutual: {mutual_code}")
             mutual_id = mutual.id
         try:
-            result = coverage(session, number, day, mutual_id)
+            result = coverage(session, number, day, mutual_id, kind)
         except AmbiguousNumber as exc:
-            raise click.ClickException(f"{exc}; give --mutual or the full number") from exc
+            raise click.ClickException(f"{exc}; {_hint(exc, mutual_id, kind)}") from exc
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, sort_keys=True))
         return
     _print_text(result)
+
+
+def _hint(exc: AmbiguousNumber, mutual_id: int | None, kind: str | None) -> str:
+    """What tells the records apart: the mutual, the kind, the number as printed."""
+    ways = []
+    if exc.mutuals > 1 and mutual_id is None:
+        ways.append("--mutual CODE")
+    if exc.kinds > 1 and kind is None:
+        ways.append("--kind household|beneficiary")
+    if any(found.number != exc.number for found in exc.found):
+        ways.append("the number as printed on the card (with its letters)")
+    return "give " + " or ".join(ways) if ways else "ask the mutual to fix the register"
 
 
 def _print_text(result: dict[str, object]) -> None:

@@ -71,7 +71,9 @@ def members_import(ctx: CliContext, path: Path, code: str, dry_run: bool, as_jso
     with ctx.session() as session, _reported():
         mutual = _mutual(session, code)
         today = local_date(ctx.clock.now(), mutual.timezone)
-        report = import_members(session, mutual, path, dry_run=dry_run, today=today)
+        report = import_members(
+            session, mutual, path, dry_run=dry_run, today=today, not_after=today
+        )
     if as_json:
         _json(report.as_dict())
         return
@@ -106,7 +108,8 @@ def payments_import(ctx: CliContext, path: Path, code: str, as_json: bool) -> No
     """Import historical or cash payments from FILE.csv, each allocated as of its date."""
     with ctx.session() as session, _reported():
         mutual = _mutual(session, code)
-        report = import_payments(session, mutual, path, today=ctx.clock.today())
+        today = local_date(ctx.clock.now(), mutual.timezone)  # the mutual's day
+        report = import_payments(session, mutual, path, today=today)
     if as_json:
         _json(report.as_dict())
     else:

@@ -59,7 +59,7 @@ def test_happy_path(db: Session, toml_mutual: Mutual, monkeypatch: pytest.Monkey
     assert (report.households_created, report.beneficiaries_created) == (3, 7)
     assert report.warnings == []
     h1, h2, h3 = (_household(db, n) for n in ("H-001", "H-002", "H-003"))
-    assert (h1.digits, h1.category, h1.language) == ("001", "standard", "mos")
+    assert (h1.digits, h1.category, h1.language) == ("001", "standard", "en")
     assert (h2.category, h2.language, h2.product.code) == ("indigent", None, "STD")
     assert [h.section.name if h.section else None for h in (h1, h2, h3)] == ["Nord", "Sud", None]
     assert h3.product.code == "MOIS"
@@ -124,7 +124,7 @@ def test_bad_file_lists_every_bad_line_and_imports_nothing(
         "line 4: birth_date: must be a date YYYY-MM-DD, got '03/01/1970'",
         "line 4: phone: required for the head of the household",
         "line 4: section: unknown section 'Est'",
-        "line 4: language: must be one of fr, mos",
+        "line 4: language: must be one of fr, en",
         "line 5: member_number: 'B-201' already on line 4",
         "line 5: enrolled_on: required",
         "line 5: left_on: only for removed or deceased members",

@@ -41,7 +41,7 @@ def test_loads_every_setting(db: Session) -> None:
     mutual = load_mutual(db, MUTUAL_TOML)
     assert (mutual.code, mutual.country, mutual.timezone) == ("TST", "BF", "Africa/Ouagadougou")
     assert mutual.short_name == "MS Test" and mutual.sms_name == "MS Test"
-    assert mutual.languages == ["fr", "mos"] and mutual.service_codes == ["*144*7#"]
+    assert mutual.languages == ["fr", "en"] and mutual.service_codes == ["*144*7#"]
     # The file gives the sending window 07:30-19:00; quiet hours are the rest (D16).
     assert mutual.quiet_hours_end == dt.time(7, 30)
     assert mutual.quiet_hours_start == dt.time(19, 0)

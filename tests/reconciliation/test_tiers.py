@@ -146,7 +146,9 @@ def test_missing_in_statement_is_expected_within_the_lag_then_overdue(
     assert intent_rows(db) == [("missing_in_statement", "expected")]
     # Three days later the provider's statements still have no line for it.
     later = HEADER + "Z-2,,,100,XOF,SUCCEEDED,2026-11-27 12:00,0\n"
-    import_and_reconcile(db, mutual, "sandbox", later.encode(), filename="l", now=NOW)
+    import_and_reconcile(
+        db, mutual, "sandbox", later.encode(), filename="l", now=NOW + dt.timedelta(days=3)
+    )
     from gateway.services.reconciliation.reconcile import reconcile_days
 
     reconcile_days(db, mutual, "sandbox", [dt.date(2026, 11, 24)])

@@ -10,11 +10,19 @@ from types import ModuleType
 
 from gateway.menus.engine.machine import RESUME
 from gateway.menus.engine.screens import Option, Registry, Screen
-from gateway.menus.journeys import agent, agent_cash, agent_remit, member, member_pay, visitor
+from gateway.menus.journeys import (
+    agent,
+    agent_cash,
+    agent_remit,
+    caller,
+    member,
+    member_pay,
+    visitor,
+)
 
 JOURNEYS: tuple[ModuleType, ...] = (member, member_pay, visitor, agent, agent_cash, agent_remit)
 # Where a session may begin (caller.identify and the resume offer).
-STARTS = ("member_menu", "member_choose", "visitor_menu", "agent_pin", RESUME)
+STARTS = ("member_menu", "member_choose", "visitor_menu", "agent_pin", caller.UNAVAILABLE, RESUME)
 _PIN = re.compile(r"[0-9]{4,6}")
 _NUMBER = re.compile(r"[0-9]{1,32}")
 
@@ -31,11 +39,14 @@ RESUME_SCREEN = Screen(
     home=False,
 )
 
+# A service code that no mutual declares (caller.identify): END, in the default language.
+UNAVAILABLE_SCREEN = Screen(caller.UNAVAILABLE, "end", caller.UNAVAILABLE)
+
 
 @cache
 def registry() -> Registry:
     reg = Registry()
-    reg.add(RESUME_SCREEN)
+    reg.add(RESUME_SCREEN, UNAVAILABLE_SCREEN)
     for journey in JOURNEYS:
         reg.add(*journey.SCREENS)
         for table, entries in (

@@ -2,7 +2,10 @@
 
 An active agent's phone gets the PIN screen (D19); a phone linked to one household the member
 menu, to several the household list; any other phone the visitor menu. When mutuals claim the
-dialled service code, only their households count (one gateway serves many mutuals)."""
+dialled service code, only their households count (one gateway serves many mutuals). A code
+no mutual declares is served only where some mutual declares no code at all (a deployment
+without service codes); otherwise it ENDs: the service is not available there, rather than
+another mutual's menu."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.menus.engine.catalog import pick_language
+from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, pick_language
 from gateway.menus.engine.store import Frame
 from gateway.menus.journeys.memory import AgentMemory, MemberMemory, VisitorMemory, stored
 from gateway.models import Agent, Household, HouseholdPhone, Mutual
@@ -19,6 +22,7 @@ from gateway.models import Agent, Household, HouseholdPhone, Mutual
 AGENT: Final = "agent"
 MEMBER: Final = "member"
 VISITOR: Final = "visitor"
+UNAVAILABLE: Final = "service_unavailable"  # the END screen of a code no mutual declares
 
 
 def identify(db: Session, phone: str, service_code: str) -> Frame:
@@ -27,6 +31,9 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         select(Mutual.id, Mutual.service_codes, Mutual.languages).order_by(Mutual.id)
     ).all()
     claiming = [m.id for m in mutuals if service_code and service_code in (m.service_codes or [])]
+    open_to_any = [m for m in mutuals if not m.service_codes]
+    if mutuals and not claiming and not open_to_any:
+        return Frame(UNAVAILABLE, data={}, lang=DEFAULT_LANGUAGE)
     agent = db.execute(
         select(Agent.id, Agent.mutual_id, Agent.role, Mutual.languages)
         .join(Mutual, Mutual.id == Agent.mutual_id)
@@ -51,8 +58,8 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         query = query.where(Household.mutual_id.in_(claiming))
     households = db.execute(query).all()
     if not households:
-        # A visitor of the mutual that owns the service code, else of the first one.
-        home = next((m for m in mutuals if m.id in claiming), mutuals[0] if mutuals else None)
+        # A visitor of the mutual that owns the service code, else of the first without one.
+        home = next((m for m in mutuals if m.id in claiming), next(iter(open_to_any), None))
         visitor: VisitorMemory = {
             "kind": VISITOR,
             "mutual_id": home.id if home else None,

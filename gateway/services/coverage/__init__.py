@@ -9,7 +9,8 @@
 - dues: The amount due (D6) and the renewal amount shown in grace and near a period's end.
 - eligibility: Who is covered on a date (D8-D13): beneficiary status from paid periods, spells
   and waiting.
-- lookup: Find a household or beneficiary by the number on the card, as typed or as digits only.
+- lookup: Find a household or beneficiary by the number on the card: as typed, then by its
+  digits for keypad input only (ussd.md).
 - periods: Coverage periods of a product (D1): coverage years from `coverage_start`, or calendar
   months.
 - query: `gateway eligibility` and the coverage screens: a number and a date in, D11/D12 out.
@@ -55,6 +56,7 @@ from gateway.services.coverage.eligibility import (
     household_status,
 )
 from gateway.services.coverage.lookup import (
+    KINDS,
     AmbiguousNumber,
     find_number,
     mutual_by_code,
@@ -91,6 +93,7 @@ from gateway.services.coverage.wording import (
 )
 
 __all__ = [
+    "KINDS",
     "AmbiguousNumber",
     "Headline",
     "HouseholdBook",

@@ -40,14 +40,19 @@ def _offered(offer: Offer) -> dict[str, Any]:
 
 
 def coverage(
-    session: Session, number: str, on: dt.date, mutual_id: int | None = None
+    session: Session,
+    number: str,
+    on: dt.date,
+    mutual_id: int | None = None,
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """The interfaces.md JSON shape; an unknown number is status UNKNOWN (D11)."""
-    found = find_number(session, number, mutual_id)
+    """The interfaces.md JSON shape; an unknown number is status UNKNOWN (D11). `kind`
+    looks among households or beneficiaries only (lookup.find_number)."""
+    found = find_number(session, number, mutual_id, kind)
     if found is None:
         return {
             "number": number,
-            "kind": "beneficiary",
+            "kind": kind or "beneficiary",
             "status": Status.UNKNOWN.value,
             "until": None,
             "from": None,

@@ -53,15 +53,18 @@ def import_members(
     *,
     dry_run: bool = False,
     today: dt.date | None = None,
+    not_after: dt.date | None = None,
 ) -> ImportReport:
     """Check every row, then upsert by household and member number (idempotent), then apply
     at once the credit and automatic periods the changes make usable (D3, D7). `today` (default:
-    the mutual's local date) is when a new or changed category takes effect.
+    the mutual's local date) is when a new or changed category takes effect; a birth or an
+    enrolment after `not_after` (default: the mutual's local date) is refused.
 
     Members absent from the file are left alone: leaving is recorded with `status`."""
-    today = today or local_date(Clock().now(), mutual.timezone)
+    local_today = local_date(Clock().now(), mutual.timezone)
+    today = today or local_today
     session.flush()
-    ctx = MutualContext(session, mutual)
+    ctx = MutualContext(session, mutual, not_after or local_today)
     existing = Existing.load(session, mutual.id)
     problems = Problems()
     rows: list[MemberRow] = []
@@ -95,8 +98,8 @@ def _allocate_touched(session: Session, mutual: Mutual, plan: UpsertPlan, today:
 def _check_file(
     rows: list[MemberRow], ex: Existing, tainted: set[str], listed: set[str], problems: Problems
 ) -> list[str]:
-    """Rules across rows: one head per household, no member taken from another household.
-    Returns the warnings."""
+    """Rules across rows: one head per household, no member taken from another household, no
+    number that is another record's. Returns the warnings."""
     heads: dict[str, list[MemberRow]] = defaultdict(list)
     first: dict[str, int] = {}
     for row in rows:
@@ -118,8 +121,39 @@ def _check_file(
         if found and head and head not in listed:
             reason = f"the household already has head {head!r}: list that member too"
             problems.add(found[0].line, "relationship", reason)
+    _number_clashes(rows, ex, problems)
     warnings = Problems(_ignored_values(rows, heads) + _digit_collisions(rows, ex))
     return warnings.by_line()
+
+
+def _number_clashes(rows: list[MemberRow], ex: Existing, problems: Problems) -> None:
+    """ussd.md, issue 14: a number answers for one record. A member number may not be
+    another household's number, nor a household number another household's member's; only
+    the head may carry its own household's number (lookup.find_number answers for the head)."""
+    lines: dict[str, int] = {}  # household number -> its first line in the file
+    members: dict[str, tuple[str, int | None]] = {
+        n: (ex.numbers[b["household_id"]], None) for n, b in ex.beneficiaries.items()
+    }
+    for row in rows:
+        lines.setdefault(row.household, row.line)
+        members[row.number] = (row.household, row.line)
+    for number, line in lines.items():
+        owner = members.get(number)
+        if owner is not None and owner[0] != number:
+            reason = f"{number!r} is the number of member {number!r} of household {owner[0]!r}"
+            problems.add(line, "household_number", reason + _where(owner[1]))
+    for row in rows:
+        number = row.number
+        if number == row.household and row.ben["relation"] != "head":
+            reason = f"{number!r} is its household's own number: only the head may carry it"
+            problems.add(row.line, "member_number", reason)
+        elif (number in lines or number in ex.households) and number != row.household:
+            reason = f"{number!r} is the number of household {number!r}"
+            problems.add(row.line, "member_number", reason + _where(lines.get(number)))
+
+
+def _where(line: int | None) -> str:
+    return f" (line {line})" if line is not None else " (already registered)"
 
 
 def _ignored_values(rows: list[MemberRow], heads: dict[str, list[MemberRow]]) -> list[str]:
@@ -142,13 +176,16 @@ def _digit_collisions(rows: list[MemberRow], ex: Existing) -> list[str]:
     for number, household in ex.households.items():
         owners[household["digits"]].add(("household", number))
     for number, ben in ex.beneficiaries.items():
-        owners[ben["digits"]].add(("member", number))
+        if number != ex.numbers[ben["household_id"]]:  # a head with its household's number
+            owners[ben["digits"]].add(("member", number))
     where: dict[tuple[str, str], tuple[int, str]] = {}
     for row in rows:
         for kind, number, column in (
             ("household", row.household, "household_number"),
             ("member", row.number, "member_number"),
         ):
+            if kind == "member" and number == row.household:
+                continue  # one person and its household: lookup.find_number answers the head
             owners[digits_of(number)].add((kind, number))
             where.setdefault((kind, number), (row.line, column))
     warnings = Problems()

@@ -30,11 +30,12 @@ class MemberRow:
 
 
 class MutualContext:
-    """What rows are checked against: the mutual's sections, products, languages, country;
-    dates and phones are parsed once per distinct text."""
+    """What rows are checked against: the mutual's sections, products, languages, country and
+    today (None: no check of future dates); dates and phones are parsed once per distinct text."""
 
-    def __init__(self, session: Session, mutual: Mutual) -> None:
+    def __init__(self, session: Session, mutual: Mutual, today: dt.date | None = None) -> None:
         self.mutual = mutual
+        self.today = today
         self.sections = {s.name: s.id for s in mutual.sections}
         query = select(Product).where(Product.mutual_id == mutual.id).order_by(Product.id)
         products = list(session.scalars(query.options(selectinload(Product.subsidies))))
@@ -61,6 +62,13 @@ class MutualContext:
     def date(self, raw: str) -> dt.date | None:
         return parse_date(raw, self.dates) if raw else None
 
+    def past(self, raw: str) -> dt.date | None:
+        """A date that has already come: a birth or an enrolment is not after today."""
+        day = self.date(raw)
+        if day is not None and self.today is not None and day > self.today:
+            raise ValueError(f"{day.isoformat()} is in the future (today is {self.today})")
+        return day
+
 
 def parse_member(
     line: int, cells: Cells, ctx: MutualContext, problems: Problems
@@ -71,10 +79,10 @@ def parse_member(
     ben = {
         "full_name": row.take("full_name", _name),
         "sex": row.take("sex", _sex),
-        "birth_date": row.take("birth_date", ctx.date),
+        "birth_date": row.take("birth_date", ctx.past),
         "relation": row.take("relationship", _relation),
         "status": row.take("status", _status),
-        "enrolled_on": row.take("enrolled_on", lambda v: ctx.date(required(v))),
+        "enrolled_on": row.take("enrolled_on", lambda v: ctx.past(required(v))),
         "left_on": row.take("left_on", ctx.date),
     }
     phones = row.take("phone", ctx.phones)

@@ -41,6 +41,7 @@ def load_mutual(session: Session, text_or_path: str | Path) -> Mutual:
     existing = session.scalars(
         select(Mutual).where(Mutual.code == config["mutual"]["code"])
     ).one_or_none()
+    _check_service_codes(session, config["mutual"], problems)
     _resolve_campaigns(config, existing, problems)
     problems.raise_if_any()
     return _apply(session, config, existing)
@@ -60,6 +61,18 @@ def _parse(text_or_path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: invalid TOML: {exc}"]) from exc
+
+
+def _check_service_codes(session: Session, values: dict[str, Any], problems: Problems) -> None:
+    """A USSD code reaches one mutual: one already another mutual's is refused (ussd.md)."""
+    others = session.execute(
+        select(Mutual.code, Mutual.service_codes).where(Mutual.code != values["code"])
+    )
+    owners = {code: other for other, codes in others for code in codes or []}
+    for i, code in enumerate(values["service_codes"]):
+        if code in owners:
+            reason = f"{code} is already used by mutual {owners[code]}"
+            problems.add(f"mutual.service_codes[{i}]", reason)
 
 
 def _resolve_campaigns(config: dict[str, Any], existing: Mutual | None, problems: Problems) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.lib.catalogs import LANGUAGES
 from gateway.models.mutual import SMS_NAME_MAX
 from gateway.services.messaging import TEMPLATE_KEYS
 from gateway.services.mutuals import checks
@@ -66,6 +67,15 @@ def _payment_settings(value: Any) -> dict[str, Any]:
     return dict(value)
 
 
+def _language(value: Any) -> str:
+    """A language the menus and SMS can speak: one with a catalog in gateway/locales."""
+    code: str = _language_code(value)
+    if code not in LANGUAGES:
+        have = ", ".join(LANGUAGES)
+        raise Bad(f"no catalog for {show(code)} in gateway/locales (languages: {have})")
+    return code
+
+
 def _plain(item: Any) -> bool:
     """Stored as JSON: dates, times and nested tables have no place in provider settings."""
     if isinstance(item, list):
@@ -79,7 +89,7 @@ _code = checks.pattern(
 )
 _category = checks.pattern(r"[a-z][a-z0-9_-]{0,31}", "a lower-case category name")
 _levy_name = checks.pattern(r"[A-Za-z0-9_-]{1,64}", "a name of letters, digits, '_' or '-'")
-_language = checks.pattern(r"[a-z]{2,3}", 'a language code such as "fr"')
+_language_code = checks.pattern(r"[a-z]{2,3}", 'a language code such as "fr"')
 _service_code = checks.pattern(r"\*\d+(\*\d+)*#", 'a USSD code such as "*123#"')
 _sender_id = checks.pattern(r"[A-Za-z0-9 ]{1,11}", "at most 11 letters, digits or spaces")
 _days = checks.whole(0, unit=" of days")

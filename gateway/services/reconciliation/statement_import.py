@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, case, func, insert, select
 from sqlalchemy.orm import Session
 
+from gateway.clock import local_date
 from gateway.lib.csv_rows import ImportErrors, Problems
 from gateway.models import (
     LineStatus,
@@ -70,6 +71,7 @@ def import_statement(
         return StatementImport(known.id, True, known.layout, days=days)
     existing = _existing(session, mutual.id, provider, [r.natural_key for r in rows])
     _check_conflicts(rows, existing)
+    _refuse_future(rows, layout.columns["occurred_at"], mutual, now)
     fresh = [row for row in rows if row.natural_key not in existing]
     record = StatementFile(
         mutual_id=mutual.id,
@@ -146,6 +148,18 @@ def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
         "occurred_at": row.occurred_at,
         "day": row.day,
     }
+
+
+def _refuse_future(rows: list[StatementRow], column: str, mutual: Mutual, now: dt.datetime) -> None:
+    """A line dated after the mutual's today would credit money on a day still to come (a
+    lost callback is applied as of its line): refused, as the payments import refuses it."""
+    today = local_date(now, mutual.timezone)
+    problems = Problems()
+    for row in rows:
+        if local_date(row.occurred_at, mutual.timezone) > today:
+            when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
+            problems.add(row.line, column, f"{when} is in the future (today is {today})")
+    problems.raise_if_any()
 
 
 def total_days(session: Session | Connection, file_id: int) -> None:
