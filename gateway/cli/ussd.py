@@ -22,9 +22,11 @@ from typing import TextIO
 from urllib.parse import urlencode
 
 import click
+from sqlalchemy import select
 
 from gateway.cli.context import CliContext
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
+from gateway.models import Mutual
 from gateway.services.ussd_audit import dropoff_by_screen, session_outcomes
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -105,20 +107,40 @@ def ussd() -> None:
 
 @ussd.command("simulate")
 @click.option("--phone", required=True, help="The caller's phone, any usual notation.")
-@click.option("--service-code", default=DEFAULT_SERVICE_CODE, show_default=True)
+@click.option(
+    "--service-code",
+    default=None,
+    help=f"Default: the first code a mutual declares, else {DEFAULT_SERVICE_CODE}.",
+)
 @click.option("--network", default=DEFAULT_NETWORK, show_default=True, help="networkCode sent.")
 @click.option("--text", "first_text", default="", help="Inputs of a deep dial, e.g. 1*2.")
 @click.option("--url", default=None, help="A running gateway, e.g. http://127.0.0.1:8000.")
 @pass_ctx
 def simulate(
-    ctx: CliContext, phone: str, service_code: str, network: str, first_text: str, url: str | None
+    ctx: CliContext,
+    phone: str,
+    service_code: str | None,
+    network: str,
+    first_text: str,
+    url: str | None,
 ) -> None:
     """Dial the service code from PHONE; type each answer, end with END, Ctrl-D or Ctrl-C."""
     msisdn = _msisdn(phone)
+    service_code = service_code or (DEFAULT_SERVICE_CODE if url else _declared_code(ctx))
     with _transport(ctx, url) as (post, token, where):
         call = SimulatedCall(post, msisdn, service_code, network, token)
         click.echo(f"{msisdn} dials {service_code} ({where}; session {call.session_id})")
         converse(call, first_text, sys.stdin)
+
+
+def _declared_code(ctx: CliContext) -> str:
+    """The first service code a mutual of this database declares (a code no mutual declares
+    gets "service not available"), else the default."""
+    with ctx.session() as session:
+        for codes in session.scalars(select(Mutual.service_codes).order_by(Mutual.id)):
+            if codes:
+                return str(codes[0])
+    return DEFAULT_SERVICE_CODE
 
 
 def converse(call: SimulatedCall, first_text: str, stdin: TextIO) -> None:

@@ -18,12 +18,14 @@ import pytest
 import redis
 from click.testing import CliRunner
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from gateway.app import create_app
 from gateway.cli import main
 from gateway.cli.ussd import SimulatedCall, converse
+from gateway.models import Mutual
 from gateway.services.agents.registry import add_agent
 from gateway.settings import Settings
 from tests.conftest import AppFactory
@@ -190,6 +192,21 @@ def test_simulate_in_process(env: dict[str, str], member: str, make_app: AppFact
     assert result.exit_code == 0, result.output
     assert f"{member} dials *144*7# (in-process;" in result.output
     assert result.output.count(" CON ") == 3 and "(hung up)" in result.output
+
+
+def test_simulate_dials_the_code_the_mutual_declares(
+    env: dict[str, str], db: Session, member: str, make_app: AppFactory
+) -> None:
+    """Without --service-code the simulator dials the first code a mutual declares, not a
+    fixed default that the gateway would answer "service not available"."""
+    needs_webhook(make_app())
+    db.scalars(select(Mutual).where(Mutual.code == "SIM")).one().service_codes = ["*384*55#"]
+    db.commit()
+    result = CliRunner().invoke(main, ["ussd", "simulate", "--phone", "70 12 34 12"], env=env,
+                                input="1\n")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"{member} dials *384*55# (in-process;" in result.output
+    assert result.output.count(" CON ") == 2
 
 
 @pytest.fixture
