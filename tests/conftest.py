@@ -106,6 +106,16 @@ def database_url(_migrated_template: str, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment a `gateway` command invoked in-process reads: the test's database."""
+    return {
+        "DATABASE_URL": database_url,
+        "GATEWAY_ENV": "test",
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+    }
+
+
+@pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     yield eng

@@ -73,7 +73,7 @@ def test_alerts_command_lists_and_resolves(db: Session, database_url: str, tmp_p
     assert listed.exit_code == 0, listed.output
     assert [row["kind"] for row in json.loads(listed.output)] == ["payment_late"]
     unknown = runner.invoke(main, ["alerts", "--mutual", "NOPE"], env=env)
-    assert unknown.exit_code != 0 and "no mutual with code 'NOPE'" in unknown.output
+    assert unknown.exit_code != 0 and "unknown mutual 'NOPE'" in unknown.output
     resolved = runner.invoke(main, ["alerts", "resolve", str(alert.id)], env=env)
     assert resolved.exit_code == 0, resolved.output
     assert "no open alerts" in runner.invoke(main, ["alerts"], env=env).output

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli.context import CliContext
 from gateway.cli.data import agents_group
+from gateway.cli.lookups import mutual_named
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Agent, Mutual, RemittanceStatus
 from gateway.services.agents import (
@@ -35,7 +36,7 @@ pass_ctx = click.make_pass_decorator(CliContext)
 def agents_remittances(ctx: CliContext, code: str | None, pending: bool, as_json: bool) -> None:
     """Remittances declared by collectors, with who decided on them, when and why."""
     with ctx.session() as session:
-        mutual_id = _mutual_id(session, code) if code else None
+        mutual_id = mutual_named(session, code).id if code else None
         status = RemittanceStatus.PENDING if pending else None
         rows = [
             remittance_row(r) for r in list_remittances(session, mutual_id=mutual_id, status=status)
@@ -119,13 +120,6 @@ def _decide(
         except CashError as exc:
             raise click.ClickException(str(exc)) from exc
         return done, remittance_row(done.remittance)
-
-
-def _mutual_id(session: Session, code: str) -> int:
-    found = session.scalar(select(Mutual.id).where(Mutual.code == code))
-    if found is None:
-        raise click.ClickException(f"unknown mutual: {code}")
-    return int(found)
 
 
 def _supervisor(session: Session, phone: str) -> Agent:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 
 import click
-from sqlalchemy import select
 
 from gateway.cli.context import CliContext
-from gateway.models import Alert, Mutual
+from gateway.cli.lookups import mutual_named
+from gateway.models import Alert
 from gateway.services.alerts import open_alerts, resolve_alert
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -37,11 +37,7 @@ def alerts(click_ctx: click.Context, mutual_code: str | None, limit: int, as_jso
     ctx = click_ctx.find_object(CliContext)
     assert ctx is not None
     with ctx.session() as session:
-        mutual_id = None
-        if mutual_code:
-            mutual_id = session.scalar(select(Mutual.id).where(Mutual.code == mutual_code))
-            if mutual_id is None:
-                raise click.ClickException(f"no mutual with code {mutual_code!r}")
+        mutual_id = mutual_named(session, mutual_code).id if mutual_code else None
         rows = [_row(a) for a in open_alerts(session, mutual_id, limit)]
     if as_json:
         click.echo(json.dumps(rows))

@@ -9,7 +9,8 @@ import json
 import click
 
 from gateway.cli.context import CliContext
-from gateway.services.coverage import KINDS, AmbiguousNumber, coverage, mutual_by_code
+from gateway.cli.lookups import mutual_named
+from gateway.services.coverage import KINDS, AmbiguousNumber, coverage
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -46,12 +47,7 @@ def eligibility(
     give --kind household for the household. An unknown number is status UNKNOWN."""
     day = on.date() if on else ctx.clock.today()
     with ctx.session() as session:
-        mutual_id = None
-        if mutual_code:
-            mutual = mutual_by_code(session, mutual_code)
-            if mutual is None:
-                raise click.ClickException(f"unknown mutual: {mutual_code}")
-            mutual_id = mutual.id
+        mutual_id = mutual_named(session, mutual_code).id if mutual_code else None
         try:
             result = coverage(session, number, day, mutual_id, kind)
         except AmbiguousNumber as exc:

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import payments
 from gateway.cli.context import CliContext
+from gateway.cli.lookups import mutual_named
 from gateway.clock import local_date
 from gateway.demo import load_demo
-from gateway.models import Mutual, Section
+from gateway.models import Section
 from gateway.models.agent import ROLES
 from gateway.services.agents import add_agent
 from gateway.services.members import ImportErrors, ImportReport, import_members
@@ -69,7 +69,7 @@ def members_group() -> None:
 def members_import(ctx: CliContext, path: Path, code: str, dry_run: bool, as_json: bool) -> None:
     """Import FILE.csv (one row per beneficiary); any bad line imports nothing."""
     with ctx.session() as session, _reported():
-        mutual = _mutual(session, code)
+        mutual = mutual_named(session, code)
         today = local_date(ctx.clock.now(), mutual.timezone)
         report = import_members(
             session, mutual, path, dry_run=dry_run, today=today, not_after=today
@@ -107,7 +107,7 @@ def payments_group() -> None:
 def payments_import(ctx: CliContext, path: Path, code: str, as_json: bool) -> None:
     """Import historical or cash payments from FILE.csv, each allocated as of its date."""
     with ctx.session() as session, _reported():
-        mutual = _mutual(session, code)
+        mutual = mutual_named(session, code)
         today = local_date(ctx.clock.now(), mutual.timezone)  # the mutual's day
         report = import_payments(session, mutual, path, today=today)
     if as_json:
@@ -140,7 +140,7 @@ def agents_group() -> None:
 def agents_add(ctx: CliContext, /, code: str, as_json: bool, **fields: Any) -> None:
     """Add an agent, or update the one with that phone (idempotent)."""
     with ctx.session() as session, _reported():
-        agent = add_agent(session, _mutual(session, code), **fields)
+        agent = add_agent(session, mutual_named(session, code), **fields)
         shown: dict[str, str | None] = {"mutual": code, "phone": agent.msisdn, "role": agent.role}
         shown |= {"name": agent.name, "section": _section_name(session, agent.section_id)}
     if as_json:
@@ -186,13 +186,6 @@ def _fail(lines: list[str]) -> NoReturn:
     for line in lines:
         click.echo(line, err=True)
     raise click.ClickException(f"{len(lines)} problem(s), nothing written")
-
-
-def _mutual(session: Session, code: str) -> Mutual:
-    mutual = session.scalars(select(Mutual).where(Mutual.code == code)).one_or_none()
-    if mutual is None:
-        raise click.ClickException(f"unknown mutual: {code}")
-    return mutual
 
 
 def _section_name(session: Session, section_id: int | None) -> str | None:

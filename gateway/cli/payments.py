@@ -8,10 +8,10 @@ import json
 
 import click
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway.cli.context import CliContext
-from gateway.models import Mutual, Payment
+from gateway.cli.lookups import mutual_named
+from gateway.models import Payment
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
 from gateway.services.coverage import NotHeld, held_payments, release_payment
 from gateway.services.payments import intent_row, list_intents
@@ -87,7 +87,7 @@ def reject(ctx: CliContext, reference: str) -> None:
 def held(ctx: CliContext, mutual_code: str, as_json: bool) -> None:
     """Payments held for an operator: far above what their household could owe."""
     with ctx.session() as session:
-        mutual = _mutual(session, mutual_code)
+        mutual = mutual_named(session, mutual_code)
         rows = [
             {
                 "reference": p.reference,
@@ -121,7 +121,7 @@ def release(ctx: CliContext, reference: str, mutual_code: str, by: str) -> None:
     if not by.strip():
         raise click.BadParameter("must name who decided", param_hint="--by")
     with ctx.session() as session:
-        mutual = _mutual(session, mutual_code)
+        mutual = mutual_named(session, mutual_code)
         payment = session.scalars(
             select(Payment).where(Payment.mutual_id == mutual.id, Payment.reference == reference)
         ).one_or_none()
@@ -133,10 +133,3 @@ def release(ctx: CliContext, reference: str, mutual_code: str, by: str) -> None:
             raise click.ClickException(str(exc)) from None
         number = payment.household.number
     click.echo(f"payment {reference} released: credited to household {number} and allocated")
-
-
-def _mutual(session: Session, code: str) -> Mutual:
-    found = session.scalars(select(Mutual).where(Mutual.code == code)).one_or_none()
-    if found is None:
-        raise click.BadParameter(f"unknown mutual {code!r}", param_hint="--mutual")
-    return found

@@ -355,15 +355,9 @@ def _race(factory: sessionmaker[Session], remittance_id: int, *supervisors: int)
 
 
 @pytest.fixture
-def run(database_url: str, tmp_path: Path) -> Invoke:
-    env = {
-        "DATABASE_URL": database_url,
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-    }
-
+def run(cli_env: dict[str, str]) -> Invoke:
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, ["agents", *args], env=env)
+        return CliRunner().invoke(main, ["agents", *args], env=cli_env)
 
     return invoke
 

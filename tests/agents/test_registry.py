@@ -138,4 +138,4 @@ def test_cli_agents_add(engine: Engine, database_url: str) -> None:
     result = runner.invoke(main, [*args[:-4], "--pin", "1111"], env=env)
     assert result.exit_code == 1 and "PIN too easy to guess" in result.output
     result = runner.invoke(main, [*args[:3], "NOPE", *args[4:]], env=env)
-    assert result.exit_code == 1 and "unknown mutual: NOPE" in result.output
+    assert result.exit_code == 1 and "unknown mutual 'NOPE'" in result.output

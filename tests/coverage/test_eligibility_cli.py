@@ -66,4 +66,4 @@ def test_eligibility_unknown_number_and_bad_input(db: Session, database_url: str
     code, out = run(database_url, "eligibility", "424242", "--on", "2026-13-01")
     assert code == 2 and "--on" in out
     code, out = run(database_url, "eligibility", "424242", "--mutual", "NOPE")
-    assert code == 1 and "unknown mutual: NOPE" in out
+    assert code == 1 and "unknown mutual 'NOPE'" in out

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy.orm import Session
 
+from gateway.cli import main
 from gateway.models import Household
 from gateway.services.coverage import receive_payment
 from gateway.services.ledger import posting
@@ -22,17 +23,9 @@ NOW = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def run(database_url: str, tmp_path: Path) -> Invoke:
-    from gateway.cli import main
-
-    env = {
-        "DATABASE_URL": database_url,
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-    }
-
+def run(cli_env: dict[str, str]) -> Invoke:
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args), env=env)
+        return CliRunner().invoke(main, list(args), env=cli_env)
 
     return invoke
 
@@ -59,7 +52,7 @@ def test_allocation_run_applies_credit_that_became_usable(run: Invoke, db: Sessi
     leaver.status, leaver.left_on = "removed", dt.date(2026, 1, 5)
     db.commit()
     other = run("allocation", "run", "--mutual", "NOPE")
-    assert other.exit_code == 2 and "unknown mutual 'NOPE'" in other.output
+    assert other.exit_code == 1 and "unknown mutual 'NOPE'" in other.output
     result = run("allocation", "run", "--mutual", "AR", "--now", "2026-02-01T08:00", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["allocations"] == 2

@@ -8,7 +8,6 @@ import datetime as dt
 import getpass
 import json
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -27,15 +26,9 @@ Invoke = Callable[..., Result]
 
 
 @pytest.fixture
-def run(database_url: str, tmp_path: Path) -> Invoke:
-    env = {
-        "DATABASE_URL": database_url,
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-    }
-
+def run(cli_env: dict[str, str]) -> Invoke:
     def invoke(*args: str) -> Result:
-        return CliRunner().invoke(main, ["ledger", *args], env=env)
+        return CliRunner().invoke(main, ["ledger", *args], env=cli_env)
 
     return invoke
 

@@ -262,7 +262,7 @@ def test_cli_bad_file_and_unknown_mutual(cli: Any) -> None:
     assert "Error: 20 problem(s), nothing written" in result.output
     result = cli("members", "import", str(MEMBERS), "--mutual", "NOPE")
     assert result.exit_code == 1
-    assert "unknown mutual: NOPE" in result.output
+    assert "unknown mutual 'NOPE'" in result.output
     result = cli("members", "import", str(MEMBERS), "--mutual", "TST", "--dry-run")
     assert "dry run: nothing written" in result.output
     result = cli("members", "import", str(MEMBERS), "--mutual", "TST", "--json")
