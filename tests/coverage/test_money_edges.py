@@ -105,8 +105,10 @@ def test_d3_indigent_imported_years_after_enrolment_is_not_back_filled(db: Sessi
     household = household_of(db, "H1")
     assert live(db, household) == []
     assert posting.balance(db, mutual.id, "asset:receivable:MASSN") == 0
-    assert coverage(db, "H1-1", D(2025, 6, 1))["status"] == "NOT_COVERED"
-    assert coverage(db, "H1-1", D(2026, 7, 1))["status"] == "NOT_COVERED"
+    past = coverage(db, "H1-1", D(2025, 6, 1))  # never covered before the certificate
+    assert (past["status"], past["from"]) == ("WAITING", "2027-03-02")
+    told = coverage(db, "H1-1", D(2026, 7, 1))  # the funder pays 2027 for certain (D11)
+    assert (told["status"], told["from"]) == ("WAITING", "2027-03-02")
     assert allocate_due(db, on=D(2027, 1, 1)) == 2
     assert [start for _, start, _ in live(db, household)] == [D(2027, 1, 1)] * 2
     assert posting.balance(db, mutual.id, "asset:receivable:MASSN") == 12000
@@ -142,7 +144,7 @@ def test_d3_category_becoming_indigent_counts_from_the_change(db: Session) -> No
     household = household_of(db, "H3")
     assert household.category_since == D(2026, 6, 15)
     assert live(db, household) == []
-    assert coverage(db, "H3-1", D(2024, 6, 1))["status"] == "NOT_COVERED"
+    assert coverage(db, "H3-1", D(2024, 6, 1))["from"] == "2027-03-02"  # nothing before
     allocate_due(db, on=D(2027, 1, 2))
     assert {start for _, start, _ in live(db, household)} == {D(2027, 1, 1)}
 

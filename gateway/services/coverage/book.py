@@ -102,10 +102,14 @@ def automatic_periods(
     """D3: from the first open period on the day the share became 0, each period allocated on
     its first day (or that day if later) while the beneficiary is active then. `made_on`: the
     day the allocations are made, which none is dated before, and periods that had ended by
-    then are skipped (never back-filled); None projects what the daily job allocates."""
+    then are skipped (never back-filled); None projects what the daily job allocates, the
+    first period included when it is still ahead (D11: WAITING, with its `from`)."""
     since = subsidised_since(book, beneficiary)
     first = book.open_period(beneficiary, since)
     last = period_holding(book.product, until)
+    if made_on is None and first.start > last.start:
+        last = first  # a first period still ahead is certain: the member is told WAITING, from
+
     periods: list[PaidPeriod] = []
     period = first
     while period.start <= last.start:
