@@ -18,8 +18,9 @@ from tests.support.fakes.cinetpay_fake import CinetPayFake
 from tests.support.fakes.mtnmomo_fake import MtnMomoFake
 from tests.support.fakes.server import CallbackSink
 
-# Short read timeouts so that scripted delays provoke them quickly.
-FAKE_TIMEOUT_S = (1.0, 0.5)
+# Short read timeouts so that scripted delays provoke them quickly, yet long enough for a fake
+# on a loaded 2-core machine to answer an ordinary request (0.5 s was not, under CI load).
+FAKE_TIMEOUT_S = (1.0, 1.5)
 
 
 @pytest.fixture
