@@ -61,7 +61,8 @@ def receive_payment(
         return _check_same(existing, household, amount, paid_on, channel), False
     now = now or Clock().now()
     mutual = session.get_one(Mutual, household.mutual_id)
-    limit = hold_limit(mutual, load_book(session, household), paid_on)
+    book = load_book(session, household)
+    limit = hold_limit(mutual, book, paid_on)
     payment = Payment(
         mutual_id=household.mutual_id,
         household_id=household.id,
@@ -101,7 +102,7 @@ def receive_payment(
     if payment.held:
         _alert_held(session, household, payment, now)
     else:
-        settle(session, household, since=paid_on, now=now, why=f"payment {reference}")
+        settle(session, household, since=paid_on, now=now, why=f"payment {reference}", book=book)
     return payment, True
 
 

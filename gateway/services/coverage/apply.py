@@ -28,16 +28,25 @@ MAX_PERIODS_AHEAD = {"year": 5, "month": 36}
 
 
 def allocate(
-    session: Session, household: Household, *, on: dt.date, made_on: dt.date | None = None
+    session: Session,
+    household: Household,
+    *,
+    on: dt.date,
+    made_on: dt.date | None = None,
+    book: HouseholdBook | None = None,
 ) -> list[Allocation]:
     """D7 as of day `on`, with the credit the household held that day (D7b: money that
     arrived later never buys an earlier period): automatic periods of 0-share households (D3),
     then the registration fee, then whole periods. `made_on`: the day this runs (default
     `on`): no automatic allocation is dated before it. Nothing while a failed ledger audit
-    holds the mutual (payments.md, Ledger)."""
+    holds the mutual (payments.md, Ledger). `book`: the household's book the caller already
+    loaded (its credit is read again as of `on`)."""
     if ledger.on_hold(session, household.mutual_id):
         return []
-    book = load_book(session, household, credit_on=on)
+    if book is None:
+        book = load_book(session, household, credit_on=on)
+    else:
+        book.credit = ledger.household_credit(session, household.mutual_id, household.id, as_of=on)
     made = _allocate_automatic(session, book, on, made_on or on)
     if book.shares.fully_subsidised:
         return made + _allocate_registration(session, book, on)

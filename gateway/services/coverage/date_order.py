@@ -23,6 +23,7 @@ from gateway.models import (
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
 from gateway.services.coverage.apply import allocate
+from gateway.services.coverage.book import HouseholdBook
 
 
 @dataclass(frozen=True, order=True)
@@ -35,16 +36,22 @@ class Share:
 
 
 def settle(
-    session: Session, household: Household, *, since: dt.date, now: dt.datetime, why: str
+    session: Session,
+    household: Household,
+    *,
+    since: dt.date,
+    now: dt.datetime,
+    why: str,
+    book: HouseholdBook | None = None,
 ) -> list[Allocation]:
     """Apply the household's credit as of `since` (a payment's date), in date order (D7b).
     Returns the allocations made; raises an operator alert when a share the member was
-    already told about changed."""
+    already told about changed. `book`: the household's book, when the caller has it."""
     today = now.date()
     if ledger.on_hold(session, household.mutual_id):
         return []  # a failed audit stops allocation: nothing reversed either until cleared
     if not _later_activity(session, household, since):
-        return allocate(session, household, on=since, made_on=max(since, today))
+        return allocate(session, household, on=since, made_on=max(since, today), book=book)
     undone = _live(session, household, after=since)
     before = {_share(a, start) for a, start in undone if start is not None}
     days = {since} | {a.allocated_on for a, _ in undone} | _payment_days(session, household, since)
