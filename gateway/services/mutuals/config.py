@@ -28,14 +28,20 @@ Child = TypeVar("Child")
 Key = TypeVar("Key", bound=Hashable)
 
 
-def load_mutual(session: Session, text_or_path: str | Path) -> Mutual:
+def load_mutual(
+    session: Session, text_or_path: str | Path, *, allow_sandbox: bool = True
+) -> Mutual:
     """Validate the whole file, then create or update the mutual in place (idempotent).
 
-    A `Path`, or a string without `[`, is a file to read; any other string is TOML text."""
+    A `Path`, or a string without `[`, is a file to read; any other string is TOML text.
+    `allow_sandbox=False` (production without its opt-in) refuses the sandbox payment provider,
+    which credits payments no provider collected (issue 15)."""
     problems = Problems()
     config = read_table(_parse(text_or_path), ROOT, "", problems, collapse=False)
     if config is not None:
         check_file(config, problems)
+        if not allow_sandbox:
+            _refuse_sandbox(config["mutual"], problems)
     problems.raise_if_any()
     assert config is not None
     existing = session.scalars(
@@ -45,6 +51,15 @@ def load_mutual(session: Session, text_or_path: str | Path) -> Mutual:
     _resolve_campaigns(config, existing, problems)
     problems.raise_if_any()
     return _apply(session, config, existing)
+
+
+def _refuse_sandbox(mutual: dict[str, Any] | None, problems: Problems) -> None:
+    if mutual is not None and mutual["payment_provider"] == "sandbox":
+        problems.add(
+            "mutual.payment_provider",
+            "is sandbox (the default), refused in production: no money moves "
+            "(choose cinetpay or mtnmomo, or set GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION)",
+        )
 
 
 def _parse(text_or_path: str | Path) -> dict[str, Any]:
