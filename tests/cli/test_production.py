@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -24,7 +25,7 @@ from tests.support.factories import make_mutual
 DEMO_TOML = Path("gateway/demo/demo.toml")
 
 
-def production(env: dict[str, str], **changes: object) -> Settings:
+def production(env: dict[str, str], **changes: Any) -> Settings:
     """The test's settings seen as production (the embedded test database stays usable)."""
     return dataclasses.replace(Settings.from_env(env), env="production", **changes)
 
