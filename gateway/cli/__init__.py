@@ -17,7 +17,8 @@ SCHEMA_MAKERS = ("db", "run")
 def main(ctx: click.Context) -> None:
     """USSD/SMS member-service gateway for community health mutuals."""
     ctx.obj = ctx.with_resource(CliContext())
-    ctx.obj.check_schema = ctx.invoked_subcommand not in SCHEMA_MAKERS
+    # No sub-command (a caller wiring the context itself): nothing to check against.
+    ctx.obj.check_schema = ctx.invoked_subcommand not in (None, *SCHEMA_MAKERS)
 
 
 def _register() -> None:
