@@ -12,6 +12,7 @@ from types import TracebackType
 import click
 import redis
 from sqlalchemy import Engine, make_url
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from gateway import migrate
@@ -81,7 +82,11 @@ def require_schema(runtime: Runtime) -> None:
                 "(or set DATABASE_URL or GATEWAY_VAR_DIR)"
             )
         shown = str(path)
-    current = migrate.current_revision(runtime.engine)
+    try:
+        current = migrate.current_revision(runtime.engine)
+    except DatabaseError as exc:  # unreachable, refused, not a database file
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise click.ClickException(f"the database at {shown} cannot be used: {reason}") from exc
     if current is None:
         raise click.ClickException(
             f"the database at {shown} is not set up: run `gateway db upgrade`"

@@ -160,3 +160,14 @@ def test_db_commands_and_help_need_no_schema(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["ledger", "check", "--help"], env=env).exit_code == 0
     result = CliRunner().invoke(main, ["db", "current"], env=env)
     assert result.exit_code == 0 and result.output.strip() == "base"
+
+
+@pytest.mark.parametrize("kind", ["not a database file", "a server that refuses"])
+def test_a_database_that_cannot_be_used_is_one_line(tmp_path: Path, kind: str) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not SQLite at all" * 100)
+    url = f"sqlite:///{garbage}" if kind.startswith("not") else "postgresql://u@127.0.0.1:1/x"
+    result = CliRunner().invoke(main, ["ledger", "check"], env={"DATABASE_URL": url})
+    assert result.exit_code == 1
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("Error: the database at ") and " cannot be used: " in line
