@@ -30,3 +30,19 @@ loglevel = "info"
 proc_name = "gateway-web"
 # gunicorn >= 27 opens a control socket under $HOME; the systemd unit has ProtectHome.
 control_socket_disable = True
+
+
+def on_starting(server: object) -> None:
+    """Production refuses to serve a mutual paid by the sandbox provider (gateway.safety): the
+    master checks once, before any worker forks, and stops with the reason."""
+    from gateway.runtime import Runtime
+    from gateway.safety import check_start
+    from gateway.settings import Settings, SettingsError
+
+    runtime = Runtime(Settings.from_env())
+    try:
+        check_start(runtime)
+    except SettingsError as exc:
+        raise SystemExit(str(exc)) from None
+    finally:
+        runtime.close()

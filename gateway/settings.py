@@ -11,6 +11,16 @@ DEV_SANDBOX_SECRET = "dev-sandbox-secret"
 DEV_SECRET_KEY = "dev-insecure-secret-key"
 SMS_PROVIDERS = ("sandbox", "africastalking")
 SANDBOX_AUTO = ("approve", "reject", "off")
+# The one value of GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION that lets production run the sandbox
+# payment provider (a mutual's payment_provider, an automatic decision): it says what it costs.
+SANDBOX_OPT_IN = "I-understand-no-money-moves"
+MIN_SECRET_LENGTH = 32
+# Secrets published in the code, README, deploy/ and test examples: never valid in production.
+KNOWN_DEV_SECRETS = frozenset(
+    {DEV_SECRET_KEY, DEV_SANDBOX_SECRET, "CHANGE-ME", "change-me", "changeme", "secret", "token"}
+)
+# The settings an operator chooses (not issued by a provider): each must be long and unpublished.
+OPERATOR_SECRETS = ("GATEWAY_SECRET_KEY", "GATEWAY_USSD_TOKEN", "GATEWAY_SANDBOX_SECRET")
 
 
 class SettingsError(ValueError):
@@ -36,6 +46,7 @@ class Settings:
     at_sender_id: str = ""
     sandbox_secret: str = DEV_SANDBOX_SECRET
     sandbox_auto: str = "approve"
+    allow_sandbox_in_production: bool = False  # GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION opt-in
     screen_limit: int = 160
     cinetpay_api_key: str = ""
     cinetpay_secret_key: str = ""
@@ -89,7 +100,9 @@ class Settings:
         sms_provider = get("GATEWAY_SMS_PROVIDER", "sandbox").strip() or "sandbox"
         if sms_provider not in SMS_PROVIDERS:
             problems.append(f"GATEWAY_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}")
-        sandbox_auto = get("GATEWAY_SANDBOX_AUTO", "approve").strip() or "approve"
+        # Production decides no payment by itself unless told to (and opted in, see below).
+        auto_default = "off" if mode == "production" else "approve"
+        sandbox_auto = get("GATEWAY_SANDBOX_AUTO", auto_default).strip() or auto_default
         if sandbox_auto not in SANDBOX_AUTO:
             problems.append(f"GATEWAY_SANDBOX_AUTO must be one of {', '.join(SANDBOX_AUTO)}")
         screen_limit = _int(get("GATEWAY_SCREEN_LIMIT", "160"), "GATEWAY_SCREEN_LIMIT", problems)
@@ -111,6 +124,9 @@ class Settings:
             at_sender_id=get("AT_SENDER_ID", ""),
             sandbox_secret=get("GATEWAY_SANDBOX_SECRET", "") or DEV_SANDBOX_SECRET,
             sandbox_auto=sandbox_auto,
+            allow_sandbox_in_production=(
+                get("GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION", "").strip() == SANDBOX_OPT_IN
+            ),
             screen_limit=screen_limit or 160,
             cinetpay_api_key=get("CINETPAY_API_KEY", ""),
             cinetpay_secret_key=get("CINETPAY_SECRET_KEY", ""),
@@ -185,4 +201,36 @@ def _production_problems(s: Settings, env: Mapping[str, str]) -> list[str]:
         problems.append("AT_USERNAME and AT_API_KEY are required for the africastalking provider")
     if not env.get("GATEWAY_SANDBOX_SECRET"):
         problems.append("GATEWAY_SANDBOX_SECRET must be set in production (no development default)")
+    problems.extend(_secret_problems(env))
+    if s.sandbox_auto != "off" and not s.allow_sandbox_in_production:
+        problems.append(
+            f"GATEWAY_SANDBOX_AUTO={s.sandbox_auto} is refused in production: the sandbox would "
+            "credit payments no provider collected (set it to off, or opt in with "
+            f"GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION={SANDBOX_OPT_IN})"
+        )
+    opt_in = env.get("GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION", "").strip()
+    if opt_in and opt_in != SANDBOX_OPT_IN:
+        problems.append(f"GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION must be {SANDBOX_OPT_IN} or unset")
     return problems
+
+
+def _secret_problems(env: Mapping[str, str]) -> list[str]:
+    """Each secret the operator chooses is neither published nor short (issue 15)."""
+    problems = []
+    for name in OPERATOR_SECRETS:
+        value = env.get(name, "")
+        if not value:
+            continue  # reported as missing above
+        if value.strip() in KNOWN_DEV_SECRETS:
+            problems.append(f"{name} is a published development value: generate one")
+        elif len(value) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"{name} is {len(value)} characters long: production needs at least "
+                f"{MIN_SECRET_LENGTH} (`openssl rand -hex 32`)"
+            )
+    return problems
+
+
+def sandbox_allowed(settings: Settings) -> bool:
+    """Whether the sandbox payment provider may serve a mutual under these settings."""
+    return not settings.production or settings.allow_sandbox_in_production

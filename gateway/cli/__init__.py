@@ -8,12 +8,17 @@ import click
 
 from gateway.cli.context import CliContext
 
+# The commands that create or move the schema themselves (`run` migrates before it serves).
+SCHEMA_MAKERS = ("db", "run")
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """USSD/SMS member-service gateway for community health mutuals."""
     ctx.obj = ctx.with_resource(CliContext())
+    # No sub-command (a caller wiring the context itself): nothing to check against.
+    ctx.obj.check_schema = ctx.invoked_subcommand not in (None, *SCHEMA_MAKERS)
 
 
 def _register() -> None:

@@ -23,6 +23,7 @@ from gateway.services.agents import add_agent
 from gateway.services.members import ImportErrors, ImportReport, import_members
 from gateway.services.mutuals import ConfigError, load_mutual
 from gateway.services.payments import import_payments
+from gateway.settings import sandbox_allowed
 
 pass_ctx = click.make_pass_decorator(CliContext)
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -42,7 +43,7 @@ def mutual_group() -> None:
 def mutual_load(ctx: CliContext, path: Path, as_json: bool) -> None:
     """Create or update a mutual from FILE.toml (idempotent)."""
     with ctx.session() as session, _reported():
-        mutual = load_mutual(session, path)
+        mutual = load_mutual(session, path, allow_sandbox=sandbox_allowed(ctx.settings))
         summary = {
             "code": mutual.code,
             "products": [p.code for p in mutual.products],
@@ -150,10 +151,18 @@ def agents_add(ctx: CliContext, /, code: str, as_json: bool, **fields: Any) -> N
 
 
 @click.command("demo")
+@click.option(
+    "--force", is_flag=True, help="Load it even in production (its agents' PINs are published)."
+)
 @JSON
 @pass_ctx
-def demo(ctx: CliContext, as_json: bool) -> None:
+def demo(ctx: CliContext, force: bool, as_json: bool) -> None:
     """Load the demo mutual, members, payments and agents (idempotent)."""
+    if ctx.settings.production and not force:
+        raise click.ClickException(
+            "GATEWAY_ENV=production: the demo creates agents with published PINs; "
+            "refused without --force"
+        )
     with ctx.session() as session, _reported():
         report = load_demo(session, ctx.clock.today())
     if as_json:

@@ -9,7 +9,6 @@ import sys
 import threading
 import time
 import urllib.request
-from pathlib import Path
 from types import FrameType
 
 import click
@@ -19,12 +18,15 @@ from gateway import migrate
 from gateway.cli.context import CliContext
 from gateway.demo import load_demo
 from gateway.models import Mutual
+from gateway.resources import project_path
+from gateway.safety import check_start
+from gateway.settings import SettingsError
 
 pass_ctx = click.make_pass_decorator(CliContext)
 DEFAULT_PORT = 8000
 STOP_TIMEOUT_S = 20.0
 READY_TIMEOUT_S = 30.0
-GUNICORN_CONFIG = Path("deploy/gunicorn.conf.py")
+GUNICORN_CONFIG = "deploy/gunicorn.conf.py"  # the checkout's, or the wheel's copy
 
 host_option = click.option("--host", default="127.0.0.1", show_default=True, help="address")
 port_option = click.option(
@@ -44,7 +46,9 @@ port_option = click.option(
 def web(ctx: CliContext, host: str, port: int) -> None:
     """Web process only: the development server, or gunicorn in production."""
     settings = ctx.settings
+    _check_start(ctx)
     if settings.production:
+        ctx.runtime.close()
         _exec_gunicorn(host, port)
     from werkzeug.serving import run_simple
 
@@ -63,8 +67,9 @@ def _interrupt(_signum: int, _frame: FrameType | None) -> None:
 def _exec_gunicorn(host: str, port: int) -> None:
     """Production serves through gunicorn; its config file is used when present."""
     argv = [sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}"]
-    if GUNICORN_CONFIG.is_file():
-        argv += ["--config", str(GUNICORN_CONFIG)]
+    config = project_path(GUNICORN_CONFIG)
+    if config.is_file():
+        argv += ["--config", str(config)]
     os.execv(sys.executable, [*argv, "gateway.app:create_app()"])
 
 
@@ -84,6 +89,7 @@ def worker_command(ctx: CliContext, queues: tuple[str, ...], burst: bool) -> Non
         chosen = check_queues(names)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    _check_start(ctx)
     run_worker(ctx.settings, chosen, burst=burst, clock=ctx.clock)
 
 
@@ -97,6 +103,7 @@ def run(ctx: CliContext, host: str, port: int) -> None:
     migrate.upgrade(settings.database_url)
     if not settings.production:
         _load_demo_if_empty(ctx)
+    _check_start(ctx)
     try:
         ctx.redis.ping()  # embedded mode: the server starts here and outlives the children
     except Exception as exc:
@@ -116,6 +123,14 @@ def run(ctx: CliContext, host: str, port: int) -> None:
     if failed:
         raise click.ClickException(f"{failed} exited unexpectedly; everything was stopped")
     click.echo("stopped")
+
+
+def _check_start(ctx: CliContext) -> None:
+    """Production refuses a mutual that would be paid by the sandbox (gateway.safety)."""
+    try:
+        check_start(ctx.runtime)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 def _load_demo_if_empty(ctx: CliContext) -> None:

@@ -4,14 +4,17 @@ provider message, daily help for unknown text, the D12 summary by SMS, and mutua
 from __future__ import annotations
 
 import datetime as dt
+import logging
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, InboundSms, Mutual, OutboxMessage
+from gateway.models import Alert, Household, InboundSms, Mutual, OutboxMessage
 from gateway.services.messaging import inbound
 from gateway.services.messaging.inbound import Inbound, handle_inbound, parse_keyword
+from gateway.services.mutuals import load_mutual
 from tests.support.factories import make_household, make_mutual
 
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
@@ -212,3 +215,28 @@ def test_apply_optout_is_idempotent_and_scoped_by_sender_id(db: Session) -> None
     assert not of_b.reminders_enabled
     assert inbound.apply_optout(db, OTHER, now=NOW) == 0
     assert db.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_a_help_reply_that_cannot_be_queued_is_logged_and_alerted(
+    db: Session, household: Household, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 15 (8): a help text over one segment was dropped without a word."""
+    household.mutual.contact = "Mutuelle de Koudougou: 70 00 00 09, lundi-vendredi 8h-17h"
+    with caplog.at_level(logging.ERROR, logger="gateway.services.messaging.inbound"):
+        handle_inbound(db, sms("AIDE"), now=NOW)
+        handle_inbound(db, sms("AIDE", sid="ATXid_2"), now=NOW)
+    assert outbox(db) == []
+    assert "sms reply help not queued" in caplog.text and PHONE not in caplog.text
+    (alert,) = db.scalars(select(Alert).where(Alert.kind == "sms_reply_unsent"))
+    assert alert.subject == "MUT:help" and alert.mutual_id == household.mutual_id
+    assert "over one segment" in alert.detail
+
+
+def test_the_demo_mutual_answers_aide(db: Session) -> None:
+    """The demo's own contact fits the help SMS in each of its languages (issue 15)."""
+    demo = load_mutual(db, Path("gateway/demo/demo.toml"))
+    make_household(db, demo, phone=PHONE, number="1001")
+    for sid, lang in (("ATXid_fr", "fr"), ("ATXid_en", "en")):
+        db.scalars(select(Household)).one().language = lang
+        handle_inbound(db, sms("AIDE", sid=sid), now=NOW)
+    assert [(m.template, m.language) for m in outbox(db)] == [("help", "fr"), ("help", "en")]

@@ -16,42 +16,12 @@ from sqlalchemy.orm import Session
 from gateway.cli import main
 from gateway.lib import gsm7
 from gateway.lib.catalogs import LANGUAGES, placeholders, sms_templates
-from gateway.menus.journeys.member_views import sample_standings
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
-from gateway.services.coverage import held_text, receipt_status, status_text
-from gateway.services.messaging import outbox
+from gateway.services.messaging import LONGEST, longest, outbox
 from tests.support.factories import make_household
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123456"
-# The longest realistic value of every placeholder (names cut as in D13, amounts up to
-# 9 999 999 FCFA, a receipt reference: MM- and 8 characters, or a 6-character cash code).
-LONGEST: dict[str, str] = {
-    "mutual": "Mutuelle Sante Koudougou",
-    "campaign": "Campagne 2027 Sud-Ouest",
-    "household": "KDG-NORD-0001234",
-    "amount": "9 999 999 FCFA",
-    "due": "9 999 999 FCFA",
-    "closes": "31/12/2027",
-    "opens": "31/12/2027",
-    "until": "31/12/2027",
-    "reference": "MM-ABCDEFGH",
-    "agent": "Aminata Ouedraogo Ki",
-    "contact": "+226 70 12 34 56",
-    "from": "31/12/2027",
-    "count": "99",
-}
-
-
-def longest(lang: str) -> dict[str, str]:
-    """LONGEST with the longest standing a member can be sent in LANG (every headline of D12
-    with the largest offer of D6b): `status` as SOLDE words it, `cover` as receipts do."""
-    found = sample_standings()
-    return {
-        **LONGEST,
-        "status": max((status_text(s, lang) for s in found), key=len),
-        "cover": max([held_text(lang), *(receipt_status(s, lang) for s in found)], key=len),
-    }
 
 
 def queue(db: Session, mutual: Mutual, **kw: Any) -> OutboxMessage:

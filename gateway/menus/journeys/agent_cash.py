@@ -16,7 +16,6 @@ from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.render import full_name, short_name
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
 from gateway.menus.journeys import samples
-from gateway.menus.journeys.member_views import sample_standings
 from gateway.menus.journeys.memory import AgentMemory, CashMemory, Memory
 from gateway.menus.journeys.verify import AMBIGUOUS
 from gateway.models import Agent, Beneficiary, Household
@@ -37,6 +36,7 @@ from gateway.services.coverage import (
     find_number,
     headline_text,
     offer_text,
+    sample_standings,
     standing_of,
 )
 

@@ -14,7 +14,7 @@ import re
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, View
 from gateway.menus.journeys import samples
-from gateway.menus.journeys.member_views import household_of, sample_standings
+from gateway.menus.journeys.member_views import household_of
 from gateway.menus.journeys.memory import PayMemory
 from gateway.queueing import defer
 from gateway.services.coverage import (
@@ -22,6 +22,7 @@ from gateway.services.coverage import (
     headline_text,
     offer_text,
     period_label,
+    sample_standings,
     standing_of,
 )
 from gateway.services.payments import (

@@ -15,16 +15,11 @@ from gateway.menus.journeys.status import MemberLine, coverage_view
 from gateway.models import Household, Payment
 from gateway.services import ledger
 from gateway.services.coverage import (
-    Headline,
-    HouseholdStatus,
-    Offer,
-    OfferKind,
-    Period,
-    Standing,
     Status,
     headline_text,
     load_book,
     offer_text,
+    sample_standings,
     standing_of,
 )
 
@@ -52,21 +47,6 @@ def coverage(ctx: Ctx[MemberMemory]) -> View:
     ]
     lang = ctx.t.lang
     return coverage_view(ctx.t, headline_text(found, lang), offer_text(found.offer, lang), members)
-
-
-def sample_standings() -> list[Standing]:
-    """Every headline with the longest dates and the longest offer (a two-year period, the
-    largest amount, the registration fee included where it can be: a household never paid),
-    renewals partly paid: what the validators fill screens and SMS with."""
-    day = samples.LONG_DATE
-    period = Period(dt.date(day.year, 2, 1), dt.date(day.year + 1, 1, 31))
-    empty = HouseholdStatus(samples.LONG_HOUSEHOLD, False, 0, 0, None, None)
-    found = []
-    for headline in Headline:
-        kind = OfferKind.DUE if headline == Headline.NOT_PAID else OfferKind.RENEWAL
-        big = Offer(kind, samples.BIG_AMOUNT, period, registration=headline == Headline.NOT_PAID)
-        found.append(Standing(headline, day, day, big, empty, credit=1))
-    return found
 
 
 def coverage_samples(t: Translator) -> list[View]:

@@ -4,14 +4,14 @@ functions for real data and for these samples, so what is checked is what is sen
 
 from __future__ import annotations
 
-import datetime as dt
+# Shared with the SMS template checks (gateway.services.messaging.fit): one source.
+from gateway.services.coverage import BIG_AMOUNT as BIG_AMOUNT
+from gateway.services.coverage import LONG_DATE as LONG_DATE
+from gateway.services.coverage import LONG_HOUSEHOLD as LONG_HOUSEHOLD
 
 LONG_NAME = "Aminata-Fatoumata Ouedraogo-Kabore Zongo"  # 40 characters, the NAME_MAX
 LONG_FAMILY = "Ouedraogo-Kabore-Zong"
-BIG_AMOUNT = 9_999_999  # FCFA
-LONG_DATE = dt.date(2026, 12, 31)
 LONG_NUMBER = "202612345678"  # what a member types: digits of a card number
-LONG_HOUSEHOLD = "H-2026-123456"
 LONG_MUTUAL = "Mutuelle de sante de Koudougou-Reo-Sabou"  # 40 characters
 LONG_CONTACT = (
     "Mutuelle de Koudougou: 70 00 00 09 ou 76 00 00 09, lundi-vendredi 8h-17h, samedi 8h-12h"

@@ -17,6 +17,8 @@
 - standing: What a member is told (D6b, D11, D12): the household's standing and the amount
   offered.
 - wording: The words of a standing (D6b, D11, D12) in a language: one source for every surface.
+- samples: The longest standings a member can be told (D6b, D11, D12), for the screen and SMS
+  checks.
 - shares: What a household pays and what its funder owes (D3), and levies on earned contributions
   (D4).
 """
@@ -69,6 +71,12 @@ from gateway.services.coverage.periods import (
     period_starting_on_or_after,
 )
 from gateway.services.coverage.query import coverage
+from gateway.services.coverage.samples import (
+    BIG_AMOUNT,
+    LONG_DATE,
+    LONG_HOUSEHOLD,
+    sample_standings,
+)
 from gateway.services.coverage.shares import (
     Shares,
     shares_for,
@@ -93,7 +101,10 @@ from gateway.services.coverage.wording import (
 )
 
 __all__ = [
+    "BIG_AMOUNT",
     "KINDS",
+    "LONG_DATE",
+    "LONG_HOUSEHOLD",
     "AmbiguousNumber",
     "Headline",
     "HouseholdBook",
@@ -136,6 +147,7 @@ __all__ = [
     "remains",
     "renewal_amount",
     "reverse_allocations",
+    "sample_standings",
     "settle",
     "shares_for",
     "standing",

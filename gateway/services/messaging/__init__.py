@@ -2,6 +2,8 @@
 
 - batches: Batch sending (messaging.md, "Throughput") and campaign pauses, on top of the per-
   message
+- fit: Does every SMS template fit one segment, with the opt-out reserve, once a mutual's own
+  values are in it (issue 15)?
 - inbound: Incoming SMS and opt-out notifications (messaging.md, D18): keywords, consent,
   replies.
 - outbox: Queueing SMS (messaging.md): render a catalog template, check it fits one segment, and
@@ -19,6 +21,12 @@ from gateway.services.messaging.batches import (
     find_campaign,
     pending_batches,
     resume_campaign,
+)
+from gateway.services.messaging.fit import (
+    LONGEST,
+    Overflow,
+    longest,
+    overflows,
 )
 from gateway.services.messaging.inbound import (
     Inbound,
@@ -50,10 +58,12 @@ from gateway.services.messaging.window import (
 
 __all__ = [
     "DELIVERY_STATUSES",
+    "LONGEST",
     "TEMPLATE_KEYS",
     "Answer",
     "Inbound",
     "Outcome",
+    "Overflow",
     "SendResult",
     "SmsProvider",
     "apply_answers",
@@ -63,7 +73,9 @@ __all__ = [
     "find_campaign",
     "handle_inbound",
     "in_window",
+    "longest",
     "outbox_row",
+    "overflows",
     "pending_batches",
     "pending_ids",
     "queue_new_sms",

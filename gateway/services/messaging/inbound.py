@@ -31,10 +31,12 @@ from gateway.clock import local_date
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.lib.phones import mask_msisdn
 from gateway.models import Household, HouseholdPhone, InboundSms, Mutual, OutboxMessage
+from gateway.services.alerts import raise_alert
 from gateway.services.coverage import standing_of, status_text
 from gateway.services.messaging.outbox import queue_sms
 
 log = logging.getLogger(__name__)
+ALERT_DETAIL = 500  # characters of the reason kept in the alert
 
 STOP, START, HELP, STATUS = "STOP", "START", "HELP", "STATUS"
 # First word, accents dropped, upper-cased -> the keyword it means.
@@ -248,10 +250,26 @@ def _reply(
             reason=REPLY_REASON,
             dedupe_key=key,
         )
-    except ValueError:
-        log.exception("sms reply %s not queued phone=%s", template, mask_msisdn(phone))
+    except ValueError as exc:
+        _reply_lost(session, mutual, template, phone, str(exc), now)
         return []
     return [message]
+
+
+def _reply_lost(
+    session: Session, mutual: Mutual, template: str, phone: str, reason: str, now: dt.datetime
+) -> None:
+    """A member asked and gets nothing: logged and alerted (once per mutual and template),
+    never dropped in silence (issue 15); `gateway mutual load` refuses such a template."""
+    log.error("sms reply %s not queued phone=%s: %s", template, mask_msisdn(phone), reason)
+    raise_alert(
+        session,
+        kind="sms_reply_unsent",
+        subject=f"{mutual.code}:{template}",
+        detail=f"the {template!r} reply to members cannot be queued: {reason}"[:ALERT_DETAIL],
+        now=now,
+        mutual_id=mutual.id,
+    )
 
 
 def _first_per_mutual(households: Sequence[Household]) -> list[Household]:

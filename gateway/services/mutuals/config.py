@@ -18,7 +18,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Campaign, Funder, Levy, Mutual, Product, ReminderRule, Section, Subsidy
+from gateway.models.mutual import SMS_NAME_MAX
 from gateway.services.coverage import period_holding, period_starting_on_or_after
+from gateway.services.messaging import overflows
 from gateway.services.mutuals.checks import ConfigError, Problems, read_table
 from gateway.services.mutuals.schema import MUTUAL, ROOT, check_file, default_template
 
@@ -28,14 +30,21 @@ Child = TypeVar("Child")
 Key = TypeVar("Key", bound=Hashable)
 
 
-def load_mutual(session: Session, text_or_path: str | Path) -> Mutual:
+def load_mutual(
+    session: Session, text_or_path: str | Path, *, allow_sandbox: bool = True
+) -> Mutual:
     """Validate the whole file, then create or update the mutual in place (idempotent).
 
-    A `Path`, or a string without `[`, is a file to read; any other string is TOML text."""
+    A `Path`, or a string without `[`, is a file to read; any other string is TOML text.
+    `allow_sandbox=False` (production without its opt-in) refuses the sandbox payment provider,
+    which credits payments no provider collected (issue 15)."""
     problems = Problems()
     config = read_table(_parse(text_or_path), ROOT, "", problems, collapse=False)
     if config is not None:
         check_file(config, problems)
+        _check_templates(config, problems)
+        if not allow_sandbox:
+            _refuse_sandbox(config["mutual"], problems)
     problems.raise_if_any()
     assert config is not None
     existing = session.scalars(
@@ -45,6 +54,35 @@ def load_mutual(session: Session, text_or_path: str | Path) -> Mutual:
     _resolve_campaigns(config, existing, problems)
     problems.raise_if_any()
     return _apply(session, config, existing)
+
+
+def _check_templates(config: dict[str, Any], problems: Problems) -> None:
+    """Every SMS template, in each of the mutual's languages, fits one segment with the
+    mutual's own name, contact and campaign names (issue 15: a help SMS that does not fit is
+    never sent)."""
+    mutual = config["mutual"]
+    if mutual is None:
+        return
+    values = {
+        "mutual": (mutual["short_name"] or mutual["code"])[:SMS_NAME_MAX],
+        "contact": mutual["contact"] or "-",
+    }
+    keys = {"mutual": "mutual.short_name", "contact": "mutual.contact"}
+    named = [(i, c["name"]) for i, c in enumerate(config["campaigns"] or []) if c is not None]
+    if named:
+        i, values["campaign"] = max(named, key=lambda found: len(found[1]))
+        keys["campaign"] = f"campaigns[{i}].name"
+    for overflow in overflows(mutual["languages"], values, ["contact", "campaign", "mutual"]):
+        problems.add(keys[overflow.placeholder], overflow.reason())
+
+
+def _refuse_sandbox(mutual: dict[str, Any] | None, problems: Problems) -> None:
+    if mutual is not None and mutual["payment_provider"] == "sandbox":
+        problems.add(
+            "mutual.payment_provider",
+            "is sandbox (the default), refused in production: no money moves "
+            "(choose cinetpay or mtnmomo, or set GATEWAY_ALLOW_SANDBOX_IN_PRODUCTION)",
+        )
 
 
 def _parse(text_or_path: str | Path) -> dict[str, Any]:
