@@ -15,6 +15,7 @@ from contextvars import ContextVar, Token
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.handlers import EXTENSION, close_request_session
 from gateway.runtime import Runtime
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
+    _trust_proxies(app, settings.trusted_proxies)
     app.extensions[EXTENSION] = Runtime(settings)
     app.before_request(_begin_request)
     app.after_request(_end_request)
@@ -43,6 +45,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     _register_blueprints(app)
     return app
+
+
+def _trust_proxies(app: Flask, proxies: int) -> None:
+    """The client address (the callbacks' IP allowlist reads it) and scheme as the trusted
+    proxies saw them: X-Forwarded-For/-Proto are read only `proxies` hops deep, from the
+    right, so an address a client writes into the header itself is never believed. With 0
+    (no proxy) the socket peer is the client and the headers are ignored."""
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 def _register_blueprints(app: Flask) -> None:
