@@ -18,6 +18,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.handlers import EXTENSION, close_request_session
+from gateway.lib.redact import RedactingFormatter
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 
@@ -113,7 +114,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.set_name("gateway")
     handler.addFilter(CorrelationFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no callback token in any line
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)
