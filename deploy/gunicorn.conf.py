@@ -25,6 +25,9 @@ limit_request_fields = 50
 limit_request_field_size = 8190
 forwarded_allow_ips = "127.0.0.1"
 accesslog = "-"
+# Callback URLs carry ?token=... (interfaces.md, HTTP): log the path without its query string
+# (%(U)s, not the request line %(r)s nor the query %(q)s) and no Referer, which may repeat it.
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)s "%(a)s"'
 errorlog = "-"
 loglevel = "info"
 proc_name = "gateway-web"

@@ -15,8 +15,10 @@ from contextvars import ContextVar, Token
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.handlers import EXTENSION, close_request_session
+from gateway.lib.redact import RedactingFormatter
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
+    _trust_proxies(app, settings.trusted_proxies)
     app.extensions[EXTENSION] = Runtime(settings)
     app.before_request(_begin_request)
     app.after_request(_end_request)
@@ -43,6 +46,17 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_error_handler(HTTPException, _http_error)
     _register_blueprints(app)
     return app
+
+
+def _trust_proxies(app: Flask, proxies: int) -> None:
+    """The client address (the callbacks' IP allowlist reads it) and scheme as the trusted
+    proxies saw them: X-Forwarded-For/-Proto are read only `proxies` hops deep, from the
+    right, so an address a client writes into the header itself is never believed. With 0
+    (no proxy) the socket peer is the client and the headers are ignored."""
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0
+        )
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -100,7 +114,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.set_name("gateway")
     handler.addFilter(CorrelationFilter())
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no callback token in any line
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > level:
         root.setLevel(level)

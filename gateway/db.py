@@ -21,9 +21,13 @@ def make_engine(database_url: str, connect_timeout_s: int | None = None, **kwarg
     """Build the engine; SQLite gets WAL, foreign keys and a busy timeout so that the
     web process, the worker and commands can share one embedded file. `connect_timeout_s`
     bounds a PostgreSQL connect (libpq's connect_timeout); a SQLite file has no connect to
-    wait for, its busy timeout bounds the wait for the write lock instead."""
+    wait for, its busy timeout bounds the wait for the write lock instead. Parameters are
+    hidden from errors and logs unless the caller passes hide_parameters=False."""
     url = make_url(database_url)
     connect_args: dict[str, Any] = kwargs.pop("connect_args", {})
+    # Statement parameters are phones, names and provider payloads: a database error (and the
+    # log line or traceback that carries it) shows the statement but never the values.
+    kwargs.setdefault("hide_parameters", True)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)

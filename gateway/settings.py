@@ -21,6 +21,7 @@ KNOWN_DEV_SECRETS = frozenset(
 )
 # The settings an operator chooses (not issued by a provider): each must be long and unpublished.
 OPERATOR_SECRETS = ("GATEWAY_SECRET_KEY", "GATEWAY_USSD_TOKEN", "GATEWAY_SANDBOX_SECRET")
+MAX_TRUSTED_PROXIES = 5
 
 
 class SettingsError(ValueError):
@@ -40,6 +41,9 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     ussd_token: str = ""
     allowed_ips: tuple[str, ...] = ()
+    # Reverse proxies in front of the app whose X-Forwarded-For is believed (deploy/nginx.conf:
+    # 1). 0: clients connect directly and X-Forwarded-For is ignored, so it cannot be spoofed.
+    trusted_proxies: int = 0
     sms_provider: str = "sandbox"
     at_username: str = ""
     at_api_key: str = ""
@@ -106,6 +110,7 @@ class Settings:
         if sandbox_auto not in SANDBOX_AUTO:
             problems.append(f"GATEWAY_SANDBOX_AUTO must be one of {', '.join(SANDBOX_AUTO)}")
         screen_limit = _int(get("GATEWAY_SCREEN_LIMIT", "160"), "GATEWAY_SCREEN_LIMIT", problems)
+        proxies = _trusted_proxies(get("GATEWAY_TRUSTED_PROXIES", ""), problems)
         if screen_limit is not None and not 60 <= screen_limit <= 182:
             problems.append("GATEWAY_SCREEN_LIMIT must be between 60 and 182 characters")
         settings = cls(
@@ -118,6 +123,7 @@ class Settings:
             allowed_ips=tuple(
                 ip.strip() for ip in get("GATEWAY_ALLOWED_IPS", "").split(",") if ip.strip()
             ),
+            trusted_proxies=proxies,
             sms_provider=sms_provider,
             at_username=get("AT_USERNAME", ""),
             at_api_key=get("AT_API_KEY", ""),
@@ -156,6 +162,15 @@ def _int(raw: str, name: str, problems: list[str]) -> int | None:
     except ValueError:
         problems.append(f"{name} must be a whole number, not {raw!r}")
         return None
+
+
+def _trusted_proxies(raw: str, problems: list[str]) -> int:
+    """How many reverse proxies' X-Forwarded-For to believe: 0 (default) to a few."""
+    value = _int(raw.strip() or "0", "GATEWAY_TRUSTED_PROXIES", problems)
+    if value is not None and not 0 <= value <= MAX_TRUSTED_PROXIES:
+        problems.append(f"GATEWAY_TRUSTED_PROXIES must be 0 to {MAX_TRUSTED_PROXIES}, not {value}")
+        return 0
+    return value or 0
 
 
 def _url(get: Callable[..., str], name: str, default: str, problems: list[str]) -> str:

@@ -166,3 +166,31 @@ def test_0012_totals_the_statements_imported_before_it(empty_url: str, engine_of
     with engine_of.connect() as conn:
         rows = [tuple(str(v) for v in row) for row in conn.execute(text(query))]
     assert rows == [("2026-11-24", "2", "1", "6000", "60"), ("2026-11-25", "1", "1", "5000", "50")]
+
+
+def test_0019_removes_callback_tokens_from_stored_rows(empty_url: str, engine_of: Engine) -> None:
+    """Issue 15, point 7: rows stored before 0019 lose the token, and only the token."""
+    migrate.upgrade(empty_url, "0018")
+    with engine_of.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO payment_callbacks (provider, method, query, body, received_at)"
+                " VALUES ('sandbox', 'POST', :q, '', '2026-11-24 09:00:00+00')"
+            ),
+            [{"q": "token=s3cret&x=1"}, {"q": "x=2"}, {"q": ""}],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sandbox_requests (reference, provider_txn_id, amount, currency,"
+                " msisdn, notify_url, status, requests, created_at, callbacks_sent) VALUES"
+                " ('r1', 'SBX-1', 100, 'XOF', '+22670000001', :url, 'PENDING', 1,"
+                " '2026-11-24 09:00:00+00', 0)"
+            ),
+            {"url": "https://gw.example.org/payments/sandbox/callback?token=s3cret"},
+        )
+    migrate.upgrade(empty_url, "0019")
+    with engine_of.connect() as conn:
+        queries = list(conn.scalars(text("SELECT query FROM payment_callbacks ORDER BY id")))
+        url = conn.scalar(text("SELECT notify_url FROM sandbox_requests"))
+    assert queries == ["x=1", "x=2", ""]
+    assert url == "https://gw.example.org/payments/sandbox/callback"

@@ -58,10 +58,10 @@ def _decide(ctx: CliContext, reference: str, approve: bool) -> None:
         status = provider.send(callback, reference)
     except (OSError, SandboxError) as exc:
         raise click.ClickException(
-            f"{reference} {word}, but the callback to {callback.url} failed ({exc}); "
+            f"{reference} {word}, but the callback to {callback.shown_url} failed ({exc}); "
             "the gateway's status polling will still see the decision"
         ) from None
-    click.echo(f"{reference} {word}; callback to {callback.url} answered HTTP {status}")
+    click.echo(f"{reference} {word}; callback to {callback.shown_url} answered HTTP {status}")
 
 
 @sandbox_group.command("approve")

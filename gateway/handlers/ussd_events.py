@@ -35,13 +35,13 @@ def africastalking_events() -> Response:
         new,
     )
     if new and end.phone:
-        _note_session_end(app.redis, end.phone, end.status)
+        _note_session_end(app.redis, end.phone, end.status, app.settings.secret_key)
     return Response("OK\n", mimetype="text/plain")
 
 
-def _note_session_end(client: redis.Redis[bytes], phone: str, status: str) -> None:
+def _note_session_end(client: redis.Redis[bytes], phone: str, status: str, secret: str) -> None:
     """Let the engine remember a dropped session (resume offer); Redis down costs only that."""
     try:
-        note_session_end(client, phone, status)
+        note_session_end(client, phone, status, secret)
     except redis.RedisError:
         log.warning("resume note lost (Redis unavailable) phone=%s", mask_phone(phone))

@@ -6,7 +6,13 @@
 - Anything else (deep dial on the first hop, divergent history): replay input by input from
   the session's first screen; actions already run for the same history are not run again.
 One lock per session serialises hops. The database session is the caller's: the engine
-flushes, never commits. Redis down raises SessionStoreUnavailable (the handler apologises)."""
+flushes, never commits. Redis down raises SessionStoreUnavailable (the handler apologises).
+
+A session belongs to the phone that opened it (its state keeps a keyed hash of that phone):
+a hop of another phone with the same sessionId is answered END `session_refused`, and the
+session is left as it was. An aggregator never reuses a live sessionId for another phone, so
+this is a forged or confused request; an END is a valid answer that closes it without running
+anything, where a fresh session would replay the first phone's inputs under another caller."""
 
 from __future__ import annotations
 
@@ -20,9 +26,10 @@ import redis
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
-from gateway.menus.engine.catalog import screen_budget
+from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, Translator, screen_budget
 from gateway.menus.engine.machine import RESUME, Machine
 from gateway.menus.engine.port import UssdReply, UssdRequest
+from gateway.menus.engine.render import clean
 from gateway.menus.engine.screens import Registry, StaleSession
 from gateway.menus.engine.store import (
     Frame,
@@ -34,7 +41,7 @@ from gateway.menus.engine.store import (
 )
 from gateway.menus.journeys import caller, registry
 from gateway.menus.journeys.memory import ResumeMemory, stored
-from gateway.settings import Settings
+from gateway.settings import DEV_SECRET_KEY, Settings
 
 __all__ = [
     "Engine",
@@ -46,6 +53,7 @@ __all__ = [
 ]
 
 INCOMPLETE = "Incomplete"
+REFUSED = "session_refused"  # screen (and catalog key) of another phone's hop
 
 
 class Engine:
@@ -58,7 +66,7 @@ class Engine:
         clock: Clock,
         menus: Registry | None = None,
     ) -> None:
-        self.store = SessionStore(client)
+        self.store = SessionStore(client, settings.secret_key)
         self.settings = settings
         self.clock = clock
         self.registry = menus or registry()
@@ -66,6 +74,11 @@ class Engine:
     def handle(self, db: Session, request: UssdRequest) -> UssdReply:
         key = self.store.key(request.provider, request.session_id)
         with self.store.hop(key, request.phone) as hop:
+            owner = self.store.phone_hash(request.phone)
+            if hop.state is not None and hop.state.owner != owner:
+                if hop.state.owner:
+                    return _refused()
+                hop.state = None  # state written before sessions were bound: start over
             digest = self._digest(request, request.text)
             known = _known(hop.state, digest)
             if known is not None:
@@ -101,14 +114,15 @@ class Engine:
         self, db: Session, request: UssdRequest, last: dict[str, Any] | None
     ) -> SessionState:
         origin = self._origin(db, request, last)
-        return SessionState(frame=copy.deepcopy(origin), origin=origin)
+        owner = self.store.phone_hash(request.phone)
+        return SessionState(frame=copy.deepcopy(origin), origin=origin, owner=owner)
 
     def forget(self, request: UssdRequest) -> None:
         """Drop a session whose hop could not be committed: its next hop replays afresh."""
         self.store.delete(self.store.key(request.provider, request.session_id))
 
     def mark_incomplete(self, phone: str) -> None:
-        note_session_end(self.store.client, phone, INCOMPLETE)
+        _note_end(self.store, phone, INCOMPLETE)
 
     # --- hops ----------------------------------------------------------------------------
 
@@ -173,10 +187,22 @@ def _known(state: SessionState | None, digest: str) -> UssdReply | None:
     return None
 
 
-def note_session_end(client: redis.Redis[bytes], phone: str, status: str) -> None:
+def _refused() -> UssdReply:
+    """Another phone's hop of a bound session: END, in the default language (the caller's own
+    language is not known without running the session)."""
+    return UssdReply(clean(Translator(DEFAULT_LANGUAGE)(REFUSED)), end=True, screen=REFUSED)
+
+
+def note_session_end(
+    client: redis.Redis[bytes], phone: str, status: str, secret: str = DEV_SECRET_KEY
+) -> None:
     """Called for the provider's end-of-session notification: an `Incomplete` session of a
-    member inside a flow becomes resumable for 10 minutes; any other ending forgets it."""
-    store = SessionStore(client)
+    member inside a flow becomes resumable for 10 minutes; any other ending forgets it.
+    `secret` is the app's secret key, which keys the phone's hash (see SessionStore)."""
+    _note_end(SessionStore(client, secret), phone, status)
+
+
+def _note_end(store: SessionStore, phone: str, status: str) -> None:
     if status != INCOMPLETE:
         store.forget_last(phone)
         return

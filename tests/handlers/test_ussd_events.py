@@ -39,7 +39,7 @@ def ended(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     """Calls of the engine's note_session_end, the real one replaced by a recorder."""
     calls: list[tuple[str, str]] = []
 
-    def note(_redis: object, phone: str, status: str) -> None:
+    def note(_redis: object, phone: str, status: str, _secret: str = "") -> None:
         calls.append((phone, status))
 
     monkeypatch.setattr(ussd_events, "note_session_end", note)
@@ -152,7 +152,7 @@ def test_ip_allowlist(make_app: AppFactory, db: Session) -> None:
 def test_redis_down_still_answers_200(
     make_app: AppFactory, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(_redis: object, _phone: str, _status: str) -> None:
+    def broken(_redis: object, _phone: str, _status: str, _secret: str = "") -> None:
         raise redis.ConnectionError("down")
 
     monkeypatch.setattr(ussd_events, "note_session_end", broken)

@@ -2,11 +2,16 @@
 refreshed on every write, one lock per session, and the last state per phone for resume.
 
 Inputs are never stored: the record keeps an HMAC of each `text` it answered (and its length),
-enough to recognise a repeated or extended hop without keeping a PIN in Redis."""
+enough to recognise a repeated or extended hop without keeping a PIN in Redis. Phones are never
+in a key or a record either: the per-phone key and the session's owner are keyed hashes
+(HMAC-SHA256 with the app's secret key), so a Redis dump or `MONITOR` shows no number."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -16,6 +21,9 @@ from typing import Any
 
 import redis
 
+from gateway.settings import DEV_SECRET_KEY
+
+log = logging.getLogger(__name__)
 SESSION_TTL_S = 600
 LOCK_TTL_MS = 5_000  # longer than any hop; a crashed holder frees the session after it
 LOCK_WAIT_S = 3.0  # a concurrent hop waits this long for the lock, then gives up
@@ -59,6 +67,7 @@ class SessionState:
     screen: str = ""
     answered: dict[str, list[Any]] = field(default_factory=dict)  # digest -> [text, end, screen]
     effects: dict[str, list[Any]] = field(default_factory=dict)  # action memo, see engine
+    owner: str = ""  # keyed hash of the phone that opened the session (SessionStore.phone_hash)
 
     def to_json(self) -> str:
         # vars() rather than asdict(): no deep copy of the frames (a hop's largest CPU cost)
@@ -69,6 +78,18 @@ class SessionState:
     def from_json(cls, raw: bytes | str) -> SessionState:
         data = json.loads(raw)
         return cls(**{**data, "frame": Frame(**data["frame"]), "origin": Frame(**data["origin"])})
+
+    @classmethod
+    def read(cls, raw: bytes | str | None) -> SessionState | None:
+        """The stored state, or None (a new session) when there is none or it cannot be read:
+        a record written by another version of the gateway starts over, it never crashes."""
+        if not raw:
+            return None
+        try:
+            return cls.from_json(raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("ussd session state unreadable, starting over: %s", type(exc).__name__)
+            return None
 
     def remember(self, digest: str, length: int, reply: list[Any]) -> None:
         self.text_digest, self.text_len = digest, length
@@ -82,23 +103,29 @@ class SessionState:
 class SessionStore:
     """All Redis access of the engine; every Redis error becomes SessionStoreUnavailable."""
 
-    def __init__(self, client: redis.Redis[bytes]) -> None:
+    def __init__(self, client: redis.Redis[bytes], secret: str = DEV_SECRET_KEY) -> None:
         self.client = client
+        self._secret = secret.encode()
 
     @staticmethod
     def key(provider: str, session_id: str) -> str:
         return f"ussd:{provider}:{session_id}"
 
-    @staticmethod
-    def last_key(phone: str) -> str:
-        return f"ussd:last:{phone}"
+    def phone_hash(self, phone: str) -> str:
+        """Keyed hash of a phone for keys and records: stable for one secret key, useless
+        without it (a plain hash of a phone number is reversed by enumerating numbers)."""
+        digest = hmac.new(self._secret, f"ussd-phone:{phone}".encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
+
+    def last_key(self, phone: str) -> str:
+        # Keys before the hash were `ussd:last:<phone>`: never read again, gone with their TTL.
+        return f"ussd:last:h:{self.phone_hash(phone)}"
 
     def delete(self, key: str) -> None:
         self._call(self.client.delete, key)
 
     def load_last(self, phone: str) -> dict[str, Any] | None:
-        raw = self._call(self.client.get, self.last_key(phone))
-        return json.loads(raw) if raw else None
+        return _record(self._call(self.client.get, self.last_key(phone)))
 
     def save_last(self, phone: str, record: dict[str, Any]) -> None:
         self._call(self.client.set, self.last_key(phone), json.dumps(record), ex=SESSION_TTL_S)
@@ -138,9 +165,8 @@ class SessionStore:
                 pipe.get(self.last_key(phone))
             got, raw, *last = self._call(pipe.execute)
             if got:
-                state = SessionState.from_json(raw) if raw else None
-                record = json.loads(last[0]) if last and last[0] else None
-                return HopStore(self, key, phone, state, record)
+                record = _record(last[0]) if last else None
+                return HopStore(self, key, phone, SessionState.read(raw), record)
             if time.monotonic() > deadline:
                 raise SessionBusy(key)
             time.sleep(LOCK_POLL_S)
@@ -150,6 +176,17 @@ class SessionStore:
             return fn(*args, **kwargs)
         except redis.RedisError as exc:
             raise SessionStoreUnavailable(str(exc)) from exc
+
+
+def _record(raw: bytes | None) -> dict[str, Any] | None:
+    """A phone's last-frame record, or None when absent or unreadable (start over)."""
+    if not raw:
+        return None
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 @dataclass

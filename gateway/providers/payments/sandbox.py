@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
+from gateway.lib.redact import with_token, without_token
 from gateway.models.payment_intent import SandboxRequest
 from gateway.providers.payments import Host
 from gateway.services.payments import (
@@ -62,6 +63,11 @@ class SignedCallback:
     @property
     def headers(self) -> dict[str, str]:
         return {"Content-Type": "application/json", SIGNATURE_HEADER: self.signature}
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as messages may show it: without the callback token."""
+        return without_token(self.url)
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -109,7 +115,7 @@ class SandboxProvider:
             amount=request.amount,
             currency=request.currency,
             msisdn=request.msisdn,
-            notify_url=request.notify_url,
+            notify_url=without_token(request.notify_url),  # added back when sent
             status="PENDING",
             requests=1,
             created_at=self.clock.now(),
@@ -198,7 +204,8 @@ class SandboxProvider:
             "msisdn": row.msisdn,
         }
         body = json.dumps(payload, separators=(",", ":")).encode()
-        return SignedCallback(row.notify_url, body, sign(self.settings.sandbox_secret, body))
+        url = with_token(row.notify_url, self.settings.ussd_token)
+        return SignedCallback(url, body, sign(self.settings.sandbox_secret, body))
 
     def send(self, callback: SignedCallback, reference: str) -> int:
         """POST the callback to its notify URL; returns the HTTP status (raises OSError when
@@ -217,7 +224,7 @@ class SandboxProvider:
 def post(callback: SignedCallback, timeout: float = SEND_TIMEOUT_S) -> int:
     """A real HTTP POST (urllib: no extra dependency); 4xx/5xx are answers, not errors."""
     if not callback.url.startswith(("http://", "https://")):
-        raise SandboxError(f"notify URL must be http(s), not {callback.url!r}")
+        raise SandboxError(f"notify URL must be http(s), not {callback.shown_url!r}")
     req = urllib.request.Request(
         callback.url, data=callback.body, headers=callback.headers, method="POST"
     )

@@ -107,9 +107,15 @@ def verify_pin(agent: Agent, pin: str) -> bool:
 
 def check_pin(session: Session, agent: Agent, pin: str, now: dt.datetime) -> PinResult:
     """D19: a locked agent is refused without checking the PIN; the third wrong try in a row
-    locks for 15 minutes; a right PIN clears the count. The caller commits either way."""
+    locks for 15 minutes; a right PIN clears the count. The caller commits either way.
+
+    The agent's row is locked and re-read first (SELECT ... FOR UPDATE on PostgreSQL; SQLite's
+    BEGIN IMMEDIATE already serialises writers), so concurrent hops for one agent check the
+    lock, compare the PIN and count the failure one after another: a burst of guesses gets
+    at most LOCK_AFTER comparisons, never a count overwritten by a stale copy."""
     if now.tzinfo is None:
         raise ValueError("check_pin needs a timezone-aware time")
+    _lock_row(session, agent)
     if not agent.active:
         return PinResult("inactive", 0)
     if agent.locked_until is not None:
@@ -128,6 +134,18 @@ def check_pin(session: Session, agent: Agent, pin: str, now: dt.datetime) -> Pin
     if agent.locked_until is not None:
         return PinResult("locked", 0, agent.locked_until)
     return PinResult("wrong", LOCK_AFTER - agent.failed_tries)
+
+
+def _lock_row(session: Session, agent: Agent) -> None:
+    """Take the agent's row lock until the caller commits, and refresh the loaded copy with
+    the committed count and lock (populate_existing overwrites what this session read)."""
+    query = (
+        select(Agent)
+        .where(Agent.id == agent.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    session.execute(query).one()
 
 
 def _scrypt(pin: str, salt: bytes, n: int, r: int, p: int) -> bytes:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gateway.lib.redact import TOKEN_PARAM
 from gateway.models import PaymentCallback, PaymentEvent, PaymentIntent
 from gateway.services.payments.lifecycle import MAX_RAW
 from gateway.services.payments.port import CallbackEvent, CallbackRequest
@@ -19,11 +20,12 @@ from gateway.services.payments.port import CallbackEvent, CallbackRequest
 def store_callback(
     session: Session, provider: str, request: CallbackRequest, now: dt.datetime
 ) -> PaymentCallback:
-    """The raw delivery, first of all, whatever it turns out to be."""
+    """The raw delivery, first of all, whatever it turns out to be; the query string is kept
+    without the callback token (checked already, and never stored)."""
     row = PaymentCallback(
         provider=provider[:32],
         method=request.method[:8],
-        query=urlencode(dict(request.args))[:MAX_RAW],
+        query=urlencode({k: v for k, v in request.args.items() if k != TOKEN_PARAM})[:MAX_RAW],
         body=request.body[:MAX_RAW].decode("utf-8", errors="replace"),
         received_at=now,
     )
