@@ -74,6 +74,7 @@ def _process(
 ) -> tuple[int, str]:
     """The adapter's verdict, kept on the stored delivery, and the answer to give."""
     try:
+        refuse_nul(raw)
         event = adapter.parse_callback(raw)
         event = check_event(event) if event is not None else None
     except ForgedCallback as exc:
@@ -101,6 +102,19 @@ def _process(
         outcome,
     )
     return 200, f"OK {outcome}\n"
+
+
+# NUL as it may arrive: raw, url-encoded in a form, escaped in JSON.
+_NUL_SPELLINGS = (b"\x00", b"%00", b"\\u0000")
+
+
+def refuse_nul(raw: CallbackRequest) -> None:
+    """A delivery holding a NUL byte anywhere is refused (400) before any adapter reads it,
+    signed or not: no provider sends one and PostgreSQL cannot store it (issue 15)."""
+    body = raw.body.lower()
+    values = [*raw.args.values(), *raw.form.values()]
+    if any(nul in body for nul in _NUL_SPELLINGS) or any("\x00" in v for v in values):
+        raise CallbackRejected("the callback contains a NUL byte")
 
 
 def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:
