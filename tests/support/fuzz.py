@@ -94,6 +94,7 @@ PLAUSIBLE = (
 )
 EXOTIC = ("é", "٣", "👍", "\u202e", "\u0301", "\ufeff", "\ud7ff", "𝕏", "ß", "İ", "\u2028")
 CONTROLS = "\x00\x01\x07\x08\x0b\x1b\x7f\x85\x9f\r\n\t"
+PROGRESS_EVERY = 10_000
 LONG = (4, 17, 33, 65, 101, 129, 201, 257, 2001, 5000)
 
 
@@ -271,8 +272,15 @@ class Generator:
         return options[self.rng.randrange(len(options))]
 
 
-def send(app: Flask, seed: int, count: int, token: str = "") -> Outcome:
-    """Send `count` requests of the seed's stream; every 5xx (or exception) is a failure."""
+def send(
+    app: Flask,
+    seed: int,
+    count: int,
+    token: str = "",
+    progress: Callable[[Outcome, float], None] | None = None,
+) -> Outcome:
+    """Send `count` requests of the seed's stream; every 5xx (or exception) is a failure.
+    `progress` is told every PROGRESS_EVERY requests (a long run's figures survive a stop)."""
     client = app.test_client()
     outcome = Outcome()
     started = time.perf_counter()
@@ -295,5 +303,7 @@ def send(app: Flask, seed: int, count: int, token: str = "") -> Outcome:
         if status >= 500 and len(outcome.failures) < 20:
             outcome.failures.append(f"seed={seed} #{index} {status}: {hostile.describe()}")
         outcome.requests += 1
+        if progress is not None and outcome.requests % PROGRESS_EVERY == 0:
+            progress(outcome, time.perf_counter() - started)
     outcome.seconds = time.perf_counter() - started
     return outcome
