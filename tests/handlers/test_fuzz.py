@@ -45,6 +45,7 @@ def _progress(chunk: int) -> Callable[[Outcome, float], None] | None:
         return None
 
     def write(outcome: Outcome, seconds: float) -> None:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
         with open(path, "a", encoding="utf-8") as out:
             fives = sum(n for status, n in outcome.statuses.items() if status >= 500)
             out.write(f"chunk {chunk}: {outcome.requests} requests {seconds:.1f} s 5xx={fives}\n")
