@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -62,6 +64,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The fuzz suite's figures (tests/handlers/test_fuzz.py), added up over xdist workers:
+    each chunk records its requests and seconds on its report."""
+    requests, seconds, statuses = 0, 0.0, Counter[str]()
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            props = dict(getattr(report, "user_properties", ()) or ())
+            if getattr(report, "when", "") == "call" and "fuzz_requests" in props:
+                requests += int(props["fuzz_requests"])
+                seconds += float(props["fuzz_seconds"])
+                statuses.update({str(k): int(v) for k, v in props["fuzz_statuses"].items()})
+    if requests:
+        rate = requests / seconds if seconds else 0.0
+        terminalreporter.write_line(
+            f"fuzz: {requests} hostile requests in {seconds:.1f} s of test time "
+            f"({rate:.0f}/s per worker); statuses {dict(sorted(statuses.items()))}"
+        )
 
 
 def create_database(url: str) -> None:

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import TypeVar, cast
 
 from flask import abort, current_app, g, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.providers.africastalking.form import MalformedForm
@@ -38,14 +38,25 @@ def request_session() -> Session:
 @contextmanager
 def committed(failure: str, *args: object) -> Iterator[Session]:
     """The request's session, committed when the block succeeds. A database failure is logged
-    (`failure` % `args`) and answered 503 "try again": the provider redelivers the callback."""
+    (`failure` % `args`) and answered 503 "try again": the provider redelivers the callback.
+    A *data* error (a value the columns refuse) is the request's fault, not the database's:
+    a 400, since redelivering the same data would fail the same way (issue 15)."""
     session = request_session()
     try:
         yield session
         session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
+        session.rollback()
         log.exception(failure, *args)
+        if refused_data(exc):
+            abort(400, "a field of the request cannot be stored")
         abort(503, "database unavailable, try again")
+
+
+def refused_data(exc: SQLAlchemyError) -> bool:
+    """True for an error caused by the values sent (too long, NUL byte, a constraint), as
+    opposed to a database that does not answer (OperationalError: a 503)."""
+    return isinstance(exc, DataError | IntegrityError)
 
 
 def close_request_session(_exc: BaseException | None = None) -> None:
@@ -69,7 +80,8 @@ def guard_callback() -> None:
 
 def callback_form() -> Mapping[str, str]:
     """The callback's url-encoded form. Werkzeug drops a body it cannot decode as UTF-8 (or one
-    that is not a form at all) without a word: say so, rather than name a missing field."""
+    that is not a form at all) without a word: say so, rather than name a missing field. A
+    form field repeated (`a=1&a=2`) is read once, the first value, as Werkzeug does."""
     if not request.form and request.content_length:
         abort(400, "the body is not a UTF-8 url-encoded form")
     return request.form

@@ -8,7 +8,9 @@ directly for a signed event, after a status query otherwise), so the provider ge
 fast; the sweeper re-enqueues events whose job was lost. The raw delivery, the verdict and the
 event are one transaction (one commit per callback); if anything after the raw delivery fails,
 the delivery is still stored on its own before the error is answered. Bad input is never a
-5xx; a database that does not answer is a 503 (the provider redelivers)."""
+5xx: every field of the adapter's event is checked against its column and for control
+characters (400 with the reason), and a data error of the database is a 400 too; only a
+database that does not answer is a 503 (the provider redelivers)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ import logging
 from flask import Blueprint, Response, abort, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.handlers import guard_callback, request_session, runtime
+from gateway.handlers import guard_callback, refused_data, request_session, runtime
 from gateway.models import PaymentCallback
 from gateway.providers.payments import ADAPTERS
+from gateway.providers.payments.common import check_event
 from gateway.queueing import defer
 from gateway.services import payments
 from gateway.services.payments import (
@@ -46,10 +49,12 @@ def callback(provider: str) -> Response:
         stored = payments.store_callback(session, provider, raw, now)
         status, text = _process(adapter, provider, raw, stored, now)
         session.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         session.rollback()
         log.exception("payment callback not stored provider=%s", provider)
         _keep_raw(provider, raw, now)
+        if refused_data(exc):  # the data's fault: redelivering it would fail the same way
+            abort(400, "a field of the callback cannot be stored")
         abort(503, "database unavailable, try again")
     except Exception:
         session.rollback()
@@ -69,7 +74,9 @@ def _process(
 ) -> tuple[int, str]:
     """The adapter's verdict, kept on the stored delivery, and the answer to give."""
     try:
+        refuse_nul(raw)
         event = adapter.parse_callback(raw)
+        event = check_event(event) if event is not None else None
     except ForgedCallback as exc:
         stored.outcome = "forged"
         log.warning("forged payment callback id=%s: %s", stored.id, exc)
@@ -95,6 +102,19 @@ def _process(
         outcome,
     )
     return 200, f"OK {outcome}\n"
+
+
+# NUL as it may arrive: raw, url-encoded in a form, escaped in JSON.
+_NUL_SPELLINGS = (b"\x00", b"%00", b"\\u0000")
+
+
+def refuse_nul(raw: CallbackRequest) -> None:
+    """A delivery holding a NUL byte anywhere is refused (400) before any adapter reads it,
+    signed or not: no provider sends one and PostgreSQL cannot store it (issue 15)."""
+    body = raw.body.lower()
+    values = [*raw.args.values(), *raw.form.values()]
+    if any(nul in body for nul in _NUL_SPELLINGS) or any("\x00" in v for v in values):
+        raise CallbackRejected("the callback contains a NUL byte")
 
 
 def _keep_raw(provider: str, raw: CallbackRequest, now: dt.datetime) -> None:

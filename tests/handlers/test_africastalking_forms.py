@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 import redis
 from sqlalchemy import func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, InboundSms, OutboxMessage, UssdHop, UssdSessionEvent
@@ -78,6 +78,11 @@ CASES = [
     (OPTOUT, {"phoneNumber": None}, "phoneNumber is required"),
     (OPTOUT, {"senderId": "x" * 33}, "senderId longer than 32 characters"),
     (OPTOUT, {"senderId": "MU\x00T"}, "senderId contains a NUL byte"),
+    # issue 15: other control characters too (tab and line breaks stay: an SMS holds them)
+    (EVENTS, {"errorMessage": "a\x1b[2Jb"}, "errorMessage contains a control character"),
+    (DELIVERY, {"failureReason": "Absent\x7f"}, "failureReason contains a control character"),
+    (INBOUND, {"text": "ARR\x08ET"}, "text contains a control character"),
+    (HOP, {"networkCode": "613\x8502"}, "networkCode contains a control character"),
 ]
 
 
@@ -154,3 +159,38 @@ def test_a_database_failure_is_503_try_again_and_nothing_is_stored(
     assert answer.status_code == 503
     assert "database unavailable, try again" in answer.get_data(as_text=True)
     assert snapshot(stored, redis_client) == before
+
+
+@pytest.mark.parametrize("url", [DELIVERY, INBOUND, OPTOUT, EVENTS])
+@pytest.mark.parametrize("error", [DataError, IntegrityError])
+def test_a_data_error_is_400_never_database_unavailable(
+    make_app: AppFactory,
+    stored: Session,
+    redis_client: redis.Redis[bytes],
+    url: str,
+    error: type[DataError] | type[IntegrityError],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """issue 15: a value the database refuses is the request's fault: a redelivery would fail
+    the same way, so it is a 400 (logged), not a 503 "database unavailable"."""
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise error("INSERT", {}, Exception("value too long for type character varying(16)"))
+
+    app = make_app()
+    before = snapshot(stored, redis_client)
+    monkeypatch.setattr(Session, "commit", refused)
+    answer = app.test_client().post(url, data=FORMS[url])
+    monkeypatch.undo()
+    assert answer.status_code == 400
+    assert "cannot be stored" in answer.get_data(as_text=True)
+    assert snapshot(stored, redis_client) == before
+
+
+def test_tab_and_line_breaks_in_an_sms_are_kept(
+    make_app: AppFactory, stored: Session, redis_client: redis.Redis[bytes]
+) -> None:
+    form = {**FORMS[INBOUND], "text": "merci\r\n\tbien"}
+    assert make_app().test_client().post(INBOUND, data=form).status_code == 200
+    stored.expire_all()
+    assert stored.scalars(select(InboundSms.text)).one() == "merci\r\n\tbien"

@@ -258,7 +258,7 @@ FORM = {"sessionId": "S1", "serviceCode": "*144*7#", "phoneNumber": PHONE, "text
         ({"phoneNumber": "12"}, "phoneNumber is not an international phone number"),
         ({"phoneNumber": "abc"}, "phoneNumber is not an international phone number"),
         ({"phoneNumber": ""}, "phoneNumber is required"),
-        ({"text": "1*\x07"}, "text must be printable input"),
+        ({"text": "1*\x07"}, "text contains a control character"),
         ({"text": "1" * 600}, "text longer than 500"),
         ({"serviceCode": "*" * 40}, "serviceCode longer than"),
     ],

@@ -6,6 +6,7 @@ Flask-free: the handler passes the form as a mapping."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
@@ -13,6 +14,9 @@ from gateway.lib.phones import InvalidPhone, normalize_msisdn
 # An aggregator's phone numbers are international; no country is assumed at the edge.
 NO_REGION = "ZZ"
 NUL = "\x00"
+# Control characters other than tab and line breaks (which an SMS may hold): no provider
+# sends one, and a terminal or log reading them back could be tricked (issue 15).
+_CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class MalformedForm(ValueError):
@@ -20,9 +24,10 @@ class MalformedForm(ValueError):
 
 
 class AtForm:
-    """Field access over a posted form. A value holding a NUL byte is refused wherever it is
-    read: no provider sends one, and PostgreSQL cannot store one (the provider would get a 503
-    and send it again for hours)."""
+    """Field access over a posted form. A value holding a NUL byte (or another control
+    character but tab and line breaks) is refused wherever it is read: no provider sends one,
+    and PostgreSQL cannot store NUL (the provider would get a 5xx and send it again for
+    hours)."""
 
     def __init__(self, fields: Mapping[str, str]) -> None:
         self._fields = fields
@@ -76,6 +81,8 @@ class AtForm:
         value = self._fields.get(name)
         if value is not None and NUL in value:
             raise MalformedForm(f"{name} contains a NUL byte")
+        if value is not None and _CONTROL.search(value):
+            raise MalformedForm(f"{name} contains a control character")
         return value
 
 

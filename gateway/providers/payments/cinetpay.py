@@ -24,9 +24,11 @@ import requests
 
 from gateway.providers.payments import Host
 from gateway.providers.payments.common import (
+    EVENT_LIMITS,
     HTTP_TIMEOUT_S,
     InvalidAmount,
     check_request_amount,
+    has_control,
     header,
     join_msisdn,
     json_object,
@@ -68,6 +70,7 @@ NOTIFY_FIELDS = (
     "cpm_error_message",
 )
 NOTIFY_REQUIRED = ("cpm_site_id", "cpm_trans_id", "cpm_amount", "cpm_currency")
+MAX_FIELD = 1000  # no notification field is near this; more is garbage
 SUCCESS_CODE = "00"
 CREATED_CODE = "201"
 # The checkout code table: the payer has not finished yet.
@@ -258,6 +261,7 @@ class CinetPay:
         empty = [name for name in NOTIFY_REQUIRED if not form[name].strip()]
         if empty:
             raise CallbackRejected(f"empty form fields: {', '.join(empty)}")
+        _check_fields(form)
         token = self._verified_token(request.headers, form)
         try:
             amount = parse_amount(form["cpm_amount"])
@@ -290,6 +294,19 @@ class CinetPay:
         if not hmac.compare_digest(token.encode(), notify_token(form, self.secret_key).encode()):
             raise ForgedCallback("x-token does not match the notification")
         return token
+
+
+def _check_fields(form: Mapping[str, str]) -> None:
+    """Every field bounded and free of control characters, before the token is even computed
+    (like the missing fields): the ids to their columns, the rest to MAX_FIELD (issue 15)."""
+    limits = {"cpm_trans_id": EVENT_LIMITS["reference"], "cpm_currency": EVENT_LIMITS["currency"]}
+    for name in NOTIFY_FIELDS:
+        value = form[name]
+        if has_control(value):
+            raise CallbackRejected(f"{name} contains a control character")
+        limit = limits.get(name, MAX_FIELD)
+        if len(value.strip()) > limit:
+            raise CallbackRejected(f"{name} longer than {limit} characters")
 
 
 def _notified_state(message: str) -> tuple[ProviderState, str | None]:

@@ -5,6 +5,7 @@ absurdly large figure are never rounded into something that could credit a membe
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -12,6 +13,9 @@ from typing import Any
 import phonenumbers
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
+
+from gateway.models.payment_intent import PaymentEvent
+from gateway.services.payments import CallbackEvent, CallbackRejected
 
 # Connect, read. A read timeout means the request left: its outcome is unknown.
 HTTP_TIMEOUT_S = (3.05, 15.0)
@@ -103,3 +107,45 @@ def not_sent(exc: requests.RequestException) -> bool:
         return True
     reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
     return isinstance(reason, NewConnectionError | ConnectTimeoutError)
+
+
+# --- every callback's fields, bounded before anything is recorded (issue 15) ----------------
+
+# The payment_events columns an event's fields land in: a longer value is refused (400), so
+# that a provider's garbage never reaches the database as a DataError (answered 5xx, and so
+# redelivered for hours).
+_EVENT_COLUMNS = PaymentEvent.__table__.c
+EVENT_LIMITS = {
+    name: int(getattr(_EVENT_COLUMNS[name].type, "length", 0) or 0)
+    for name in ("reference", "provider_txn_id", "currency", "msisdn")
+}
+MAX_REASON = 200  # payment_intents.reason
+# C0 and C1 control characters, DEL included: no provider field holds one, and PostgreSQL
+# cannot store NUL at all.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def has_control(value: str) -> bool:
+    """True when `value` holds a control character (NUL, ESC, DEL...)."""
+    return _CONTROL.search(value) is not None
+
+
+def check_event(event: CallbackEvent) -> CallbackEvent:
+    """The adapter's event with every text field checked against its column and for control
+    characters (CallbackRejected naming the field); an over-long reason, only informative,
+    is cut rather than refused."""
+    for name, limit in EVENT_LIMITS.items():
+        value = getattr(event, name)
+        if value is None:
+            continue
+        if has_control(value):
+            raise CallbackRejected(f"{name} contains a control character")
+        if len(value) > limit:
+            raise CallbackRejected(f"{name} longer than {limit} characters")
+    if has_control(event.event_key):
+        raise CallbackRejected("the event's identifiers contain a control character")
+    reason = event.reason
+    if reason is not None and (has_control(reason) or len(reason) > MAX_REASON):
+        reason = _CONTROL.sub(" ", reason)[:MAX_REASON]
+        event = dataclasses.replace(event, reason=reason)
+    return event

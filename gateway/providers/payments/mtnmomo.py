@@ -269,8 +269,8 @@ class MtnMomo:
 def _status_result(body: Mapping[str, Any]) -> StatusResult:
     """The documented requesttopay object; raises ValueError / InvalidAmount when unreadable."""
     status = body.get("status")
-    if status not in STATES:
-        raise ValueError(f"unknown status {status!r}")
+    if not isinstance(status, str) or status not in STATES:  # an object is not hashable
+        raise ValueError(f"unknown status {str(status)[:40]!r}")
     state = STATES[str(status)]
     amount = parse_amount(body.get("amount"))
     currency = body.get("currency")
@@ -284,7 +284,9 @@ def _status_result(body: Mapping[str, Any]) -> StatusResult:
         amount=amount,
         currency=currency,
         provider_txn_id=str(txn) if txn else None,
-        msisdn=f"+{party}" if isinstance(party, str) and party.isdigit() else None,
+        msisdn=f"+{party}"
+        if isinstance(party, str) and party.isascii() and party.isdigit()
+        else None,
         reason=_reason(body.get("reason")) if state is not ProviderState.SUCCEEDED else None,
         raw=dict(body),
     )

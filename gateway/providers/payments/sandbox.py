@@ -142,7 +142,9 @@ class SandboxProvider:
             return None  # a ping: nothing to do
         given = _header(request.headers, SIGNATURE_HEADER)
         expected = sign(self.settings.sandbox_secret, request.body)
-        if not given or not hmac.compare_digest(given.strip().lower(), expected):
+        # compare_digest refuses non-ASCII text (TypeError, a 500): compare the bytes.
+        given_bytes = given.strip().lower().encode("utf-8", errors="replace")
+        if not given or not hmac.compare_digest(given_bytes, expected.encode()):
             raise ForgedCallback(f"missing or wrong {SIGNATURE_HEADER}")
         data = _json_object(request.body)
         status = _text(data, "status", 10)

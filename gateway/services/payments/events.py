@@ -17,6 +17,12 @@ from gateway.services.payments.lifecycle import MAX_RAW
 from gateway.services.payments.port import CallbackEvent, CallbackRequest
 
 
+def storable(body: bytes) -> str:
+    """The raw body as text any backend stores: undecodable bytes and NUL (which PostgreSQL
+    refuses in text) become U+FFFD; the caller caps the length (MAX_RAW bytes) first."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
+
+
 def store_callback(
     session: Session, provider: str, request: CallbackRequest, now: dt.datetime
 ) -> PaymentCallback:
@@ -26,7 +32,7 @@ def store_callback(
         provider=provider[:32],
         method=request.method[:8],
         query=urlencode({k: v for k, v in request.args.items() if k != TOKEN_PARAM})[:MAX_RAW],
-        body=request.body[:MAX_RAW].decode("utf-8", errors="replace"),
+        body=storable(request.body[:MAX_RAW]),
         received_at=now,
     )
     session.add(row)
