@@ -14,7 +14,7 @@ from gateway.clock import Clock
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
-from worker.schedule import Scheduler
+from worker.schedule import MAINTENANCE_S, WORKER_TTL_S, Scheduler
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
@@ -44,7 +44,12 @@ def run_worker(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     connection = jobs.configure(settings, clock).rq_redis()
-    worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
+    worker = Worker(
+        [Queue(n, connection=connection) for n in names],
+        connection=connection,
+        maintenance_interval=MAINTENANCE_S,
+        worker_ttl=WORKER_TTL_S,
+    )
     stop = threading.Event()
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)

@@ -31,7 +31,7 @@ from gateway.services.payments import (
     payment_request,
     polled,
 )
-from worker import registry
+from worker import registry, schedule
 from worker.jobs import JobContext, context
 
 log = logging.getLogger(__name__)
@@ -200,10 +200,16 @@ def sweep_payments() -> int:
 
 
 def enqueue_once(connection: redis.Redis[bytes], name: str, *args: str, job_id: str) -> bool:
-    """Enqueue unless a job with this id is already waiting to run."""
+    """Enqueue unless a job with this id is already waiting to run. A scheduled job long
+    past its time is not waiting but stuck (no live RQ scheduler, issue 15): it is moved to
+    its queue now."""
     try:
         job = Job.fetch(job_id, connection=connection)
-        if job.get_status(refresh=False) in WAITING:
+        status = job.get_status(refresh=False)
+        if status == JobStatus.SCHEDULED and schedule.overdue(connection, job):
+            queue = Queue(job.origin, connection=connection)
+            return schedule.rescue_job(connection, queue, job_id)
+        if status in WAITING:
             return False
     except NoSuchJobError:
         pass
