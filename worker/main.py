@@ -9,6 +9,7 @@ import threading
 from collections.abc import Sequence
 
 from rq import Queue
+from rq.worker import DequeueStrategy
 
 from gateway.clock import Clock
 from gateway.settings import Settings
@@ -54,8 +55,14 @@ def run_worker(
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)
     try:
-        # with_scheduler: RQ moves retried (delayed) jobs back to their queues.
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        # with_scheduler: RQ moves retried (delayed) jobs back to their queues. Round robin:
+        # a busy queue (payments) does not starve the others (sms) in one process (issue 15).
+        return worker.work(
+            burst=burst,
+            with_scheduler=True,
+            logging_level="INFO",
+            dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+        )
     finally:
         stop.set()
         jobs.context().close()

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import OutboxMessage, OutboxStatus
 from gateway.services import messaging
-from gateway.services.messaging import Answer, SendResult, SmsProvider, outbox
+from gateway.services.messaging import Answer, SendResult, SmsProvider
 from worker import registry
 from worker.jobs import JobContext, context
 from worker.throttle import TokenBucket
@@ -187,7 +187,7 @@ def sms_dispatch() -> int:
         raise RuntimeError("sms_dispatch runs inside an RQ job")
     ctx = context()
     with ctx.session() as session:
-        stale = outbox.requeue_stale_sending(session, ctx.clock.now())
+        stale = messaging.requeue_stale_sending(session, ctx.clock.now())
     if stale.requeued or stale.failed or stale.waiting:
         log.warning(
             "stale SENDING: %d requeued, %d failed, %d awaiting a report",
