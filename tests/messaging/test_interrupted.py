@@ -22,7 +22,7 @@ from gateway.models import Alert, OutboxMessage, OutboxStatus
 from gateway.queueing import JOBS
 from gateway.services.messaging import SendResult, outbox
 from gateway.settings import Settings
-from tests.support.factories import make_mutual
+from tests.support.messaging import different_texts
 from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
 from worker.jobs.messaging import deliver
@@ -68,26 +68,6 @@ def ctx(
     context = jobs.configure(settings, FixedClock(START))
     yield context
     context.close()
-
-
-def different_texts(factory: sessionmaker[Session], count: int) -> list[int]:
-    """`count` messages of different texts: one provider request each."""
-    with factory.begin() as session:
-        mutual = make_mutual(session)
-        messages = [
-            outbox.queue_sms(
-                session,
-                mutual_id=mutual.id,
-                phone=f"+226701{n:05d}",
-                template="optout_ack",
-                language="fr",
-                params={"mutual": f"Mutuelle {n}"},
-                reason="other",
-            )
-            for n in range(count)
-        ]
-        session.flush()
-        return [m.id for m in messages]
 
 
 def rows(factory: sessionmaker[Session]) -> list[OutboxMessage]:

@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
-from tests.worker.test_processes import wait_until_working
+from tests.support.worker_processes import wait_until_working
 from worker import registry, schedule
 from worker.jobs.payments import enqueue_once
 from worker.schedule import OVERDUE_S, TICK_S, rescue_overdue

@@ -22,10 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import OutboxMessage, OutboxStatus
 from gateway.services.messaging import outbox
-from tests.messaging.test_interrupted import different_texts
+from tests.support.messaging import different_texts
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
-from tests.worker.test_processes import wait_until_working
+from tests.support.worker_processes import wait_until_working
 from worker import registry
 
 # `gateway worker` whose sandbox SMS provider logs each phone to SENT_LOG and takes DELAY_S.
