@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import redis
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,10 +23,16 @@ log = logging.getLogger(__name__)
 DEFERRED = "gateway.deferred_jobs"
 
 DEFAULT = "default"
+# Applying what members already paid (callbacks, status polls, the payment sweeper) has its
+# own queue, apart from new initiations (issue 15): a provider slow to take requests, or a
+# burst of USSD payments, never delays confirming the money already collected.
+CONFIRMATIONS = "confirmations"
 PAYMENTS = "payments"
 SMS = "sms"
 RECONCILIATION = "reconciliation"
-QUEUES: tuple[str, ...] = (DEFAULT, PAYMENTS, SMS, RECONCILIATION)
+QUEUES: tuple[str, ...] = (DEFAULT, CONFIRMATIONS, PAYMENTS, SMS, RECONCILIATION)
+# Job states in which a job with the same id is still to run, or running: not enqueued again.
+LIVE = frozenset({"queued", "started", "scheduled", "deferred"})
 
 
 @dataclass(frozen=True)
@@ -86,14 +93,25 @@ JOBS: dict[str, JobSpec] = {
     # A status query that got no answer raises: tried again with backoff, then the sweeper's
     # polls take over.
     "confirm-payment": JobSpec(
-        "worker.jobs.payments.confirm_payment", PAYMENTS, retries=4, intervals=(10, 30, 120, 600)
+        "worker.jobs.payments.confirm_payment",
+        CONFIRMATIONS,
+        retries=4,
+        intervals=(10, 30, 120, 600),
     ),
     # Failures are recorded by the job itself (poll_failed: backoff, expiry, escalation).
     "poll-payment": JobSpec(
-        "worker.jobs.payments.poll_payment", PAYMENTS, retries=1, intervals=(60,), timeout_s=120
+        "worker.jobs.payments.poll_payment",
+        CONFIRMATIONS,
+        retries=1,
+        intervals=(60,),
+        timeout_s=120,
     ),
     "sweep-payments": JobSpec(
-        "worker.jobs.payments.sweep_payments", PAYMENTS, retries=1, intervals=(30,), timeout_s=120
+        "worker.jobs.payments.sweep_payments",
+        CONFIRMATIONS,
+        retries=1,
+        intervals=(30,),
+        timeout_s=120,
     ),
     # The sandbox's callback by HTTP: retried while the gateway does not answer.
     "sandbox-decide": JobSpec(
@@ -112,9 +130,14 @@ def spec(name: str) -> JobSpec:
 def enqueue(
     connection: redis.Redis[bytes], name: str, *args: str, job_id: str | None = None
 ) -> Job:
-    """Enqueue a registered job by name with its queue, retry policy and timeout."""
+    """Enqueue a registered job by name with its queue, retry policy and timeout. A job id
+    whose job is still queued, scheduled or running is not enqueued again (issue 15: each
+    duplicate callback re-enqueued its confirm job): that job is returned."""
     job = spec(name)
     queue = Queue(job.queue, connection=connection)
+    if job_id is not None and (found := _live(connection, job_id)) is not None:
+        log.info("job %s already %s: not enqueued again", job_id, found.get_status(refresh=False))
+        return found
     return queue.enqueue_call(
         job.path,
         args=args,
@@ -123,6 +146,14 @@ def enqueue(
         timeout=job.timeout_s,
         description=f"{name}({', '.join(args)})",
     )
+
+
+def _live(connection: redis.Redis[bytes], job_id: str) -> Job | None:
+    try:
+        found = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        return None
+    return found if found.get_status(refresh=False) in LIVE else None
 
 
 Deferred = tuple[str, tuple[str, ...], str | None]

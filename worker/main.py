@@ -9,12 +9,13 @@ import threading
 from collections.abc import Sequence
 
 from rq import Queue
+from rq.worker import DequeueStrategy
 
 from gateway.clock import Clock
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
-from worker.schedule import Scheduler
+from worker.schedule import MAINTENANCE_S, WORKER_TTL_S, Scheduler
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
@@ -44,13 +45,24 @@ def run_worker(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     connection = jobs.configure(settings, clock).rq_redis()
-    worker = Worker([Queue(n, connection=connection) for n in names], connection=connection)
+    worker = Worker(
+        [Queue(n, connection=connection) for n in names],
+        connection=connection,
+        maintenance_interval=MAINTENANCE_S,
+        worker_ttl=WORKER_TTL_S,
+    )
     stop = threading.Event()
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)
     try:
-        # with_scheduler: RQ moves retried (delayed) jobs back to their queues.
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        # with_scheduler: RQ moves retried (delayed) jobs back to their queues. Round robin:
+        # a busy queue (payments) does not starve the others (sms) in one process (issue 15).
+        return worker.work(
+            burst=burst,
+            with_scheduler=True,
+            logging_level="INFO",
+            dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+        )
     finally:
         stop.set()
         jobs.context().close()

@@ -2,6 +2,7 @@
 process can name jobs (and enqueue them after commit) without importing the worker."""
 
 from gateway.queueing import (
+    CONFIRMATIONS,
     DEFAULT,
     JOBS,
     PAYMENTS,
@@ -15,6 +16,7 @@ from gateway.queueing import (
 )
 
 __all__ = [
+    "CONFIRMATIONS",
     "DEFAULT",
     "JOBS",
     "PAYMENTS",

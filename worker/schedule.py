@@ -9,10 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import redis
+from rq import Queue
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from gateway.clock import Clock
 from worker import registry
@@ -21,6 +25,14 @@ log = logging.getLogger(__name__)
 KEY_PREFIX = "gateway:schedule"
 DAY_S = 86_400
 TICK_S = 15.0
+# RQ's scheduler moves a due job to its queue within a second while it runs; a job this much
+# past its time has no live scheduler (its lock held by a dead worker, issue 15): rescued.
+OVERDUE_S = 10
+# RQ's worker retries taking the scheduler lock at its maintenance, every 600 s by default,
+# and its dequeue wait (worker_ttl - 15 s) delays that further: both shortened so that a
+# worker started after a crash runs RQ's scheduler within about a minute.
+MAINTENANCE_S = 30
+WORKER_TTL_S = 60
 
 
 @dataclass(frozen=True)
@@ -124,10 +136,12 @@ class Scheduler:
         return job.id
 
     def run(self, stop: threading.Event, interval_s: float = TICK_S) -> None:
-        """Tick until `stop` is set; a failing tick (Redis away) is logged, not fatal."""
+        """Tick (and rescue overdue scheduled jobs) until `stop` is set; a failing tick (Redis
+        away) is logged, not fatal."""
         while not stop.is_set():
             try:
                 self.tick()
+                rescue_overdue(self.connection)
             except Exception:
                 log.exception("scheduler tick failed")
             stop.wait(interval_s)
@@ -138,3 +152,48 @@ class Scheduler:
         )
         thread.start()
         return thread
+
+
+def rescue_overdue(
+    connection: redis.Redis[bytes],
+    queues: Sequence[str] = registry.QUEUES,
+    overdue_s: int = OVERDUE_S,
+) -> list[str]:
+    """Move scheduled jobs (backoff retries, sandbox decisions) more than `overdue_s` past
+    their time to their queues, as RQ's scheduler would have (issue 15: after a crash its
+    lock blocks them until RQ's maintenance). Each job is taken from the registry with ZREM
+    first, so one rescuer (or RQ's scheduler) enqueues it, never two. Returns the job ids."""
+    cutoff = int(time.time()) - overdue_s
+    rescued: list[str] = []
+    for name in queues:
+        queue = Queue(name, connection=connection)
+        for job_id in scheduled_of(queue).get_jobs_to_schedule(cutoff):
+            if rescue_job(connection, queue, job_id):
+                rescued.append(job_id)
+    if rescued:
+        log.warning("rescued %d overdue scheduled job(s): %s", len(rescued), ", ".join(rescued))
+    return rescued
+
+
+def scheduled_of(queue: Queue) -> ScheduledJobRegistry:
+    """RQ's registry of the queue's scheduled jobs (its constructor is untyped)."""
+    return ScheduledJobRegistry(queue=queue)  # type: ignore[no-untyped-call]
+
+
+def rescue_job(connection: redis.Redis[bytes], queue: Queue, job_id: str) -> bool:
+    """Enqueue one scheduled job now if this call is the one that took it from the queue's
+    scheduled registry."""
+    if not connection.zrem(scheduled_of(queue).key, job_id):
+        return False  # RQ's scheduler or another rescuer has it
+    job = Job.fetch(job_id, connection=connection) if Job.exists(job_id, connection) else None
+    if job is None:
+        return False
+    queue.enqueue_job(job, at_front=job.should_enqueue_at_front())
+    return True
+
+
+def overdue(connection: redis.Redis[bytes], job: Job, overdue_s: int = OVERDUE_S) -> bool:
+    """A SCHEDULED job past its time by more than `overdue_s` (no live scheduler)."""
+    key = scheduled_of(Queue(job.origin, connection=connection)).key
+    score = connection.zscore(key, job.id)
+    return score is not None and score < time.time() - overdue_s

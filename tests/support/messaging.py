@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import Mutual
 from gateway.services.messaging import outbox
+from tests.support.factories import make_mutual
 
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123412"
@@ -37,3 +38,23 @@ def sent_message(db: Session, mutual: Mutual, provider_id: str = "ATXid_out_1") 
     )
     db.commit()
     return message.id
+
+
+def different_texts(factory: sessionmaker[Session], count: int) -> list[int]:
+    """`count` messages of different texts: one provider request each."""
+    with factory.begin() as session:
+        mutual = make_mutual(session)
+        messages = [
+            outbox.queue_sms(
+                session,
+                mutual_id=mutual.id,
+                phone=f"+226701{n:05d}",
+                template="optout_ack",
+                language="fr",
+                params={"mutual": f"Mutuelle {n}"},
+                reason="other",
+            )
+            for n in range(count)
+        ]
+        session.flush()
+        return [m.id for m in messages]

@@ -78,8 +78,10 @@ class PayEnv:
 
     def work(self) -> None:
         """Run every payment job queued (and those they queue) in this process."""
-        queue = Queue(registry.PAYMENTS, connection=self.redis)
-        SimpleWorker([queue], connection=self.redis).work(burst=True)
+        queues = [
+            Queue(n, connection=self.redis) for n in (registry.CONFIRMATIONS, registry.PAYMENTS)
+        ]
+        SimpleWorker(queues, connection=self.redis).work(burst=True)
 
     def sandbox(self) -> SandboxProvider:
         return SandboxProvider(self.context)

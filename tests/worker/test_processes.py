@@ -20,9 +20,9 @@ from rq import Worker
 
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
+from tests.support.worker_processes import wait_until_working
 
 STOP_BOUND_S = 15.0
-READY_TIMEOUT_S = 60.0
 
 # `gateway worker`, with redis-py's PubSubWorkerThread.stop() called half a second late.
 LATE_STOP = """
@@ -45,19 +45,6 @@ COMMANDS = {
     "plain": [sys.executable, "-m", "gateway", "worker"],
     "late": [sys.executable, "-c", LATE_STOP, "worker"],
 }
-
-
-def wait_until_working(
-    proc: subprocess.Popen[bytes], connection: redis.Redis[bytes], log: Path
-) -> None:
-    """Until the worker is in its loop (idle or busy): its signal handlers are installed."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log.read_text()
-        if any(w.get_state() in ("idle", "busy") for w in Worker.all(connection=connection)):
-            return
-        time.sleep(0.05)
-    pytest.fail(f"the worker did not start within {READY_TIMEOUT_S}s:\n{log.read_text()}")
 
 
 @pytest.mark.parametrize(

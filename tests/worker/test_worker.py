@@ -214,3 +214,20 @@ def test_queue_names_are_checked() -> None:
     answer = CliRunner().invoke(gateway_cli, ["worker", "--queues", "sms,nope", "--burst"])
     assert answer.exit_code == 2
     assert "unknown queue(s) nope" in answer.output
+
+
+def test_a_busy_payments_queue_does_not_starve_sms(
+    redis_client: redis.Redis[bytes], job_settings: Settings
+) -> None:
+    """Issue 15: the worker takes its queues in turn (RQ's round robin), so an SMS waits for
+    one payment job, not for the whole payments backlog (queue order would run it last)."""
+    payments = Queue(registry.PAYMENTS, connection=redis_client)
+    backlog = [payments.enqueue("builtins.len", "x" * n) for n in range(1, 5)]
+    sms = Queue(registry.SMS, connection=redis_client).enqueue("builtins.len", "sms")
+    assert run_worker(job_settings, [registry.PAYMENTS, registry.SMS], burst=True)
+    for job in [*backlog, sms]:
+        job.refresh()  # type: ignore[no-untyped-call]
+    ends = {job.id: job.ended_at for job in [*backlog, sms]}
+    assert None not in ends.values()
+    ended = sorted([*backlog, sms], key=lambda job: str(ends[job.id]))
+    assert [job.id for job in ended].index(sms.id) <= 1, [job.origin for job in ended]

@@ -41,18 +41,24 @@ class Request:
 
 def deliver(ctx: JobContext, ids: list[int]) -> dict[int, tuple[str, OutboxStatus]]:
     """Send the given messages still QUEUED; message id -> (outcome, new status). The claim
-    is one commit and the answers of all the requests another, so a batch of different
-    texts costs two transactions, not one per message."""
+    is one commit; each provider request's answers are then applied in their own short
+    transaction as soon as they arrive (issue 15), so a worker killed mid-batch (or the job
+    timeout) leaves the messages already sent SENT with their provider ids, and only the
+    rest SENDING without one: `sms_dispatch` puts those back in the queue
+    (`requeue_stale_sending`)."""
     provider = ctx.sms_provider()
     bucket = TokenBucket(ctx.redis, provider.name, ctx.settings.sms_rate_per_second)
     bucket.take(len(ids))
     with ctx.session() as session:
         claimed = messaging.claim_batch(session, ids, ctx.clock.now())
         requests = _requests(session, claimed, ctx)
-    answers = [answer for request in requests for answer in _send(provider, request)]
-    with ctx.session() as session:
-        statuses = messaging.apply_answers(session, provider.name, answers, ctx.clock.now())
-    return {a.message_id: (a.outcome, statuses[a.message_id]) for a in answers}
+    done: dict[int, tuple[str, OutboxStatus]] = {}
+    for request in requests:
+        answers = _send(provider, request)
+        with ctx.session() as session:
+            statuses = messaging.apply_answers(session, provider.name, answers, ctx.clock.now())
+        done.update((a.message_id, (a.outcome, statuses[a.message_id])) for a in answers)
+    return done
 
 
 def _requests(session: Session, claimed: list[OutboxMessage], ctx: JobContext) -> list[Request]:
@@ -179,4 +185,14 @@ def sms_dispatch() -> int:
     job = get_current_job()
     if job is None:
         raise RuntimeError("sms_dispatch runs inside an RQ job")
+    ctx = context()
+    with ctx.session() as session:
+        stale = messaging.requeue_stale_sending(session, ctx.clock.now())
+    if stale.requeued or stale.failed or stale.waiting:
+        log.warning(
+            "stale SENDING: %d requeued, %d failed, %d awaiting a report",
+            len(stale.requeued),
+            len(stale.failed),
+            len(stale.waiting),
+        )
     return len(enqueue_batches(job.connection))

@@ -31,13 +31,15 @@ from gateway.services.payments import (
     payment_request,
     polled,
 )
-from worker import registry
+from worker import registry, schedule
 from worker.jobs import JobContext, context
 
 log = logging.getLogger(__name__)
 SANDBOX_DELAY_S = 3  # the sandbox "member" types the PIN after a few seconds
 SANDBOX_FORGOTTEN_S = 60  # a sandbox request still undecided after this is decided by the sweeper
 WAITING = (JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED)
+SWEEPS_KEY = "gateway:confirm-sweeps"  # + event id: the sweeper's re-enqueues of its confirm
+SWEEPS_TTL_S = 2 * 86_400  # longer than GIVE_UP_AFTER: the count outlives the tries
 
 
 class TransientPaymentError(RuntimeError):
@@ -176,6 +178,7 @@ def sweep_payments() -> int:
         polls = payments.due_polls(session, now)
         stale = payments.stale_created(session, now)
         unapplied = payments.unapplied_events(session, now)
+        expired = payments.expired_events(session, now)
     count = sum(
         enqueue_once(connection, "poll-payment", str(i), job_id=f"poll-payment-{i}") for i in polls
     )
@@ -183,10 +186,8 @@ def sweep_payments() -> int:
         enqueue_once(connection, "initiate-payment", str(i), job_id=f"initiate-payment-{i}")
         for i in stale
     )
-    count += sum(
-        enqueue_once(connection, "confirm-payment", str(i), job_id=f"confirm-payment-{i}")
-        for i in unapplied
-    )
+    count += sum(_confirm_again(ctx, i) for i in unapplied)
+    _give_up(ctx, expired, "unapplied for 24 h")
     if ctx.settings.sandbox_auto != "off":
         sandbox = _sandbox(ctx)
         for reference in sandbox.undecided(older_than_s=SANDBOX_FORGOTTEN_S):
@@ -199,11 +200,47 @@ def sweep_payments() -> int:
     return count
 
 
+def _confirm_again(ctx: JobContext, event_id: int) -> bool:
+    """Re-enqueue an unapplied callback's confirm job, at most MAX_CONFIRM_SWEEPS times
+    (counted in Redis, issue 15); past that it is given up with an alert."""
+    job_id = f"confirm-payment-{event_id}"
+    if _live(ctx.redis, job_id):
+        return False  # queued or running: counting it would spend an attempt for nothing
+    key = f"{SWEEPS_KEY}:{event_id}"
+    tries = int(ctx.redis.incr(key))
+    ctx.redis.expire(key, SWEEPS_TTL_S)
+    if tries > payments.MAX_CONFIRM_SWEEPS:
+        _give_up(ctx, [event_id], f"{payments.MAX_CONFIRM_SWEEPS} confirmations without answer")
+        return False
+    return enqueue_once(ctx.redis, "confirm-payment", str(event_id), job_id=job_id)
+
+
+def _give_up(ctx: JobContext, event_ids: list[int], reason: str) -> None:
+    for event_id in event_ids:
+        with ctx.session() as session:
+            if payments.give_up_event(session, event_id, reason, ctx.clock.now()):
+                log.error("ALERT payment event %s given up: %s", event_id, reason)
+
+
+def _live(connection: redis.Redis[bytes], job_id: str) -> bool:
+    try:
+        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return status in (*WAITING, JobStatus.STARTED)
+
+
 def enqueue_once(connection: redis.Redis[bytes], name: str, *args: str, job_id: str) -> bool:
-    """Enqueue unless a job with this id is already waiting to run."""
+    """Enqueue unless a job with this id is already waiting to run. A scheduled job long
+    past its time is not waiting but stuck (no live RQ scheduler, issue 15): it is moved to
+    its queue now."""
     try:
         job = Job.fetch(job_id, connection=connection)
-        if job.get_status(refresh=False) in WAITING:
+        status = job.get_status(refresh=False)
+        if status == JobStatus.SCHEDULED and schedule.overdue(connection, job):
+            queue = Queue(job.origin, connection=connection)
+            return schedule.rescue_job(connection, queue, job_id)
+        if status in WAITING:
             return False
     except NoSuchJobError:
         pass

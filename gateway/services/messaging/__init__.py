@@ -43,6 +43,7 @@ from gateway.services.messaging.outbox import (
     queue_sms,
     recent_messages,
     render_sms,
+    requeue_stale_sending,
     room_left,
     sender_id,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "queue_sms",
     "recent_messages",
     "render_sms",
+    "requeue_stale_sending",
     "resume_campaign",
     "room_left",
     "sender_id",

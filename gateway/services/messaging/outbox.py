@@ -18,12 +18,16 @@ from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES, sms_templates
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
 from gateway.models.outbox import ERROR_LEN, REASONS
+from gateway.services.alerts import raise_alert
 
 # Room kept at the end of every SMS for the provider's opt-out notice on a first message.
 OPTOUT_RESERVE = 20
 # Sends tried for one message (first try and retries) before a transient error becomes FAILED;
 # worker.registry's send-sms retry policy gives the same number.
 MAX_ATTEMPTS = 4
+# A SENDING message not touched for this long has no live sender (issue 15): longer than the
+# send jobs' timeout (gateway.queueing: 600 s), after which RQ has killed any job still on it.
+STALE_SENDING = dt.timedelta(minutes=11)
 TEMPLATE_KEYS = (
     "campaign_opening",
     "campaign_announce",
@@ -262,6 +266,63 @@ def record_send(
     else:
         advance(message, S.FAILED if message.attempts >= MAX_ATTEMPTS else S.QUEUED, now)
     return message.status
+
+
+@dataclass(frozen=True)
+class StaleSweep:
+    """What `requeue_stale_sending` did: messages put back in the queue, failed (out of
+    attempts), and left SENDING for their delivery report (the provider has them)."""
+
+    requeued: list[int]
+    failed: list[int]
+    waiting: list[int]
+
+
+def requeue_stale_sending(session: Session, now: dt.datetime, limit: int = 1000) -> StaleSweep:
+    """SENDING messages older than STALE_SENDING (their sender died mid-batch, issue 15).
+
+    Without a provider id and never answered, nothing says the provider has them: back to
+    QUEUED, their interrupted attempt counted (claim counted it), so they are sent again
+    within MAX_ATTEMPTS; out of attempts they fail. With a provider id, or answered
+    `unknown` (the request may have left), sending again could duplicate them: they wait for
+    their delivery report. Failures and waits raise one operator alert a day."""
+    rows = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == S.SENDING, OutboxMessage.updated_at <= now - STALE_SENDING)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    sweep = StaleSweep([], [], [])
+    for message in rows:
+        if message.provider_message_id or (message.last_error or "").startswith("unknown:"):
+            sweep.waiting.append(message.id)
+            continue
+        message.last_error = "interrupted: no answer applied (worker stopped mid-batch)"
+        if message.attempts >= MAX_ATTEMPTS:
+            advance(message, S.FAILED, now)
+            sweep.failed.append(message.id)
+        else:
+            advance(message, S.QUEUED, now)
+            sweep.requeued.append(message.id)
+    if sweep.failed or sweep.waiting:
+        _alert_stale(session, sweep, now)
+    return sweep
+
+
+def _alert_stale(session: Session, sweep: StaleSweep, now: dt.datetime) -> None:
+    shown = ", ".join(str(i) for i in (sweep.failed + sweep.waiting)[:20])
+    raise_alert(
+        session,
+        kind="sms_stale_sending",
+        subject="outbox",
+        detail=(
+            f"SMS stuck in SENDING past {STALE_SENDING}: {len(sweep.failed)} failed (out of "
+            f"attempts), {len(sweep.waiting)} awaiting a delivery report; ids {shown}"
+        )[:500],
+        now=now,
+        key=f"sms-stale-sending:{now.date().isoformat()}",
+    )
 
 
 # Africa's Talking delivery report statuses (messaging.md) -> the outbox status they mean.

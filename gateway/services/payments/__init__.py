@@ -64,13 +64,17 @@ from gateway.services.payments.port import (
     StatusResult,
 )
 from gateway.services.payments.sweeps import (
+    MAX_CONFIRM_SWEEPS,
     due_polls,
+    expired_events,
+    give_up_event,
     poll_failed,
     stale_created,
     unapplied_events,
 )
 
 __all__ = [
+    "MAX_CONFIRM_SWEEPS",
     "MAX_PAYMENT",
     "MIN_PAYMENT",
     "TERMINAL",
@@ -94,6 +98,8 @@ __all__ = [
     "book_suspense",
     "create_intent",
     "due_polls",
+    "expired_events",
+    "give_up_event",
     "hold_in_bulk",
     "import_payments",
     "intent_row",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from gateway.models import IntentFlag, IntentState, PaymentEvent, PaymentIntent
@@ -72,14 +72,63 @@ def stale_created(session: Session, now: dt.datetime, limit: int = 500) -> list[
     return list(session.scalars(query))
 
 
+# The sweeper's re-enqueues of an unapplied callback are capped (issue 15): past this age, or
+# past MAX_CONFIRM_SWEEPS re-enqueues (counted by the worker), a person is told instead.
+GIVE_UP_AFTER = dt.timedelta(hours=24)
+MAX_CONFIRM_SWEEPS = 20
+ABANDONED = "abandoned"
+
+
 def unapplied_events(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
-    """Callback events recorded but not applied a minute later (their job was lost)."""
+    """Callback events recorded but not applied a minute later (their job was lost, or the
+    provider could not confirm them yet), younger than GIVE_UP_AFTER."""
     query = (
-        select(PaymentEvent.id)
-        .where(PaymentEvent.source == "callback")
-        .where(or_(PaymentEvent.outcome.is_(None), PaymentEvent.outcome == "unconfirmed"))
+        _unapplied()
         .where(PaymentEvent.received_at <= now - UNAPPLIED_AFTER)
+        .where(PaymentEvent.received_at > now - GIVE_UP_AFTER)
         .order_by(PaymentEvent.id)
         .limit(limit)
     )
     return list(session.scalars(query))
+
+
+def expired_events(session: Session, now: dt.datetime, limit: int = 500) -> list[int]:
+    """Unapplied callback events older than GIVE_UP_AFTER: to be given up (`give_up_event`)."""
+    query = (
+        _unapplied()
+        .where(PaymentEvent.received_at <= now - GIVE_UP_AFTER)
+        .order_by(PaymentEvent.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
+
+
+def _unapplied() -> Select[int]:
+    return (
+        select(PaymentEvent.id)
+        .where(PaymentEvent.source == "callback")
+        .where(or_(PaymentEvent.outcome.is_(None), PaymentEvent.outcome == "unconfirmed"))
+    )
+
+
+def give_up_event(session: Session, event_id: int, reason: str, now: dt.datetime) -> bool:
+    """Stop re-enqueueing an unconfirmable callback: marked ABANDONED (a redelivery of it is
+    then a duplicate), and one alert for a person to check it with the provider. False if it
+    was applied meanwhile."""
+    event = session.get(PaymentEvent, event_id, with_for_update=True)
+    if event is None or event.outcome not in (None, "unconfirmed"):
+        return False
+    event.outcome = ABANDONED
+    intent = session.get(PaymentIntent, event.intent_id) if event.intent_id else None
+    raise_alert(
+        session,
+        kind="payment_callback_abandoned",
+        subject=f"event:{event.id}",
+        detail=(
+            f"{event.provider} callback {event.reference or '-'} ({event.state}) could not be "
+            f"confirmed: {reason}; check it with the provider"
+        )[:500],
+        now=now,
+        mutual_id=intent.mutual_id if intent else None,
+    )
+    return True
