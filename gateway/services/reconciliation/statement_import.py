@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import Connection, case, func, insert, select
 from sqlalchemy.orm import Session
@@ -25,13 +26,17 @@ from gateway.models import (
     StatementRepeat,
 )
 from gateway.services.reconciliation.statement_formats import (
+    COMPARED,
+    Layout,
     Repeat,
     StatementRow,
-    parse_statement,
+    StatementSource,
+    conflict_in_file,
 )
 
 PROVIDERS = ("sandbox", "cinetpay", "mtnmomo")
 _CHUNK = 500
+MAX_PROBLEMS = 1_000  # problems listed; the rest of a huge bad file is counted
 
 
 @dataclass
@@ -49,17 +54,21 @@ def import_statement(
     session: Session,
     mutual: Mutual,
     provider: str,
-    data: bytes,
+    data: bytes | Path,
     *,
     filename: str = "",
     now: dt.datetime,
 ) -> StatementImport:
+    """Import a statement (its bytes, or a path read as a stream: issue 15, memory stays
+    bounded whatever the file's size). Read in passes: every line checked, duplicates inside
+    the file found from compact keys; then lines already imported compared; then written in
+    chunks. Any bad line imports nothing."""
     if provider not in PROVIDERS:
         raise ImportErrors([f"provider: must be one of {', '.join(PROVIDERS)}, got {provider!r}"])
-    digest = hashlib.sha256(data).hexdigest()
-    statement = parse_statement(data, provider, mutual.country)
-    layout, rows, repeats = statement.layout, statement.rows, statement.repeats
-    days = sorted({row.day for row in rows})
+    source = StatementSource(data)
+    digest = source.check_text()
+    scan = Scan.read(source, provider, mutual, now)
+    days = sorted(scan.days)
     known = session.scalars(
         select(StatementFile).where(
             StatementFile.mutual_id == mutual.id,
@@ -69,46 +78,194 @@ def import_statement(
     ).one_or_none()
     if known is not None:
         return StatementImport(known.id, True, known.layout, days=days)
-    existing = _existing(session, mutual.id, provider, [r.natural_key for r in rows])
-    _check_conflicts(rows, existing)
-    _refuse_future(rows, layout.columns["occurred_at"], mutual, now)
-    fresh = [row for row in rows if row.natural_key not in existing]
+    skipped = _check_conflicts(session, scan, source, mutual, provider)
+    scan.future.raise_if_any()
     record = StatementFile(
         mutual_id=mutual.id,
         provider=provider,
         sha256=digest,
         filename=filename[-200:],
-        layout=layout.name,
-        lines=len(fresh),
-        skipped=len(rows) - len(fresh),
+        layout=scan.layout.name,
+        lines=scan.firsts - skipped,
+        skipped=skipped,
         imported_at=now,
     )
     session.add(record)
     session.flush()
-    if fresh:
-        session.execute(insert(StatementLine), [_values(record, row) for row in fresh])
-        total_days(session, record.id)
-    _keep_repeats(session, record, repeats)
+    _write(session, record, scan, source)
     return StatementImport(
-        record.id, False, layout.name, len(fresh), record.skipped, len(repeats), days
+        record.id, False, scan.layout.name, record.lines, skipped, scan.repeats, days
     )
 
 
-def _keep_repeats(session: Session, record: StatementFile, repeats: list[Repeat]) -> None:
+def _key(natural_key: str) -> int:
+    """A natural key as a 128-bit number: a million of them fit in memory as ints."""
+    return int.from_bytes(hashlib.blake2b(natural_key.encode(), digest_size=16).digest())
+
+
+def _details(row: StatementRow) -> int:
+    """64 bits of what a line says besides its key: equal for word-for-word repeats."""
+    said = "|".join(str(row.details()[k]) for k in COMPARED)
+    return int.from_bytes(hashlib.blake2b(said.encode(), digest_size=8).digest())
+
+
+@dataclass
+class Scan:
+    """The first pass over a statement: every line checked, and only compact state kept:
+    natural key (hashed) -> its first line and a hash of its details, the days, the counts."""
+
+    layout: Layout
+    provider: str
+    country: str
+    first: dict[int, tuple[int, int]]  # key -> (first line, details hash)
+    copies: dict[int, int]  # key -> number of copies, for keys repeated in the file
+    days: set[dt.date]
+    future: Problems
+    firsts: int = 0
+    repeats: int = 0
+
+    @classmethod
+    def read(cls, source: StatementSource, provider: str, mutual: Mutual, now: dt.datetime) -> Scan:
+        problems = Problems(cap=MAX_PROBLEMS)
+        layout, rows = source.rows(provider, mutual.country, problems)
+        scan = cls(layout, provider, mutual.country, {}, {}, set(), Problems(cap=MAX_PROBLEMS))
+        clashes: list[tuple[StatementRow, int]] = []  # (row, earlier line): other details
+        today = local_date(now, mutual.timezone)
+        for row in rows:
+            key, said = _key(row.natural_key), _details(row)
+            earlier = scan.first.setdefault(key, (row.line, said))
+            if earlier[0] == row.line:
+                scan.firsts += 1
+                scan.days.add(row.day)
+                scan._refuse_future(row, mutual, today)
+            elif earlier[1] == said:
+                scan.copies[key] = scan.copies.get(key, 1) + 1
+                scan.repeats += 1
+            elif len(clashes) < MAX_PROBLEMS:
+                clashes.append((row, earlier[0]))
+            else:
+                problems.more += 1
+        _explain_clashes(source, provider, mutual.country, problems, clashes)
+        problems.raise_if_any()
+        if not scan.firsts:
+            raise ImportErrors(["file: no statement line"])
+        return scan
+
+    def _refuse_future(self, row: StatementRow, mutual: Mutual, today: dt.date) -> None:
+        """A line dated after the mutual's today would credit money on a day still to come (a
+        lost callback is applied as of its line): refused, as the payments import refuses it.
+        Reported only when nothing else is wrong."""
+        if local_date(row.occurred_at, mutual.timezone) > today:
+            when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
+            column = self.layout.columns["occurred_at"]
+            self.future.add(row.line, column, f"{when} is in the future (today is {today})")
+
+    def is_first(self, row: StatementRow) -> bool:
+        return self.first[_key(row.natural_key)][0] == row.line
+
+
+def _explain_clashes(
+    source: StatementSource,
+    provider: str,
+    country: str,
+    problems: Problems,
+    clashes: list[tuple[StatementRow, int]],
+) -> None:
+    """Reads again the earlier lines that clashing lines contradict, to say what differs."""
+    if not clashes:
+        return
+    wanted = {line for _, line in clashes}
+    earlier: dict[int, StatementRow] = {}
+    layout, rows = source.rows(provider, country, Problems(cap=0))
+    for row in rows:
+        if row.line in wanted:
+            earlier[row.line] = row
+    for row, line in clashes:
+        problems.add(row.line, *conflict_in_file(layout, row, earlier[line]))
+
+
+def _firsts_in_chunks(scan: Scan, source: StatementSource) -> Iterator[list[StatementRow]]:
+    """The first line of each natural key, `_CHUNK` at a time, in file order."""
+    chunk: list[StatementRow] = []
+    _, rows = source.rows(scan.provider, scan.country, Problems(cap=0))
+    for row in rows:
+        if scan.is_first(row):
+            chunk.append(row)
+            if len(chunk) == _CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _check_conflicts(
+    session: Session, scan: Scan, source: StatementSource, mutual: Mutual, provider: str
+) -> int:
+    """A line already imported from another file with other details is a conflict; the same
+    line again is skipped. Returns how many are skipped."""
+    problems, skipped = Problems(cap=MAX_PROBLEMS), 0
+    for rows in _firsts_in_chunks(scan, source):
+        existing = _existing(session, mutual.id, provider, [r.natural_key for r in rows])
+        for row in rows:
+            old = existing.get(row.natural_key)
+            if old is None:
+                continue
+            skipped += 1
+            if not row.same_as(old):
+                problems.add(
+                    row.line,
+                    "provider_txn_id",
+                    f"{row.provider_txn_id!r} already imported with other details "
+                    f"({'; '.join(row.differences(old))})",
+                )
+    problems.raise_if_any()
+    return skipped
+
+
+def _write(session: Session, record: StatementFile, scan: Scan, source: StatementSource) -> None:
+    """The new lines in chunks, their day totals, then the repeats."""
+    added = False
+    for rows in _firsts_in_chunks(scan, source):
+        keys = [r.natural_key for r in rows]
+        existing = _existing(session, record.mutual_id, record.provider, keys)
+        fresh = [_values(record, row) for row in rows if row.natural_key not in existing]
+        if fresh:
+            session.execute(insert(StatementLine), fresh)
+            added = True
+    if added:
+        total_days(session, record.id)
+    if scan.repeats:
+        _keep_repeats(session, record, scan, source)
+
+
+def _keep_repeats(
+    session: Session, record: StatementFile, scan: Scan, source: StatementSource
+) -> None:
     """One row per extra copy of a natural key: a copy an earlier file already showed (an
     overlapping export repeating the same line) adds none."""
-    if not repeats:
-        return
+    copies: dict[int, int] = {}
+    chunk: list[Repeat] = []
+    _, rows = source.rows(scan.provider, scan.country, Problems(cap=0))
+    for row in rows:
+        key = _key(row.natural_key)
+        if key not in scan.copies or scan.is_first(row):
+            continue
+        copies[key] = copies.get(key, 1) + 1
+        chunk.append(Repeat(row, scan.first[key][0], copies[key]))
+        if len(chunk) == _CHUNK:
+            _insert_repeats(session, record, chunk)
+            chunk = []
+    if chunk:
+        _insert_repeats(session, record, chunk)
+
+
+def _insert_repeats(session: Session, record: StatementFile, repeats: list[Repeat]) -> None:
     R = StatementRepeat
     keys = sorted({r.row.natural_key for r in repeats})
-    known: set[tuple[str, int]] = set()
-    for i in range(0, len(keys), _CHUNK):
-        query = select(R.natural_key, R.occurrence).where(
-            R.mutual_id == record.mutual_id,
-            R.provider == record.provider,
-            R.natural_key.in_(keys[i : i + _CHUNK]),
-        )
-        known.update((key, n) for key, n in session.execute(query))
+    query = select(R.natural_key, R.occurrence).where(
+        R.mutual_id == record.mutual_id, R.provider == record.provider, R.natural_key.in_(keys)
+    )
+    known = {(key, n) for key, n in session.execute(query)}
     new = [r for r in repeats if (r.row.natural_key, r.occurrence) not in known]
     if new:
         session.execute(insert(R), [_repeat_values(record, r) for r in new])
@@ -148,18 +305,6 @@ def _values(record: StatementFile, row: StatementRow) -> dict[str, object]:
         "occurred_at": row.occurred_at,
         "day": row.day,
     }
-
-
-def _refuse_future(rows: list[StatementRow], column: str, mutual: Mutual, now: dt.datetime) -> None:
-    """A line dated after the mutual's today would credit money on a day still to come (a
-    lost callback is applied as of its line): refused, as the payments import refuses it."""
-    today = local_date(now, mutual.timezone)
-    problems = Problems()
-    for row in rows:
-        if local_date(row.occurred_at, mutual.timezone) > today:
-            when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
-            problems.add(row.line, column, f"{when} is in the future (today is {today})")
-    problems.raise_if_any()
 
 
 def total_days(session: Session | Connection, file_id: int) -> None:
@@ -215,17 +360,3 @@ def _existing(
         for row in session.execute(stmt).mappings():
             found[row["natural_key"]] = dict(row)
     return found
-
-
-def _check_conflicts(rows: list[StatementRow], existing: dict[str, dict[str, object]]) -> None:
-    problems = Problems()
-    for row in rows:
-        old = existing.get(row.natural_key)
-        if old is not None and not row.same_as(old):
-            problems.add(
-                row.line,
-                "provider_txn_id",
-                f"{row.provider_txn_id!r} already imported with other details "
-                f"({'; '.join(row.differences(old))})",
-            )
-    problems.raise_if_any()
