@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
@@ -313,6 +314,7 @@ def _row(check: RowCheck, layout: Layout, country: str) -> StatementRow | None:
     return _with_key(StatementRow(check.line, "", *fields))
 
 
+@functools.lru_cache(maxsize=4096)  # payers recur in a statement; parsing a number is slow
 def _msisdn(raw: str, country: str) -> str | None:
     return normalize_msisdn(raw, country) if raw else None
 

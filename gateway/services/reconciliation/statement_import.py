@@ -27,7 +27,7 @@ from gateway.models import (
 )
 from gateway.services.reconciliation.statement_formats import (
     COMPARED,
-    Layout,
+    GENERIC,
     Repeat,
     StatementRow,
     StatementSource,
@@ -36,6 +36,7 @@ from gateway.services.reconciliation.statement_formats import (
 
 PROVIDERS = ("sandbox", "cinetpay", "mtnmomo")
 _CHUNK = 500
+_LOW = (1 << 64) - 1
 MAX_PROBLEMS = 1_000  # problems listed; the rest of a huge bad file is counted
 
 
@@ -60,14 +61,15 @@ def import_statement(
     now: dt.datetime,
 ) -> StatementImport:
     """Import a statement (its bytes, or a path read as a stream: issue 15, memory stays
-    bounded whatever the file's size). Read in passes: every line checked, duplicates inside
-    the file found from compact keys; then lines already imported compared; then written in
-    chunks. Any bad line imports nothing."""
+    bounded whatever the file's size). Read twice: first every line checked, duplicates inside
+    the file found from compact keys and lines already imported compared, chunk by chunk;
+    then the new lines and the repeats written in chunks. Any bad line imports nothing."""
     if provider not in PROVIDERS:
         raise ImportErrors([f"provider: must be one of {', '.join(PROVIDERS)}, got {provider!r}"])
     source = StatementSource(data)
     digest = source.check_text()
-    scan = Scan.read(source, provider, mutual, now)
+    scan = Scan(session, mutual, provider, now)
+    scan.read(source)
     days = sorted(scan.days)
     known = session.scalars(
         select(StatementFile).where(
@@ -78,8 +80,9 @@ def import_statement(
     ).one_or_none()
     if known is not None:
         return StatementImport(known.id, True, known.layout, days=days)
-    skipped = _check_conflicts(session, scan, source, mutual, provider)
+    scan.conflicts.raise_if_any()
     scan.future.raise_if_any()
+    skipped = len(scan.skipped)
     record = StatementFile(
         mutual_id=mutual.id,
         provider=provider,
@@ -105,158 +108,130 @@ def _key(natural_key: str) -> int:
 
 def _details(row: StatementRow) -> int:
     """64 bits of what a line says besides its key: equal for word-for-word repeats."""
-    said = "|".join(str(row.details()[k]) for k in COMPARED)
+    said = "|".join(str(getattr(row, k)) for k in COMPARED)
     return int.from_bytes(hashlib.blake2b(said.encode(), digest_size=8).digest())
 
 
-@dataclass
 class Scan:
-    """The first pass over a statement: every line checked, and only compact state kept:
-    natural key (hashed) -> its first line and a hash of its details, the days, the counts."""
+    """The first pass over a statement: every line checked, and only compact state kept
+    (natural key hashed -> its first line and a hash of its details packed in one int, the
+    keys already imported, the days, counts, and at most MAX_PROBLEMS problems of each kind)."""
 
-    layout: Layout
-    provider: str
-    country: str
-    first: dict[int, tuple[int, int]]  # key -> (first line, details hash)
-    copies: dict[int, int]  # key -> number of copies, for keys repeated in the file
-    days: set[dt.date]
-    future: Problems
-    firsts: int = 0
-    repeats: int = 0
+    def __init__(self, session: Session, mutual: Mutual, provider: str, now: dt.datetime) -> None:
+        self.session, self.mutual, self.provider = session, mutual, provider
+        self.today = local_date(now, mutual.timezone)
+        self.layout = GENERIC
+        self.first: dict[int, int] = {}  # key -> first line << 64 | details hash
+        self.copies: dict[int, int] = {}  # key -> copies so far, for keys repeated in the file
+        self.skipped: set[int] = set()  # keys already imported from another file
+        self.days: set[dt.date] = set()
+        self.conflicts = Problems(cap=MAX_PROBLEMS)  # against lines already imported
+        self.future = Problems(cap=MAX_PROBLEMS)
+        self.firsts = self.repeats = 0
 
-    @classmethod
-    def read(cls, source: StatementSource, provider: str, mutual: Mutual, now: dt.datetime) -> Scan:
+    def rows(self, source: StatementSource, problems: Problems) -> Iterator[StatementRow]:
+        self.layout, rows = source.rows(self.provider, self.mutual.country, problems)
+        return rows
+
+    def read(self, source: StatementSource) -> None:
         problems = Problems(cap=MAX_PROBLEMS)
-        layout, rows = source.rows(provider, mutual.country, problems)
-        scan = cls(layout, provider, mutual.country, {}, {}, set(), Problems(cap=MAX_PROBLEMS))
         clashes: list[tuple[StatementRow, int]] = []  # (row, earlier line): other details
-        today = local_date(now, mutual.timezone)
-        for row in rows:
+        chunk: list[StatementRow] = []
+        for row in self.rows(source, problems):
             key, said = _key(row.natural_key), _details(row)
-            earlier = scan.first.setdefault(key, (row.line, said))
-            if earlier[0] == row.line:
-                scan.firsts += 1
-                scan.days.add(row.day)
-                scan._refuse_future(row, mutual, today)
-            elif earlier[1] == said:
-                scan.copies[key] = scan.copies.get(key, 1) + 1
-                scan.repeats += 1
+            earlier = self.first.setdefault(key, row.line << 64 | said)
+            if earlier >> 64 == row.line:
+                self.firsts += 1
+                self.days.add(row.day)
+                self._refuse_future(row)
+                chunk.append(row)
+                if len(chunk) == _CHUNK:
+                    self._compare_existing(chunk)
+                    chunk = []
+            elif earlier & _LOW == said:
+                self.copies[key] = 1
+                self.repeats += 1
             elif len(clashes) < MAX_PROBLEMS:
-                clashes.append((row, earlier[0]))
+                clashes.append((row, earlier >> 64))
             else:
                 problems.more += 1
-        _explain_clashes(source, provider, mutual.country, problems, clashes)
+        self._compare_existing(chunk)
+        self._explain(source, problems, clashes)
         problems.raise_if_any()
-        if not scan.firsts:
+        if not self.firsts:
             raise ImportErrors(["file: no statement line"])
-        return scan
 
-    def _refuse_future(self, row: StatementRow, mutual: Mutual, today: dt.date) -> None:
+    def is_first(self, row: StatementRow, key: int) -> bool:
+        return self.first[key] >> 64 == row.line
+
+    def _refuse_future(self, row: StatementRow) -> None:
         """A line dated after the mutual's today would credit money on a day still to come (a
         lost callback is applied as of its line): refused, as the payments import refuses it.
         Reported only when nothing else is wrong."""
-        if local_date(row.occurred_at, mutual.timezone) > today:
+        if local_date(row.occurred_at, self.mutual.timezone) > self.today:
             when = row.occurred_at.strftime("%Y-%m-%d %H:%M:%S")
             column = self.layout.columns["occurred_at"]
-            self.future.add(row.line, column, f"{when} is in the future (today is {today})")
+            self.future.add(row.line, column, f"{when} is in the future (today is {self.today})")
 
-    def is_first(self, row: StatementRow) -> bool:
-        return self.first[_key(row.natural_key)][0] == row.line
-
-
-def _explain_clashes(
-    source: StatementSource,
-    provider: str,
-    country: str,
-    problems: Problems,
-    clashes: list[tuple[StatementRow, int]],
-) -> None:
-    """Reads again the earlier lines that clashing lines contradict, to say what differs."""
-    if not clashes:
-        return
-    wanted = {line for _, line in clashes}
-    earlier: dict[int, StatementRow] = {}
-    layout, rows = source.rows(provider, country, Problems(cap=0))
-    for row in rows:
-        if row.line in wanted:
-            earlier[row.line] = row
-    for row, line in clashes:
-        problems.add(row.line, *conflict_in_file(layout, row, earlier[line]))
-
-
-def _firsts_in_chunks(scan: Scan, source: StatementSource) -> Iterator[list[StatementRow]]:
-    """The first line of each natural key, `_CHUNK` at a time, in file order."""
-    chunk: list[StatementRow] = []
-    _, rows = source.rows(scan.provider, scan.country, Problems(cap=0))
-    for row in rows:
-        if scan.is_first(row):
-            chunk.append(row)
-            if len(chunk) == _CHUNK:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
-
-
-def _check_conflicts(
-    session: Session, scan: Scan, source: StatementSource, mutual: Mutual, provider: str
-) -> int:
-    """A line already imported from another file with other details is a conflict; the same
-    line again is skipped. Returns how many are skipped."""
-    problems, skipped = Problems(cap=MAX_PROBLEMS), 0
-    for rows in _firsts_in_chunks(scan, source):
-        existing = _existing(session, mutual.id, provider, [r.natural_key for r in rows])
+    def _compare_existing(self, rows: list[StatementRow]) -> None:
+        """A line already imported from another file with other details is a conflict; the
+        same line again is skipped."""
+        existing = _existing(self.session, self.mutual.id, self.provider, rows)
         for row in rows:
             old = existing.get(row.natural_key)
             if old is None:
                 continue
-            skipped += 1
+            self.skipped.add(_key(row.natural_key))
             if not row.same_as(old):
-                problems.add(
+                self.conflicts.add(
                     row.line,
                     "provider_txn_id",
                     f"{row.provider_txn_id!r} already imported with other details "
                     f"({'; '.join(row.differences(old))})",
                 )
-    problems.raise_if_any()
-    return skipped
+
+    def _explain(
+        self,
+        source: StatementSource,
+        problems: Problems,
+        clashes: list[tuple[StatementRow, int]],
+    ) -> None:
+        """Reads again the earlier lines that clashing lines contradict, to say what differs."""
+        if not clashes:
+            return
+        wanted = {line for _, line in clashes}
+        earlier = {
+            row.line: row for row in self.rows(source, Problems(cap=0)) if row.line in wanted
+        }
+        for row, line in clashes:
+            problems.add(row.line, *conflict_in_file(self.layout, row, earlier[line]))
 
 
 def _write(session: Session, record: StatementFile, scan: Scan, source: StatementSource) -> None:
-    """The new lines in chunks, their day totals, then the repeats."""
-    added = False
-    for rows in _firsts_in_chunks(scan, source):
-        keys = [r.natural_key for r in rows]
-        existing = _existing(session, record.mutual_id, record.provider, keys)
-        fresh = [_values(record, row) for row in rows if row.natural_key not in existing]
-        if fresh:
-            session.execute(insert(StatementLine), fresh)
-            added = True
-    if added:
-        total_days(session, record.id)
-    if scan.repeats:
-        _keep_repeats(session, record, scan, source)
-
-
-def _keep_repeats(
-    session: Session, record: StatementFile, scan: Scan, source: StatementSource
-) -> None:
-    """One row per extra copy of a natural key: a copy an earlier file already showed (an
-    overlapping export repeating the same line) adds none."""
-    copies: dict[int, int] = {}
-    chunk: list[Repeat] = []
-    _, rows = source.rows(scan.provider, scan.country, Problems(cap=0))
-    for row in rows:
+    """The second pass: the new lines in chunks, their day totals, then the repeats (one row
+    per extra copy of a natural key; a copy an earlier file already showed adds none)."""
+    lines: list[dict[str, object]] = []
+    repeats: list[Repeat] = []
+    for row in scan.rows(source, Problems(cap=0)):
         key = _key(row.natural_key)
-        if key not in scan.copies or scan.is_first(row):
-            continue
-        copies[key] = copies.get(key, 1) + 1
-        chunk.append(Repeat(row, scan.first[key][0], copies[key]))
-        if len(chunk) == _CHUNK:
-            _insert_repeats(session, record, chunk)
-            chunk = []
-    if chunk:
-        _insert_repeats(session, record, chunk)
+        if scan.is_first(row, key):
+            if key not in scan.skipped:
+                lines.append(_values(record, row))
+        else:
+            scan.copies[key] += 1
+            repeats.append(Repeat(row, scan.first[key] >> 64, scan.copies[key]))
+        if len(lines) == _CHUNK:
+            session.execute(insert(StatementLine), lines)
+            lines = []
+        if len(repeats) == _CHUNK:
+            _insert_repeats(session, record, repeats)
+            repeats = []
+    if lines:
+        session.execute(insert(StatementLine), lines)
+    if record.lines:
+        total_days(session, record.id)
+    if repeats:
+        _insert_repeats(session, record, repeats)
 
 
 def _insert_repeats(session: Session, record: StatementFile, repeats: list[Repeat]) -> None:
@@ -346,17 +321,18 @@ def covered_days(
 
 
 def _existing(
-    session: Session, mutual_id: int, provider: str, keys: list[str]
+    session: Session, mutual_id: int, provider: str, rows: list[StatementRow]
 ) -> dict[str, dict[str, object]]:
+    """The stored lines with the natural keys of `rows` (at most `_CHUNK` of them)."""
     L = StatementLine
     columns = (L.natural_key, L.reference, L.msisdn, L.amount, L.fee, L.status, L.occurred_at)
+    keys = [row.natural_key for row in rows]
     found: dict[str, dict[str, object]] = {}
-    for i in range(0, len(keys), _CHUNK):
-        stmt = select(*columns).where(
-            L.mutual_id == mutual_id,
-            L.provider == provider,
-            L.natural_key.in_(keys[i : i + _CHUNK]),
-        )
-        for row in session.execute(stmt).mappings():
-            found[row["natural_key"]] = dict(row)
+    if not keys:
+        return found
+    stmt = select(*columns).where(
+        L.mutual_id == mutual_id, L.provider == provider, L.natural_key.in_(keys)
+    )
+    for row in session.execute(stmt).mappings():
+        found[row["natural_key"]] = dict(row)
     return found
