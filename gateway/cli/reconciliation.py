@@ -75,9 +75,8 @@ def import_cmd(ctx: CliContext, path: Path, provider: str, code: str, as_json_ou
     """Import FILE.csv (generic layout or the provider's export), then match its days."""
     with ctx.session() as session, _reported():
         mutual = mutual_by_code(session, code)
-        data = path.read_bytes()
-        imported, run = import_and_reconcile(
-            session, mutual, provider, data, filename=path.name, now=ctx.clock.now()
+        imported, run = import_and_reconcile(  # read as a stream: any size of file (issue 15)
+            session, mutual, provider, path, filename=path.name, now=ctx.clock.now()
         )
     summary = {
         "file": path.name,

@@ -7,7 +7,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -20,23 +20,41 @@ Cells = dict[str, str]
 class ImportErrors(ValueError):
     """Every bad line of a file (`line N: column: reason`); nothing was imported."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], total: int | None = None) -> None:
         self.errors = errors
-        super().__init__(f"{len(errors)} problem(s), nothing imported:\n" + "\n".join(errors))
+        count = len(errors) if total is None else total
+        super().__init__(f"{count} problem(s), nothing imported:\n" + "\n".join(errors))
 
 
 class Problems(list[str]):
-    """`line N: column: reason` lines, sorted by line when reported."""
+    """`line N: column: reason` lines, sorted by line when reported. With a `cap`, only the
+    first `cap` problems are kept and the rest counted, so that a huge bad file reports in
+    bounded memory (issue 15)."""
+
+    def __init__(self, items: Iterable[str] = (), *, cap: int | None = None) -> None:
+        super().__init__(items)
+        self.cap = cap
+        self.more = 0  # problems found beyond the cap
 
     def add(self, line: int, column: str, reason: str) -> None:
+        if self.cap is not None and len(self) >= self.cap:
+            self.more += 1
+            return
         self.append(f"line {line}: {column}: {reason}")
 
     def by_line(self) -> list[str]:
-        return sorted(self, key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
+        found = sorted(self, key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
+        if self.more:
+            found.append(f"... and {self.more} more problem(s)")
+        return found
+
+    @property
+    def total(self) -> int:
+        return len(self) + self.more
 
     def raise_if_any(self) -> None:
         if self:
-            raise ImportErrors(self.by_line())
+            raise ImportErrors(self.by_line(), self.total)
 
 
 class RowCheck:

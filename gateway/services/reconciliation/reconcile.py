@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -102,7 +103,7 @@ def import_and_reconcile(
     session: Session,
     mutual: Mutual,
     provider: str,
-    data: bytes,
+    data: bytes | Path,
     *,
     filename: str,
     now: dt.datetime,

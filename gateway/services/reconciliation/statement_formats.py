@@ -4,13 +4,17 @@ Every row is checked first; any bad cell stops the import with `line N: column: 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import functools
 import hashlib
 import io
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from gateway.lib.csv_rows import ImportErrors, Problems, RowCheck
 from gateway.lib.phones import normalize_msisdn
@@ -157,30 +161,15 @@ def parse_statement(data: bytes, provider: str, country: str) -> Statement:
     """The layout recognised from the header (generic, or the provider's export) and every
     row checked; `ImportErrors` lists each bad line and nothing is kept. A line repeating an
     earlier one exactly is set apart (payments.md: import is idempotent by each line's natural
-    key); the same key with other details is a bad line."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportErrors([f"file: not UTF-8 text (byte {exc.start})"]) from exc
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [name.strip() for name in next(reader, [])]
-    layout = _layout(header, provider)
+    key); the same key with other details is a bad line. Holds every row: the import itself
+    streams the file (`StatementSource`, statement_scan)."""
+    source = StatementSource(data)
+    source.check_text()
     problems, rows, repeats = Problems(), [], []
     first: dict[str, StatementRow] = {}
     copies: dict[str, int] = {}
-    index = {name: i for i, name in enumerate(header)}
-    start = reader.line_num + 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
-            continue
-        values = {c: cells[index[c]].strip() for c in layout.columns.values()}
-        row = _row(RowCheck(line, values, problems), layout, country)
-        if row is None:
-            continue
+    layout, found = source.rows(provider, country, problems)
+    for row in found:
         earlier = first.setdefault(row.natural_key, row)
         if earlier is row:
             rows.append(row)
@@ -188,19 +177,104 @@ def parse_statement(data: bytes, provider: str, country: str) -> Statement:
             copies[row.natural_key] = copies.get(row.natural_key, 1) + 1
             repeats.append(Repeat(row, earlier.line, copies[row.natural_key]))
         else:
-            changed = "; ".join(row.differences(earlier.details()))
-            # Only a transaction id can be shared by lines that differ: a line without one
-            # is keyed by the hash of all it says.
-            problems.add(
-                line,
-                layout.columns["provider_txn_id"],
-                f"{row.provider_txn_id!r} already on line {earlier.line} with other details "
-                f"({changed})",
-            )
+            problems.add(row.line, *conflict_in_file(layout, row, earlier))
     problems.raise_if_any()
     if not rows:
         raise ImportErrors(["file: no statement line"])
     return Statement(layout, rows, repeats)
+
+
+def conflict_in_file(layout: Layout, row: StatementRow, earlier: StatementRow) -> tuple[str, str]:
+    """(column, reason) of a line whose transaction id an earlier line has with other details.
+    Only a transaction id can be shared by lines that differ: a line without one is keyed by
+    the hash of all it says."""
+    changed = "; ".join(row.differences(earlier.details()))
+    return layout.columns["provider_txn_id"], (
+        f"{row.provider_txn_id!r} already on line {earlier.line} with other details ({changed})"
+    )
+
+
+class StatementSource:
+    """A statement file read as a stream, as many times as needed (issue 15: a file is
+    never held whole in memory): the bytes of a small upload, or a path on disk."""
+
+    BLOCK = 1 << 20
+
+    def __init__(self, data: bytes | Path) -> None:
+        self.data = data
+
+    def _binary(self) -> BinaryIO:
+        if not isinstance(self.data, Path):
+            return io.BytesIO(self.data)
+        if self.data.stat().st_size <= self.BLOCK:  # a small file is read at once
+            return io.BytesIO(self.data.read_bytes())
+        return open(self.data, "rb")
+
+    def check_text(self) -> str:
+        """The file's sha256, once checked to be UTF-8 text (the byte offset of the first bad
+        byte is counted after a byte order mark, as `bytes.decode` counts it)."""
+        digest = hashlib.sha256()
+        decoder = codecs.getincrementaldecoder("utf-8")()
+        offset, first = 0, True  # offset: bytes fed to the decoder before this block
+        with self._binary() as stream:
+            while block := stream.read(self.BLOCK):
+                digest.update(block)
+                if first and block.startswith(codecs.BOM_UTF8):
+                    block = block[len(codecs.BOM_UTF8) :]
+                first = False
+                pending = len(decoder.getstate()[0])
+                try:
+                    decoder.decode(block)
+                except UnicodeDecodeError as exc:
+                    start = offset - pending + exc.start
+                    raise ImportErrors([f"file: not UTF-8 text (byte {start})"]) from exc
+                offset += len(block)
+            try:
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError as exc:
+                start = offset - len(decoder.getstate()[0]) + exc.start
+                raise ImportErrors([f"file: not UTF-8 text (byte {start})"]) from exc
+        return digest.hexdigest()
+
+    def rows(
+        self, provider: str, country: str, problems: Problems
+    ) -> tuple[Layout, Iterator[StatementRow]]:
+        """The layout (a bad header raises at once) and the checked rows, one at a time; each
+        bad line goes to `problems`. The file must have passed `check_text`."""
+        stream = io.TextIOWrapper(self._binary(), encoding="utf-8-sig", newline="")
+        reader = csv.reader(stream)
+        header = [name.strip() for name in next(reader, [])]
+        try:
+            layout = _layout(header, provider)
+        except ImportErrors:
+            stream.close()
+            raise
+        return layout, self._rows(stream, reader, header, layout, country, problems)
+
+    @staticmethod
+    def _rows(
+        stream: TextIO,
+        reader: Iterator[list[str]],
+        header: list[str],
+        layout: Layout,
+        country: str,
+        problems: Problems,
+    ) -> Iterator[StatementRow]:
+        index = {name: i for i, name in enumerate(header)}
+        wanted = [(c, index[c]) for c in layout.columns.values()]
+        with stream:
+            start = reader.line_num + 1  # type: ignore[attr-defined]
+            for cells in reader:
+                line, start = start, reader.line_num + 1  # type: ignore[attr-defined]
+                if not any(cell.strip() for cell in cells):
+                    continue
+                if len(cells) != len(header):
+                    problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
+                    continue
+                values = {c: cells[i].strip() for c, i in wanted}
+                row = _row(RowCheck(line, values, problems), layout, country)
+                if row is not None:
+                    yield row
 
 
 def _layout(header: list[str], provider: str) -> Layout:
@@ -240,6 +314,7 @@ def _row(check: RowCheck, layout: Layout, country: str) -> StatementRow | None:
     return _with_key(StatementRow(check.line, "", *fields))
 
 
+@functools.lru_cache(maxsize=4096)  # payers recur in a statement; parsing a number is slow
 def _msisdn(raw: str, country: str) -> str | None:
     return normalize_msisdn(raw, country) if raw else None
 
