@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
+import hashlib
 import io
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+MAX_PROBLEMS = 1_000  # problems listed; the rest of a huge bad file is counted
 
 Source = str | Path | TextIO
 Cells = dict[str, str]
@@ -93,36 +96,89 @@ class FirstLines(dict[str, int]):
 
 
 def read_rows(source: Source, columns: tuple[str, ...]) -> list[tuple[int, Cells]]:
+    """`iter_rows` as a list (for small files)."""
+    return list(iter_rows(source, columns))
+
+
+def iter_rows(source: Source, columns: tuple[str, ...]) -> Iterator[tuple[int, Cells]]:
     """(line, cells) per data row, numbered as in the file (header = 1; a quoted field over
-    several lines counts from its first). Header and row-shape problems stop the import."""
-    if isinstance(source, Path):
+    several lines counts from its first). Header and row-shape problems stop the import before
+    any row is given. The file is read as a stream, twice (issue 15: never whole in memory)."""
+    shape = Problems(cap=MAX_PROBLEMS)
+    for _ in _rows(source, columns, shape):
+        pass
+    shape.raise_if_any()
+    return (row for row in _rows(source, columns, Problems()))
+
+
+def check_utf8(stream: BinaryIO, name: str, block: int = 1 << 20) -> str:
+    """The stream's sha256, once checked to be UTF-8 text block by block; a bad byte is
+    reported at its offset counted after a byte order mark, as `bytes.decode` counts it."""
+    digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset, first = 0, True  # offset: bytes given to the decoder before this block
+    while data := stream.read(block):
+        digest.update(data)
+        if first and data.startswith(codecs.BOM_UTF8):
+            data = data[len(codecs.BOM_UTF8) :]
+        first = False
+        pending = len(decoder.getstate()[0])  # an unfinished character from the last block
         try:
-            text = source.read_text(encoding="utf-8-sig")
+            decoder.decode(data)
         except UnicodeDecodeError as exc:
-            raise ImportErrors([f"{source.name}: not UTF-8 text (byte {exc.start})"]) from exc
-    else:
-        text = source if isinstance(source, str) else source.read()
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    header = [name.strip() for name in next(reader, [])]
-    problems = Problems()
-    if missing := [c for c in columns if c not in header]:
-        problems.add(1, "header", f"missing column(s) {', '.join(missing)}")
-    if unknown := [c for c in header if c not in columns]:
-        problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
-    if problems:
-        raise ImportErrors(problems)
-    rows, start = [], reader.line_num + 1
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(header):
-            problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
-            continue
-        rows.append((line, {name: cell.strip() for name, cell in zip(header, cells, strict=True)}))
-    if problems:
-        raise ImportErrors(problems)
-    return rows
+            raise ImportErrors(
+                [f"{name}: not UTF-8 text (byte {offset - pending + exc.start})"]
+            ) from exc
+        offset += len(data)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError as exc:
+        start = offset - len(decoder.getstate()[0]) + exc.start
+        raise ImportErrors([f"{name}: not UTF-8 text (byte {start})"]) from exc
+    return digest.hexdigest()
+
+
+def _open(source: Source) -> tuple[TextIO, bool]:
+    """A text stream of the source, and whether it is ours to close."""
+    if isinstance(source, Path):
+        with source.open("rb") as binary:
+            check_utf8(binary, source.name)
+        return source.open(encoding="utf-8-sig", newline=""), True
+    if isinstance(source, str):
+        return io.StringIO(source, newline=""), True
+    if source.seekable():
+        return source, False
+    return io.StringIO(source.read(), newline=""), True  # read once; not re-readable
+
+
+def _rows(
+    source: Source, columns: tuple[str, ...], problems: Problems
+) -> Iterator[tuple[int, Cells]]:
+    stream, owned = _open(source)
+    start_at = stream.tell() if not owned else 0
+    try:
+        reader = csv.reader(stream)
+        header = [name.strip().removeprefix("\ufeff") for name in next(reader, [])]
+        header_problems = Problems()
+        if missing := [c for c in columns if c not in header]:
+            header_problems.add(1, "header", f"missing column(s) {', '.join(missing)}")
+        if unknown := [c for c in header if c not in columns]:
+            header_problems.add(1, "header", f"unknown column(s) {', '.join(unknown)}")
+        header_problems.raise_if_any()
+        start = reader.line_num + 1
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) != len(header):
+                problems.add(line, "row", f"{len(cells)} fields, the header has {len(header)}")
+                continue
+            yield line, {name: cell.strip() for name, cell in zip(header, cells, strict=True)}
+    finally:
+        if owned:
+            stream.close()
+        else:
+            stream.seek(start_at)
 
 
 def iso_date(raw: str) -> dt.date:

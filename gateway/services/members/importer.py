@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock, local_date
-from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, Source, read_rows
+from gateway.lib.csv_rows import FirstLines, ImportErrors, Problems, Source, iter_rows
 from gateway.lib.phones import digits_of
 from gateway.models import Mutual
 from gateway.services.coverage import allocate, households_to_allocate
@@ -70,7 +70,7 @@ def import_members(
     rows: list[MemberRow] = []
     tainted: set[str] = set()
     seen = FirstLines()
-    for line, cells in read_rows(source, COLUMNS):
+    for line, cells in iter_rows(source, COLUMNS):
         seen.check(line, "member_number", cells["member_number"], problems)
         row = parse_member(line, cells, ctx, problems)
         if row is None:

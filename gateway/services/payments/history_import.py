@@ -19,8 +19,8 @@ from gateway.lib.csv_rows import (
     RowCheck,
     Source,
     choice,
+    iter_rows,
     parse_date,
-    read_rows,
     required,
     text,
 )
@@ -96,7 +96,7 @@ def _check(
     dates: dict[str, dt.date] = {}
     lines: list[PaymentLine] = []
     seen = FirstLines()
-    for line, cells in read_rows(source, COLUMNS):
+    for line, cells in iter_rows(source, COLUMNS):
         seen.check(line, "reference", cells["reference"], problems)
         item = _parse(RowCheck(line, cells, problems), dates, today)
         if item is not None:

@@ -4,7 +4,6 @@ Every row is checked first; any bad cell stops the import with `line N: column: 
 
 from __future__ import annotations
 
-import codecs
 import csv
 import datetime as dt
 import functools
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, TextIO
 
-from gateway.lib.csv_rows import ImportErrors, Problems, RowCheck
+from gateway.lib.csv_rows import ImportErrors, Problems, RowCheck, check_utf8
 from gateway.lib.phones import normalize_msisdn
 from gateway.models import LineStatus
 
@@ -213,28 +212,8 @@ class StatementSource:
     def check_text(self) -> str:
         """The file's sha256, once checked to be UTF-8 text (the byte offset of the first bad
         byte is counted after a byte order mark, as `bytes.decode` counts it)."""
-        digest = hashlib.sha256()
-        decoder = codecs.getincrementaldecoder("utf-8")()
-        offset, first = 0, True  # offset: bytes fed to the decoder before this block
         with self._binary() as stream:
-            while block := stream.read(self.BLOCK):
-                digest.update(block)
-                if first and block.startswith(codecs.BOM_UTF8):
-                    block = block[len(codecs.BOM_UTF8) :]
-                first = False
-                pending = len(decoder.getstate()[0])
-                try:
-                    decoder.decode(block)
-                except UnicodeDecodeError as exc:
-                    start = offset - pending + exc.start
-                    raise ImportErrors([f"file: not UTF-8 text (byte {start})"]) from exc
-                offset += len(block)
-            try:
-                decoder.decode(b"", final=True)
-            except UnicodeDecodeError as exc:
-                start = offset - len(decoder.getstate()[0]) + exc.start
-                raise ImportErrors([f"file: not UTF-8 text (byte {start})"]) from exc
-        return digest.hexdigest()
+            return check_utf8(stream, "file")
 
     def rows(
         self, provider: str, country: str, problems: Problems
