@@ -6,7 +6,7 @@ two baselines measured in the same run: the file's size, and the child's own pea
 import (Python, SQLAlchemy and the gateway loaded, the database migrated). Target: peak
 memory under 300 MB for a 1,000,000-line file.
 
-    python -m bench.bench_imports [--lines N] [--kinds statement,members] [--postgres]
+    python -m bench.bench_imports [--lines N] [--kinds statement,members] [--postgres] [--no-sqlite]
 
 --postgres creates `bench_imports_<pid>` on BENCH_PG_ADMIN_URL (default
 postgresql://root@127.0.0.1:5432/postgres, used only to CREATE and DROP that database)."""
@@ -137,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--kinds", default="statement,members")
     parser.add_argument("--postgres", action="store_true", help="also a created PostgreSQL db")
+    parser.add_argument("--no-sqlite", action="store_true", help="PostgreSQL only")
     parser.add_argument("--child", nargs=3, metavar=("KIND", "URL", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -149,8 +150,9 @@ def main(argv: list[str] | None = None) -> int:
             (generate_statement if kind == "statement" else generate_members)(path, args.lines)
             took = time.perf_counter() - start
             print(f"{kind}: {args.lines} lines, {path.stat().st_size:,} bytes ({took:.0f} s)")
-            url = f"sqlite:///{Path(tmp) / f'{kind}.db'}"
-            print(report(kind, "sqlite", path, run_child(kind, url, path)), flush=True)
+            if not args.no_sqlite:
+                url = f"sqlite:///{Path(tmp) / f'{kind}.db'}"
+                print(report(kind, "sqlite", path, run_child(kind, url, path)), flush=True)
             if args.postgres:
                 print(report(kind, "postgresql", path, _on_postgres(kind, path)), flush=True)
     return 0
