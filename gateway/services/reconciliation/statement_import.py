@@ -2,7 +2,10 @@
 line's natural key. Every line is checked first; a line already imported from another file
 with other details is a conflict, so the file imports nothing and says why. A line repeated
 word for word inside the file is skipped like a line of an overlapping file and kept as a
-repeat (`statement_repeats`), which the report counts in the duplicate bucket."""
+repeat (`statement_repeats`), which the report counts in the duplicate bucket.
+
+Issue 15: the file is read as a stream, in two passes, keeping only compact state (hashed
+keys, counts, capped problems), so memory stays bounded whatever the file's size."""
 
 from __future__ import annotations
 
