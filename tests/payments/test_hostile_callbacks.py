@@ -28,7 +28,8 @@ PHONE = "+22670123412"
 
 
 @pytest.fixture
-def app(make_app: AppFactory) -> Flask:
+def app(make_app: AppFactory, session_factory: sessionmaker[Session]) -> Flask:
+    """Through session_factory (engine), so PostgreSQL is emptied after each test."""
     return make_app(CINETPAY_SECRET_KEY=CINETPAY_SECRET)
 
 
