@@ -28,6 +28,7 @@ from gateway.services.reminders.due import run_reminders
 from gateway.settings import Settings
 from tests.support.factories import make_mutual
 from tests.support.fake_at import FakeAt, running_fake_at
+from tests.support.messaging import different_texts
 from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
 from tests.support.reminders import WINDOW_OPENS, build
@@ -267,26 +268,6 @@ def test_no_web_handler_or_menu_can_reach_the_sms_provider() -> None:
             reached = [m for m in imported for s in senders if m == s or m.startswith(s + ".")]
             assert reached == [], path
             assert "from worker" not in source and "import worker" not in source, path
-
-
-def different_texts(session_factory: sessionmaker[Session], count: int) -> list[int]:
-    """`count` messages of different texts (one provider request each), as reminders are."""
-    with session_factory.begin() as session:
-        mutual = make_mutual(session)
-        messages = [
-            outbox.queue_sms(
-                session,
-                mutual_id=mutual.id,
-                phone=f"+226701{n:05d}",
-                template="optout_ack",
-                language="fr",
-                params={"mutual": f"Mutuelle {n}"},
-                reason="other",
-            )
-            for n in range(count)
-        ]
-        session.flush()
-        return [m.id for m in messages]
 
 
 @pytest.mark.postgres

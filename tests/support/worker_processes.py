@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -10,7 +11,24 @@ import pytest
 import redis
 from rq import Worker
 
+from tests.support.redis_url import redis_url_of
+
 READY_TIMEOUT_S = 60.0
+
+
+def worker_env(
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a real `gateway worker` process on the test's database and Redis."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url_of(redis_client),
+        "GATEWAY_ENV": "test",
+        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        "PYTHONUNBUFFERED": "1",
+        **extra,
+    }
 
 
 def wait_until_working(

@@ -7,7 +7,6 @@ late, as when the worker's main thread loses the CPU just before it."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,8 +18,7 @@ import redis
 from rq import Worker
 
 from tests.support.paths import ROOT
-from tests.support.redis_url import redis_url_of
-from tests.support.worker_processes import wait_until_working
+from tests.support.worker_processes import wait_until_working, worker_env
 
 STOP_BOUND_S = 15.0
 
@@ -58,14 +56,7 @@ def test_worker_process_stops_promptly_on_a_signal(
     redis_client: redis.Redis[bytes],
     tmp_path: Path,
 ) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url_of(redis_client),
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(database_url, redis_client, tmp_path)
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(

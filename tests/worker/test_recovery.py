@@ -22,8 +22,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 
 from tests.support.paths import ROOT
-from tests.support.redis_url import redis_url_of
-from tests.support.worker_processes import wait_until_working
+from tests.support.worker_processes import wait_until_working, worker_env
 from worker import registry, schedule
 from worker.jobs.payments import enqueue_once
 from worker.schedule import OVERDUE_S, TICK_S, rescue_overdue
@@ -53,14 +52,7 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
 def test_a_scheduled_job_runs_within_a_minute_of_a_new_worker_after_a_sigkill(
     database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> None:
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url_of(redis_client),
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(database_url, redis_client, tmp_path)
     log = tmp_path / "worker.log"
     first = start_worker(env, log)
     second: subprocess.Popen[bytes] | None = None

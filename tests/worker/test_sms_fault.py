@@ -24,8 +24,7 @@ from gateway.models import OutboxMessage, OutboxStatus
 from gateway.services.messaging import outbox
 from tests.support.messaging import different_texts
 from tests.support.paths import ROOT
-from tests.support.redis_url import redis_url_of
-from tests.support.worker_processes import wait_until_working
+from tests.support.worker_processes import wait_until_working, worker_env
 from worker import registry
 
 # `gateway worker` whose sandbox SMS provider logs each phone to SENT_LOG and takes DELAY_S.
@@ -84,15 +83,7 @@ def test_a_worker_killed_mid_batch_loses_no_receipt(
     tmp_path: Path,
 ) -> None:
     sent_log, log = tmp_path / "sent.log", tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url_of(redis_client),
-        "GATEWAY_ENV": "test",
-        "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-        "PYTHONUNBUFFERED": "1",
-        "SENT_LOG": str(sent_log),
-    }
+    env = worker_env(database_url, redis_client, tmp_path, SENT_LOG=str(sent_log))
     ids = different_texts(session_factory, COUNT)
     registry.enqueue(redis_client, "send-sms-batch", ",".join(map(str, ids)), job_id="batch-1")
     first = start(env, log, delay_s=0.4)
