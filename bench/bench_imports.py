@@ -28,19 +28,11 @@ from sqlalchemy import create_engine, select, text
 
 from bench.bench_import import MUTUAL
 from bench.bench_import import generate as generate_members
+from gateway.services.reconciliation.statement_formats import FIELDS
 
 DEFAULT_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)  # after every generated line
-HEADER = [
-    "provider_txn_id",
-    "reference",
-    "msisdn",
-    "amount",
-    "currency",
-    "status",
-    "occurred_at",
-    "fee",
-]
+HEADER = list(FIELDS)  # the generic statement layout's columns
 TARGET_MB = 300
 
 

@@ -21,9 +21,7 @@ from gateway.clock import FixedClock
 from gateway.models import Alert, OutboxMessage, OutboxStatus
 from gateway.queueing import JOBS
 from gateway.services.messaging import SendResult, outbox
-from gateway.settings import Settings
-from tests.support.messaging import different_texts
-from tests.support.redis_url import redis_url_of
+from tests.support.messaging import different_texts, job_context
 from worker import jobs, registry
 from worker.jobs.messaging import deliver
 from worker.rq_workers import SimpleWorker
@@ -57,17 +55,7 @@ class Provider:
 def ctx(
     database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> Iterator[jobs.JobContext]:
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url_of(redis_client),
-            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-            "GATEWAY_ENV": "test",
-        }
-    )
-    context = jobs.configure(settings, FixedClock(START))
-    yield context
-    context.close()
+    yield from job_context(database_url, redis_client, tmp_path, FixedClock(START))
 
 
 def rows(factory: sessionmaker[Session]) -> list[OutboxMessage]:

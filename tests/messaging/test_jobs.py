@@ -16,9 +16,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.models import OutboxMessage
 from gateway.providers.sms import SandboxSms
 from gateway.services.messaging import Outcome, SendResult, outbox
-from gateway.settings import Settings
 from tests.support.factories import make_mutual
-from tests.support.redis_url import redis_url_of
+from tests.support.messaging import job_context as new_job_context
 from worker import jobs, registry
 from worker.jobs.messaging import enqueue_pending_sms, send_sms
 from worker.rq_workers import SimpleWorker
@@ -45,17 +44,7 @@ class Recording:
 def job_context(
     database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
 ) -> Iterator[jobs.JobContext]:
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": database_url,
-            "REDIS_URL": redis_url_of(redis_client),
-            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
-            "GATEWAY_ENV": "test",
-        }
-    )
-    context = jobs.configure(settings)
-    yield context
-    context.close()
+    yield from new_job_context(database_url, redis_client, tmp_path)
 
 
 def queued(

@@ -25,13 +25,10 @@ from tests.support.paths import ROOT
 from tests.support.payments import (
     PHONE,
     PayEnv,
-    build_env,
-    decide_at_once,
     family,
-    free_port,
     one_intent,
     sandbox_row,
-    serve,
+    serve_gateway,
 )
 
 TOKEN = "cb-Tok3n-9f8e7d"
@@ -62,23 +59,16 @@ def tokened(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[PayEnv]:
     """A gateway served over real HTTP with a callback token; the sandbox approves at once."""
-    decide_at_once(monkeypatch)
-    port = free_port()
-    built = build_env(
+    clock.at = JAN_5
+    yield from serve_gateway(
         database_url,
         redis_client,
-        tmp_path / "var",
+        tmp_path,
         clock,
         session_factory,
-        GATEWAY_SANDBOX_AUTO="approve",
-        GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        monkeypatch,
         GATEWAY_USSD_TOKEN=TOKEN,
     )
-    built.clock.at = JAN_5
-    server = serve(built.app, port)
-    yield built
-    server.stop()
-    built.close()
 
 
 @pytest.fixture

@@ -4,12 +4,19 @@ reports to move on."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 
+import redis
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.clock import Clock
 from gateway.models import Mutual
 from gateway.services.messaging import outbox
+from gateway.settings import Settings
 from tests.support.factories import make_mutual
+from tests.support.redis_url import redis_url_of
+from worker import jobs
 
 NOW = dt.datetime(2026, 3, 10, 10, 0, tzinfo=dt.UTC)
 PHONE = "+22670123412"
@@ -58,3 +65,21 @@ def different_texts(factory: sessionmaker[Session], count: int) -> list[int]:
         ]
         session.flush()
         return [m.id for m in messages]
+
+
+def job_context(
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, clock: Clock | None = None
+) -> Iterator[jobs.JobContext]:
+    """The worker jobs' context on the test's database and Redis, for a fixture to
+    `yield from`: closed when the fixture ends."""
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url_of(redis_client),
+            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+            "GATEWAY_ENV": "test",
+        }
+    )
+    context = jobs.configure(settings, clock) if clock is not None else jobs.configure(settings)
+    yield context
+    context.close()

@@ -141,6 +141,22 @@ def served(
 ) -> Iterator[PayEnv]:
     """A gateway served over real HTTP, whose public URL the sandbox calls back; the sandbox
     approves every request at once."""
+    yield from serve_gateway(
+        database_url, redis_client, tmp_path, clock, session_factory, monkeypatch
+    )
+
+
+def serve_gateway(
+    database_url: str,
+    redis_client: redis.Redis[bytes],
+    tmp_path: Path,
+    clock: FixedClock,
+    session_factory: sessionmaker[Session],
+    monkeypatch: pytest.MonkeyPatch,
+    **settings: str,
+) -> Iterator[PayEnv]:
+    """The `served` gateway with more settings (e.g. a callback token), for a fixture to
+    `yield from`: stopped and closed when the fixture ends."""
     decide_at_once(monkeypatch)
     port = free_port()
     built = build_env(
@@ -151,6 +167,7 @@ def served(
         session_factory,
         GATEWAY_SANDBOX_AUTO="approve",
         GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        **settings,
     )
     server = serve(built.app, port)
     yield built
