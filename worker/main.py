@@ -12,6 +12,7 @@ from rq import Queue
 from rq.worker import DequeueStrategy
 
 from gateway.clock import Clock
+from gateway.lib.redact import RedactingFormatter
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
@@ -43,7 +44,9 @@ def run_worker(
     any job ran."""
     names = check_queues(queues)
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+        handler = logging.StreamHandler()
+        handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no phone nor token in a line
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
     connection = jobs.configure(settings, clock).rq_redis()
     worker = Worker(
         [Queue(n, connection=connection) for n in names],

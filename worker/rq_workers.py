@@ -17,12 +17,17 @@ way out), and the join is bounded."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import redis
 import rq
 from redis.client import PubSubWorkerThread
 from rq.command import send_command
+from rq.job import Job
+from rq.queue import Queue
 from rq.worker import BaseWorker
+
+from gateway.lib.redact import redact
 
 # A command RQ's handle_command() does not know, so ignores: it only wakes the thread's read.
 WAKE_COMMAND = "wake-to-stop"
@@ -52,14 +57,28 @@ def stop_listening(worker: BaseWorker) -> None:
     worker.pubsub_thread = None
 
 
-class Worker(rq.Worker):
+class RedactedFailures(BaseWorker):
+    """A failed job's traceback is kept in Redis (the failed job registry, the console's jobs
+    page): masked like a log line first, since PostgreSQL's error DETAIL and a provider's
+    error body can carry a member's phone number (issue 15, point 7)."""
+
+    def handle_job_failure(
+        self, job: Job, queue: Queue, started_job_registry: Any = None, exc_string: str = "",
+        execution: Any = None,
+    ) -> None:  # fmt: skip
+        super().handle_job_failure(
+            job, queue, started_job_registry, exc_string=redact(exc_string), execution=execution
+        )
+
+
+class Worker(RedactedFailures, rq.Worker):
     """RQ's forking worker (`gateway worker`)."""
 
     def unsubscribe(self) -> None:
         stop_listening(self)
 
 
-class SimpleWorker(rq.SimpleWorker):
+class SimpleWorker(RedactedFailures, rq.SimpleWorker):
     """RQ's in-process worker (the tests' bursts)."""
 
     def unsubscribe(self) -> None:
