@@ -256,8 +256,8 @@ def connected(url: str) -> Iterator[Engine]:
 
 @contextmanager
 def copy_of(url: str) -> Iterator[Engine]:
-    """A database copied from the seeded one (its file copy, PostgreSQL's CREATE DATABASE
-    ... TEMPLATE), so that every round starts from the same state; dropped afterwards."""
+    """A database copied from the seeded one (its file copy, a PostgreSQL template, through
+    bench/scratch.py), so that every round starts from the same state; dropped afterwards."""
     seeded = make_url(url).database or ""
     with ExitStack() as stack:
         try:
