@@ -43,7 +43,8 @@ def canary(engine: Engine) -> Iterator[Engine]:
 
 def canary_row(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return conn.scalar(text(f"SELECT note FROM {CANARY}"))
+        note: str | None = conn.scalar(text(f"SELECT note FROM {CANARY}"))
+    return note
 
 
 def exists(admin: str, name: str) -> bool:
@@ -53,7 +54,7 @@ def exists(admin: str, name: str) -> bool:
             found = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
     finally:
         engine.dispose()
-    return found == 1
+    return bool(found == 1)
 
 
 def tables(url: str) -> set[str]:
