@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 
 from bench.bench_ussd import (
     HOST,
+    SANDBOX_SECRET,
     TOKEN,
     KeepAlive,
     _free_port,
@@ -54,7 +55,6 @@ from gateway.models import Household, IntentState, Mutual, PaymentCallback, Paym
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, sign
 from gateway.services.payments.intents import create_intent
 
-SECRET = "bench"  # GATEWAY_SANDBOX_SECRET in bench_ussd._settings_env
 PATH = f"/payments/sandbox/callback?token={TOKEN}"
 AMOUNT = 1000
 HEADER = (
@@ -104,9 +104,10 @@ class Sender(KeepAlive):
         self.path, self.run, self.rng = path, run, rng
 
     async def post(self, body: bytes) -> None:
+        signature = sign(SANDBOX_SECRET, body)
         request = (
             f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
-            f"Content-Type: application/json\r\n{SIGNATURE_HEADER}: {sign(SECRET, body)}\r\n\r\n"
+            f"Content-Type: application/json\r\n{SIGNATURE_HEADER}: {signature}\r\n\r\n"
         ).encode() + body
         answer = await self.exchange(request, self.run.latencies)
         if answer is None:

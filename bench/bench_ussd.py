@@ -50,7 +50,10 @@ from gateway.demo import load_demo
 from gateway.models import HouseholdPhone, UssdHop
 
 HOST = "127.0.0.1"
-TOKEN = "bench-token"
+# Production refuses secrets under 32 characters (issue 15): these are long enough, and public.
+TOKEN = "bench-ussd-token-0123456789abcdef"
+SECRET_KEY = "bench-secret-key-0123456789abcdef"
+SANDBOX_SECRET = "bench-sandbox-secret-0123456789ab"
 HOP_PATH = f"/ussd/africastalking?token={TOKEN}"
 JOURNEY = ("", "1", "1*0", "1*0*3", "1*0*3*0")
 LEVELS = (50, 200)
@@ -303,9 +306,9 @@ def _settings_env(database_url: str, redis_url: str) -> dict[str, str]:
     """Production mode, as deployed: the token is checked, no embedded defaults."""
     return dict(os.environ) | {
         "DATABASE_URL": database_url, "REDIS_URL": redis_url, "GATEWAY_ENV": "production",
-        "GATEWAY_SECRET_KEY": "bench-secret", "GATEWAY_USSD_TOKEN": TOKEN,
+        "GATEWAY_SECRET_KEY": SECRET_KEY, "GATEWAY_USSD_TOKEN": TOKEN,
         "GATEWAY_SMS_PROVIDER": "africastalking", "AT_USERNAME": "sandbox",
-        "AT_API_KEY": "bench", "GATEWAY_SANDBOX_SECRET": "bench", "PYTHONUNBUFFERED": "1",
+        "AT_API_KEY": "bench", "GATEWAY_SANDBOX_SECRET": SANDBOX_SECRET, "PYTHONUNBUFFERED": "1",
     }  # fmt: skip
 
 
