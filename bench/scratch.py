@@ -20,6 +20,7 @@ BENCH_DATABASE_URL that does not qualify raises SystemExit with the reason in on
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -40,6 +41,7 @@ from gateway.settings import Settings
 
 DEFAULT_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 PREFIX = "bench_"
+NAME = re.compile(rf"{PREFIX}\w+", re.ASCII)  # also safe to quote in CREATE / DROP DATABASE
 HOST = "127.0.0.1"
 REDIS_READY_TIMEOUT_S = 10.0
 CONNECT_TIMEOUT_S = 5
@@ -65,10 +67,11 @@ def explicit_url(env: Mapping[str, str] = os.environ) -> str | None:
         return None
     url = postgres_url(given)
     name = make_url(url).database or ""
-    if not url.startswith("postgresql") or not name.startswith(PREFIX):
+    if not url.startswith("postgresql") or not NAME.fullmatch(name):
         raise SystemExit(
-            f"refusing BENCH_DATABASE_URL: database {name!r} is not named {PREFIX}*, and a "
-            "benchmark fills its database; unset it to let the benchmark create its own"
+            f"refusing BENCH_DATABASE_URL: database {name!r} is not named {PREFIX}* (letters, "
+            "digits, _), and a benchmark fills its database; unset it to let the benchmark "
+            "create its own"
         )
     return url
 
@@ -95,6 +98,8 @@ def database(name: str, *, migrated: bool = True) -> Iterator[str]:
 def created(name: str, admin: str, template: str | None = None) -> Iterator[str]:
     """CREATE DATABASE `name` (a copy of `template` when given) through `admin`; yields its
     URL; DROP it at the end, whatever happens in between. Fails if it exists already."""
+    if not NAME.fullmatch(name) or (template is not None and not NAME.fullmatch(template)):
+        raise ValueError(f"not a scratch database name: {name!r} (template {template!r})")
     engine = make_engine(admin, connect_timeout_s=CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT")
     try:
         _execute(engine, f'CREATE DATABASE "{name}"{_copy_clause(engine, template)}')
@@ -111,8 +116,11 @@ def created(name: str, admin: str, template: str | None = None) -> Iterator[str]
 def _copy_clause(engine: Engine, template: str | None) -> str:
     if template is None:
         return ""
-    with engine.connect() as conn:
-        version = conn.dialect.server_version_info or (0,)
+    try:
+        with engine.connect() as conn:
+            version = conn.dialect.server_version_info or (0,)
+    except SQLAlchemyError as exc:
+        raise Unavailable(str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
     # FILE_COPY (PostgreSQL 15+): a file copy, without WAL-logging every block of the template
     strategy = " STRATEGY = FILE_COPY" if version >= (15,) else ""
     return f' TEMPLATE "{template}"{strategy}'

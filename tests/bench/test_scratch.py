@@ -118,6 +118,7 @@ def test_an_existing_database_is_never_dropped_to_be_created_again(
         "postgres://root@127.0.0.1:5432/gateway",
         "postgresql+psycopg://root@127.0.0.1:1/test",
         "sqlite:////tmp/bench_gateway.db",
+        'postgresql://root@127.0.0.1:1/bench_x"; DROP DATABASE test; --',
     ],
 )
 def test_an_explicit_database_not_named_bench_is_refused_before_any_connection(
