@@ -5,8 +5,10 @@ plain executemany into a scratch table, no validation).
 
     python -m bench.bench_import [--rows N]
 
-PostgreSQL runs on BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres),
-whose `public` schema is dropped and rebuilt: never point it at a database you care about."""
+PostgreSQL runs on a database of its own, `bench_import_<pid>`, created through
+BENCH_PG_ADMIN_URL (default postgresql://root@127.0.0.1:5432/postgres, used only to create and
+drop it) and dropped at the end (bench/scratch.py, issue 19); BENCH_DATABASE_URL may name an
+empty `bench_*` database to use instead, which is then left in place. Nothing else is dropped."""
 
 from __future__ import annotations
 
@@ -22,18 +24,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bench import scratch
 from gateway import migrate
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Mutual
 from gateway.services.members.importer import COLUMNS, import_members
 from gateway.services.mutuals.config import load_mutual
 
-DEFAULT_PG = "postgresql://root@127.0.0.1:5432/postgres"
-PROTECTED = {"test"}  # the test suite's database
 MUTUAL = """
 [mutual]
 code = "BENCH"
@@ -53,6 +53,8 @@ FAMILY = ["Ouedraogo", "Sawadogo", "Kabore", "Traore", "Diallo", "Coulibaly", "Z
 GIVEN = ["Aminata", "Ousmane", "Issa", "Awa", "Mariam", "Seydou", "Adama", "Salif"]
 RELATIONS = ["spouse", "child", "child", "child", "parent", "other"]
 SECTIONS = ["Nord", "Sud", "Est", "Ouest"]
+POSTGRES_SWITCHES = ("DATABASE_URL", "BENCH_DATABASE_URL")
+SKIPPED = "postgresql skipped (set DATABASE_URL to run it on a scratch database)"
 
 
 @dataclass
@@ -158,16 +160,9 @@ def _timed(run: Callable[[], None]) -> float:
     return time.perf_counter() - start
 
 
-def _fresh_postgres(url: str) -> str:
-    name = make_url(url).database
-    if name in PROTECTED:
-        raise SystemExit(f"refusing to wipe database {name!r}: set BENCH_DATABASE_URL elsewhere")
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
+def wants_postgres() -> bool:
+    """The PostgreSQL part runs when DATABASE_URL or BENCH_DATABASE_URL is set to one."""
+    return any(os.environ.get(v, "").startswith("postgres") for v in POSTGRES_SWITCHES)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,12 +175,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"register: {args.rows} beneficiaries in {households} households")
         results = [bench("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", csv_path, args.rows)]
         print(results[-1].line(), flush=True)
-        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            url = _fresh_postgres(os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
-            results.append(bench("postgresql", url, csv_path, args.rows))
-            print(results[-1].line(), flush=True)
-        else:
-            print("postgresql skipped (set DATABASE_URL to run it on BENCH_DATABASE_URL)")
+        if not wants_postgres():
+            print(SKIPPED)
+            return 0
+        try:
+            with scratch.database("import") as url:
+                results.append(bench("postgresql", url, csv_path, args.rows))
+        except scratch.Unavailable as exc:
+            print(f"postgresql skipped: {exc}")
+            return 0
+        print(results[-1].line(), flush=True)
     return 0
 
 

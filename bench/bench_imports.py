@@ -8,8 +8,9 @@ memory under 300 MB for a 1,000,000-line file.
 
     python -m bench.bench_imports [--lines N] [--kinds statement,members] [--postgres] [--no-sqlite]
 
---postgres creates `bench_imports_<pid>` on BENCH_PG_ADMIN_URL (default
-postgresql://root@127.0.0.1:5432/postgres, used only to CREATE and DROP that database)."""
+--postgres creates `bench_imports_<pid>_<kind>` on BENCH_PG_ADMIN_URL (default
+postgresql://root@127.0.0.1:5432/postgres, used only to CREATE and DROP that database) and
+drops it afterwards, also on an error or Ctrl-C (bench/scratch.py, issue 19)."""
 
 from __future__ import annotations
 
@@ -24,13 +25,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
+from bench import scratch
 from bench.bench_import import MUTUAL
 from bench.bench_import import generate as generate_members
 from gateway.services.reconciliation.statement_formats import FIELDS
 
-DEFAULT_ADMIN = "postgresql://root@127.0.0.1:5432/postgres"
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)  # after every generated line
 HEADER = list(FIELDS)  # the generic statement layout's columns
 TARGET_MB = 300
@@ -151,18 +152,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _on_postgres(kind: str, path: Path) -> dict[str, object]:
-    """A database of its own, created and dropped here: no other database is touched."""
-    admin = create_engine(os.environ.get("BENCH_PG_ADMIN_URL", DEFAULT_ADMIN))
-    name = f"bench_imports_{os.getpid()}_{kind}"
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    """A database of its own, created and dropped here: no other database is touched. The
+    child migrates it, so that its peak before the import counts the same work as SQLite's."""
+    name = f"{scratch.PREFIX}imports_{os.getpid()}_{kind}"
     try:
-        url = admin.url.set(database=name).render_as_string(hide_password=False)
-        return run_child(kind, url, path)
-    finally:
-        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+        with scratch.created(name, scratch.admin_url()) as url:
+            return run_child(kind, url, path)
+    except scratch.Unavailable as exc:
+        return {"error": [str(exc)]}
 
 
 if __name__ == "__main__":

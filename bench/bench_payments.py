@@ -13,9 +13,12 @@ causes), redeliveries of callbacks already applied (duplicates), and
 paced senders (--think seconds between callbacks on average, as a provider's notifier spreads
 them). Latency is measured by the client on the same 2 cores as the server.
 
-PostgreSQL: BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres), whose
-`public` schema is dropped and rebuilt; Redis: BENCH_REDIS_URL (default
-redis://127.0.0.1:6379/2), flushed. Never point either at data you care about."""
+PostgreSQL: a database of its own, `bench_payments_<pid>`, created through BENCH_PG_ADMIN_URL
+(default postgresql://root@127.0.0.1:5432/postgres, used only to create and drop it) and dropped
+at the end, also on an error or Ctrl-C; BENCH_DATABASE_URL may name an empty `bench_*` database
+to use instead, which is then left in place. Redis: a private redis-server on a free port,
+started and stopped by the benchmark. No other database or Redis is touched (bench/scratch.py,
+issue 19)."""
 
 from __future__ import annotations
 
@@ -33,9 +36,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.bench_ussd import (
-    DEFAULT_PG,
-    DEFAULT_REDIS,
     HOST,
+    SANDBOX_SECRET,
     TOKEN,
     KeepAlive,
     _free_port,
@@ -44,18 +46,15 @@ from bench.bench_ussd import (
     _settings_env,
     _stop,
     _wait_listening,
-    reset_servers,
+    run_or_skip,
     server_options,
 )
-from gateway import migrate
 from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo import load_demo
 from gateway.models import Household, IntentState, Mutual, PaymentCallback, PaymentIntent
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, sign
 from gateway.services.payments.intents import create_intent
-from gateway.settings import Settings
 
-SECRET = "bench"  # GATEWAY_SANDBOX_SECRET in bench_ussd._settings_env
 PATH = f"/payments/sandbox/callback?token={TOKEN}"
 AMOUNT = 1000
 HEADER = (
@@ -105,9 +104,10 @@ class Sender(KeepAlive):
         self.path, self.run, self.rng = path, run, rng
 
     async def post(self, body: bytes) -> None:
+        signature = sign(SANDBOX_SECRET, body)
         request = (
             f"POST {self.path} HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: {len(body)}\r\n"
-            f"Content-Type: application/json\r\n{SIGNATURE_HEADER}: {sign(SECRET, body)}\r\n\r\n"
+            f"Content-Type: application/json\r\n{SIGNATURE_HEADER}: {signature}\r\n\r\n"
         ).encode() + body
         answer = await self.exchange(request, self.run.latencies)
         if answer is None:
@@ -150,8 +150,8 @@ class Bench:
     bodies: list[bytes] = field(default_factory=list)
 
     def prepare(self, intents: int) -> None:
-        """The demo mutual and one CREATED intent per future callback."""
-        migrate.upgrade(self.database_url)
+        """The demo mutual and one CREATED intent per future callback, in the (migrated)
+        scratch database."""
         engine = make_engine(self.database_url)
         now = dt.datetime.now(dt.UTC)
         with session_scope(make_session_factory(engine)) as session:
@@ -235,14 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=0.5, help="mean pause, paced run (s)")
     parser.add_argument("--intents", type=int, default=6000, help="intents prepared")
     args = parser.parse_args(argv)
-    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG)
-    redis_url = os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS)
-    if not reset_servers(url, redis_url):
-        return 0
-    database_url = Settings.from_env({"DATABASE_URL": url}).database_url
+    return run_or_skip("payments", lambda url, redis_url: _run(args, url, redis_url))
+
+
+def _run(args: argparse.Namespace, url: str, redis_url: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-pay-") as tmp:
         env = _settings_env(url, redis_url)
-        ctx = Bench(args, env, Path(tmp) / "gunicorn.log", database_url)
+        ctx = Bench(args, env, Path(tmp) / "gunicorn.log", url)
         ctx.prepare(args.intents)
         print(
             f"{len(ctx.bodies)} intents; gunicorn gthread {args.workers} workers x "
@@ -254,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
         _report(gateway, bare, ctx)
         if any(run.errors for run in gateway):
             print(f"\nerrors seen: the gunicorn log follows\n{ctx.log.read_text()[-3000:]}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,10 +4,14 @@ against 1 000 000 payment intents on PostgreSQL, next to a baseline measured in 
 
     python -m bench.bench_reconciliation [--lines N] [--rounds K]
 
-Runs on BENCH_DATABASE_URL, else DATABASE_URL (PostgreSQL only), whose `public` schema is
-dropped and rebuilt: never point it at a database you care about. The data is seeded once;
+Runs on PostgreSQL, in a database of its own, `bench_reconciliation_<pid>`, created through
+BENCH_PG_ADMIN_URL (default postgresql://root@127.0.0.1:5432/postgres, used only to create and
+drop databases; the role needs CREATEDB) and dropped at the end, also on an error or Ctrl-C;
+BENCH_DATABASE_URL may name an empty `bench_*` database to use instead, which is then left in
+place (bench/scratch.py, issue 19). The data is seeded once;
 each of the K rounds (3 by default) then runs the baseline and the reconciliation on a fresh
-copy of it (`<database>_round`, created and dropped: the role needs CREATEDB), and the ratio
+copy of it (`<database>_round`, created and dropped; one that exists already is an error,
+never dropped), and the ratio
 reported is the median of the rounds' ratios: one run's wall clock on a shared machine
 varies by 15-25 %, for the baseline as much as for the reconciliation. The data is generated with
 set-based INSERT ... SELECT generate_series: most lines carry our reference (tier 1), some
@@ -22,19 +26,17 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-import os
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from statistics import median
 
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
 
-from gateway import migrate
+from bench import scratch
 from gateway.db import make_engine, make_session_factory
 from gateway.models import (
     Household,
@@ -49,29 +51,10 @@ from gateway.services.reconciliation.match import Scope, match
 from gateway.services.reconciliation.reconcile import lag_hours
 from gateway.services.reconciliation.statement_import import total_days
 
-PROTECTED = {"test", "postgres"}
 DAY = dt.date(2026, 11, 24)
 START = "2026-11-24 06:00:00+00"
 HOUSEHOLDS = 1000
 EXCEPTIONS = 100  # each of: unknown lines, duplicate lines, intents without a line
-
-
-def database_url() -> str:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        sys.exit("set BENCH_DATABASE_URL or DATABASE_URL to a PostgreSQL database to sacrifice")
-    if make_url(url.replace("postgres://", "postgresql://", 1)).database in PROTECTED:
-        sys.exit("refusing to drop the schema of a shared database")
-    return url.replace("postgres://", "postgresql://", 1)
-
-
-def rebuild(url: str) -> None:
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    migrate.upgrade(url)
 
 
 def seed(engine: Engine, lines: int) -> tuple[int, int]:
@@ -273,30 +256,16 @@ def connected(url: str) -> Iterator[Engine]:
 
 @contextmanager
 def copy_of(url: str) -> Iterator[Engine]:
-    """A database copied from the seeded one (its file copy, PostgreSQL's CREATE DATABASE
-    ... TEMPLATE), so that every round starts from the same state; dropped afterwards."""
-    seeded = make_url(url)
-    name = f"{seeded.database}_round"
-    admin = make_engine(
-        seeded.set(database="postgres").render_as_string(hide_password=False),
-        isolation_level="AUTOCOMMIT",
-    )
-    with admin.connect() as conn:
-        version = conn.dialect.server_version_info or (0,)
-        strategy = " STRATEGY = FILE_COPY" if version >= (15,) else ""
+    """A database copied from the seeded one (its file copy, a PostgreSQL template, through
+    bench/scratch.py), so that every round starts from the same state; dropped afterwards."""
+    seeded = make_url(url).database or ""
+    with ExitStack() as stack:
         try:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{seeded.database}"{strategy}'))
-        except DBAPIError as exc:
-            sys.exit(f"cannot copy the seeded database for a round ({exc.orig}); use --rounds 1")
-    engine = make_engine(seeded.set(database=name).render_as_string(hide_password=False))
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+            copy = scratch.created(f"{seeded}_round", scratch.admin_url(), template=seeded)
+            round_url = stack.enter_context(copy)
+        except scratch.Unavailable as exc:
+            sys.exit(f"cannot copy the seeded database for a round ({exc}); use --rounds 1")
+        yield stack.enter_context(connected(round_url))
 
 
 def report(rounds: list[Round], total: int) -> None:
@@ -336,20 +305,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.lines < 10_000 or args.rounds < 1:  # 10 000: every kind of line (1 in 10 000)
         parser.error("--lines must be at least 10000 and --rounds at least 1")
     logging.getLogger("gateway").setLevel(logging.ERROR)  # one alert per held line
-    url = database_url()
-    rebuild(url)
+    try:
+        with scratch.database("reconciliation") as url:
+            run(url, args.lines, args.rounds)
+    except scratch.Unavailable as exc:
+        print(f"skipped: needs PostgreSQL ({exc})")
+
+
+def run(url: str, lines: int, rounds_wanted: int) -> None:
+    """Seed the database at `url`, run the rounds, report; exits non-zero on a bucket error."""
     engine = make_engine(url)
     started = time.perf_counter()
-    mutual_id, _ = seed(engine, args.lines)
+    mutual_id, _ = seed(engine, lines)
     engine.dispose()
-    total = args.lines + 2 * EXCEPTIONS
+    total = lines + 2 * EXCEPTIONS
     print(
-        f"generated {args.lines + EXCEPTIONS} intents, {total} lines in "
+        f"generated {lines + EXCEPTIONS} intents, {total} lines in "
         f"{time.perf_counter() - started:.1f} s"
     )
     rounds = []
-    for _ in range(args.rounds):
-        with copy_of(url) if args.rounds > 1 else connected(url) as engine:
+    for _ in range(rounds_wanted):
+        with copy_of(url) if rounds_wanted > 1 else connected(url) as engine:
             rounds.append(one_round(engine, mutual_id))
     report(rounds, total)
     expected = total + EXCEPTIONS  # every line once, and the intents without a line

@@ -9,11 +9,14 @@ back, no logic.
 
     python -m bench.bench_reminders [--households N]
 
-SQLite always (a temporary file); PostgreSQL too when DATABASE_URL is set, on
-BENCH_DATABASE_URL (default postgresql://root@127.0.0.1:5432/postgres), whose `public` schema
-is dropped and rebuilt: never point it at a database you care about. Redis: REDIS_URL, else an
-embedded one. The token bucket runs with GATEWAY_SMS_RATE=1000000 so that it measures the
-sender, not the configured provider limit."""
+SQLite always (a temporary file); PostgreSQL too when DATABASE_URL (or BENCH_DATABASE_URL) is
+set, on a database of its own, `bench_reminders_<pid>`, created through BENCH_PG_ADMIN_URL
+(default postgresql://root@127.0.0.1:5432/postgres, used only to create and drop it) and dropped
+at the end (bench/scratch.py, issue 19); BENCH_DATABASE_URL may name an empty `bench_*` database
+to use instead, which is then left in place. Redis: when REDIS_URL is set, a private
+redis-server this benchmark starts and stops (REDIS_URL's own server is never written to);
+else an embedded one in the run's temporary directory. The token bucket runs with
+GATEWAY_SMS_RATE=1000000 so that it measures the sender, not the configured provider limit."""
 
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.bench_import import DEFAULT_PG, _fresh_postgres
+from bench import scratch
+from bench.bench_import import SKIPPED, wants_postgres
 from gateway import migrate
 from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
@@ -236,16 +240,23 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def bench(backend: str, url: str, households: int, var: Path, batch: int) -> Result:
+    """One backend's run; Redis as the module's docstring says."""
+    if not os.environ.get("REDIS_URL"):
+        return _bench(backend, url, households, var, batch, "")
+    with scratch.redis_server() as redis_url:
+        return _bench(backend, url, households, var, batch, redis_url)
+
+
+def _bench(backend: str, url: str, households: int, var: Path, batch: int, redis: str) -> Result:
     migrate.upgrade(url)
     env = {
         "DATABASE_URL": url,
+        "REDIS_URL": redis,  # empty: the embedded server under GATEWAY_VAR_DIR
         "GATEWAY_VAR_DIR": str(var),
         "GATEWAY_ENV": "test",
         "GATEWAY_SMS_RATE": "1000000",
         "GATEWAY_SMS_BATCH": str(batch),
     }
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
     settings = Settings.from_env(env)
     engine = make_engine(url)
     try:
@@ -274,12 +285,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"campaign over {args.households} households (1 in 50 opted out)")
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         print(bench("sqlite", sqlite_url, args.households, Path(tmp) / "var", args.batch).line())
-        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            url = _fresh_postgres(os.environ.get("BENCH_DATABASE_URL", DEFAULT_PG))
-            result = bench("postgresql", url, args.households, Path(tmp) / "var", args.batch)
-            print(result.line(), flush=True)
-        else:
-            print("postgresql skipped (set DATABASE_URL to run it on BENCH_DATABASE_URL)")
+        if not wants_postgres():
+            print(SKIPPED)
+            return 0
+        try:
+            with scratch.database("reminders") as url:
+                result = bench("postgresql", url, args.households, Path(tmp) / "var", args.batch)
+        except scratch.Unavailable as exc:
+            print(f"postgresql skipped: {exc}")
+            return 0
+        print(result.line(), flush=True)
     return 0
 
 
