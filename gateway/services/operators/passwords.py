@@ -35,3 +35,13 @@ def needs_rehash(stored: str) -> bool:
         return HASHER.check_needs_rehash(stored)
     except InvalidHashError:
         return True
+
+
+_DUMMY: list[str] = []
+
+
+def burn_time(password: str) -> None:
+    """Verify against a hash made once, so an unknown login takes as long as a known one."""
+    if not _DUMMY:
+        _DUMMY.append(HASHER.hash("not-a-real-password"))
+    verify_password(_DUMMY[0], password)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import User
 from gateway.services.operators.passwords import (
-    HASHER,
+    burn_time,
     hash_password,
     needs_rehash,
     verify_password,
@@ -45,7 +45,7 @@ def check_password(session: Session, login: str, password: str, now: dt.datetime
     thing ("wrong"), so logins cannot be probed."""
     user = find_user(session, login) or find_user(session, login.replace(" ", ""))
     if user is None:
-        _burn_time(password)
+        burn_time(password)
         return Attempt("wrong")
     refused = _refusal(session, user, now)
     if refused is not None:
@@ -112,12 +112,3 @@ def _lock_row(session: Session, user: User) -> None:
     )
     session.execute(query).one()
 
-
-_DUMMY: list[str] = []
-
-
-def _burn_time(password: str) -> None:
-    """Verify against a hash made once, so an unknown login takes as long as a known one."""
-    if not _DUMMY:
-        _DUMMY.append(HASHER.hash("not-a-real-password"))
-    verify_password(_DUMMY[0], password)
