@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
+from gateway.lib.catalogs import LANGUAGES
 from gateway.models import Role
 from gateway.services.operators import MIN_PASSWORD_LENGTH
+
+
+LANGUAGE_CHOICES = [SelectChoice(code, name) for code, name in LANGUAGES.items()]
 
 
 class LoginForm(FlaskForm):
@@ -30,13 +35,13 @@ class PasswordForm(FlaskForm):
 
 
 class LanguageForm(FlaskForm):
-    language = SelectField(choices=[("fr", "Français"), ("en", "English")])
+    language = SelectField(choices=LANGUAGE_CHOICES)
 
 
 class UserForm(FlaskForm):
     login = StringField(validators=[DataRequired(), Length(max=200)])
     name = StringField(validators=[Length(max=200)])
-    role = SelectField(choices=[(r.value, r.value) for r in Role])
+    role = SelectField(choices=[SelectChoice(r.value) for r in Role])
     scope = StringField(validators=[DataRequired(), Length(max=200)])
-    language = SelectField(choices=[("fr", "Français"), ("en", "English")])
+    language = SelectField(choices=LANGUAGE_CHOICES)
     password = PasswordField(validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])

@@ -49,6 +49,9 @@ class TwoMutuals:
 
 @pytest.fixture
 def two(db: Session) -> TwoMutuals:
+    """Also: the test's session keeps its objects loaded at commit, so reading an id after a
+    commit opens no transaction (on SQLite, a read would hold the lock the app needs)."""
+    db.expire_on_commit = False
     a, b = make_mutual(db, "MA"), make_mutual(db, "MB")
     section_a, section_b = Section(mutual=a, name="Nord"), Section(mutual=b, name="Sud")
     db.add_all([section_a, section_b])

@@ -68,7 +68,8 @@ def sign_in(
     )
 
 
-def post(client: FlaskClient, url: str, **data: str) -> TestResponse:
-    """A signed-in operator's form post, with the session's CSRF token."""
+def post(client: FlaskClient, url: str, *, follow: bool = False, **data: str) -> TestResponse:
+    """A signed-in operator's form post, with the session's CSRF token (read from the home
+    page, which shows and so consumes pending flash messages: `follow` to see the post's)."""
     token = csrf_token(client, "/console/")
-    return client.post(url, data={**data, "csrf_token": token})
+    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow)
