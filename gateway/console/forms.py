@@ -11,8 +11,7 @@ from gateway.lib.catalogs import LANGUAGES
 from gateway.models import Role
 from gateway.services.operators import MIN_PASSWORD_LENGTH
 
-
-LANGUAGE_CHOICES = [SelectChoice(code, name) for code, name in LANGUAGES.items()]
+LANGUAGE_CHOICES = [SelectChoice(code) for code in LANGUAGES]
 
 
 class LoginForm(FlaskForm):

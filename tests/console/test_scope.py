@@ -24,7 +24,7 @@ from gateway.models import (
     Union,
     User,
 )
-from gateway.services.operators import add_union, attach_mutual
+from gateway.services.operators import ScopeRef, add_union, attach_mutual
 from tests.console.conftest import TwoMutuals
 from tests.support.console import CLI, NOW, make_user, post, sign_in
 from tests.support.factories import make_household
@@ -83,16 +83,20 @@ def data(db: Session, two: TwoMutuals) -> dict[str, Household]:
     _payment(db, north, 1000, "p-north")
     _payment(db, bare, 2000, "p-bare")
     _payment(db, other, 4000, "p-other")
-    db.add_all([
-        Alert(mutual_id=two.a.id, kind="k", subject="s", dedupe_key="a", created_at=NOW),
-        Alert(mutual_id=two.b.id, kind="k", subject="s", dedupe_key="b", created_at=NOW),
-        Alert(mutual_id=two.b.id, kind="k", subject="s", dedupe_key="c", created_at=NOW),
-    ])  # fmt: skip
+    db.add_all(
+        [
+            Alert(mutual_id=two.a.id, kind="k", subject="s", dedupe_key="a", created_at=NOW),
+            Alert(mutual_id=two.b.id, kind="k", subject="s", dedupe_key="b", created_at=NOW),
+            Alert(mutual_id=two.b.id, kind="k", subject="s", dedupe_key="c", created_at=NOW),
+        ]
+    )
     db.flush()
     return {"north": north, "bare": bare, "other": other}
 
 
-def test_the_filter_per_scope_kind(db: Session, two: TwoMutuals, data: dict[str, Household]) -> None:
+def test_the_filter_per_scope_kind(
+    db: Session, two: TwoMutuals, data: dict[str, Household]
+) -> None:
     def visible(scope: Scope) -> set[int]:
         return set(db.scalars(scoped(select(Payment.amount), Payment, scope)))
 
@@ -100,13 +104,18 @@ def test_the_filter_per_scope_kind(db: Session, two: TwoMutuals, data: dict[str,
     assert visible(Scope(ScopeKind.MUTUAL, frozenset({two.a.id}))) == {1000, 2000}
     section = Scope(ScopeKind.SECTION, frozenset({two.a.id}), section_id=two.section_a.id)
     assert visible(section) == {1000}
-    assert visible(Scope(ScopeKind.SECTION, frozenset({two.a.id}), section_id=two.section_b.id)) == set()
+    assert (
+        visible(Scope(ScopeKind.SECTION, frozenset({two.a.id}), section_id=two.section_b.id))
+        == set()
+    )
     assert visible(Scope(ScopeKind.UNION, frozenset())) == set()
     alerts = scoped(select(Alert.id), Alert, section)
     assert list(db.scalars(alerts)) == []  # mutual-wide rows: no section sees them
 
 
-def test_a_union_scope_reads_its_mutuals(db: Session, two: TwoMutuals, data: dict[str, Household]) -> None:
+def test_a_union_scope_reads_its_mutuals(
+    db: Session, two: TwoMutuals, data: dict[str, Household]
+) -> None:
     union = add_union(db, CLI, "UN", "Union du Nord", now=NOW)
     attach_mutual(db, CLI, "MB", "UN", now=NOW)
     user = make_user(db, "union@un.bf", Role.VIEWER, _union_ref(union))
@@ -116,9 +125,7 @@ def test_a_union_scope_reads_its_mutuals(db: Session, two: TwoMutuals, data: dic
     assert list(db.scalars(scoped(select(Union.code), Union, scope))) == ["UN"]
 
 
-def _union_ref(union: Union):  # type: ignore[no-untyped-def]
-    from gateway.services.operators import ScopeRef
-
+def _union_ref(union: Union) -> ScopeRef:
     return ScopeRef(ScopeKind.UNION, union_id=union.id)
 
 
@@ -140,9 +147,7 @@ def test_home_shows_only_the_scope(
     assert figures["all@fed.bf"] == ("7 000 XOF", "3")
 
 
-def _all():  # type: ignore[no-untyped-def]
-    from gateway.services.operators import ScopeRef
-
+def _all() -> ScopeRef:
     return ScopeRef(ScopeKind.ALL)
 
 
@@ -164,7 +169,7 @@ def test_users_and_audit_of_mutual_b_stay_hidden_from_a(
     assert audit.count('class="action"') == 2  # the two users of A were created
     for verb in ("deactivate", "activate", "unlock"):
         assert post(client, f"/console/users/{b_user.id}/{verb}").status_code == 404
-    reset = post(client, f"/console/users/{b_user.id}/password", password="another password 1")
+    reset = post(client, f"/console/users/{b_user.id}/password", {"password": "another password 1"})
     assert reset.status_code == 404
     assert post(client, "/console/users/999999/unlock").status_code == 404
 
@@ -176,12 +181,22 @@ def test_an_admin_cannot_create_a_user_outside_their_scope(
     db.commit()
     sign_in(client, "admin@ma.bf")
     for scope in ("mutual:MB", "all", "section:MB/Sud"):
-        form = {"login": f"x{len(scope)}@mb.bf", "role": "viewer", "scope": scope,
-                "language": "fr", "password": "long enough pw"}  # fmt: skip
-        post(client, "/console/users/new", **form)
-    allowed = {"login": "nord@ma.bf", "role": "viewer", "scope": "section:MA/Nord",
-               "language": "fr", "password": "long enough pw"}  # fmt: skip
-    post(client, "/console/users/new", **allowed)
+        form = {
+            "login": f"x{len(scope)}@mb.bf",
+            "role": "viewer",
+            "scope": scope,
+            "language": "fr",
+            "password": "long enough pw",
+        }
+        post(client, "/console/users/new", form)
+    allowed = {
+        "login": "nord@ma.bf",
+        "role": "viewer",
+        "scope": "section:MA/Nord",
+        "language": "fr",
+        "password": "long enough pw",
+    }
+    post(client, "/console/users/new", allowed)
     logins = set(db.scalars(select(User.login)))
     assert logins == {"admin@ma.bf", "nord@ma.bf"}
 
@@ -189,6 +204,10 @@ def test_an_admin_cannot_create_a_user_outside_their_scope(
 def test_audit_rows_carry_the_scope_of_their_object(db: Session, two: TwoMutuals) -> None:
     user = make_user(db, "nord@ma.bf", Role.VIEWER, two.section_scope_a)
     row = db.scalars(select(OperatorAction)).one()
-    assert (row.mutual_id, row.section_id, row.object_id) == (two.a.id, two.section_a.id, str(user.id))
+    assert (row.mutual_id, row.section_id, row.object_id) == (
+        two.a.id,
+        two.section_a.id,
+        str(user.id),
+    )
     assert inspect(row).persistent
-    assert row.occurred_at == NOW and dt.UTC == row.occurred_at.tzinfo
+    assert row.occurred_at == NOW and row.occurred_at.tzinfo == dt.UTC

@@ -21,7 +21,9 @@ from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, PASSWORD, csrf_token, make_user, sign_in
 
 
-def test_a_manager_signs_in_and_sees_home(db: Session, two: TwoMutuals, client: FlaskClient) -> None:
+def test_a_manager_signs_in_and_sees_home(
+    db: Session, two: TwoMutuals, client: FlaskClient
+) -> None:
     make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a)
     db.commit()
     reply = sign_in(client, "Gerant@MA.bf")
@@ -197,7 +199,10 @@ def test_production_makes_admin_enrol_totp_first(
 
 
 def test_production_refuses_an_admin_session_without_totp(
-    db: Session, two: TwoMutuals, settings: Settings, console_clock: FixedClock,
+    db: Session,
+    two: TwoMutuals,
+    settings: Settings,
+    console_clock: FixedClock,
     client: FlaskClient,
 ) -> None:
     """A session opened before production's rule (or by any other way) is closed."""

@@ -31,9 +31,15 @@ def admin(db: Session, two: TwoMutuals, client: FlaskClient) -> User:
 
 def test_add_a_user(db: Session, two: TwoMutuals, admin: User, client: FlaskClient) -> None:
     before = len(_actions(db))
-    form = {"login": "+226 70 11 22 33", "name": "Awa", "role": "manager",
-            "scope": "section:MA/Nord", "language": "fr", "password": "a long password"}  # fmt: skip
-    reply = post(client, "/console/users/new", **form)
+    form = {
+        "login": "+226 70 11 22 33",
+        "name": "Awa",
+        "role": "manager",
+        "scope": "section:MA/Nord",
+        "language": "fr",
+        "password": "a long password",
+    }
+    reply = post(client, "/console/users/new", form)
     assert reply.status_code == 302
     added = _actions(db)[before:]
     assert [(a.action, a.user_id, a.mutual_id, a.section_id) for a in added] == [
@@ -46,12 +52,17 @@ def test_add_a_user(db: Session, two: TwoMutuals, admin: User, client: FlaskClie
 
 def test_a_refused_add_records_nothing(db: Session, admin: User, client: FlaskClient) -> None:
     before = len(_actions(db))
-    form = {"login": "x@ma.bf", "role": "viewer", "scope": "mutual:NOPE", "language": "fr",
-            "password": "a long password"}  # fmt: skip
-    refused = post(client, "/console/users/new", follow=True, **form)
+    form = {
+        "login": "x@ma.bf",
+        "role": "viewer",
+        "scope": "mutual:NOPE",
+        "language": "fr",
+        "password": "a long password",
+    }
+    refused = post(client, "/console/users/new", form, follow=True)
     assert "no mutual NOPE" in refused.get_data(as_text=True)
     short = {**form, "scope": "mutual:MA", "password": "short"}
-    refused = post(client, "/console/users/new", follow=True, **short)
+    refused = post(client, "/console/users/new", short, follow=True)
     assert "password" in refused.get_data(as_text=True)
     assert len(_actions(db)) == before
 
@@ -65,14 +76,21 @@ def test_deactivate_activate_unlock_reset_one_row_each(
     target_id = target.id
     steps = [
         (f"/console/users/{target_id}/unlock", {}, "user.unlock"),
-        (f"/console/users/{target_id}/deactivate", {"reason": "left the mutual"}, "user.deactivate"),
+        (
+            f"/console/users/{target_id}/deactivate",
+            {"reason": "left the mutual"},
+            "user.deactivate",
+        ),
         (f"/console/users/{target_id}/activate", {"reason": "back"}, "user.activate"),
-        (f"/console/users/{target_id}/password", {"password": "new long password"},
-         "user.reset_password"),
-    ]  # fmt: skip
+        (
+            f"/console/users/{target_id}/password",
+            {"password": "new long password"},
+            "user.reset_password",
+        ),
+    ]
     for url, form, action in steps:
         before = len(_actions(db))
-        assert post(client, url, **form).status_code == 302
+        assert post(client, url, form).status_code == 302
         added = _actions(db)[before:]
         assert [(a.action, a.object_id, a.user_id) for a in added] == [
             (action, str(target_id), admin.id)
@@ -96,7 +114,7 @@ def test_a_password_reset_ends_the_users_sessions(
     theirs = client.application.test_client()
     sign_in(theirs, "gerant@ma.bf")
     assert theirs.get("/console/").status_code == 200
-    post(client, f"/console/users/{target.id}/password", password="new long password")
+    post(client, f"/console/users/{target.id}/password", {"password": "new long password"})
     assert theirs.get("/console/").status_code == 302
 
 
@@ -127,7 +145,7 @@ def test_a_viewer_writes_only_their_own_language(
     db.commit()
     sign_in(client, "lecteur@ma.bf")
     assert "Aujourd" in client.get("/console/").get_data(as_text=True)
-    post(client, "/console/language", language="en")
+    post(client, "/console/language", {"language": "en"})
     assert "Today" in client.get("/console/").get_data(as_text=True)
     db.expire_all()
     assert db.scalar(select(func.count(OperatorAction.id))) == 1  # a preference: not logged

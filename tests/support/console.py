@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
@@ -52,7 +53,11 @@ def csrf_token(client: FlaskClient, page: str = "/console/login") -> str:
 
 
 def sign_in(
-    client: FlaskClient, login: str, password: str = PASSWORD, *, secret: str | None = None,
+    client: FlaskClient,
+    login: str,
+    password: str = PASSWORD,
+    *,
+    secret: str | None = None,
     at: dt.datetime = NOW,
 ) -> TestResponse:
     """Password, then the TOTP code of `at` when `secret` is given; the last response."""
@@ -68,8 +73,10 @@ def sign_in(
     )
 
 
-def post(client: FlaskClient, url: str, *, follow: bool = False, **data: str) -> TestResponse:
+def post(
+    client: FlaskClient, url: str, data: Mapping[str, str] | None = None, *, follow: bool = False
+) -> TestResponse:
     """A signed-in operator's form post, with the session's CSRF token (read from the home
     page, which shows and so consumes pending flash messages: `follow` to see the post's)."""
     token = csrf_token(client, "/console/")
-    return client.post(url, data={**data, "csrf_token": token}, follow_redirects=follow)
+    return client.post(url, data={**(data or {}), "csrf_token": token}, follow_redirects=follow)

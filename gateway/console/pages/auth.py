@@ -19,11 +19,11 @@ from gateway.services.operators import (
     Attempt,
     check_code,
     check_password,
+    matching_step,
     new_secret,
     provisioning_uri,
     signed_in,
 )
-from gateway.services.operators.totp import matching_step
 
 PENDING = "console_pending_user"  # passed the password, waiting for the code
 ENROL = "console_enrol_secret"  # the secret being enrolled (shown once)

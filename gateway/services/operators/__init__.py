@@ -17,7 +17,7 @@ from gateway.services.operators.signin import (
     find_user,
     signed_in,
 )
-from gateway.services.operators.totp import code_at, new_secret, provisioning_uri
+from gateway.services.operators.totp import code_at, matching_step, new_secret, provisioning_uri
 from gateway.services.operators.users import (
     TOTP_ROLES,
     NewUser,
@@ -56,6 +56,7 @@ __all__ = [
     "describe",
     "find_user",
     "hash_password",
+    "matching_step",
     "new_secret",
     "normalize_login",
     "parse_scope",

@@ -111,4 +111,3 @@ def _lock_row(session: Session, user: User) -> None:
         .execution_options(populate_existing=True)
     )
     session.execute(query).one()
-
