@@ -4,7 +4,8 @@
 union, a mutual, a section: one CHECK ties the kind to its reference); `operator_actions` is
 the log of every change an operator makes, append-only like the ledger (database triggers
 refuse UPDATE and DELETE), indexed on (occurred_at, id) for the audit page's keyset paging and
-on (mutual_id, occurred_at, id) for a mutual's operators.
+on (mutual_id, occurred_at, id) for a mutual's operators. `payments` gets an index on
+(paid_on, mutual_id) for the console's figures of the day.
 
 Revision ID: 0020
 Revises: 0019
@@ -67,6 +68,8 @@ def upgrade() -> None:
     _create_users()
     _create_operator_actions()
     _append_only()
+    # The home page's payments of the day (gateway.console.figures).
+    op.create_index("ix_payments_paid_on", "payments", ["paid_on", "mutual_id"], unique=False)
 
 
 def _create_users() -> None:
@@ -163,6 +166,7 @@ def _append_only() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_payments_paid_on", table_name="payments")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS operator_actions_append_only ON operator_actions")
         op.execute("DROP FUNCTION IF EXISTS operator_actions_append_only()")

@@ -11,7 +11,14 @@ from sqlalchemy import select
 from gateway.console.forms import PasswordForm, ReasonForm, UserForm
 from gateway.console.i18n import text
 from gateway.console.scope import Scope, user_scope
-from gateway.console.views import actor, console_view, current_scope, get_or_404, scoped
+from gateway.console.views import (
+    actor,
+    console_view,
+    current_scope,
+    get_or_404,
+    operator,
+    scoped,
+)
 from gateway.handlers import request_session, runtime
 from gateway.models import Role, ScopeKind, User
 from gateway.services.operators import (
@@ -53,7 +60,7 @@ def user_new() -> ResponseReturnValue:
     db = request_session()
     try:
         scope = parse_scope(db, form.scope.data or "")
-        _inside(db, scope)
+        _inside(scope)
         add_user(
             db,
             actor(),
@@ -75,7 +82,7 @@ def user_new() -> ResponseReturnValue:
     return redirect(url_for("console.users"))
 
 
-def _inside(db: object, scope: ScopeRef) -> None:
+def _inside(scope: ScopeRef) -> None:
     """An admin creates users inside their own scope only (a mutual's admin: that mutual or
     its sections), never wider."""
     mine = current_scope()
@@ -154,6 +161,4 @@ def _done() -> ResponseReturnValue:
 
 
 def _lang() -> str:
-    from gateway.console.views import operator
-
     return operator().language
