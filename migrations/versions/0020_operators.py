@@ -93,13 +93,8 @@ def _create_users() -> None:
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("created_at", UTC, nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            "role IN ('admin', 'manager', 'finance', 'viewer')", name=op.f("ck_users_role")
-        ),
-        sa.CheckConstraint(
-            "scope_kind IN ('all', 'union', 'mutual', 'section')",
-            name=op.f("ck_users_scope_kind"),
-        ),
+        sa.CheckConstraint("role IN ('admin', 'manager', 'finance', 'viewer')", name=op.f('ck_users_role')),
+        sa.CheckConstraint("scope_kind IN ('all', 'union', 'mutual', 'section')", name=op.f('ck_users_scope_kind')),
         sa.CheckConstraint("language IN ('fr', 'en')", name=op.f("ck_users_language")),
         sa.CheckConstraint(SCOPE_REF, name=op.f("ck_users_scope_ref")),
         sa.CheckConstraint("failed_attempts >= 0", name=op.f("ck_users_failed_attempts")),
