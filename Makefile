@@ -107,8 +107,8 @@ screenshot: $(STAMP) browser
 		$(BIN)/pytest tests/handlers/test_simulator.py -k screenshot -rs
 	@echo "var/screenshots/simulator.png"
 
-# The operator console's login and home pages in headless Chromium (Playwright) ->
-# var/screenshots/console-login.png, console-home.png (tests/console/test_browser.py).
+# The operator console in headless Chromium (Playwright): login, home, users and audit pages ->
+# var/screenshots/console-*.png (tests/console/test_browser.py).
 console-screenshots: $(STAMP) browser
 	mkdir -p var/screenshots
 	CONSOLE_SCREENSHOTS=$(CURDIR)/var/screenshots \

@@ -125,3 +125,31 @@ def test_finance_signs_in_with_a_totp_code(
     page.wait_for_selector("#amount")
     assert page.inner_text("h1") == "Today"
     assert "tresor@ma.bf · finance" in page.inner_text(".who")
+
+
+def test_an_admin_adds_and_deactivates_a_user(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    make_user(db, "admin@ma.bf", Role.ADMIN, two.scope_a, language="fr")
+    db.commit()
+    _sign_in(page, served, "admin@ma.bf")
+    page.wait_for_selector("#amount")
+    page.goto(f"{served}/console/users")
+    form = page.locator("#new-user")
+    form.locator("input[name=login]").fill("+22670112233")
+    form.locator("input[name=name]").fill("Awa Ouédraogo")
+    form.locator("select[name=role]").select_option("manager")
+    form.locator("input[name=scope]").fill("section:MA/Nord")
+    form.locator("input[name=password]").fill("a long password")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash.ok")
+    row = page.locator("tr", has_text="+22670112233")
+    row.locator("input[name=reason]").fill("a parti")
+    row.locator("button", has_text="Désactiver").click()
+    page.wait_for_selector(".flash.ok")
+    assert "désactivé" in page.locator("tr", has_text="+22670112233").inner_text()
+    _shot(page, "users")
+    page.goto(f"{served}/console/audit")
+    assert page.locator("tr.action").count() == 3  # admin and user added, user deactivated
+    assert "a parti" in page.inner_text("table")
+    _shot(page, "audit")

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import inspect, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from gateway.console.scope import Scope, UnscopedModel, paths, scoped, user_scope
@@ -211,3 +211,27 @@ def test_audit_rows_carry_the_scope_of_their_object(db: Session, two: TwoMutuals
     )
     assert inspect(row).persistent
     assert row.occurred_at == NOW and row.occurred_at.tzinfo == dt.UTC
+
+
+def test_home_reads_log_tables_only_within_the_day(
+    db: Session, two: TwoMutuals, client: FlaskClient
+) -> None:
+    """console.md: no COUNT over a log table; the home page's reads of payments and SMS are
+    bounded by the day (paid_on, created_at: both indexed)."""
+    make_user(db, "a@ma.bf", Role.MANAGER, two.scope_a)
+    db.commit()
+    sign_in(client, "a@ma.bf")
+    engine = client.application.extensions["gateway"].engine
+    statements: list[str] = []
+
+    def capture(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        assert client.get("/console/").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    logs = [s for s in statements if "FROM payments" in s or "FROM outbox_messages" in s]
+    assert len(logs) == 2
+    assert all("payments.paid_on =" in s or "outbox_messages.created_at >=" in s for s in logs)
