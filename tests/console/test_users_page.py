@@ -47,7 +47,8 @@ def test_add_a_user(db: Session, two: TwoMutuals, admin: User, client: FlaskClie
     ]
     assert added[0].after and added[0].after["login"] == "+22670112233"
     assert added[0].ip == "127.0.0.1"
-    assert "+22670112233" in client.get("/console/users").get_data(as_text=True)
+    listed = client.get("/console/users").get_data(as_text=True)
+    assert "+22670112233" in listed and "section:MA/Nord" in listed and "mutual:MA" in listed
     audit = client.get("/console/audit").get_data(as_text=True)
     assert "<td>admin@ma.bf</td>" in audit and "user.add" in audit
 

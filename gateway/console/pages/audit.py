@@ -24,6 +24,6 @@ def audit() -> ResponseReturnValue:
     except BadCursor:
         abort(400, "bad page cursor")
     ids = {row.user_id for row in page.items if row.user_id is not None}
-    query = select(User.id, User.login).where(User.id.in_(ids))
-    logins = {user_id: login for user_id, login in db.execute(query)} if ids else {}
+    who = select(User.id, User.login).where(User.id.in_(ids))
+    logins = {user_id: login for user_id, login in db.execute(who)} if ids else {}
     return render_template("console/audit.html", page=page, logins=logins)

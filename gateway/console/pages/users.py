@@ -20,7 +20,7 @@ from gateway.console.views import (
     scoped,
 )
 from gateway.handlers import request_session, runtime
-from gateway.models import Role, ScopeKind, User
+from gateway.models import Mutual, Role, ScopeKind, Section, Union, User
 from gateway.services.operators import (
     OperatorError,
     PasswordError,
@@ -40,9 +40,11 @@ LIST_LIMIT = 500  # operators of a scope: a few dozen; the list is bounded all t
 def users() -> ResponseReturnValue:
     db = request_session()
     query = scoped(select(User), User).order_by(User.login).limit(LIST_LIMIT)
+    rows = list(db.scalars(query))
     return render_template(
         "console/users.html",
-        users=list(db.scalars(query)),
+        users=rows,
+        scopes=scope_texts(rows),
         form=UserForm(),
         action_form=ReasonForm(),
         password_form=PasswordForm(),
@@ -80,6 +82,29 @@ def user_new() -> ResponseReturnValue:
     db.commit()
     flash(text(lang, "users_created", login=form.login.data), "ok")
     return redirect(url_for("console.users"))
+
+
+def scope_texts(users: list[User]) -> dict[int, str]:
+    """`mutual:MA`, `section:MA/Nord`, `union:UN` or `all` per user, as `--scope` reads it
+    (mutuals and unions: a few hundred codes at most, read once)."""
+    db = request_session()
+    mutuals = {row_id: code for row_id, code in db.execute(select(Mutual.id, Mutual.code))}
+    unions = {row_id: code for row_id, code in db.execute(select(Union.id, Union.code))}
+    wanted = {u.scope_section_id for u in users if u.scope_section_id is not None}
+    sections = {
+        section.id: f"{mutuals.get(section.mutual_id, '?')}/{section.name}"
+        for section in db.scalars(select(Section).where(Section.id.in_(wanted)))
+    }
+    texts = {}
+    for user in users:
+        refs = {
+            ScopeKind.UNION: unions.get(user.scope_union_id or 0),
+            ScopeKind.MUTUAL: mutuals.get(user.scope_mutual_id or 0),
+            ScopeKind.SECTION: sections.get(user.scope_section_id or 0),
+        }
+        ref = refs.get(user.scope_kind)
+        texts[user.id] = f"{user.scope_kind}:{ref}" if ref else str(user.scope_kind)
+    return texts
 
 
 def _inside(scope: ScopeRef) -> None:
