@@ -15,7 +15,8 @@ LOCK_FLAGS := --universal --python-version 3.11 --generate-hashes --quiet \
 COVERAGE_MIN := 85
 TEST_WORKERS ?= auto
 
-.PHONY: install install-runtime lock run test coverage lint typecheck fmt bench fuzz screenshot clean
+.PHONY: install install-runtime lock run test coverage lint typecheck fmt bench fuzz browser screenshot \
+	console-screenshots clean
 
 install: $(STAMP)
 
@@ -91,16 +92,28 @@ bench: $(STAMP)
 		m=$$(basename $$f .py); echo "== bench.$$m"; $(BIN)/python -m bench.$$m; \
 	done
 
-# The web simulator in headless Chromium -> var/screenshots/simulator.png (installs Chromium
-# from Debian's packages when run as root and it is missing).
-screenshot: $(STAMP)
+# Debian's Chromium for the browser tests (Playwright drives /usr/bin/chromium; `playwright
+# install` is never run: browser downloads are not reachable). Installed when missing and run as
+# root; otherwise the browser tests skip and say why. `.ci/run` calls it before the tests.
+browser:
 	@test -x /usr/bin/chromium || { test "$$(id -u)" = 0 && apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
 		{ echo "chromium missing: run 'apt-get install -y chromium' as root"; exit 1; }
+
+# The web simulator in headless Chromium -> var/screenshots/simulator.png.
+screenshot: $(STAMP) browser
 	mkdir -p var/screenshots
 	SIMULATOR_SCREENSHOT=$(CURDIR)/var/screenshots/simulator.png \
 		$(BIN)/pytest tests/handlers/test_simulator.py -k screenshot -rs
 	@echo "var/screenshots/simulator.png"
+
+# The operator console in headless Chromium (Playwright): login, home, users and audit pages ->
+# var/screenshots/console-*.png (tests/console/test_browser.py).
+console-screenshots: $(STAMP) browser
+	mkdir -p var/screenshots
+	CONSOLE_SCREENSHOTS=$(CURDIR)/var/screenshots \
+		$(BIN)/pytest -p no:xdist tests/console/test_browser.py -rs
+	@ls var/screenshots/console-*.png
 
 clean:
 	rm -rf var .mypy_cache .ruff_cache .pytest_cache .hypothesis bench/out build dist *.egg-info

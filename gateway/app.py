@@ -17,6 +17,7 @@ from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from gateway.console import init_console
 from gateway.handlers import EXTENSION, close_request_session
 from gateway.lib.redact import RedactingFormatter
 from gateway.runtime import Runtime
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.teardown_appcontext(close_request_session)
     app.register_error_handler(HTTPException, _http_error)
     _register_blueprints(app)
+    init_console(app, production=settings.production)
     return app
 
 

@@ -47,6 +47,7 @@ def _within(name: str, prefix: str) -> bool:
 # ranks; the cross-cutting modules (alerts, ussd_audit) are rank 0.
 RANKS: dict[str, int] = {
     "alerts": 0,
+    "operators": 0,
     "ussd_audit": 0,
     "ledger": 1,
     "coverage": 2,

@@ -68,6 +68,13 @@ def test_the_wheel_ships_migrations_gunicorn_config_and_license(wheel: Path) -> 
     assert "mutual_gateway-0.1.0.dist-info/licenses/LICENSE" in names
 
 
+def test_the_wheel_ships_the_console_templates_and_stylesheet(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    templates = sorted((ROOT / "gateway" / "templates" / "console").glob("*.html"))
+    assert templates and all(f"gateway/templates/console/{t.name}" in names for t in templates)
+    assert "gateway/static/console/console.css" in names
+
+
 def test_the_sdist_ships_migrations_gunicorn_config_and_license(tmp_path: Path) -> None:
     src = copy_sources(tmp_path / "src")
     code = "import sys; from setuptools import build_meta as b; print(b.build_sdist(sys.argv[1]))"

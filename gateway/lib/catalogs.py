@@ -1,8 +1,8 @@
 """Message catalogs on disk: `gateway/locales/<lang>.toml`, read on first use and cached.
 
 The top-level keys are the USSD texts (gateway.menus.engine.catalog); the `[sms]` table holds
-the SMS templates (messaging.md). Both menus and services read the files through here, so services
-never import the menus."""
+the SMS templates (messaging.md); the `[console]` table the operator console's words (issue
+16). Both menus and services read the files through here, so services never import the menus."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from typing import Any
 LANGUAGES: dict[str, str] = {"fr": "Francais", "en": "English"}
 DEFAULT_LANGUAGE = "fr"
 SMS_TABLE = "sms"
+CONSOLE_TABLE = "console"
+TABLES = (SMS_TABLE, CONSOLE_TABLE)
 
 
 def pick_language(*candidates: str | None) -> str:
@@ -43,18 +45,28 @@ def _strings(lang: str, table: Mapping[str, Any], where: str) -> dict[str, str]:
 
 @cache
 def ussd_messages(lang: str) -> Mapping[str, str]:
-    """The flat key -> text table of the USSD menus (every top-level key but `[sms]`)."""
-    data = {k: v for k, v in load_catalog(lang).items() if k != SMS_TABLE}
+    """The flat key -> text table of the USSD menus (every top-level key but the tables)."""
+    data = {k: v for k, v in load_catalog(lang).items() if k not in TABLES}
     return MappingProxyType(_strings(lang, data, ""))
+
+
+def _table(lang: str, name: str) -> Mapping[str, str]:
+    table = load_catalog(lang).get(name, {})
+    if not isinstance(table, dict):
+        raise ValueError(f"{lang}.toml: [{name}] must be a table")
+    return MappingProxyType(_strings(lang, table, f" [{name}]"))
 
 
 @cache
 def sms_templates(lang: str) -> Mapping[str, str]:
     """The `[sms]` table: template key -> text with `{placeholders}`."""
-    table = load_catalog(lang).get(SMS_TABLE, {})
-    if not isinstance(table, dict):
-        raise ValueError(f"{lang}.toml: [{SMS_TABLE}] must be a table")
-    return MappingProxyType(_strings(lang, table, f" [{SMS_TABLE}]"))
+    return _table(lang, SMS_TABLE)
+
+
+@cache
+def console_texts(lang: str) -> Mapping[str, str]:
+    """The `[console]` table: the operator console's words, key -> text with `{placeholders}`."""
+    return _table(lang, CONSOLE_TABLE)
 
 
 def placeholders(text: str) -> set[str]:

@@ -13,6 +13,7 @@ from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.ledger_hold import LedgerHold
 from gateway.models.mutual import Funder, Mutual, Section
+from gateway.models.operator import OperatorAction, Role, ScopeKind, Union, User
 from gateway.models.outbox import OutboxMessage, OutboxStatus
 from gateway.models.payment import Payment
 from gateway.models.payment_intent import (
@@ -65,6 +66,7 @@ __all__ = [
     "Levy",
     "LineStatus",
     "Mutual",
+    "OperatorAction",
     "OutboxMessage",
     "OutboxStatus",
     "Payment",
@@ -78,7 +80,9 @@ __all__ = [
     "ReminderRule",
     "Remittance",
     "RemittanceStatus",
+    "Role",
     "SandboxRequest",
+    "ScopeKind",
     "Section",
     "StatementDay",
     "StatementFile",
@@ -87,6 +91,8 @@ __all__ = [
     "Subsidy",
     "SuspenseItem",
     "SuspenseState",
+    "Union",
+    "User",
     "UssdHop",
     "UssdSessionEvent",
 ]

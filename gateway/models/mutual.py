@@ -41,6 +41,8 @@ class Mutual(IdMixin, CreatedMixin, Base):
     # A payment above this many years of the household's shares waits for an operator
     # (`[mutual] payment_hold_multiple`) instead of becoming years of credit.
     payment_hold_multiple: Mapped[int] = mapped_column(default=5, server_default="5")
+    # The union it belongs to (D27 scopes, D22 roll-ups); None: in no union.
+    union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"), index=True)
 
     sections: Mapped[list[Section]] = relationship(back_populates="mutual", order_by="Section.id")
     funders: Mapped[list[Funder]] = relationship(back_populates="mutual", order_by="Funder.id")

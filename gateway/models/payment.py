@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, CreatedMixin, IdMixin, Money
@@ -19,6 +19,8 @@ class Payment(IdMixin, CreatedMixin, Base):
         UniqueConstraint("mutual_id", "reference"),
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint("channel IN ('cash', 'mobile', 'bank', 'legacy')", name="channel"),
+        # The console's home page reads one day of payments (migration 0020).
+        Index("ix_payments_paid_on", "paid_on", "mutual_id"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)

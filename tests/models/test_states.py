@@ -23,6 +23,8 @@ from gateway.models import (
     OutboxMessage,
     OutboxStatus,
     RemittanceStatus,
+    Role,
+    ScopeKind,
     SuspenseState,
 )
 from gateway.models.base import StrEnumString
@@ -80,6 +82,12 @@ def test_reconciliation_states_are_the_statement_and_action_words() -> None:
     assert values(ActionState) == ["DONE", "PENDING", "REFUSED"]
 
 
+def test_operator_roles_and_scopes_are_d27s() -> None:
+    """D27: four roles; a scope is the deployment, a union, a mutual or a section."""
+    assert values(Role) == ["admin", "manager", "finance", "viewer"]
+    assert values(ScopeKind) == ["all", "union", "mutual", "section"]
+
+
 # --- what the database allows -------------------------------------------------------------
 
 
@@ -116,6 +124,8 @@ def test_every_state_column_is_found() -> None:
         ("statement_repeats", "status"),
         ("recon_actions", "kind"),
         ("recon_actions", "state"),
+        ("users", "role"),
+        ("users", "scope_kind"),
     }
 
 

@@ -1,0 +1,155 @@
+"""The console in a real browser (issue 16): Debian's Chromium driven by Playwright, against the
+app served over HTTP. A manager signs in and sees the home page; a finance officer signs in
+with a TOTP code. With CONSOLE_SCREENSHOTS=<dir> (`make console-screenshots`) the login and home
+pages are saved there as PNGs. Skipped, saying why, when /usr/bin/chromium is missing
+(`make browser` installs it)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from gateway.models import Alert, OutboxMessage, OutboxStatus, Payment, Role
+from gateway.services.operators import code_at
+from tests.console.conftest import TwoMutuals
+from tests.support.console import NOW, PASSWORD, make_user
+from tests.support.factories import make_household
+from tests.support.payments import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="no /usr/bin/chromium: `make browser` (apt-get install -y chromium) runs these tests",
+)
+
+
+@pytest.fixture
+def served(console_app: Flask) -> Iterator[str]:
+    server = serve(console_app)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(viewport={"width": 1100, "height": 700}, locale="fr-FR")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _day_of_mutual_a(db: Session, two: TwoMutuals) -> None:
+    """Some of today's activity in mutual A, and more in B that A's manager must not see."""
+    for n, (mutual, amount) in enumerate([(two.a, 6000), (two.a, 12000), (two.b, 99000)]):
+        household = make_household(db, mutual, phone=f"+2267011223{n}")
+        db.add(
+            Payment(
+                mutual_id=mutual.id,
+                household_id=household.id,
+                amount=amount,
+                paid_on=NOW.date(),
+                channel="mobile",
+                reference=f"r{n}",
+                ledger_key=f"r{n}",
+            )
+        )
+        db.add(
+            OutboxMessage(
+                mutual_id=mutual.id,
+                household_id=household.id,
+                phone="+22670000000",
+                template="receipt",
+                language="fr",
+                text="...",
+                reason="receipt",
+                status=OutboxStatus.DELIVERED if n else OutboxStatus.FAILED,
+                created_at=NOW,
+            )
+        )
+    db.add(Alert(mutual_id=two.a.id, kind="sms_balance", subject="sms", dedupe_key="x"))
+    db.flush()
+
+
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+
+
+def _sign_in(page: Any, url: str, login: str) -> None:
+    page.goto(f"{url}/console/")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+
+
+def test_a_manager_signs_in_and_sees_the_day(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="fr")
+    _day_of_mutual_a(db, two)
+    db.commit()
+    page.goto(f"{served}/console/")
+    assert page.url.endswith("/console/login?next=/console/?")
+    _shot(page, "login")
+    _sign_in(page, served, "gerant@ma.bf")
+    page.wait_for_selector("#amount")
+    assert page.inner_text("h1") == "Aujourd'hui"
+    assert page.inner_text("#amount") == "18 000 XOF"  # not B's 99 000
+    assert page.inner_text("#sms-failed") == "1" and page.inner_text("#alerts") == "1"
+    _shot(page, "home")
+
+
+def test_finance_signs_in_with_a_totp_code(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    user = make_user(db, "tresor@ma.bf", Role.FINANCE, two.scope_a, totp=True, language="en")
+    secret = user.totp_secret or ""
+    db.commit()
+    _sign_in(page, served, "tresor@ma.bf")
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", code_at(secret, NOW))
+    page.click("#code button[type=submit]")
+    page.wait_for_selector("#amount")
+    assert page.inner_text("h1") == "Today"
+    assert "tresor@ma.bf · finance" in page.inner_text(".who")
+
+
+def test_an_admin_adds_and_deactivates_a_user(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    make_user(db, "admin@ma.bf", Role.ADMIN, two.scope_a, language="fr")
+    db.commit()
+    _sign_in(page, served, "admin@ma.bf")
+    page.wait_for_selector("#amount")
+    page.goto(f"{served}/console/users")
+    form = page.locator("#new-user")
+    form.locator("input[name=login]").fill("+22670112233")
+    form.locator("input[name=name]").fill("Awa Ouédraogo")
+    form.locator("select[name=role]").select_option("manager")
+    form.locator("input[name=scope]").fill("section:MA/Nord")
+    form.locator("input[name=password]").fill("a long password")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".flash.ok")
+    row = page.locator("tr", has_text="+22670112233")
+    row.locator("input[name=reason]").fill("a parti")
+    row.locator("button", has_text="Désactiver").click()
+    page.wait_for_selector(".flash.ok")
+    assert "désactivé" in page.locator("tr", has_text="+22670112233").inner_text()
+    _shot(page, "users")
+    page.goto(f"{served}/console/audit")
+    assert page.locator("tr.action").count() == 3  # admin and user added, user deactivated
+    assert "a parti" in page.inner_text("table")
+    _shot(page, "audit")

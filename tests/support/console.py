@@ -1,0 +1,82 @@
+"""Helpers of the console tests (issue 16): operators made through the service, sign-in through
+the real forms with their CSRF tokens."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from gateway.models import Role, User
+from gateway.services.operators import Actor, ScopeRef, add_user, code_at
+
+PASSWORD = "correct horse battery"
+NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+CLI = Actor(None)
+_TOKEN = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def make_user(
+    db: Session,
+    login: str,
+    role: Role,
+    scope: ScopeRef,
+    *,
+    totp: bool = False,
+    language: str = "en",
+) -> User:
+    """An operator (admin/finance get a TOTP secret only when `totp`)."""
+    made = add_user(
+        db,
+        CLI,
+        login=login,
+        password=PASSWORD,
+        role=role,
+        scope=scope,
+        now=NOW,
+        language=language,
+        with_totp=totp,
+    )
+    return made.user
+
+
+def csrf_token(client: FlaskClient, page: str = "/console/login") -> str:
+    """The CSRF token of the client's session, read from a page's form."""
+    html = client.get(page).get_data(as_text=True)
+    found = _TOKEN.search(html)
+    assert found, f"no CSRF token on {page}"
+    return found.group(1)
+
+
+def sign_in(
+    client: FlaskClient,
+    login: str,
+    password: str = PASSWORD,
+    *,
+    secret: str | None = None,
+    at: dt.datetime = NOW,
+) -> TestResponse:
+    """Password, then the TOTP code of `at` when `secret` is given; the last response."""
+    token = csrf_token(client)
+    reply = client.post(
+        "/console/login", data={"login": login, "password": password, "csrf_token": token}
+    )
+    if secret is None or reply.status_code != 302:
+        return reply
+    token = csrf_token(client, "/console/login/code")
+    return client.post(
+        "/console/login/code", data={"code": code_at(secret, at), "csrf_token": token}
+    )
+
+
+def post(
+    client: FlaskClient, url: str, data: Mapping[str, str] | None = None, *, follow: bool = False
+) -> TestResponse:
+    """A signed-in operator's form post, with the session's CSRF token (read from the home
+    page, which shows and so consumes pending flash messages: `follow` to see the post's)."""
+    token = csrf_token(client, "/console/")
+    return client.post(url, data={**(data or {}), "csrf_token": token}, follow_redirects=follow)
