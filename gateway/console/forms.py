@@ -44,3 +44,9 @@ class UserForm(FlaskForm):
     scope = StringField(validators=[DataRequired(), Length(max=200)])
     language = SelectField(choices=LANGUAGE_CHOICES)
     password = PasswordField(validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
+
+
+class RequiredReasonForm(FlaskForm):
+    """A write that must say why: resend, release, requeue, resolve (issue 16)."""
+
+    reason = StringField(validators=[DataRequired(), Length(max=500)])

@@ -1,0 +1,108 @@
+"""The filters the operations pages share (console.md, issue 16): mutual, section, a date
+window (from/to, UTC days; by default the last `default` span up to now), a status and an
+"errors only" switch. Read from the query string; `args()` gives them back for the next
+page's link. The choices offered are the mutuals and sections inside the operator's scope;
+a mutual or section typed by hand outside it matches nothing, since every query stays
+`scoped` (D27)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, TypeVarTuple
+
+from flask import abort, request
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from gateway.console.views import scoped
+from gateway.models import Household, Mutual, Section
+
+Ts = TypeVarTuple("Ts")
+CHOICES_LIMIT = 500  # mutuals/sections of a scope: a union's few dozen; bounded all the same
+
+
+@dataclass(frozen=True)
+class Filters:
+    mutual_id: int | None
+    section_id: int | None
+    start: dt.datetime
+    end: dt.datetime
+    status: str
+    errors: bool
+    typed: dict[str, str]  # what the operator typed, for the form and the next page's link
+
+    def args(self) -> dict[str, str]:
+        return {key: value for key, value in self.typed.items() if value}
+
+    def mutual(self, query: Select[*Ts], model: type[Any]) -> Select[*Ts]:
+        """Keep `model`'s rows of the chosen mutual (its `mutual_id`)."""
+        if self.mutual_id is None:
+            return query
+        return query.where(model.mutual_id == self.mutual_id)
+
+    def section(self, query: Select[*Ts], model: type[Any]) -> Select[*Ts]:
+        """Keep `model`'s rows whose household is in the chosen section."""
+        if self.section_id is None:
+            return query
+        households = select(Household.id).where(Household.section_id == self.section_id)
+        return query.where(model.household_id.in_(households))
+
+    def window(self, query: Select[*Ts], column: Any) -> Select[*Ts]:
+        return query.where(column >= self.start, column < self.end)
+
+
+def read_filters(now: dt.datetime, default: dt.timedelta, statuses: tuple[str, ...]) -> Filters:
+    """The request's filters; a malformed one answers 400 (a hand-edited URL)."""
+    args = request.args
+    typed = {k: args.get(k, "").strip() for k in ("mutual", "section", "from", "to", "status")}
+    typed["errors"] = "1" if args.get("errors") else ""
+    status = typed["status"]
+    if status and status not in statuses:
+        abort(400, f"status must be one of {', '.join(statuses)}")
+    start = _day(typed["from"]) or now - default
+    end = _day(typed["to"])
+    return Filters(
+        mutual_id=_number(typed["mutual"]),
+        section_id=_number(typed["section"]),
+        start=start,
+        end=end + dt.timedelta(days=1) if end else now + dt.timedelta(seconds=1),
+        status=status,
+        errors=bool(typed["errors"]),
+        typed=typed,
+    )
+
+
+def _number(raw: str) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit():
+        abort(400, "a filter id must be a number")
+    return int(raw)
+
+
+def _day(raw: str) -> dt.datetime | None:
+    if not raw:
+        return None
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        abort(400, "dates are YYYY-MM-DD")
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+
+
+def choices(session: Session) -> dict[str, list[tuple[int, str]]]:
+    """The mutuals and sections the operator may filter on (inside their scope)."""
+    mutuals = session.execute(
+        scoped(select(Mutual.id, Mutual.code), Mutual).order_by(Mutual.code).limit(CHOICES_LIMIT)
+    ).all()
+    codes = {row_id: code for row_id, code in mutuals}
+    sections = session.execute(
+        scoped(select(Section.id, Section.mutual_id, Section.name), Section)
+        .order_by(Section.mutual_id, Section.name)
+        .limit(CHOICES_LIMIT)
+    ).all()
+    return {
+        "mutuals": [(row_id, code) for row_id, code in mutuals],
+        "sections": [(sid, f"{codes.get(mid, '?')}/{name}") for sid, mid, name in sections],
+    }
