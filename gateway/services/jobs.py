@@ -1,7 +1,8 @@
 """What the RQ queues hold (console `/console/jobs`, issue 16): each queue's length and its
 started, scheduled, deferred and failed counts (Redis counts of lists and sorted sets, never a
 scan), the latest failed jobs with their error (the worker masked phones before storing it:
-worker.rq_workers.RedactedFailures), and requeueing one failed job. Jobs belong to no mutual:
+worker.rq_workers.RedactedFailures; the job's description, which shows its arguments, is
+masked here), and requeueing one failed job. Jobs belong to no mutual:
 only the whole deployment's operators see them."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import redis
 from rq import Queue
 from rq.job import Job
 
+from gateway.lib.redact import redact
 from gateway.queueing import QUEUES
 
 FAILED_SHOWN = 50  # per queue, newest first
@@ -72,7 +74,7 @@ def _failed(job: Job, queue_name: str) -> FailedJob:
     return FailedJob(
         id=job.id,
         queue=queue_name,
-        description=job.description or job.func_name or "",
+        description=redact(job.description or job.func_name or ""),  # its arguments too
         ended_at=job.ended_at.replace(tzinfo=dt.UTC) if job.ended_at else None,
         error=lines[-1] if lines else "",
         traceback=trace,

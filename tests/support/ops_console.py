@@ -97,15 +97,22 @@ def held_payment(db: Session, household: Household, reference: str = "BIG-1") ->
     return payment
 
 
-def alert(db: Session, mutual: Mutual | None, kind: str = "sms_balance", **extra: object) -> Alert:
+def alert(
+    db: Session,
+    mutual: Mutual | None,
+    kind: str = "sms_balance",
+    *,
+    at: dt.datetime = NOW - dt.timedelta(hours=2),
+    resolved_at: dt.datetime | None = None,
+) -> Alert:
     row = Alert(
         mutual_id=mutual.id if mutual else None,
         kind=kind,
         subject=f"{kind}:{next(_seq)}",
         detail="low SMS balance",
         dedupe_key=f"{kind}:{next(_seq)}",
-        created_at=NOW - dt.timedelta(hours=2),
-        **extra,
+        created_at=at,
+        resolved_at=resolved_at,
     )
     db.add(row)
     db.flush()
