@@ -28,7 +28,7 @@ from tests.support.console import NOW, csrf_token, make_user, post, sign_in
 from tests.support.factories import make_household
 from tests.support.ops_console import action_count, actions, held_payment, intent
 
-I = IntentState
+IS = IntentState
 
 
 @pytest.fixture
@@ -54,12 +54,12 @@ def test_stuck_intents_first_then_all_of_the_scope(
     db: Session, two: TwoMutuals, homes: tuple[Household, ...], client: FlaskClient
 ) -> None:
     north, plain, theirs = homes
-    escalated = intent(db, plain, I.EXPIRED, flag=IntentFlag.ESCALATED)
-    past = intent(db, north, I.PENDING, at=NOW - dt.timedelta(hours=3))
+    escalated = intent(db, plain, IS.EXPIRED, flag=IntentFlag.ESCALATED)
+    past = intent(db, north, IS.PENDING, at=NOW - dt.timedelta(hours=3))
     lost = intent(
-        db, plain, I.CREATED, at=NOW - dt.timedelta(minutes=5), expires_in=dt.timedelta(hours=1)
+        db, plain, IS.CREATED, at=NOW - dt.timedelta(minutes=5), expires_in=dt.timedelta(hours=1)
     )
-    gave_up = intent(db, plain, I.PENDING, at=NOW - dt.timedelta(minutes=1))
+    gave_up = intent(db, plain, IS.PENDING, at=NOW - dt.timedelta(minutes=1))
     db.add(
         PaymentEvent(
             provider="sandbox",
@@ -71,10 +71,10 @@ def test_stuck_intents_first_then_all_of_the_scope(
             received_at=NOW - dt.timedelta(hours=30),
         )
     )
-    fine = intent(db, plain, I.SUCCEEDED)
-    fresh = intent(db, plain, I.PENDING, at=NOW - dt.timedelta(minutes=1))
-    old = intent(db, plain, I.SUCCEEDED, at=NOW - dt.timedelta(days=40))
-    of_b = intent(db, theirs, I.PENDING, at=NOW - dt.timedelta(hours=3))
+    fine = intent(db, plain, IS.SUCCEEDED)
+    fresh = intent(db, plain, IS.PENDING, at=NOW - dt.timedelta(minutes=1))
+    old = intent(db, plain, IS.SUCCEEDED, at=NOW - dt.timedelta(days=40))
+    of_b = intent(db, theirs, IS.PENDING, at=NOW - dt.timedelta(hours=3))
     make_user(db, "tresor@ma.bf", Role.FINANCE, two.scope_a)
     db.commit()
     sign_in(client, "tresor@ma.bf")
@@ -117,7 +117,7 @@ def test_the_intent_page_shows_its_events_and_postings(
         reference="TXN-1",
         now=NOW,
     )
-    done = intent(db, plain, I.SUCCEEDED)
+    done = intent(db, plain, IS.SUCCEEDED)
     done.payment_id = paid.id
     db.add(
         PaymentEvent(
@@ -132,7 +132,7 @@ def test_the_intent_page_shows_its_events_and_postings(
             received_at=NOW - dt.timedelta(minutes=50),
         )
     )
-    bare = intent(db, plain, I.PENDING, at=NOW - dt.timedelta(hours=2))
+    bare = intent(db, plain, IS.PENDING, at=NOW - dt.timedelta(hours=2))
     make_user(db, "lecteur@ma.bf", Role.VIEWER, two.scope_a)
     db.commit()
     sign_in(client, "lecteur@ma.bf")
@@ -217,6 +217,6 @@ def test_only_finance_releases(
 
 def test_why_stuck_says_nothing_of_a_healthy_intent() -> None:
     healthy = PaymentIntent(
-        state=I.PENDING, created_at=NOW, expires_at=NOW + dt.timedelta(minutes=5), flag=None
+        state=IS.PENDING, created_at=NOW, expires_at=NOW + dt.timedelta(minutes=5), flag=None
     )
     assert why_stuck(healthy, NOW) is None
