@@ -48,7 +48,9 @@ def test_open_alerts_of_the_scope_resolved_with_a_note(
     html = _page(client)
     shown = {name for name, i in ids.items() if f'data-id="{i}"' in html}
     assert shown == {"mine", "old"}  # every open alert of A, however old
+    assert "From 2026" not in html  # so no window is said to apply
     resolved = _page(client, "?status=resolved")
+    assert "From 2026-01-31 10:00 to 2026-03-02 10:00 UTC." in resolved
     assert f'data-id="{ids["done"]}"' in resolved and f'data-id="{ids["mine"]}"' not in resolved
     recent = _page(client, "?from=2026-02-01")
     assert f'data-id="{ids["old"]}"' not in recent and f'data-id="{ids["mine"]}"' in recent

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from gateway.models import Alert, OutboxMessage, OutboxStatus, Payment, Role
+from gateway.services.coverage import receive_payment
 from gateway.services.operators import code_at
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, PASSWORD, make_user
@@ -153,3 +154,71 @@ def test_an_admin_adds_and_deactivates_a_user(
     assert page.locator("tr.action").count() == 3  # admin and user added, user deactivated
     assert "a parti" in page.inner_text("table")
     _shot(page, "audit")
+
+
+def test_a_manager_resolves_an_alert(db: Session, two: TwoMutuals, served: str, page: Any) -> None:
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="fr")
+    db.add(
+        Alert(
+            mutual_id=two.a.id,
+            kind="sms_balance",
+            subject="sms",
+            detail="SMS balance low",
+            dedupe_key="sms-balance",
+            created_at=NOW,
+        )
+    )
+    db.add(
+        Alert(mutual_id=two.b.id, kind="agent_cash", subject="b", dedupe_key="b", created_at=NOW)
+    )
+    db.commit()
+    _sign_in(page, served, "gerant@ma.bf")
+    page.wait_for_selector("#amount")
+    page.click("nav >> text=Alertes")
+    row = page.locator("tr.alert")
+    assert row.count() == 1 and "SMS balance low" in row.inner_text()  # not B's
+    _shot(page, "alerts")
+    row.locator("input[name=reason]").fill("compte SMS rechargé")
+    row.locator("button", has_text="Résoudre").click()
+    page.wait_for_selector(".flash.ok")
+    assert page.locator("tr.alert").count() == 0
+    page.goto(f"{served}/console/alerts?status=resolved")
+    assert "résolue" in page.inner_text("tr.alert")
+    page.goto(f"{served}/console/audit")
+    assert "alert.resolve" in page.inner_text("table") and "compte SMS rechargé" in page.inner_text(
+        "table"
+    )
+
+
+def test_finance_releases_a_held_payment(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    user = make_user(db, "tresor@ma.bf", Role.FINANCE, two.scope_a, totp=True, language="en")
+    secret = user.totp_secret or ""
+    household = make_household(db, two.a, number="A-7")
+    receive_payment(
+        db,
+        household=household,
+        amount=500_000,
+        paid_on=NOW.date(),
+        channel="cash",
+        reference="BIG-7",
+        now=NOW,
+    )
+    db.commit()
+    _sign_in(page, served, "tresor@ma.bf")
+    page.wait_for_selector("input[name=code]")
+    page.fill("input[name=code]", code_at(secret, NOW))
+    page.click("#code button[type=submit]")
+    page.wait_for_selector("#amount")
+    page.click("nav >> text=Payments")
+    row = page.locator("#held tr.held", has_text="BIG-7")
+    assert "A-7" in row.inner_text()
+    _shot(page, "payments")
+    row.locator("input[name=reason]").fill("harvest savings, checked with the head")
+    row.locator("button", has_text="Release").click()
+    page.wait_for_selector(".flash.ok")
+    assert "Payment BIG-7 released" in page.inner_text(".flash.ok")
+    assert page.locator("#held").count() == 0
+    page.goto(f"{served}/console/audit")
+    assert "payment.release" in page.inner_text("table")

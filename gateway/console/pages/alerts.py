@@ -43,6 +43,7 @@ def alerts() -> ResponseReturnValue:
         page=page,
         filters=filters,
         statuses=STATES,
+        windowed=_windowed(filters),
         can_resolve=operator().role in WRITERS,
         **choices(db),
     )
@@ -53,9 +54,12 @@ def _query(filters: Filters) -> Select[Alert]:
     if filters.status == RESOLVED:
         return filters.window(query.where(Alert.resolved_at.is_not(None)), Alert.created_at)
     query = query.where(Alert.resolved_at.is_(None))
-    if filters.typed["from"] or filters.typed["to"]:
-        query = filters.window(query, Alert.created_at)
-    return query
+    return filters.window(query, Alert.created_at) if _windowed(filters) else query
+
+
+def _windowed(filters: Filters) -> bool:
+    """Resolved alerts: inside the window; open ones: all of them unless a day is typed."""
+    return filters.status == RESOLVED or bool(filters.typed["from"] or filters.typed["to"])
 
 
 @console_view("/alerts/<int:alert_id>/resolve", roles=WRITERS, methods=("POST",))
