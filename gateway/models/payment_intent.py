@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, IdMixin, Money, StrEnumString, one_of, utcnow
@@ -52,6 +52,14 @@ class PaymentIntent(IdMixin, Base):
         CheckConstraint("amount > 0", name="amount"),
         CheckConstraint(one_of("state", IntentState), name="state"),
         CheckConstraint(f"flag IS NULL OR {one_of('flag', IntentFlag)}", name="flag"),
+        # The console's payments list (keyset) and its stuck intents first (migration 0024).
+        Index("ix_payment_intents_created", "created_at", "id"),
+        Index(
+            "ix_payment_intents_flagged",
+            "id",
+            postgresql_where=text("flag IS NOT NULL"),
+            sqlite_where=text("flag IS NOT NULL"),
+        ),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
@@ -100,7 +108,16 @@ class PaymentEvent(IdMixin, Base):
     """One distinct provider event (callback or status answer); its effect is applied once."""
 
     __tablename__ = "payment_events"
-    __table_args__ = (UniqueConstraint("provider", "event_key"),)
+    __table_args__ = (
+        UniqueConstraint("provider", "event_key"),
+        # Callbacks the sweeper gave up on: the console's stuck payments (migration 0024).
+        Index(
+            "ix_payment_events_abandoned",
+            "intent_id",
+            postgresql_where=text("outcome = 'abandoned'"),
+            sqlite_where=text("outcome = 'abandoned'"),
+        ),
+    )
 
     provider: Mapped[str] = mapped_column(String(32))
     event_key: Mapped[str] = mapped_column(String(200))

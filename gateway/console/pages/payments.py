@@ -32,7 +32,7 @@ from gateway.models import (
 )
 from gateway.services.coverage import NotHeld, release_payment
 from gateway.services.operators import record_action
-from gateway.services.payments.stuck import stuck, why_stuck
+from gateway.services.payments.stuck import abandoned_intents, stuck, why_stuck
 from gateway.services.payments.sweeps import ABANDONED
 
 WINDOW = dt.timedelta(days=30)
@@ -89,17 +89,10 @@ def _listed(filters: Filters) -> Select[PaymentIntent]:
 def _stuck(filters: Filters, now: dt.datetime) -> list[tuple[PaymentIntent, str]]:
     """The stuck intents of the scope (whatever the window), oldest first, with why."""
     db = request_session()
-    query = _scoped(filters).where(stuck(now)).order_by(PaymentIntent.created_at, PaymentIntent.id)
-    rows = list(db.scalars(query.limit(STUCK_LIMIT)))
-    ids = [row.id for row in rows]
-    gave_up = set(
-        db.scalars(
-            select(PaymentEvent.intent_id).where(
-                PaymentEvent.intent_id.in_(ids), PaymentEvent.outcome == ABANDONED
-            )
-        )
-    )
-    return [(row, why_stuck(row, now, row.id in gave_up) or "") for row in rows]
+    gave_up = set(abandoned_intents(db))
+    query = _scoped(filters).where(stuck(now, gave_up))
+    query = query.order_by(PaymentIntent.created_at, PaymentIntent.id).limit(STUCK_LIMIT)
+    return [(row, why_stuck(row, now, row.id in gave_up) or "") for row in db.scalars(query)]
 
 
 def _held(filters: Filters) -> list[Payment]:
