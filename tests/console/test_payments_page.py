@@ -220,3 +220,20 @@ def test_why_stuck_says_nothing_of_a_healthy_intent() -> None:
         state=IS.PENDING, created_at=NOW, expires_at=NOW + dt.timedelta(minutes=5), flag=None
     )
     assert why_stuck(healthy, NOW) is None
+
+
+def test_a_sections_operator_sees_its_households_intents_only(
+    db: Session, two: TwoMutuals, homes: tuple[Household, ...], client: FlaskClient
+) -> None:
+    north, plain, _ = homes
+    ours = intent(db, north, IS.SUCCEEDED)
+    elsewhere = intent(db, plain, IS.SUCCEEDED)
+    held_payment(db, plain, "BIG-PLAIN")
+    make_user(db, "nord@ma.bf", Role.MANAGER, two.section_scope_a)
+    db.commit()
+    sign_in(client, "nord@ma.bf")
+    html = _page(client)
+    assert f'data-id="{ours.id}"' in html and f'data-id="{elsewhere.id}"' not in html
+    assert "BIG-PLAIN" not in html
+    assert client.get(f"/console/payments/{ours.id}").status_code == 200
+    assert client.get(f"/console/payments/{elsewhere.id}").status_code == 404
