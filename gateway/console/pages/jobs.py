@@ -13,8 +13,8 @@ from gateway.console.i18n import text
 from gateway.console.pages.opsforms import reason_given
 from gateway.console.views import WRITERS, actor, console_view, current_scope, operator
 from gateway.handlers import request_session, runtime
+from gateway.queue_status import failed_jobs, find_failed, queue_figures, requeue_failed
 from gateway.queueing import QUEUES
-from gateway.services.jobs import failed_jobs, find_failed, queue_figures, requeue_failed
 from gateway.services.operators import record_action
 
 

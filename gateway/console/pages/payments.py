@@ -32,8 +32,7 @@ from gateway.models import (
 )
 from gateway.services.coverage import NotHeld, release_payment
 from gateway.services.operators import record_action
-from gateway.services.payments.stuck import abandoned_intents, stuck, why_stuck
-from gateway.services.payments.sweeps import ABANDONED
+from gateway.services.payments import ABANDONED, abandoned_intents, is_stuck, why_stuck
 
 WINDOW = dt.timedelta(days=30)
 STUCK_LIMIT = HELD_LIMIT = 100  # each a short list a person works through; bounded anyway
@@ -90,7 +89,7 @@ def _stuck(filters: Filters, now: dt.datetime) -> list[tuple[PaymentIntent, str]
     """The stuck intents of the scope (whatever the window), oldest first, with why."""
     db = request_session()
     gave_up = set(abandoned_intents(db))
-    query = _scoped(filters).where(stuck(now, gave_up))
+    query = _scoped(filters).where(is_stuck(now, gave_up))
     query = query.order_by(PaymentIntent.created_at, PaymentIntent.id).limit(STUCK_LIMIT)
     return [(row, why_stuck(row, now, row.id in gave_up) or "") for row in db.scalars(query)]
 

@@ -19,8 +19,7 @@ from gateway.console.paging import BadCursor, Page, keyset_page
 from gateway.console.views import actor, console_view, get_or_404, operator, scoped
 from gateway.handlers import request_session, runtime
 from gateway.models import OutboxMessage, OutboxStatus, Role
-from gateway.services.messaging.outbox import UNDELIVERED
-from gateway.services.messaging.resend import RESENDABLE, resend_failed
+from gateway.services.messaging import RESENDABLE, UNDELIVERED, resend_failed
 from gateway.services.operators import record_action
 
 WINDOW = dt.timedelta(hours=24)

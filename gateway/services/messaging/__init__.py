@@ -36,6 +36,7 @@ from gateway.services.messaging.inbound import (
 from gateway.services.messaging.outbox import (
     DELIVERY_STATUSES,
     TEMPLATE_KEYS,
+    UNDELIVERED,
     apply_delivery_report,
     outbox_row,
     pending_ids,
@@ -52,6 +53,7 @@ from gateway.services.messaging.port import (
     SendResult,
     SmsProvider,
 )
+from gateway.services.messaging.resend import RESENDABLE, NotResendable, resend_failed
 from gateway.services.messaging.window import (
     in_window,
     window_opens,
@@ -60,9 +62,12 @@ from gateway.services.messaging.window import (
 __all__ = [
     "DELIVERY_STATUSES",
     "LONGEST",
+    "RESENDABLE",
     "TEMPLATE_KEYS",
+    "UNDELIVERED",
     "Answer",
     "Inbound",
+    "NotResendable",
     "Outcome",
     "Overflow",
     "SendResult",
@@ -84,6 +89,7 @@ __all__ = [
     "recent_messages",
     "render_sms",
     "requeue_stale_sending",
+    "resend_failed",
     "resume_campaign",
     "room_left",
     "sender_id",

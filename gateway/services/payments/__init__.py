@@ -63,7 +63,9 @@ from gateway.services.payments.port import (
     ProviderState,
     StatusResult,
 )
+from gateway.services.payments.stuck import abandoned_intents, is_stuck, why_stuck
 from gateway.services.payments.sweeps import (
+    ABANDONED,
     MAX_CONFIRM_SWEEPS,
     due_polls,
     expired_events,
@@ -74,6 +76,7 @@ from gateway.services.payments.sweeps import (
 )
 
 __all__ = [
+    "ABANDONED",
     "MAX_CONFIRM_SWEEPS",
     "MAX_PAYMENT",
     "MIN_PAYMENT",
@@ -93,6 +96,7 @@ __all__ = [
     "ProviderError",
     "ProviderState",
     "StatusResult",
+    "abandoned_intents",
     "apply_event",
     "apply_status",
     "book_suspense",
@@ -103,6 +107,7 @@ __all__ = [
     "hold_in_bulk",
     "import_payments",
     "intent_row",
+    "is_stuck",
     "list_intents",
     "payment_request",
     "poll_failed",
@@ -114,4 +119,5 @@ __all__ = [
     "start_initiation",
     "store_callback",
     "unapplied_events",
+    "why_stuck",
 ]

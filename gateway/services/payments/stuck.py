@@ -38,7 +38,7 @@ def abandoned_intents(session: Session) -> list[int]:
     return [intent_id for intent_id in session.scalars(query) if intent_id is not None]
 
 
-def stuck(now: dt.datetime, abandoned: Collection[int] = ()) -> ColumnElement[bool]:
+def is_stuck(now: dt.datetime, abandoned: Collection[int] = ()) -> ColumnElement[bool]:
     """The SQL condition matching the stuck intents at `now`; `abandoned`: the ids of
     `abandoned_intents`, read first so that each branch is an index probe (an IN over a
     subquery inside an OR would scan the table)."""

@@ -1,4 +1,5 @@
-"""What the RQ queues hold (console `/console/jobs`, issue 16): each queue's length and its
+"""What the RQ queues hold (console `/console/jobs`, issue 16; beside gateway.queueing, since
+services never import rq): each queue's length and its
 started, scheduled, deferred and failed counts (Redis counts of lists and sorted sets, never a
 scan), the latest failed jobs with their error (the worker masked phones before storing it:
 worker.rq_workers.RedactedFailures; the job's description, which shows its arguments, is
