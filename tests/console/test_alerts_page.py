@@ -49,6 +49,7 @@ def test_open_alerts_of_the_scope_resolved_with_a_note(
     shown = {name for name, i in ids.items() if f'data-id="{i}"' in html}
     assert shown == {"mine", "old"}  # every open alert of A, however old
     assert "From 2026" not in html  # so no window is said to apply
+    assert client.get("/console/alerts?after=garbage").status_code == 400
     resolved = _page(client, "?status=resolved")
     assert "From 2026-01-31 10:00 to 2026-03-02 10:00 UTC." in resolved
     assert f'data-id="{ids["done"]}"' in resolved and f'data-id="{ids["mine"]}"' not in resolved

@@ -237,3 +237,25 @@ def test_a_sections_operator_sees_its_households_intents_only(
     assert "BIG-PLAIN" not in html
     assert client.get(f"/console/payments/{ours.id}").status_code == 200
     assert client.get(f"/console/payments/{elsewhere.id}").status_code == 404
+
+
+def test_the_next_page_lists_intents_only(
+    db: Session, two: TwoMutuals, homes: tuple[Household, ...], client: FlaskClient
+) -> None:
+    _, plain, _ = homes
+    made = [intent(db, plain, IS.SUCCEEDED, at=NOW - dt.timedelta(minutes=n)) for n in range(51)]
+    intent(db, plain, IS.PENDING, at=NOW - dt.timedelta(hours=3))  # stuck
+    held_payment(db, plain)
+    make_user(db, "tresor@ma.bf", Role.FINANCE, two.scope_a)
+    db.commit()
+    sign_in(client, "tresor@ma.bf")
+    first = _page(client, "/console/payments?status=SUCCEEDED")
+    assert '<table id="stuck">' in first and '<table id="held">' in first
+    assert _section(first, "intents").count('class="intent"') == 50
+    link = first.split('id="next" href="')[1].split('"')[0].replace("&amp;", "&")
+    assert "status=SUCCEEDED" in link
+    second = _page(client, link)
+    assert '<table id="stuck">' not in second and '<table id="held">' not in second
+    assert _section(second, "intents").count('class="intent"') == 1
+    assert f'data-id="{made[-1].id}"' in second
+    assert client.get("/console/payments?after=garbage").status_code == 400

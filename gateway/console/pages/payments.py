@@ -56,12 +56,12 @@ def payments() -> ResponseReturnValue:
         )
     except BadCursor:
         abort(400, "bad page cursor")
-    stuck_rows = [] if request.args.get("after") else _stuck(filters, now)
+    first = not request.args.get("after")  # stuck and held lead the first page only
     return render_template(
         "console/payments.html",
         page=page,
-        stuck=stuck_rows,
-        held=_held(filters),
+        stuck=_stuck(filters, now) if first else [],
+        held=_held(filters) if first else [],
         filters=filters,
         statuses=STATES,
         can_release=operator().role in RELEASERS,
