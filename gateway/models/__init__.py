@@ -8,6 +8,7 @@ from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
+from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
@@ -54,8 +55,10 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "FacilityCheck",
     "Funder",
     "Household",
+    "HouseholdEvent",
     "HouseholdPhone",
     "IntentFlag",
     "IntentState",
@@ -64,6 +67,7 @@ __all__ = [
     "LedgerTransaction",
     "Levy",
     "LineStatus",
+    "MembershipSpell",
     "Mutual",
     "OutboxMessage",
     "OutboxStatus",

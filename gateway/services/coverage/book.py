@@ -16,6 +16,7 @@ from gateway.models import (
     Beneficiary,
     CoveragePeriod,
     Household,
+    MembershipSpell,
     Product,
     Subsidy,
 )
@@ -54,12 +55,28 @@ class HouseholdBook:
     # (beneficiary id or None for the registration fee, period start or None) -> how many
     # allocations of that share were reversed (D7b): the generation of the next one.
     reversed: dict[tuple[int | None, dt.date | None], int] = field(default_factory=dict)
+    # beneficiary id -> earlier membership spells, closed by a departure (D23 re-enrolment).
+    earlier: dict[int, list[MembershipSpell]] = field(default_factory=dict)
 
     def generation(self, beneficiary_id: int | None, period: Period | None) -> int:
         return self.reversed.get((beneficiary_id, period.start if period else None), 0)
 
     def active(self, on: dt.date) -> list[Beneficiary]:
-        return [b for b in self.beneficiaries if b.active_on(on)]
+        return [b for b in self.beneficiaries if self.member_on(b, on)]
+
+    def member_on(self, beneficiary: Beneficiary, day: dt.date) -> bool:
+        """D6, D23: active on the day in the current membership spell or an earlier one."""
+        if beneficiary.active_on(day):
+            return True
+        return any(spell.holds(day) for spell in self.earlier.get(beneficiary.id, ()))
+
+    def in_gap(self, beneficiary: Beneficiary, day: dt.date) -> bool:
+        """D23: a day between two membership spells (left, not yet re-enrolled): REMOVED."""
+        earlier = self.earlier.get(beneficiary.id)
+        if not earlier or day >= beneficiary.enrolled_on:
+            return False
+        first = min(spell.starts_on for spell in earlier)
+        return first <= day and not any(spell.holds(day) for spell in earlier)
 
     def is_paid(self, beneficiary: Beneficiary, period: Period) -> bool:
         return period.start in self.paid.get(beneficiary.id, {})
@@ -114,7 +131,7 @@ def automatic_periods(
     period = first
     while period.start <= last.start:
         day = max(period.start, since)
-        if not beneficiary.active_on(day):
+        if not book.member_on(beneficiary, day):
             break
         if made_on is None:
             periods.append(PaidPeriod(period, day))
@@ -172,6 +189,10 @@ def load_book(
         elif beneficiary_id is not None:
             paid = PaidPeriod(Period(starts_on, ends_on), allocated_on)
             book.paid.setdefault(beneficiary_id, {})[starts_on] = paid
+    for spell in session.scalars(
+        select(MembershipSpell).where(MembershipSpell.household_id == household.id)
+    ):
+        book.earlier.setdefault(spell.beneficiary_id, []).append(spell)
     mutual_id = household.mutual_id
     book.credit = ledger.household_credit(session, mutual_id, household.id, as_of=credit_on)
     return book

@@ -110,6 +110,8 @@ def beneficiary_status(
         beneficiary.left_on is None or beneficiary.left_on < on
     ):
         return BeneficiaryStatus(number, Status.REMOVED, reason=beneficiary.status)
+    if book.in_gap(beneficiary, on):  # D23: between two membership spells
+        return BeneficiaryStatus(number, Status.REMOVED, reason="removed")
     if beneficiary.status == "suspended":
         return BeneficiaryStatus(number, Status.SUSPENDED, reason=beneficiary.status_reason)
     found = beneficiary_spells(book, beneficiary, on)
