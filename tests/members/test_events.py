@@ -19,7 +19,12 @@ from gateway.models import (
     Product,
 )
 from gateway.models.household_event import RegisterRowChanged
-from gateway.services.coverage import allocate_due, receive_payment
+from gateway.services.coverage import (
+    allocate_due,
+    beneficiary_status,
+    load_book,
+    receive_payment,
+)
 from gateway.services.members import EventError, apply_due_product_changes, household_events
 from tests.support.events import (
     assert_ledger_clean,
@@ -138,17 +143,26 @@ def test_change_of_head_keeps_the_old_heads_history(db: Session) -> None:
 
 
 def test_suspension_with_reason_and_lifting(db: Session) -> None:
-    """D11 SUSPENDED with its reason; lifting restores the status the payments give."""
+    """D11 SUSPENDED with its reason from its effective date; lifting restores the status the
+    payments give; a date inside the lifted suspension still answers SUSPENDED (D23: a past
+    claim is checked against the register of that day)."""
     household, (_head, child) = paid_household(db, members=2, years=1)
     record(db, household, "suspend", D(2026, 12, 1), NOW, child, reason="fraude à la carte")
     db.expire_all()
     assert (child.status, child.status_reason) == ("suspended", "fraude à la carte")
     assert status_on(db, household, child, D(2026, 12, 2)) == "SUSPENDED"
+    assert status_on(db, household, child, D(2026, 11, 30)) == "COVERED"
     with pytest.raises(EventError, match="only an active"):
         record(db, household, "suspend", D(2026, 12, 2), NOW, child, reason="encore")
+    with pytest.raises(EventError, match="lift on or after"):
+        record(db, household, "lift", D(2026, 11, 5), NOW, child, reason="trop tôt")
     record(db, household, "lift", D(2026, 12, 5), NOW, child, reason="enquête close")
     assert status_on(db, household, child, D(2026, 12, 6)) == "COVERED"
+    assert status_on(db, household, child, D(2026, 12, 5)) == "COVERED"
+    assert status_on(db, household, child, D(2026, 12, 4)) == "SUSPENDED"
     assert child.status_reason is None
+    book = load_book(db, household)
+    assert beneficiary_status(book, child, D(2026, 12, 3)).reason == "fraude à la carte"
     assert_ledger_clean(db)
 
 

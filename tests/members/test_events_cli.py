@@ -52,7 +52,9 @@ def test_suspend_and_lift_shown_by_eligibility(db: Session, database_url: str) -
     data = json.loads(out)
     assert (data["type"], data["beneficiary"], data["created"]) == ("suspend", child, True)
     code, out = cli(database_url, "eligibility", child, "--on", "2026-06-02", "--json")
-    assert json.loads(out)["status"] == "SUSPENDED"
+    assert (json.loads(out)["status"], json.loads(out)["reason"]) == ("SUSPENDED", "carte prêtée")
+    code, out = cli(database_url, "eligibility", child, "--on", "2026-06-02")
+    assert "SUSPENDED (carte prêtée)" in out
     code, out = cli(
         database_url, "members", "event", child, "lift", "--on", "2026-06-03", "--reason", "ok"
     )

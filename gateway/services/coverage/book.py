@@ -16,6 +16,7 @@ from gateway.models import (
     Beneficiary,
     CoveragePeriod,
     Household,
+    HouseholdEvent,
     MembershipSpell,
     Product,
     Subsidy,
@@ -42,6 +43,18 @@ class PaidPeriod:
         return max(self.period.start, self.allocated_on)
 
 
+@dataclass(frozen=True)
+class Suspension:
+    """D11 SUSPENDED from `start` until the day before `lifted` (None: not lifted)."""
+
+    start: dt.date
+    lifted: dt.date | None
+    reason: str
+
+    def holds(self, day: dt.date) -> bool:
+        return self.start <= day and (self.lifted is None or day < self.lifted)
+
+
 @dataclass
 class HouseholdBook:
     household: Household
@@ -57,6 +70,9 @@ class HouseholdBook:
     reversed: dict[tuple[int | None, dt.date | None], int] = field(default_factory=dict)
     # beneficiary id -> earlier membership spells, closed by a departure (D23 re-enrolment).
     earlier: dict[int, list[MembershipSpell]] = field(default_factory=dict)
+    # beneficiary id -> suspensions from the register's events (D11, D23): (first day, the
+    # day it was lifted or None, reason).
+    suspensions: dict[int, list[Suspension]] = field(default_factory=dict)
 
     def generation(self, beneficiary_id: int | None, period: Period | None) -> int:
         return self.reversed.get((beneficiary_id, period.start if period else None), 0)
@@ -69,6 +85,17 @@ class HouseholdBook:
         if beneficiary.active_on(day):
             return True
         return any(spell.holds(day) for spell in self.earlier.get(beneficiary.id, ()))
+
+    def suspended_on(self, beneficiary: Beneficiary, day: dt.date) -> str | None:
+        """D11, D23: the reason when the beneficiary was suspended that day, else None. A
+        suspension without its event (set before the register kept events) holds every day."""
+        found = self.suspensions.get(beneficiary.id, [])
+        for suspension in found:
+            if suspension.holds(day):
+                return suspension.reason
+        if beneficiary.status == "suspended" and not any(s.lifted is None for s in found):
+            return beneficiary.status_reason or ""
+        return None
 
     def in_gap(self, beneficiary: Beneficiary, day: dt.date) -> bool:
         """D23: a day between two membership spells (left, not yet re-enrolled): REMOVED."""
@@ -193,6 +220,26 @@ def load_book(
         select(MembershipSpell).where(MembershipSpell.household_id == household.id)
     ):
         book.earlier.setdefault(spell.beneficiary_id, []).append(spell)
+    _load_suspensions(session, book)
     mutual_id = household.mutual_id
     book.credit = ledger.household_credit(session, mutual_id, household.id, as_of=credit_on)
     return book
+
+
+def _load_suspensions(session: Session, book: HouseholdBook) -> None:
+    """Suspend and lift events, in the order recorded, as dated suspensions (D11, D23)."""
+    events = session.execute(
+        select(HouseholdEvent.beneficiary_id, HouseholdEvent.type, HouseholdEvent.effective_on)
+        .add_columns(HouseholdEvent.reason)
+        .where(
+            HouseholdEvent.household_id == book.household.id,
+            HouseholdEvent.type.in_(("suspend", "lift")),
+        )
+        .order_by(HouseholdEvent.id)
+    )
+    for beneficiary_id, kind, on, reason in events:
+        found = book.suspensions.setdefault(beneficiary_id, [])
+        if kind == "suspend":
+            found.append(Suspension(on, None, reason))
+        elif found and found[-1].lifted is None:
+            found[-1] = Suspension(found[-1].start, on, found[-1].reason)

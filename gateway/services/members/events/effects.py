@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.lib.phones import digits_of
-from gateway.models import Beneficiary, Household, MembershipSpell
+from gateway.models import Beneficiary, Household, HouseholdEvent, MembershipSpell
 from gateway.models.beneficiary import RELATIONSHIPS
 from gateway.services.coverage import allocate, release_shares
 from gateway.services.members.events.change import Change, EventError
@@ -194,6 +194,14 @@ def _lift(
     b = _about(change)
     if b.status != "suspended":
         raise EventError(f"{b.number} is not suspended")
+    since = session.scalar(
+        select(HouseholdEvent.effective_on)
+        .where(HouseholdEvent.beneficiary_id == b.id, HouseholdEvent.type == "suspend")
+        .order_by(HouseholdEvent.id.desc())
+        .limit(1)
+    )
+    if since is not None and change.on < since:
+        raise EventError(f"{b.number} was suspended on {since}: lift on or after that day")
     previous = b.status_reason
     b.status, b.status_reason = "active", None
     return {"status": "active", "suspension": previous}
