@@ -4,7 +4,8 @@ checks (D26) (issue 18)
 `household_events`: one row per change of a household (type, effective date, payload, reason,
 who and when), unique per mutual by a digest of its content so that a duplicate submission adds
 nothing. `membership_spells`: a beneficiary's earlier memberships, closed by a departure and kept
-when they re-enrol. `facility_checks`: each beneficiary check on USSD, once per USSD step.
+when they re-enrol. `households.dated_register`: set once a household has earlier spells or
+suspensions, so that reading its book costs no query otherwise. `facility_checks`: each beneficiary check on USSD, once per USSD step.
 
 Revision ID: 0021
 Revises: 0019
@@ -23,6 +24,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("households", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("dated_register", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     op.create_table(
         "facility_checks",
         sa.Column("mutual_id", sa.Integer(), nullable=False),
@@ -150,3 +155,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_facility_checks_checked_on"))
 
     op.drop_table("facility_checks")
+    with op.batch_alter_table("households", schema=None) as batch_op:
+        batch_op.drop_column("dated_register")

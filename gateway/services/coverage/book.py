@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, Date, String, exists, literal, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import (
@@ -69,7 +70,7 @@ class HouseholdBook:
     # allocations of that share were reversed (D7b): the generation of the next one.
     reversed: dict[tuple[int | None, dt.date | None], int] = field(default_factory=dict)
     # beneficiary id -> earlier membership spells, closed by a departure (D23 re-enrolment).
-    earlier: dict[int, list[MembershipSpell]] = field(default_factory=dict)
+    earlier: dict[int, list[Period]] = field(default_factory=dict)
     # beneficiary id -> suspensions from the register's events (D11, D23): (first day, the
     # day it was lifted or None, reason).
     suspensions: dict[int, list[Suspension]] = field(default_factory=dict)
@@ -102,7 +103,7 @@ class HouseholdBook:
         earlier = self.earlier.get(beneficiary.id)
         if not earlier or day >= beneficiary.enrolled_on:
             return False
-        first = min(spell.starts_on for spell in earlier)
+        first = min(spell.start for spell in earlier)
         return first <= day and not any(spell.holds(day) for spell in earlier)
 
     def is_paid(self, beneficiary: Beneficiary, period: Period) -> bool:
@@ -216,30 +217,42 @@ def load_book(
         elif beneficiary_id is not None:
             paid = PaidPeriod(Period(starts_on, ends_on), allocated_on)
             book.paid.setdefault(beneficiary_id, {})[starts_on] = paid
-    for spell in session.scalars(
-        select(MembershipSpell).where(MembershipSpell.household_id == household.id)
-    ):
-        book.earlier.setdefault(spell.beneficiary_id, []).append(spell)
-    _load_suspensions(session, book)
+    if household.dated_register:
+        _load_register(session, book)
     mutual_id = household.mutual_id
     book.credit = ledger.household_credit(session, mutual_id, household.id, as_of=credit_on)
     return book
 
 
-def _load_suspensions(session: Session, book: HouseholdBook) -> None:
-    """Suspend and lift events, in the order recorded, as dated suspensions (D11, D23)."""
-    events = session.execute(
-        select(HouseholdEvent.beneficiary_id, HouseholdEvent.type, HouseholdEvent.effective_on)
-        .add_columns(HouseholdEvent.reason)
-        .where(
-            HouseholdEvent.household_id == book.household.id,
-            HouseholdEvent.type.in_(("suspend", "lift")),
-        )
-        .order_by(HouseholdEvent.id)
+def _load_register(session: Session, book: HouseholdBook) -> None:
+    """Earlier membership spells and suspend / lift events (D11, D23) in one round trip (a
+    USSD hop reads a book): events in the order recorded become dated suspensions."""
+    spells = select(
+        MembershipSpell.id,
+        MembershipSpell.beneficiary_id,
+        literal("spell", String(16)).label("kind"),
+        MembershipSpell.starts_on,
+        MembershipSpell.ends_on,
+        MembershipSpell.ended_as.label("reason"),
+    ).where(MembershipSpell.household_id == book.household.id)
+    events = select(
+        HouseholdEvent.id,
+        HouseholdEvent.beneficiary_id,
+        HouseholdEvent.type,
+        HouseholdEvent.effective_on,
+        literal(None, Date),
+        HouseholdEvent.reason,
+    ).where(
+        HouseholdEvent.household_id == book.household.id,
+        HouseholdEvent.type.in_(("suspend", "lift")),
     )
-    for beneficiary_id, kind, on, reason in events:
+    rows: list[Any] = list(session.execute(union_all(spells, events).order_by("id")))
+    for _id, beneficiary_id, kind, start, end, reason in rows:
+        if kind == "spell":
+            book.earlier.setdefault(beneficiary_id, []).append(Period(start, end))
+            continue
         found = book.suspensions.setdefault(beneficiary_id, [])
         if kind == "suspend":
-            found.append(Suspension(on, None, reason))
+            found.append(Suspension(start, None, reason))
         elif found and found[-1].lifted is None:
-            found[-1] = Suspension(found[-1].start, on, found[-1].reason)
+            found[-1] = Suspension(found[-1].start, start, found[-1].reason)

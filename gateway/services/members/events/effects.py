@@ -85,6 +85,7 @@ def _reenrol(
         ended_as=b.status,
     )
     session.add(old)
+    household.dated_register = True
     b.enrolled_on, b.left_on, b.status, b.status_reason = change.on, None, "active", None
     _allocate_now(session, household, now)
     return {"previous_spell": [old.starts_on.isoformat(), old.ends_on.isoformat()]}
@@ -184,6 +185,7 @@ def _suspend(
     if b.status != "active":
         raise EventError(f"{b.number} is {b.status}: only an active beneficiary is suspended")
     b.status, b.status_reason = "suspended", change.reason.strip()[:200]
+    household.dated_register = True
     return {"status": "suspended"}
 
 
