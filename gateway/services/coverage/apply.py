@@ -111,7 +111,11 @@ def _allocate_periods(session: Session, book: HouseholdBook, on: dt.date) -> lis
     made: list[Allocation] = []
     for _ in range(MAX_PERIODS_AHEAD[book.product.period]):
         due = [
-            b for b in active if book.open_period(b, on) <= period and not book.is_paid(b, period)
+            b
+            for b in active
+            if book.open_period(b, on) <= period
+            and not book.is_paid(b, period)
+            and book.owes_for(b, period)
         ]
         if due:
             if share * len(due) > book.credit:

@@ -87,6 +87,13 @@ class HouseholdBook:
             return True
         return any(spell.holds(day) for spell in self.earlier.get(beneficiary.id, ()))
 
+    def owes_for(self, beneficiary: Beneficiary, period: Period) -> bool:
+        """D7: a beneficiary who left owes nothing for periods starting after they left, even
+        when money dated before the departure is applied later (D7b)."""
+        left = beneficiary.left_on
+        gone = beneficiary.status in ("removed", "deceased")
+        return not (gone and left is not None and left < period.start)
+
     def suspended_on(self, beneficiary: Beneficiary, day: dt.date) -> str | None:
         """D11, D23: the reason when the beneficiary was suspended that day, else None. A
         suspension without its event (set before the register kept events) holds every day."""
