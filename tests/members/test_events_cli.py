@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.cli import main
-from gateway.models import HouseholdEvent
+from gateway.models import Household, HouseholdEvent, Product
 from gateway.services.coverage.allocation import receive_payment
 from gateway.services.ledger import audit
 from tests.support.factories import make_household, make_mutual
@@ -142,3 +142,47 @@ def test_bad_input_is_one_line_and_exit_1(db: Session, database_url: str) -> Non
         code, out = cli(database_url, *args)
         assert code == 1, (args, out)
         assert message in out, (args, out)
+
+
+def test_product_change_waits_for_the_boundary_then_allocation_run_applies_it(
+    db: Session, database_url: str
+) -> None:
+    """D23: a change dated at the next boundary waits; `gateway allocation run` on that day
+    switches the product (what the daily job does) and says how many it switched."""
+    hh, _head, _child = household_paid(db)
+    mutual_id = db.scalars(select(Household.mutual_id).where(Household.number == hh)).one()
+    db.add(
+        Product(
+            mutual_id=mutual_id,
+            code="PLUS",
+            name="Plus",
+            period="year",
+            contribution=9000,
+            registration_fee=0,
+            waiting_days=60,
+            grace_days=30,
+            join_window_days=30,
+            coverage_start="01-01",
+        )
+    )
+    db.commit()
+    boundary = dt.date(dt.datetime.now(dt.UTC).year + 1, 1, 1).isoformat()  # the real clock
+    code, out = cli(
+        database_url, "members", "event", hh, "product", "--product", "PLUS", "--on", boundary,
+        "--reason", "choix du ménage", "--json",
+    )  # fmt: skip
+    assert code == 0, out
+    assert json.loads(out)["payload"]["applied"] is False
+    code, out = cli(database_url, "allocation", "run", "--json")
+    assert json.loads(out)["product_changes"] == 0
+    code, out = cli(
+        database_url, "allocation", "run", "--now", f"{boundary}T08:00:00+00:00", "--json"
+    )
+    assert code == 0, out
+    assert json.loads(out)["product_changes"] == 1
+    db.rollback()
+    with db.begin():
+        product = db.scalars(
+            select(Product.code).join(Household).where(Household.number == hh)
+        ).one()
+        assert product == "PLUS"
