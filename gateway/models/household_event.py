@@ -61,7 +61,6 @@ class MembershipSpell(IdMixin, Base):
     starts_on: Mapped[dt.date] = mapped_column()
     ends_on: Mapped[dt.date] = mapped_column()
     ended_as: Mapped[str] = mapped_column(String(10))  # removed, deceased
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("household_events.id"))
 
     def holds(self, day: dt.date) -> bool:
         return self.starts_on <= day <= self.ends_on

@@ -110,17 +110,11 @@ def upgrade() -> None:
         sa.Column("starts_on", sa.Date(), nullable=False),
         sa.Column("ends_on", sa.Date(), nullable=False),
         sa.Column("ended_as", sa.String(length=10), nullable=False),
-        sa.Column("event_id", sa.Integer(), nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["beneficiary_id"],
             ["beneficiaries.id"],
             name=op.f("fk_membership_spells_beneficiary_id_beneficiaries"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["event_id"],
-            ["household_events.id"],
-            name=op.f("fk_membership_spells_event_id_household_events"),
         ),
         sa.ForeignKeyConstraint(
             ["household_id"],
