@@ -19,6 +19,7 @@ from gateway.models import (
     Product,
 )
 from gateway.models.household_event import RegisterRowChanged
+from gateway.services import ledger
 from gateway.services.coverage import (
     allocate_due,
     beneficiary_status,
@@ -299,3 +300,23 @@ def test_bad_events_are_refused(db: Session) -> None:
     other = make_household(db, household.mutual, members=1)
     with pytest.raises(EventError, match="is not in household"):
         record(db, other, "depart", D(2026, 12, 1), NOW, head)
+
+
+def test_death_recorded_late_in_a_subsidised_household(db: Session) -> None:
+    """D3, D7: a 0-share household's automatic 2027 shares were allocated on 2027-01-01; a
+    death on 2026-12-15 recorded in June 2027 reverses the dead member's 2027 share (the
+    funder no longer owes it) and keeps the others' as they were."""
+    mutual = make_mutual(db, subsidies=[("indigent", 0, "MASSN")])
+    household = make_household(db, mutual, members=2, category="indigent")
+    head, child = household.beneficiaries
+    allocate_due(db, on=D(2027, 1, 1))
+    receivable = "asset:receivable:MASSN"
+    owed = ledger.balance(db, mutual.id, receivable)
+    assert owed == 12000
+    june = dt.datetime(2027, 6, 1, 9, tzinfo=dt.UTC)
+    record(db, household, "death", D(2026, 12, 15), june, child)
+    assert ledger.balance(db, mutual.id, receivable) == 6000
+    assert [(n, y) for n, y, _d in live_shares(db, household) if y == 2027] == [(head.number, 2027)]
+    assert status_on(db, household, head, D(2027, 5, 1)) == "COVERED"
+    assert status_on(db, household, child, D(2027, 5, 1)) == "REMOVED"
+    assert_ledger_clean(db)
