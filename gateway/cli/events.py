@@ -1,5 +1,6 @@
 """`gateway members event NUMBER TYPE --on DATE --reason TEXT [options]`: one dated household
-event (D23), applied with its money at once (D3-D7), in one transaction (issue 18)."""
+event (D23), applied with its money at once (D3-D7), in one transaction (issue 18); and
+`gateway members history NUMBER`: the events kept for a household."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from gateway.services.members import (
     EVENT_TYPES,
     Change,
     EventError,
+    household_events,
     record_event,
 )
 
@@ -103,6 +105,45 @@ def members_event(
         return
     what = "recorded" if recorded.created else "already recorded"
     click.echo(f"{event_type} {what} for {number} on {out['effective_on']} (event {out['id']})")
+
+
+@members_group.command("history")
+@click.argument("number")
+@click.option("--mutual", "code", metavar="CODE", help="The mutual (when numbers collide).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def members_history(ctx: CliContext, /, number: str, code: str | None, as_json: bool) -> None:
+    """The dated events of a household (D23), oldest first: NUMBER is the household's or one
+    of its members'."""
+    with ctx.session() as session:
+        mutual_id = mutual_named(session, code).id if code else None
+        try:
+            found = find_number(session, number, mutual_id)
+        except AmbiguousNumber as exc:
+            raise click.ClickException(f"{number} is ambiguous: give --mutual") from exc
+        if found is None:
+            raise click.ClickException(f"no household or member numbered {number!r}")
+        numbers = {b.id: b.number for b in found.household.beneficiaries}
+        rows = [
+            {
+                "id": e.id,
+                "type": e.type,
+                "effective_on": e.effective_on.isoformat(),
+                "beneficiary": numbers.get(e.beneficiary_id) if e.beneficiary_id else None,
+                "reason": e.reason,
+                "recorded_by": e.recorded_by,
+                "recorded_at": e.recorded_at.isoformat(),
+                "payload": {k: v for k, v in e.payload.items() if k != "digest"},
+            }
+            for e in household_events(session, found.household)
+        ]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False))
+        return
+    for r in rows:
+        who = f" {r['beneficiary']}" if r["beneficiary"] else ""
+        click.echo(f"{r['effective_on']} {r['type']}{who}: {r['reason']} ({r['recorded_by']})")
+    click.echo(f"{len(rows)} event(s)")
 
 
 def _target(

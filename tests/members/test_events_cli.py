@@ -68,6 +68,18 @@ def test_suspend_and_lift_shown_by_eligibility(db: Session, database_url: str) -
             ("lift", "ok", events[1].recorded_by),
         ]
         assert events[1].recorded_by.startswith("cli")
+    code, out = cli(database_url, "members", "history", child, "--json")
+    assert code == 0, out
+    history = json.loads(out)
+    assert [(h["type"], h["beneficiary"], h["effective_on"]) for h in history] == [
+        ("suspend", child, "2026-06-01"),
+        ("lift", child, "2026-06-03"),
+    ]
+    assert history[1]["payload"] == {"status": "active", "suspension": "carte prêtée"}
+    code, out = cli(database_url, "members", "history", "30001")
+    assert code == 0 and "2026-06-01 suspend" in out and "2 event(s)" in out
+    code, out = cli(database_url, "members", "history", "nobody")
+    assert code == 1 and "no household or member" in out
 
 
 def test_death_and_reenrol_through_the_command(db: Session, database_url: str) -> None:
