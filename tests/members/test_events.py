@@ -320,3 +320,18 @@ def test_death_recorded_late_in_a_subsidised_household(db: Session) -> None:
     assert status_on(db, household, head, D(2027, 5, 1)) == "COVERED"
     assert status_on(db, household, child, D(2027, 5, 1)) == "REMOVED"
     assert_ledger_clean(db)
+
+
+def test_a_suspended_member_who_leaves_and_reenrols_is_not_suspended_any_more(
+    db: Session,
+) -> None:
+    """D11, D23: a departure ends a suspension; the new spell starts without it, while the
+    days of the old suspension still answer SUSPENDED."""
+    household, (_head, child) = paid_household(db, members=2, years=1)
+    record(db, household, "suspend", D(2026, 3, 1), NOW, child, reason="fraude")
+    record(db, household, "depart", D(2026, 3, 31), NOW, child)
+    record(db, household, "reenrol", D(2026, 9, 1), NOW, child)
+    assert status_on(db, household, child, D(2026, 3, 15)) == "SUSPENDED"
+    assert status_on(db, household, child, D(2026, 6, 1)) == "REMOVED"
+    assert status_on(db, household, child, D(2026, 10, 1)) == "COVERED"
+    assert_ledger_clean(db)

@@ -232,8 +232,8 @@ def load_book(
 
 
 def _load_register(session: Session, book: HouseholdBook) -> None:
-    """Earlier membership spells and suspend / lift events (D11, D23) in one round trip (a
-    USSD hop reads a book): events in the order recorded become dated suspensions."""
+    """Earlier membership spells and suspend / lift / departure events (D11, D23) in one round
+    trip (a USSD hop reads a book): events in the order recorded become dated suspensions."""
     spells = select(
         MembershipSpell.id,
         MembershipSpell.beneficiary_id,
@@ -251,7 +251,7 @@ def _load_register(session: Session, book: HouseholdBook) -> None:
         HouseholdEvent.reason,
     ).where(
         HouseholdEvent.household_id == book.household.id,
-        HouseholdEvent.type.in_(("suspend", "lift")),
+        HouseholdEvent.type.in_(("suspend", "lift", "depart", "death")),
     )
     rows: list[Any] = list(session.execute(union_all(spells, events).order_by("id")))
     for _id, beneficiary_id, kind, start, end, reason in rows:
@@ -262,4 +262,6 @@ def _load_register(session: Session, book: HouseholdBook) -> None:
         if kind == "suspend":
             found.append(Suspension(start, None, reason))
         elif found and found[-1].lifted is None:
-            found[-1] = Suspension(found[-1].start, start, found[-1].reason)
+            # Lifted that day; a departure ends it the day after (a re-enrolment starts free).
+            end = start if kind == "lift" else start + dt.timedelta(days=1)
+            found[-1] = Suspension(found[-1].start, end, found[-1].reason)
