@@ -335,3 +335,15 @@ def test_a_suspended_member_who_leaves_and_reenrols_is_not_suspended_any_more(
     assert status_on(db, household, child, D(2026, 6, 1)) == "REMOVED"
     assert status_on(db, household, child, D(2026, 10, 1)) == "COVERED"
     assert_ledger_clean(db)
+
+
+def test_money_events_wait_while_the_ledger_is_on_hold(db: Session) -> None:
+    """payments.md, Ledger: a failed audit holds the mutual; a departure (which reverses
+    entries) is refused until it is cleared, and changes nothing."""
+    household, (_head, child) = paid_household(db, members=2, years=2)
+    ledger.hold(db, household.mutual_id, ["a breach"], now=NOW)
+    with pytest.raises(EventError, match="on hold"):
+        record(db, household, "death", D(2026, 6, 30), NOW, child)
+    assert child.status == "active"
+    assert db.scalar(select(func.count()).select_from(AllocationReversal)) == 0
+    record(db, household, "suspend", D(2026, 6, 30), NOW, child)  # no money: recorded

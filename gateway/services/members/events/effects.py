@@ -15,7 +15,7 @@ from gateway.models import Beneficiary, Household, HouseholdEvent, MembershipSpe
 from gateway.models.beneficiary import RELATIONSHIPS
 from gateway.services.coverage import allocate, release_shares
 from gateway.services.members.events.change import Change, EventError
-from gateway.services.members.events.product import change_product
+from gateway.services.members.events.product import change_product, refuse_on_hold
 
 Effect = Callable[[Session, Household, Change, dt.datetime], dict[str, Any]]
 CORRECTABLE = ("full_name", "sex", "birth_date")
@@ -52,6 +52,7 @@ def _leave(
     b = _about(change)
     if b.status in ("removed", "deceased"):
         raise EventError(f"{b.number} already left on {b.left_on}")
+    refuse_on_hold(session, household)
     if change.on < b.enrolled_on:
         raise EventError(f"{b.number} was enrolled on {b.enrolled_on}, after {change.on}")
     b.status = "deceased" if change.type == "death" else "removed"

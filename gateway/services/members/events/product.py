@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Household, HouseholdEvent, Product
+from gateway.services import ledger
 from gateway.services.coverage import allocate, period_holding, release_shares
 from gateway.services.members.events.change import Change, EventError
 
@@ -30,6 +31,7 @@ def change_product(
         raise EventError(f"{product.code}'s periods do not start on {change.on}")
     payload = {"product": product.code, "previous": household.product.code}
     if change.on <= now.date():
+        refuse_on_hold(session, household)
         _switch(session, household, product, change.on, now)
         return {**payload, "applied": True}
     return {**payload, "applied": False}
@@ -39,7 +41,8 @@ def apply_due_product_changes(
     session: Session, *, now: dt.datetime, mutual_id: int | None = None
 ) -> int:
     """Pending product changes whose day has come (the daily job, `gateway allocation run`):
-    each household's latest product event, when it names another product. Safe to run twice."""
+    each household's latest product event, when it names another product. Safe to run twice;
+    a mutual whose ledger is on hold waits until it is cleared."""
     query = select(HouseholdEvent).where(
         HouseholdEvent.type == "product", HouseholdEvent.effective_on <= now.date()
     )
@@ -53,7 +56,7 @@ def apply_due_product_changes(
         household = session.get(Household, event.household_id)
         assert household is not None
         code = event.payload["product"]
-        if household.product.code != code:
+        if household.product.code != code and not ledger.on_hold(session, household.mutual_id):
             target = _product(session, household, code)
             _switch(session, household, target, event.effective_on, now)
             applied += 1
@@ -89,3 +92,10 @@ def _next_boundary(product: Product, today: dt.date) -> dt.date:
     if current.start == today:
         return today
     return current.end + dt.timedelta(days=1)
+
+
+def refuse_on_hold(session: Session, household: Household) -> None:
+    """An event that moves money waits while a failed ledger audit holds the mutual
+    (payments.md, Ledger): nothing is reversed until an operator clears it."""
+    if ledger.on_hold(session, household.mutual_id):
+        raise EventError("the mutual's ledger is on hold (failed audit): clear it first")
