@@ -111,12 +111,16 @@ def _allocate_periods(session: Session, book: HouseholdBook, on: dt.date) -> lis
     made: list[Allocation] = []
     for _ in range(MAX_PERIODS_AHEAD[book.product.period]):
         due = [
-            b for b in active if book.open_period(b, on) <= period and not book.is_paid(b, period)
+            b
+            for b in active
+            if book.open_period(b, on) <= period
+            and not book.is_paid(b, period)
+            and book.owes_for(b, period)
         ]
         if due:
             if share * len(due) > book.credit:
                 break
-            made += _allocate_period(session, book, period, due, on)
+            made += allocate_group(session, book, period, due, on)
         period = next_period(book.product, period)
     return made
 
@@ -133,14 +137,15 @@ def _allocate_automatic(
                 pending.setdefault((paid.period, paid.allocated_on), []).append(beneficiary)
     made: list[Allocation] = []
     for (period, day), group in sorted(pending.items(), key=lambda item: item[0]):
-        made += _allocate_period(session, book, period, group, day)
+        made += allocate_group(session, book, period, group, day)
     return made
 
 
-def _allocate_period(
+def allocate_group(
     session: Session, book: HouseholdBook, period: Period, group: list[Beneficiary], on: dt.date
 ) -> list[Allocation]:
-    """One balanced transaction for the shares of a group for one period (D7: together)."""
+    """One balanced transaction for the shares of a group for one period (D7: together); also
+    what re-posts the shares of a group that stay when one share is released (D23)."""
     household, shares, product = book.household, book.shares, book.product
     member = shares.contribution_member * len(group)
     funder = shares.contribution_funder * len(group)

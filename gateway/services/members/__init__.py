@@ -1,4 +1,7 @@
-"""The household register: the members CSV import (interfaces.md, Files: Members).
+"""The household register: the members CSV import (interfaces.md, Files: Members), and its
+dated events (D23).
+
+- events: The household register as dated events (D23, issue 18).
 
 - importer: Members import (interfaces.md, Files: Members): every row is checked before anything
   is
@@ -7,6 +10,16 @@
   with
 """
 
+from gateway.services.members.events import (
+    ABOUT_BENEFICIARY,
+    EVENT_TYPES,
+    Change,
+    EventError,
+    Recorded,
+    apply_due_product_changes,
+    household_events,
+    record_event,
+)
 from gateway.services.members.importer import (
     COLUMNS,
     ImportErrors,
@@ -15,8 +28,16 @@ from gateway.services.members.importer import (
 )
 
 __all__ = [
+    "ABOUT_BENEFICIARY",
     "COLUMNS",
+    "EVENT_TYPES",
+    "Change",
+    "EventError",
     "ImportErrors",
     "ImportReport",
+    "Recorded",
+    "apply_due_product_changes",
+    "household_events",
     "import_members",
+    "record_event",
 ]
