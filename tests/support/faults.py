@@ -6,6 +6,7 @@ fault case ends with (money credited once, receipts sent once, nothing SENDING).
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import shutil
 import signal
@@ -21,15 +22,28 @@ import pytest
 import redis
 from rq import Queue
 from rq.registry import StartedJobRegistry
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.app import create_app
 from gateway.clock import Clock
-from gateway.models import IntentState, OutboxMessage, OutboxStatus, Payment, PaymentIntent
+from gateway.models import (
+    IntentState,
+    OutboxMessage,
+    OutboxStatus,
+    Payment,
+    PaymentEvent,
+    PaymentIntent,
+)
 from gateway.services.ledger import invariants
+from gateway.services.messaging import outbox
 from gateway.services.payments.intents import create_intent
-from gateway.services.payments.lifecycle import TERMINAL
+from gateway.services.payments.lifecycle import (
+    POLLED,
+    STALE_CREATED,
+    TERMINAL,
+    UNAPPLIED_AFTER,
+)
 from gateway.settings import Settings
 from tests.support.factories import make_household, make_mutual
 from tests.support.fakes.mtnmomo_fake import MtnMomoFake
@@ -190,11 +204,15 @@ def until_settled(
     alive: tuple[subprocess.Popen[bytes], ...],
     log: Path,
     every_s: float = SWEEP_EVERY_S,
+    meanwhile: Callable[[], None] | None = None,
 ) -> bool:
-    """Run the sweepers every `every_s` seconds until every intent is credited and its receipt
-    sent (settled), for at most RECOVERY_BOUND_S + 30 s; whether it settled."""
+    """Run the sweepers every `every_s` seconds (after `meanwhile()`, if given) until every
+    intent is credited and its receipt sent (settled), for at most RECOVERY_BOUND_S + 30 s;
+    whether it settled."""
     deadline = time.monotonic() + RECOVERY_BOUND_S + 30
     while time.monotonic() < deadline:
+        if meanwhile is not None:
+            meanwhile()
         run_sweepers(connection)
         if wait_for(settled(factory), every_s, alive, log, every_s=0.3):
             return True
@@ -453,3 +471,34 @@ def intent_states(factory: sessionmaker[Session]) -> list[str]:
         return [
             str(s) for s in session.scalars(select(PaymentIntent.state).order_by(PaymentIntent.id))
         ]
+
+
+def elapse_bounds(factory: sessionmaker[Session]) -> None:
+    """The sweepers' waiting bounds elapse, as the clock would end them: CREATED intents are
+    STALE_CREATED old, due polls due now, unapplied callbacks UNAPPLIED_AFTER old, and SMS
+    left SENDING (untouched for 5 s) STALE_SENDING old."""
+    now = Clock().now()
+    with factory.begin() as session:
+        session.execute(
+            update(PaymentIntent)
+            .where(PaymentIntent.state == IntentState.CREATED)
+            .values(created_at=now - STALE_CREATED)
+        )
+        session.execute(
+            update(PaymentIntent)
+            .where(PaymentIntent.next_poll_at > now)
+            .where(PaymentIntent.state.in_(POLLED))
+            .values(next_poll_at=now)
+        )
+        session.execute(
+            update(PaymentEvent)
+            .where(PaymentEvent.outcome.is_(None) | (PaymentEvent.outcome == "unconfirmed"))
+            .where(PaymentEvent.received_at > now - UNAPPLIED_AFTER)
+            .values(received_at=now - UNAPPLIED_AFTER)
+        )
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.SENDING)
+            .where(OutboxMessage.updated_at < now - dt.timedelta(seconds=5))
+            .values(updated_at=now - outbox.STALE_SENDING * 2)
+        )
