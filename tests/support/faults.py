@@ -321,7 +321,7 @@ class PrivatePostgres:
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        return f"postgresql://postgres@127.0.0.1:{self.port}/gateway"
 
     def _run(self, *args: str) -> None:
         done = subprocess.run(
@@ -332,9 +332,16 @@ class PrivatePostgres:
 
     def init(self) -> None:
         try:
-            self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A")
+            self._run(
+                str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"
+            )
         except RuntimeError as exc:
             pytest.skip(f"initdb failed, no private PostgreSQL cluster: {exc}"[:500])
+        self.start()
+        self._run(
+            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+            "gateway",
+        )  # fmt: skip
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
