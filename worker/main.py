@@ -49,38 +49,47 @@ def run_worker(
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     connection = jobs.configure(settings, clock).rq_redis()
+    # The worker first: RQ raises its connection pool's read timeout above its blocking
+    # dequeue's, and a connection the scheduler thread opened before that keeps the short one
+    # (every idle dequeue then times out, and RQ backs off up to a minute between tries).
+    worker = _worker(connection, names)
     stop = threading.Event()
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)
     ran = False
     try:
         while True:
-            worker = Worker(
-                [Queue(n, connection=connection) for n in names],
-                connection=connection,
-                maintenance_interval=MAINTENANCE_S,
-                worker_ttl=WORKER_TTL_S,
-            )
-            # with_scheduler: RQ moves retried (delayed) jobs back to their queues. Round
-            # robin: a busy queue (payments) does not starve the others (sms) (issue 15).
             try:
-                ran = (
-                    worker.work(
-                        burst=burst,
-                        with_scheduler=True,
-                        logging_level="INFO",
-                        dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
-                    )
-                    or ran
-                )
+                ran = _work(worker, burst) or ran
             except redis.RedisError:  # its teardown too found Redis gone
                 log.exception("the worker lost Redis")
             if burst or worker.stop_requested or not wait_for_redis(connection):
                 return ran
+            worker = _worker(connection, names)
     finally:
         stop.set()
         jobs.context().close()
         log.info("worker stopped")
+
+
+def _worker(connection: redis.Redis[bytes], names: Sequence[str]) -> Worker:
+    return Worker(
+        [Queue(n, connection=connection) for n in names],
+        connection=connection,
+        maintenance_interval=MAINTENANCE_S,
+        worker_ttl=WORKER_TTL_S,
+    )
+
+
+def _work(worker: Worker, burst: bool) -> bool:
+    """RQ's loop. with_scheduler: RQ moves retried (delayed) jobs back to their queues.
+    Round robin: a busy queue (payments) does not starve the others (sms) (issue 15)."""
+    return worker.work(
+        burst=burst,
+        with_scheduler=True,
+        logging_level="INFO",
+        dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+    )
 
 
 def wait_for_redis(connection: redis.Redis[bytes], probe_s: float = RESUME_PROBE_S) -> bool:

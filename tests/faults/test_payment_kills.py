@@ -103,6 +103,7 @@ def test_a_worker_killed_mid_initiation_credits_once_without_a_second_request(
         assert len(mtnmomo_fake.received("POST", RTP)) == 1  # never sent twice
         assert len(mtnmomo_fake.payments) == 1
         assert faults.sent_phones(tmp_path / "sms.log") == ["+22670120000"]  # one receipt
+        assert faults.DEQUEUE_TIMEOUT not in log.read_text()
         assert took < faults.RECOVERY_BOUND_S
     finally:
         faults.kill(first)
@@ -139,6 +140,7 @@ def test_a_worker_killed_while_applying_a_callback_applies_it_once(
         assert done, faults.money_problems(session_factory)
         assert intent_of(session_factory, intent_id).state == "SUCCEEDED"
         assert faults.sent_phones(tmp_path / "sms.log") == ["+22670120000"]  # one receipt
+        assert faults.DEQUEUE_TIMEOUT not in log.read_text()
         assert took < faults.RECOVERY_BOUND_S
     finally:
         faults.kill(first)

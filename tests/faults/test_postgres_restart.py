@@ -110,6 +110,7 @@ def test_work_completes_across_a_postgresql_restart(
             after = hop(server.url)
             assert (after.status_code, after.text[:4]) == (200, "CON "), after.text
             assert worker.poll() is None  # the same worker throughout
+            assert faults.DEQUEUE_TIMEOUT not in log.read_text()
         finally:
             faults.stop(worker)
     assert sorted(faults.sent_phones(sms_log)) == [f"+2267012{n:04d}" for n in range(COUNT)]

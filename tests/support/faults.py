@@ -219,6 +219,11 @@ def until_settled(
     return False
 
 
+# What RQ logs when a blocking dequeue meets a read timeout shorter than its own: an idle
+# worker then backs off up to a minute between dequeues (see worker/main.py, run_worker).
+DEQUEUE_TIMEOUT = "could not connect to Redis instance: Timeout reading"
+
+
 def recovered(case: str, started: float) -> float:
     """Print the case's time to recover (from `started`, a time.monotonic()) and return it."""
     took = time.monotonic() - started
