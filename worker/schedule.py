@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import redis
 from rq import Queue
-from rq.intermediate_queue import IntermediateQueue
-from rq.job import Job, JobStatus
+from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from gateway.clock import Clock
@@ -198,29 +197,3 @@ def overdue(connection: redis.Redis[bytes], job: Job, overdue_s: int = OVERDUE_S
     key = scheduled_of(Queue(job.origin, connection=connection)).key
     score = connection.zscore(key, job.id)
     return score is not None and score < time.time() - overdue_s
-
-
-def orphaned(connection: redis.Redis[bytes], job: Job, after_s: int = OVERDUE_S) -> bool:
-    """A job marked QUEUED, queued more than `after_s` ago, that is in no queue: a worker took
-    it (RQ moves it to an intermediate list, then starts it) and Redis was killed or restarted
-    in between (issue 15, found by tests/faults/test_redis_kill.py). Its id kept the sweepers
-    from enqueueing it again, and RQ's own clean-up fails it only minutes later."""
-    if job.get_status(refresh=False) != JobStatus.QUEUED or job.enqueued_at is None:
-        return False
-    queued_at = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or dt.UTC)
-    if dt.datetime.now(dt.UTC) - queued_at < dt.timedelta(seconds=after_s):
-        return False  # a worker may be moving it from the intermediate list right now
-    queue = Queue(job.origin, connection=connection)
-    return connection.lpos(queue.key, job.id) is None
-
-
-def rescue_orphan(connection: redis.Redis[bytes], job: Job) -> bool:
-    """Put an orphaned job back in its queue, once however many sweepers meet it (SET NX).
-    Should the worker that took it be alive after all, the job runs twice: jobs are safe to."""
-    if not connection.set(f"{KEY_PREFIX}:orphan:{job.id}", 1, nx=True, ex=OVERDUE_S):
-        return False
-    queue = Queue(job.origin, connection=connection)
-    connection.lrem(IntermediateQueue.get_intermediate_queue_key(queue.key), 0, job.id)
-    queue.enqueue_job(job)
-    log.warning("job %s was taken from %s and never started: queued again", job.id, queue.name)
-    return True

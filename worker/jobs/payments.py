@@ -18,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
+from gateway import queueing
 from gateway.models import PaymentEvent, PaymentIntent
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
 from gateway.services import payments
@@ -227,8 +228,8 @@ def _live(connection: redis.Redis[bytes], job_id: str) -> bool:
         job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    if schedule.orphaned(connection, job):
-        schedule.rescue_orphan(connection, job)
+    if queueing.orphaned(connection, job):
+        queueing.rescue_orphan(connection, job)
         return True  # queued again: no attempt spent
     return job.get_status(refresh=False) in (*WAITING, JobStatus.STARTED)
 
@@ -244,8 +245,8 @@ def enqueue_once(connection: redis.Redis[bytes], name: str, *args: str, job_id: 
         if status == JobStatus.SCHEDULED and schedule.overdue(connection, job):
             queue = Queue(job.origin, connection=connection)
             return schedule.rescue_job(connection, queue, job_id)
-        if schedule.orphaned(connection, job):
-            return schedule.rescue_orphan(connection, job)
+        if queueing.orphaned(connection, job):
+            return queueing.rescue_orphan(connection, job)
         if status in WAITING:
             return False
     except NoSuchJobError:
