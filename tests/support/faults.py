@@ -336,17 +336,16 @@ class PrivatePostgres:
             raise RuntimeError(f"{' '.join(args)}: {done.stdout}{done.stderr}")
 
     def init(self) -> None:
+        """initdb, start, and create the `gateway` database; skips the test with the reason
+        when the cluster cannot be made or started here."""
+        initdb = [str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]
+        createdb = [str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port)]
         try:
-            self._run(
-                str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"
-            )
-        except RuntimeError as exc:
-            pytest.skip(f"initdb failed, no private PostgreSQL cluster: {exc}"[:500])
-        self.start()
-        self._run(
-            str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
-            "gateway",
-        )  # fmt: skip
+            self._run(*initdb)
+            self.start()
+            self._run(*createdb, "-U", "postgres", "gateway")
+        except (RuntimeError, subprocess.TimeoutExpired) as exc:
+            pytest.skip(f"no private PostgreSQL cluster: {exc}"[:500])
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
