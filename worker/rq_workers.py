@@ -77,6 +77,13 @@ class Worker(RedactedFailures, rq.Worker):
     def unsubscribe(self) -> None:
         stop_listening(self)
 
+    @property
+    def stop_requested(self) -> bool:
+        """A signal asked it to stop (RQ sets the flag on a warm shutdown during a job, and
+        raises StopRequested, caught by its loop, outside one); False when its loop ended
+        on an error such as a lost Redis connection."""
+        return bool(self._stop_requested or self._shutdown_requested_date)
+
 
 class SimpleWorker(RedactedFailures, rq.SimpleWorker):
     """RQ's in-process worker (the tests' bursts)."""
