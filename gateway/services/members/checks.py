@@ -27,8 +27,11 @@ S = "members_import_rows"
 FIRST = f"(SELECT household, MIN(line) AS first FROM {S} WHERE ok GROUP BY household)"
 HEADS = f"(SELECT household, MIN(line) AS first FROM {S} WHERE ok AND is_head GROUP BY household)"
 # A registered member, with the number of its household.
-REGISTERED = "beneficiaries b JOIN households e ON e.id = b.household_id AND b.mutual_id = :m"
-JOIN_REGISTERED = "JOIN (beneficiaries b JOIN households e ON e.id = b.household_id) ON b.mutual_id = :m"
+# (driven by the beneficiaries' digits index, not by a scan of the households)
+HOUSEHOLD_OF_B = "(SELECT e.number FROM households e WHERE e.id = b.household_id)"
+JOIN_REGISTERED = (
+    "JOIN (beneficiaries b JOIN households e ON e.id = b.household_id) ON b.mutual_id = :m"
+)
 
 Say = Callable[[Row[Any]], tuple[str, str]]  # a result row -> (column, reason)
 
@@ -137,8 +140,8 @@ _OTHER_HOUSEHOLD = (
 _OTHER_MEMBER = (
     f"EXISTS (SELECT 1 FROM {S} o WHERE o.ok AND o.m_digits = {{d}} "
     "AND o.number <> o.household AND o.number <> {n}) "
-    f"OR EXISTS (SELECT 1 FROM {REGISTERED} AND b.digits = {{d}} AND b.number <> e.number "
-    "AND b.number <> {n})"
+    "OR EXISTS (SELECT 1 FROM beneficiaries b WHERE b.mutual_id = :m AND b.digits = {d} "
+    f"AND b.number <> {{n}} AND b.number <> {HOUSEHOLD_OF_B})"
 )
 _ANY_HOUSEHOLD = _OTHER_HOUSEHOLD.format(d="{d}", n="''")  # no household is numbered ''
 _ANY_MEMBER = _OTHER_MEMBER.format(d="{d}", n="''")
@@ -166,8 +169,8 @@ _NAMES = (
     f"SELECT 'household' AS kind, household AS number FROM {S} WHERE ok AND h_digits = :d "
     f"UNION SELECT 'member', number FROM {S} WHERE ok AND m_digits = :d AND number <> household "
     "UNION SELECT 'household', number FROM households WHERE mutual_id = :m AND digits = :d "
-    f"UNION SELECT 'member', b.number FROM {REGISTERED} AND b.digits = :d "
-    "AND b.number <> e.number"
+    "UNION SELECT 'member', b.number FROM beneficiaries b WHERE b.mutual_id = :m "
+    f"AND b.digits = :d AND b.number <> {HOUSEHOLD_OF_B}"
 )
 
 

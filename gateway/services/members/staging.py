@@ -7,7 +7,7 @@ created inside the import's transaction and dropped before it ends (on error too
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from sqlalchemy import (
@@ -83,10 +83,8 @@ def staged(session: Session) -> Iterator[None]:
     try:
         yield
     finally:
-        try:
+        with suppress(SQLAlchemyError):  # a failed transaction: its rollback drops them
             _drop(session)
-        except SQLAlchemyError:
-            pass  # the transaction failed: its rollback drops the tables created in it
 
 
 def _drop(session: Session) -> None:
@@ -121,11 +119,11 @@ class StageWriter:
             self.buffer = []
 
 
-_EMPTY = {column.name: None for column in STAGE.columns}
+_EMPTY: dict[str, Any] = {column.name: None for column in STAGE.columns}
 
 
 def _staged(line: int, cells: Cells, row: MemberRow | None) -> dict[str, Any]:
-    values = dict(_EMPTY, line=line, ok=row is not None)
+    values: dict[str, Any] = {**_EMPTY, "line": line, "ok": row is not None}
     values.update(household=cells["household_number"], number=cells["member_number"])
     if row is None:
         return values
@@ -133,5 +131,7 @@ def _staged(line: int, cells: Cells, row: MemberRow | None) -> dict[str, Any]:
     values["is_head"] = row.ben["relation"] == "head"
     values["h_digits"], values["m_digits"] = digits_of(row.household), digits_of(row.number)
     values["phones"] = ";".join(row.phones)
-    values.update((f"raw_{name}", raw) for name, raw in zip(HOME_COLUMNS, row.raw_home, strict=True))
+    values.update(
+        (f"raw_{name}", raw) for name, raw in zip(HOME_COLUMNS, row.raw_home, strict=True)
+    )
     return values

@@ -67,9 +67,7 @@ class Upsert:
         old = (h.id, *(getattr(h, name).label(f"old_{name}") for name in HOME_FIELDS))
         joined = STAGE.outerjoin(h, (h.mutual_id == self.mutual_id) & (h.number == S.household))
         columns = (S.line, S.household, S.h_digits, *(S[name] for name in HOME_FIELDS), *old)
-        return (
-            select(*columns).select_from(joined).where(S.ok, S.is_head).order_by(S.line)
-        )
+        return select(*columns).select_from(joined).where(S.ok, S.is_head).order_by(S.line)
 
     def _households(self, heads: list[Any]) -> None:
         links, old_links = self._links(heads[0].line, heads[-1].line)
@@ -133,7 +131,9 @@ class Upsert:
         if changed:
             self.session.execute(update(Household), changed)
 
-    def _write_phones(self, resets: list[int], phones: dict[str, Links], ids: dict[str, int]) -> None:
+    def _write_phones(
+        self, resets: list[int], phones: dict[str, Links], ids: dict[str, int]
+    ) -> None:
         if resets:
             gone = delete(HouseholdPhone).execution_options(synchronize_session=False)
             self.session.execute(gone.where(HouseholdPhone.household_id.in_(resets)))
@@ -163,7 +163,9 @@ class Upsert:
             values = {"number": row.number, "digits": row.m_digits}
             values.update((name, row._mapping[name]) for name in BEN_FIELDS)
             if row.id is None:
-                new.append({"mutual_id": self.mutual_id, "household_id": row.household_id, **values})
+                new.append(
+                    {"mutual_id": self.mutual_id, "household_id": row.household_id, **values}
+                )
                 touched.add(row.household_id)
                 continue
             if row.old_status == "suspended" and values["status"] == "active":
