@@ -4,22 +4,18 @@ nor the register is ever held in Python: one head per household (counting the re
 member taken from another household, no number that is another record's, and the warnings
 (values ignored on a dependant's line, numbers with the same digits).
 
-Each rule is one query whose rows are problems; at most `cap` are read from each, in line order,
-and the rest only counted, so a huge bad file reports in bounded memory. Within a line, problems
+Each rule is one query whose rows are problems (`lib.staging.Checker`: read with a cap, in line
+order, the rest counted). Within a line, problems
 keep the order the rules had when they were checked in Python: duplicate number, the row's own
 cells, then the rules below in order."""
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Row, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gateway.lib.csv_rows import ImportErrors, Problems
+from gateway.lib.csv_rows import Problems
+from gateway.lib.staging import Checker, Rule
 from gateway.services.members.rows import HOME_COLUMNS
 
 S = "members_import_rows"
@@ -32,17 +28,6 @@ HOUSEHOLD_OF_B = "(SELECT e.number FROM households e WHERE e.id = b.household_id
 JOIN_REGISTERED = (
     "JOIN (beneficiaries b JOIN households e ON e.id = b.household_id) ON b.mutual_id = :m"
 )
-
-Say = Callable[[Row[Any]], tuple[str, str]]  # a result row -> (column, reason)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """A query whose rows are problems; each row starts with its `line` and `sub` (the order
-    of two problems of one rule on one line)."""
-
-    sql: str
-    say: Say
 
 
 def _where(line: int | None) -> str:
@@ -174,68 +159,20 @@ _NAMES = (
 )
 
 
-@dataclass(order=True)
-class Found:
-    line: int
-    phase: int
-    sub: int
-    seq: int
-    text: str
-
-
-class Checker:
-    """Runs rules with a cap, and merges their problems in line order."""
-
-    def __init__(self, session: Session, mutual_id: int, cap: int) -> None:
-        self.session, self.mutual_id, self.cap = session, mutual_id, cap
-        self.found: list[Found] = []
-        self.total = 0
-
-    def run(self, phase: int, rule: Rule, *, listed: bool = True) -> list[Row[Any]]:
-        params = {"m": self.mutual_id, "cap": self.cap}
-        query = f"SELECT * FROM ({rule.sql}) q ORDER BY line, sub LIMIT :cap"
-        rows = list(self.session.execute(text(query), params))
-        self.total += len(rows)
-        if len(rows) >= self.cap:
-            counted = self.session.scalar(text(f"SELECT COUNT(*) FROM ({rule.sql}) q"), params)
-            self.total += int(counted or 0) - len(rows)
-        for row in rows if listed else ():
-            column, reason = rule.say(row)
-            self.add(phase, row.line, row.sub, f"line {row.line}: {column}: {reason}")
-        return rows
-
-    def add(self, phase: int, line: int, sub: int, message: str) -> None:
-        self.found.append(Found(line, phase, sub, len(self.found), message))
-
-    def add_problems(self, phase: int, problems: Problems) -> None:
-        """Problems found row by row (already in line order, capped)."""
-        for message in problems:
-            self.add(phase, int(message.split(":", 1)[0].removeprefix("line ")), 0, message)
-        self.total += problems.total
-
-    def listed(self) -> list[str]:
-        """The first `cap` problems in line order, then how many more there are."""
-        kept = [found.text for found in heapq.nsmallest(self.cap, self.found)]
-        if self.total > len(kept):
-            kept.append(f"... and {self.total - len(kept)} more problem(s)")
-        return kept
-
-
 def check_file(session: Session, mutual_id: int, row_problems: Problems, cap: int) -> None:
     """Raise ImportErrors with the row problems and the cross-row ones, in line order."""
-    checker = Checker(session, mutual_id, cap)
+    checker = Checker(session, {"m": mutual_id}, cap)
     checker.run(0, DUPLICATE)
     checker.add_problems(1, row_problems)
     for phase, rule in enumerate(ERRORS, start=2):
         checker.run(phase, rule)
-    if checker.total:
-        raise ImportErrors(checker.listed(), checker.total)
+    checker.raise_if_any()
 
 
 def warnings(session: Session, mutual_id: int, cap: int) -> list[str]:
     """Values ignored on a dependant's line, then numbers with the same digits (a file
     without problems: one head per household, numbers unique)."""
-    checker = Checker(session, mutual_id, cap)
+    checker = Checker(session, {"m": mutual_id}, cap)
     for i, column in enumerate(HOME_COLUMNS):
         checker.run(0, _ignored(i, column))
     for rule in SAME_DIGITS:

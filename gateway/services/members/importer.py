@@ -85,7 +85,7 @@ def _stage(session: Session, source: Source, ctx: MutualContext) -> None:
     problems = Problems(cap=CAP)
     writer = StageWriter(session, CHUNK)
     for line, cells in iter_rows(source, COLUMNS):
-        writer.add(line, cells, parse_member(line, cells, ctx, problems))
+        writer.stage(line, cells, parse_member(line, cells, ctx, problems))
     writer.flush()
     finish_loading(session)
     checks.check_file(session, ctx.mutual.id, problems, CAP)

@@ -6,26 +6,15 @@ created inside the import's transaction and dropped before it ends (on error too
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    Column,
-    Date,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    text,
-)
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Boolean, Column, Date, Integer, MetaData, String, Table
 from sqlalchemy.orm import Session
 
 from gateway.lib.csv_rows import Cells
 from gateway.lib.phones import digits_of
+from gateway.lib.staging import ChunkWriter, index_loaded, temporary
 from gateway.services.members.rows import HOME_COLUMNS, MemberRow
 
 _meta = MetaData()
@@ -73,71 +62,23 @@ _INDEXES = {  # created once the rows are loaded (not bound to the table: create
 TABLES = (STAGE, TOUCHED)
 
 
-@contextmanager
-def staged(session: Session) -> Iterator[None]:
-    """The staging tables, empty, for the span of the block; dropped after it, whatever
-    happens (a failed PostgreSQL transaction discards them with its rollback)."""
-    _drop(session)
-    for table in TABLES:
-        table.create(session.connection())
-    try:
-        yield
-    finally:
-        with suppress(SQLAlchemyError):  # a failed transaction: its rollback drops them
-            _drop(session)
-
-
-def _drop(session: Session) -> None:
-    for table in TABLES:
-        session.execute(text(f"DROP TABLE IF EXISTS {table.name}"))
+def staged(session: Session) -> AbstractContextManager[None]:
+    """The staging tables, empty, for the span of a `with` block (dropped after it)."""
+    return temporary(session, *TABLES)
 
 
 def finish_loading(session: Session) -> None:
-    """Index the loaded rows (faster after the load than during it) and, on PostgreSQL, give
-    the planner the table's statistics (temporary tables are never auto-analysed)."""
-    for name, columns in _INDEXES.items():
-        session.execute(text(f"CREATE INDEX {STAGE.name}_{name} ON {STAGE.name} ({columns})"))
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text(f"ANALYZE {STAGE.name}"))
+    index_loaded(session, STAGE, _INDEXES)
 
 
-class StageWriter:
-    """Buffers staged rows and writes them `chunk` at a time, as the driver's own executemany
-    of plain tuples (SQLAlchemy's per-value processing was most of the import's cost)."""
+class StageWriter(ChunkWriter):
+    """Stages a checked row (`row` None: the line has a problem)."""
 
     def __init__(self, session: Session, chunk: int) -> None:
-        self.session, self.chunk = session, chunk
-        self.buffer: list[tuple[Any, ...]] = []
-        sqlite = session.get_bind().dialect.name == "sqlite"
-        self.day = _iso if sqlite else _same  # pysqlite's date adapter is deprecated
-        mark = "?" if sqlite else "%s"
-        names = ", ".join(column.name for column in STAGE.columns)
-        marks = ", ".join([mark] * len(STAGE.columns))
-        self.statement = f"INSERT INTO {STAGE.name} ({names}) VALUES ({marks})"
+        super().__init__(session, STAGE, chunk)
 
-    def add(self, line: int, cells: Cells, row: MemberRow | None) -> None:
-        values = _staged(line, cells, row)
-        for name in _DATES:
-            values[name] = self.day(values[name])
-        self.buffer.append(tuple(values[column.name] for column in STAGE.columns))
-        if len(self.buffer) >= self.chunk:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.buffer:
-            self.session.connection().exec_driver_sql(self.statement, self.buffer)
-            self.buffer = []
-
-
-_DATES = ("birth_date", "enrolled_on", "left_on")
-
-
-def _iso(day: dt.date | None) -> str | None:
-    return None if day is None else day.isoformat()
-
-
-def _same(day: dt.date | None) -> dt.date | None:
-    return day
+    def stage(self, line: int, cells: Cells, row: MemberRow | None) -> None:
+        self.add(_staged(line, cells, row))
 
 
 _EMPTY: dict[str, Any] = {column.name: None for column in STAGE.columns}
