@@ -19,6 +19,7 @@ from gateway.services.members.staging import STAGE, TOUCHED
 
 BEN_FIELDS = ("full_name", "sex", "birth_date", "relation", "status", "enrolled_on", "left_on")
 HOME_FIELDS = ("category", "language", "section_id", "product_id")
+_STATUS = BEN_FIELDS.index("status")
 
 Links = list[tuple[str, bool]]
 S = STAGE.c
@@ -159,22 +160,26 @@ class Upsert:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         touched: set[int] = set()
+        n = len(BEN_FIELDS)  # the row: line, number, digits, the file's fields, id, old fields
         for row in rows:
-            values = {"number": row.number, "digits": row.m_digits}
-            values.update((name, row._mapping[name]) for name in BEN_FIELDS)
+            mine, old = list(row[3 : 3 + n]), tuple(row[4 + n : 4 + 2 * n])
+            if row.id is not None and old[_STATUS] == "suspended" and mine[_STATUS] == "active":
+                mine[_STATUS] = "suspended"  # a suspension is the mutual's decision (D11)
+            if row.id is not None and tuple(mine) == old:
+                self.counts["beneficiaries_unchanged"] += 1
+                continue
+            values = {
+                "number": row.number,
+                "digits": row.m_digits,
+                **dict(zip(BEN_FIELDS, mine, strict=True)),
+            }
             if row.id is None:
                 new.append(
                     {"mutual_id": self.mutual_id, "household_id": row.household_id, **values}
                 )
-                touched.add(row.household_id)
-                continue
-            if row.old_status == "suspended" and values["status"] == "active":
-                values["status"] = "suspended"  # a suspension is the mutual's decision (D11)
-            if any(row._mapping[f"old_{name}"] != values[name] for name in BEN_FIELDS):
-                changed.append({"id": row.id, **values})
-                touched.add(row.household_id)
             else:
-                self.counts["beneficiaries_unchanged"] += 1
+                changed.append({"id": row.id, **values})
+            touched.add(row.household_id)
         self.counts["beneficiaries_created"] += len(new)
         self.counts["beneficiaries_updated"] += len(changed)
         if self.write:
