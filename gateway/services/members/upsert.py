@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Select, delete, insert, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from gateway.models import Beneficiary, Household, HouseholdPhone
 from gateway.services.members.staging import STAGE, TOUCHED
@@ -64,14 +64,25 @@ class Upsert:
             last = rows[-1].line
 
     def _heads_query(self) -> Select[Any]:
-        h = Household
-        old = (h.id, *(getattr(h, name).label(f"old_{name}") for name in HOME_FIELDS))
-        joined = STAGE.outerjoin(h, (h.mutual_id == self.mutual_id) & (h.number == S.household))
-        columns = (S.line, S.household, S.h_digits, *(S[name] for name in HOME_FIELDS), *old)
-        return select(*columns).select_from(joined).where(S.ok, S.is_head).order_by(S.line)
+        columns = (S.line, S.household, S.h_digits, *(S[name] for name in HOME_FIELDS))
+        return select(*columns).where(S.ok, S.is_head).order_by(S.line)
+
+    def _registered(self, model: Any, numbers: list[str], *columns: Any) -> dict[str, Any]:
+        """The mutual's rows of `model` with these numbers, by number (one keyed query: the
+        register is never joined whole to the staged rows, whose plan would go stale as the
+        import fills the tables)."""
+        query = select(model.number, model.id, *columns).where(
+            model.mutual_id == self.mutual_id, model.number.in_(sorted(set(numbers)))
+        )
+        return {row.number: row for row in self.session.execute(query)}
 
     def _households(self, heads: list[Any]) -> None:
-        links, old_links = self._links(heads[0].line, heads[-1].line)
+        h = Household
+        olds = self._registered(
+            h, [head.household for head in heads], *(getattr(h, name) for name in HOME_FIELDS)
+        )
+        ids = {number: old.id for number, old in olds.items()}
+        links, old_links = self._links(heads[0].line, heads[-1].line, list(ids.values()))
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         resets: list[int] = []
@@ -80,30 +91,32 @@ class Upsert:
         for head in heads:
             values = {"number": head.household, "digits": head.h_digits}
             values.update((name, head._mapping[name]) for name in HOME_FIELDS)
-            if head.id is None:
+            old = olds.get(head.household)
+            if old is None:
                 new.append({"mutual_id": self.mutual_id, **values, "category_since": self.today})
                 phones[head.household] = links[head.household]
                 continue
-            differs = any(head._mapping[f"old_{name}"] != values[name] for name in HOME_FIELDS)
+            differs = any(old._mapping[name] != values[name] for name in HOME_FIELDS)
             if differs:
-                if head.old_category != values["category"]:
+                if old.category != values["category"]:
                     values["category_since"] = self.today
-                changed.append({"id": head.id, **values})
-                touched.add(head.id)
-            if set(links[head.household]) != old_links.get(head.id, set()):
-                resets.append(head.id)
+                changed.append({"id": old.id, **values})
+                touched.add(old.id)
+            if set(links[head.household]) != old_links.get(old.id, set()):
+                resets.append(old.id)
                 phones[head.household] = links[head.household]
                 differs = True
             self.counts["households_updated"] += differs
             self.counts["households_unchanged"] += not differs
         self.counts["households_created"] += len(new)
         if self.write:
-            ids = {head.household: head.id for head in heads if head.id is not None}
             self._write_households(new, changed, ids)
             self._write_phones(resets, phones, ids)
             self._touch(touched | {ids[values["number"]] for values in new})
 
-    def _links(self, first: int, last: int) -> tuple[dict[str, Links], dict[int, set[Any]]]:
+    def _links(
+        self, first: int, last: int, registered: list[int]
+    ) -> tuple[dict[str, Links], dict[int, set[Any]]]:
         """The chunk's households' phones from the file (the head's first, the first one
         primary, then other members' in line order) and from the register."""
         heads = select(S.household).where(S.ok, S.is_head, S.line.between(first, last))
@@ -114,11 +127,10 @@ class Upsert:
             given = found.setdefault(row.household, {})
             for i, msisdn in enumerate(part for part in row.phones.split(";") if part):
                 given.setdefault(msisdn, row.is_head and i == 0)
-        p, h = HouseholdPhone, Household
-        ids = select(h.id).join(STAGE, (h.mutual_id == self.mutual_id) & (h.number == S.household))
-        ids = ids.where(S.ok, S.is_head, S.line.between(first, last))
+        p = HouseholdPhone
         old: dict[int, set[Any]] = {}
-        query = select(p.household_id, p.msisdn, p.is_primary).where(p.household_id.in_(ids))
+        query = select(p.household_id, p.msisdn, p.is_primary)
+        query = query.where(p.household_id.in_(registered))
         for household_id, msisdn, primary in self.session.execute(query):
             old.setdefault(household_id, set()).add((msisdn, primary))
         return {number: list(given.items()) for number, given in found.items()}, old
@@ -147,39 +159,34 @@ class Upsert:
             self.session.execute(insert(HouseholdPhone), rows)
 
     def _members_query(self) -> Select[Any]:
-        b, h = Beneficiary, aliased(Household)
-        old = (b.id, *(getattr(b, name).label(f"old_{name}") for name in BEN_FIELDS))
-        joined = STAGE.outerjoin(
-            b, (b.mutual_id == self.mutual_id) & (b.number == S.number)
-        ).outerjoin(h, (h.mutual_id == self.mutual_id) & (h.number == S.household))
-        columns = (S.line, S.number, S.m_digits, *(S[name] for name in BEN_FIELDS), *old)
-        query = select(*columns, h.id.label("household_id")).select_from(joined)
-        return query.where(S.ok).order_by(S.line)
+        columns = (S.line, S.number, S.m_digits, S.household, *(S[name] for name in BEN_FIELDS))
+        return select(*columns).where(S.ok).order_by(S.line)
 
     def _members(self, rows: list[Any]) -> None:
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         touched: set[int] = set()
-        n = len(BEN_FIELDS)  # the row: line, number, digits, the file's fields, id, old fields
+        b = Beneficiary
+        fields = [getattr(b, name) for name in BEN_FIELDS]
+        olds = self._registered(b, [row.number for row in rows], *fields)
+        homes = self._registered(Household, [row.household for row in rows])
         for row in rows:
-            mine, old = list(row[3 : 3 + n]), tuple(row[4 + n : 4 + 2 * n])
-            if row.id is not None and old[_STATUS] == "suspended" and mine[_STATUS] == "active":
+            mine, old = list(row[4:]), olds.get(row.number)
+            if old is not None and old.status == "suspended" and mine[_STATUS] == "active":
                 mine[_STATUS] = "suspended"  # a suspension is the mutual's decision (D11)
-            if row.id is not None and tuple(mine) == old:
+            if old is not None and tuple(mine) == tuple(old[2:]):
                 self.counts["beneficiaries_unchanged"] += 1
                 continue
-            values = {
-                "number": row.number,
-                "digits": row.m_digits,
-                **dict(zip(BEN_FIELDS, mine, strict=True)),
-            }
-            if row.id is None:
-                new.append(
-                    {"mutual_id": self.mutual_id, "household_id": row.household_id, **values}
-                )
+            values = {"number": row.number, "digits": row.m_digits}
+            values.update(zip(BEN_FIELDS, mine, strict=True))
+            home = homes.get(row.household)
+            household_id = home.id if home is not None else None  # None: a dry run's new one
+            if old is None:
+                new.append({"mutual_id": self.mutual_id, "household_id": household_id, **values})
             else:
-                changed.append({"id": row.id, **values})
-            touched.add(row.household_id)
+                changed.append({"id": old.id, **values})
+            if household_id is not None:
+                touched.add(household_id)
         self.counts["beneficiaries_created"] += len(new)
         self.counts["beneficiaries_updated"] += len(changed)
         if self.write:
