@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import (
@@ -209,8 +210,11 @@ def allocate_due(session: Session, *, on: dt.date, mutual_id: int | None = None)
     return made
 
 
-def households_to_allocate(session: Session, mutual_id: int | None = None) -> list[Household]:
-    """Households holding credit, and 0-share households (their next automatic period)."""
+def households_to_allocate(
+    session: Session, mutual_id: int | None = None, among: Select[Any] | None = None
+) -> list[Household]:
+    """Households holding credit, and 0-share households (their next automatic period); with
+    `among` (a query of household ids), only those (the members import's touched ones)."""
     credit_accounts = (
         select(Account.name)
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
@@ -234,6 +238,7 @@ def households_to_allocate(session: Session, mutual_id: int | None = None) -> li
     ids.update(session.scalars(subsidised))
     if not ids:
         return []
-    return list(
-        session.scalars(select(Household).where(Household.id.in_(ids)).order_by(Household.id))
-    )
+    query = select(Household).where(Household.id.in_(ids))
+    if among is not None:
+        query = query.where(Household.id.in_(among))
+    return list(session.scalars(query.order_by(Household.id)))
