@@ -17,8 +17,12 @@ from gateway.services.agents.cash import (
     send_held_receipts,
 )
 from gateway.services.agents.registry import (
+    AgentError,
     add_agent,
     check_pin,
+    reset_pin,
+    set_agent_active,
+    unlock_agent,
 )
 from gateway.services.agents.remittances import (
     Decision,
@@ -33,6 +37,7 @@ from gateway.services.agents.remittances import (
 
 __all__ = [
     "MAX_COLLECTION",
+    "AgentError",
     "CashError",
     "Decision",
     "add_agent",
@@ -48,5 +53,8 @@ __all__ = [
     "pending_for",
     "reject_remittance",
     "remittance_row",
+    "reset_pin",
     "send_held_receipts",
+    "set_agent_active",
+    "unlock_agent",
 ]
