@@ -249,7 +249,9 @@ def test_isolation_roles_and_csrf(
         == 404
     )
     viewer = signed(console_app, db, "vue@ma.bf", Role.VIEWER, two.scope_a)
-    assert viewer.get("/console/agents").status_code == 200
+    shown = viewer.get("/console/agents")
+    assert shown.status_code == 200 and f'id="agent-{roster["collector"]}"' in shown.text
+    assert "/unlock" not in shown.text and "/confirm" not in shown.text  # no forms to write
     assert post(viewer, f"/console/agents/{roster['collector']}/unlock").status_code == 403
     finance = signed(console_app, db, "tresor@ma.bf", Role.FINANCE, two.scope_a)
     assert post(finance, f"/console/agents/{roster['collector']}/unlock").status_code == 403

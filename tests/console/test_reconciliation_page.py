@@ -225,7 +225,9 @@ def test_isolation_viewer_and_csrf(
     url = f"/console/reconciliation/{lines['small']}/ignore"
     assert post(section, url, {"reason": "x"}).status_code == 404
     viewer = signed(console_app, db, "vue@ma.bf", Role.VIEWER, two.scope_a)
-    assert viewer.get("/console/reconciliation").status_code == 200
+    shown = viewer.get("/console/reconciliation")
+    assert shown.status_code == 200 and f'id="suspense-{lines["small"]}"' in shown.text
+    assert "/assign" not in shown.text and "/ignore" not in shown.text  # no forms to write
     assert post(viewer, url, {"reason": "x"}).status_code == 403
     no_token = manager.post(url, data={"reason": "x"})
     assert no_token.status_code == 400
