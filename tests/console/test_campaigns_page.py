@@ -147,6 +147,8 @@ def test_isolation_roles_and_csrf(
     viewer = signed(console_app, db, "vue@mut.bf", Role.VIEWER, scope)
     assert viewer.get(url).status_code == 200
     assert post(viewer, f"{url}/pause", {"reason": "x"}).status_code == 403
+    admin = signed(console_app, db, "admin@mut.bf", Role.ADMIN, scope)
+    assert post(admin, f"{url}/pause", {"reason": "x"}).status_code == 403  # D27: managers
     assert manager.post(f"{url}/pause", data={"reason": "x"}).status_code == 400
     assert db.get_one(Campaign, world.campaign.id).paused_at is None
     db.rollback()

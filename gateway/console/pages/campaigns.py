@@ -22,7 +22,7 @@ from gateway.services.messaging import pause_campaign, resume_campaign
 from gateway.services.operators import Where, record_action
 from gateway.services.reminders import estimate_campaign, select_targets, zone
 
-RUNNERS = (Role.ADMIN, Role.MANAGER)  # D27: managers run campaigns
+RUNNERS = (Role.MANAGER,)  # D27: managers run campaigns (admins: users and settings)
 LIST_LIMIT = 200
 PAUSED_BY_OPERATOR = "paused by an operator: {reason}"
 
