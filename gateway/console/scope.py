@@ -40,6 +40,8 @@ from gateway.models import (
     Remittance,
     ScopeKind,
     Section,
+    StatementDay,
+    StatementFile,
     SuspenseItem,
     Union,
     User,
@@ -187,6 +189,8 @@ def paths() -> dict[type[Any], Path]:
         UssdSessionEvent: _nowhere,
         User: _user_path,
         OperatorAction: _action_path,
+        StatementFile: by_mutual(StatementFile.mutual_id, None),
+        StatementDay: by_mutual(StatementDay.mutual_id, None),
     }
 
 

@@ -41,10 +41,8 @@ NOT_READ_BY_THE_CONSOLE = {
     "funders",
     "products",
     "allocation_reversals",
-    "statement_files",
     "statement_lines",
     "statement_repeats",
-    "statement_days",
     "recon_matches",
     "recon_missing",
 }

@@ -20,8 +20,12 @@ from gateway.services.agents.cash import (
 )
 from gateway.services.agents.checks import CheckRow, list_checks, record_check
 from gateway.services.agents.registry import (
+    AgentError,
     add_agent,
     check_pin,
+    reset_pin,
+    set_agent_active,
+    unlock_agent,
 )
 from gateway.services.agents.remittances import (
     Decision,
@@ -36,6 +40,7 @@ from gateway.services.agents.remittances import (
 
 __all__ = [
     "MAX_COLLECTION",
+    "AgentError",
     "CashError",
     "CheckRow",
     "Decision",
@@ -54,5 +59,8 @@ __all__ = [
     "record_check",
     "reject_remittance",
     "remittance_row",
+    "reset_pin",
     "send_held_receipts",
+    "set_agent_active",
+    "unlock_agent",
 ]
