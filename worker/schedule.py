@@ -46,6 +46,7 @@ HEARTBEAT_GRACE_S = 10
 # and receipts recover in well under 90 s); their queries read indexed columns (intent state
 # and next poll, outbox status), but for the unapplied callbacks' (payment_events.outcome).
 SWEEP_EVERY_S = 15
+RECLAIM_KEY = f"{KEY_PREFIX}:reclaim"  # held for a tick by the scheduler reclaiming jobs
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,9 @@ class Scheduler:
         while not stop.is_set():
             try:
                 self.tick()
-                reclaim_abandoned(self.connection)
+                # One reclaimer per tick among the workers: two would each spend a retry.
+                if self.connection.set(RECLAIM_KEY, 1, nx=True, ex=max(1, int(interval_s) - 1)):
+                    reclaim_abandoned(self.connection)
                 rescue_overdue(self.connection)
             except Exception:
                 log.exception("scheduler tick failed")
