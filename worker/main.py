@@ -19,7 +19,7 @@ from gateway.lib.redact import RedactingFormatter
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
-from worker.schedule import MAINTENANCE_S, WORKER_TTL_S, Scheduler
+from worker.schedule import JOB_MONITORING_S, MAINTENANCE_S, WORKER_TTL_S, Scheduler
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
@@ -81,6 +81,7 @@ def _worker(connection: redis.Redis[bytes], names: Sequence[str]) -> Worker:
         connection=connection,
         maintenance_interval=MAINTENANCE_S,
         worker_ttl=WORKER_TTL_S,
+        job_monitoring_interval=JOB_MONITORING_S,
     )
 
 

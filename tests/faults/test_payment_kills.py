@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,30 +25,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.models import PaymentEvent, PaymentIntent
 from tests.support import faults
 from tests.support.fakes.mtnmomo_fake import RTP, MtnMomoFake
-from tests.support.payments import free_port
-from tests.support.worker_processes import wait_until_working, worker_env
+from tests.support.worker_processes import wait_until_working
 
 pytestmark = pytest.mark.faults
-
-
-@pytest.fixture
-def env(
-    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, mtnmomo_fake: MtnMomoFake
-) -> dict[str, str]:
-    return worker_env(
-        database_url,
-        redis_client,
-        tmp_path,
-        GATEWAY_PUBLIC_URL=f"http://127.0.0.1:{free_port()}",
-        FAULT_SMS_LOG=str(tmp_path / "sms.log"),
-        **faults.mtn_env(mtnmomo_fake),
-    )
-
-
-@pytest.fixture
-def served(env: dict[str, str]) -> Iterator[None]:
-    with faults.served_gateway(env):
-        yield
 
 
 def intent_of(factory: sessionmaker[Session], intent_id: int) -> PaymentIntent:

@@ -170,8 +170,9 @@ def poll_payment(intent_id: str) -> str:
 
 
 def sweep_payments() -> int:
-    """Every minute: due status polls, CREATED intents whose initiate job was lost, and
-    (sandbox) requests nobody decided. Job ids make a second enqueue harmless."""
+    """Every worker.schedule.SWEEP_EVERY_S: due status polls, CREATED intents whose
+    initiate job was lost, and (sandbox) requests nobody decided. Job ids make a second
+    enqueue harmless."""
     ctx = context()
     connection = ctx.redis
     now = ctx.clock.now()
