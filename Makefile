@@ -112,7 +112,7 @@ screenshot: $(STAMP) browser
 console-screenshots: $(STAMP) browser
 	mkdir -p var/screenshots
 	CONSOLE_SCREENSHOTS=$(CURDIR)/var/screenshots \
-		$(BIN)/pytest -p no:xdist tests/console/test_browser.py -rs
+		$(BIN)/pytest -p no:xdist tests/console/test_browser.py tests/console/test_browser_field.py -rs
 	@ls var/screenshots/console-*.png
 
 clean:

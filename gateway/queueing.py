@@ -8,6 +8,7 @@ then loses an enqueue, never the row: each job's sweeper re-enqueues from the da
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from dataclasses import dataclass
 import redis
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.intermediate_queue import IntermediateQueue
+from rq.job import Job, JobStatus
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +35,9 @@ RECONCILIATION = "reconciliation"
 QUEUES: tuple[str, ...] = (DEFAULT, CONFIRMATIONS, PAYMENTS, SMS, RECONCILIATION)
 # Job states in which a job with the same id is still to run, or running: not enqueued again.
 LIVE = frozenset({"queued", "started", "scheduled", "deferred"})
+# A job marked queued but in no queue for this long was lost between a worker's dequeue and
+# its start (see orphaned); a live worker starts what it dequeues within milliseconds.
+ORPHAN_AFTER_S = 10
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,35 @@ def _live(connection: redis.Redis[bytes], job_id: str) -> Job | None:
         found = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return None
+    if orphaned(connection, found):
+        rescue_orphan(connection, found)
     return found if found.get_status(refresh=False) in LIVE else None
+
+
+def orphaned(connection: redis.Redis[bytes], job: Job, after_s: int = ORPHAN_AFTER_S) -> bool:
+    """A job marked QUEUED, queued more than `after_s` ago, that is in no queue: a worker took
+    it (RQ moves it to an intermediate list, then starts it) and Redis was killed or restarted
+    in between (issue 15, found by tests/faults/test_redis_kill.py). Its id kept the sweepers
+    from enqueueing it again, and RQ's own clean-up fails it only minutes later."""
+    if job.get_status(refresh=False) != JobStatus.QUEUED or job.enqueued_at is None:
+        return False
+    queued_at = job.enqueued_at.replace(tzinfo=job.enqueued_at.tzinfo or dt.UTC)
+    if dt.datetime.now(dt.UTC) - queued_at < dt.timedelta(seconds=after_s):
+        return False  # a worker may be moving it from the intermediate list right now
+    queue = Queue(job.origin, connection=connection)
+    return connection.lpos(queue.key, job.id) is None
+
+
+def rescue_orphan(connection: redis.Redis[bytes], job: Job) -> bool:
+    """Put an orphaned job back in its queue, once however many sweepers meet it (SET NX).
+    Should the worker that took it be alive after all, the job runs twice: jobs are safe to."""
+    if not connection.set(f"gateway:orphan:{job.id}", 1, nx=True, ex=ORPHAN_AFTER_S):
+        return False
+    queue = Queue(job.origin, connection=connection)
+    connection.lrem(IntermediateQueue.get_intermediate_queue_key(queue.key), 0, job.id)
+    queue.enqueue_job(job)
+    log.warning("job %s was taken from %s and never started: queued again", job.id, queue.name)
+    return True
 
 
 Deferred = tuple[str, tuple[str, ...], str | None]

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
+import redis
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.worker import DequeueStrategy
 
 from gateway.clock import Clock
@@ -16,10 +19,11 @@ from gateway.lib.redact import RedactingFormatter
 from gateway.settings import Settings
 from worker import jobs, registry
 from worker.rq_workers import Worker
-from worker.schedule import MAINTENANCE_S, WORKER_TTL_S, Scheduler
+from worker.schedule import JOB_MONITORING_S, MAINTENANCE_S, WORKER_TTL_S, Scheduler
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+RESUME_PROBE_S = 1.0  # how often a worker that lost Redis asks whether it is back
 
 
 def check_queues(names: Sequence[str]) -> tuple[str, ...]:
@@ -48,28 +52,67 @@ def run_worker(
         handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no phone nor token in a line
         logging.basicConfig(level=logging.INFO, handlers=[handler])
     connection = jobs.configure(settings, clock).rq_redis()
-    worker = Worker(
-        [Queue(n, connection=connection) for n in names],
-        connection=connection,
-        maintenance_interval=MAINTENANCE_S,
-        worker_ttl=WORKER_TTL_S,
-    )
+    # The worker first: RQ raises its connection pool's read timeout above its blocking
+    # dequeue's, and a connection the scheduler thread opened before that keeps the short one
+    # (every idle dequeue then times out, and RQ backs off up to a minute between tries).
+    worker = _worker(connection, names)
     stop = threading.Event()
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)
+    ran = False
     try:
-        # with_scheduler: RQ moves retried (delayed) jobs back to their queues. Round robin:
-        # a busy queue (payments) does not starve the others (sms) in one process (issue 15).
-        return worker.work(
-            burst=burst,
-            with_scheduler=True,
-            logging_level="INFO",
-            dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
-        )
+        while True:
+            try:
+                ran = _work(worker, burst) or ran
+            except redis.RedisError:  # its teardown too found Redis gone
+                log.exception("the worker lost Redis")
+            if burst or worker.stop_requested or not wait_for_redis(connection):
+                return ran
+            worker = _worker(connection, names)
     finally:
         stop.set()
         jobs.context().close()
         log.info("worker stopped")
+
+
+def _worker(connection: redis.Redis[bytes], names: Sequence[str]) -> Worker:
+    return Worker(
+        [Queue(n, connection=connection) for n in names],
+        connection=connection,
+        maintenance_interval=MAINTENANCE_S,
+        worker_ttl=WORKER_TTL_S,
+        job_monitoring_interval=JOB_MONITORING_S,
+    )
+
+
+def _work(worker: Worker, burst: bool) -> bool:
+    """RQ's loop. with_scheduler: RQ moves retried (delayed) jobs back to their queues.
+    Round robin: a busy queue (payments) does not starve the others (sms) (issue 15)."""
+    return worker.work(
+        burst=burst,
+        with_scheduler=True,
+        logging_level="INFO",
+        dequeue_strategy=DequeueStrategy.ROUND_ROBIN,
+    )
+
+
+def wait_for_redis(connection: redis.Redis[bytes], probe_s: float = RESUME_PROBE_S) -> bool:
+    """RQ's loop ended without a stop request: it lost Redis (a restart, a kill) and quit,
+    and `gateway worker` exited 0, which systemd's Restart=on-failure does not restart
+    (issue 15). Wait until Redis answers again (True: start a new RQ worker); a SIGTERM or
+    SIGINT meanwhile stops the wait (False)."""
+    log.warning("the worker's loop ended without a stop request: waiting for Redis to resume")
+    try:
+        while True:
+            try:
+                connection.ping()
+            except redis.RedisError:
+                time.sleep(probe_s)
+                continue
+            log.warning("Redis answers again: the worker resumes")
+            return True
+    except StopRequested:  # RQ's handler of the first SIGTERM/SIGINT, outside a job
+        return False
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m worker.main`

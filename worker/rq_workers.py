@@ -28,6 +28,7 @@ from rq.queue import Queue
 from rq.worker import BaseWorker
 
 from gateway.lib.redact import redact
+from worker.schedule import HEARTBEAT_GRACE_S
 
 # A command RQ's handle_command() does not know, so ignores: it only wakes the thread's read.
 WAKE_COMMAND = "wake-to-stop"
@@ -74,8 +75,26 @@ class RedactedFailures(BaseWorker):
 class Worker(RedactedFailures, rq.Worker):
     """RQ's forking worker (`gateway worker`)."""
 
+    heartbeat_grace_s = HEARTBEAT_GRACE_S
+
+    def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
+        """How long a running job's heartbeat lasts: until the monitor loop's next beat plus
+        a short grace, not RQ's 60 s (issue 15): a dead worker's job is known abandoned,
+        and reclaimed (worker.schedule.reclaim_abandoned), seconds after its last beat."""
+        beat = int(self.job_monitoring_interval)
+        if job.timeout and job.timeout > 0:
+            beat = min(beat, int(job.timeout - working_time))
+        return max(beat, 1) + self.heartbeat_grace_s
+
     def unsubscribe(self) -> None:
         stop_listening(self)
+
+    @property
+    def stop_requested(self) -> bool:
+        """A signal asked it to stop (RQ sets the flag on a warm shutdown during a job, and
+        raises StopRequested, caught by its loop, outside one); False when its loop ended
+        on an error such as a lost Redis connection."""
+        return bool(self._stop_requested or self._shutdown_requested_date)
 
 
 class SimpleWorker(RedactedFailures, rq.SimpleWorker):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import redis
 from rq import Queue
 from rq.job import Job
-from rq.registry import ScheduledJobRegistry
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from gateway.clock import Clock
 from worker import registry
@@ -24,7 +24,10 @@ from worker import registry
 log = logging.getLogger(__name__)
 KEY_PREFIX = "gateway:schedule"
 DAY_S = 86_400
-TICK_S = 15.0
+KEEP_CLAIMS_S = 3600  # an occurrence claim of a job run more often than hourly
+# Every tick also reclaims abandoned jobs (reclaim_abandoned): 5 s, so that a dead worker's
+# job is retried within seconds of its heartbeat's end (issue 15: recovery under 90 s).
+TICK_S = 5.0
 # RQ's scheduler moves a due job to its queue within a second while it runs; a job this much
 # past its time has no live scheduler (its lock held by a dead worker, issue 15): rescued.
 OVERDUE_S = 10
@@ -33,6 +36,17 @@ OVERDUE_S = 10
 # worker started after a crash runs RQ's scheduler within about a minute.
 MAINTENANCE_S = 30
 WORKER_TTL_S = 60
+# A running job's heartbeat (RQ's started-registry score, renewed by the worker's monitor
+# loop every JOB_MONITORING_S) lasts JOB_MONITORING_S + HEARTBEAT_GRACE_S, not RQ's
+# interval + 60 s: a SIGKILLed worker's job is known abandoned 15 s after its last beat
+# (issue 15; worker.rq_workers.Worker.get_heartbeat_ttl).
+JOB_MONITORING_S = 5
+HEARTBEAT_GRACE_S = 10
+# The payment sweeper and sms-dispatch run this often (issue 15: a killed worker's payment
+# and receipts recover in well under 90 s); their queries read indexed columns (intent state
+# and next poll, outbox status), but for the unapplied callbacks' (payment_events.outcome).
+SWEEP_EVERY_S = 15
+RECLAIM_KEY = f"{KEY_PREFIX}:reclaim"  # held for a tick by the scheduler reclaiming jobs
 
 
 @dataclass(frozen=True)
@@ -82,11 +96,11 @@ class Periodic:
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("daily-allocation", daily_at=dt.time(0, 15), with_day=True),
     Periodic("ledger-audit", every_s=3600),
-    Periodic("sms-dispatch", every_s=60),
+    Periodic("sms-dispatch", every_s=SWEEP_EVERY_S),
     Periodic("run-reminders", every_s=300),
     Periodic("coverage-starts", every_s=3600),
     Periodic("agent-cash-age", daily_at=dt.time(6, 0)),
-    Periodic("sweep-payments", every_s=60),
+    Periodic("sweep-payments", every_s=SWEEP_EVERY_S),
 )
 
 
@@ -122,7 +136,7 @@ class Scheduler:
         at = entry.latest(now)
         stamp = entry.stamp(at)
         key = occurrence_key(entry.job, stamp)
-        ttl = max(3 * entry.period_s, DAY_S)
+        ttl = max(3 * entry.period_s, KEEP_CLAIMS_S if entry.period_s < 3600 else DAY_S)
         if not self.connection.set(key, job_id(entry.job, stamp), nx=True, ex=ttl):
             return None
         try:
@@ -136,11 +150,14 @@ class Scheduler:
         return job.id
 
     def run(self, stop: threading.Event, interval_s: float = TICK_S) -> None:
-        """Tick (and rescue overdue scheduled jobs) until `stop` is set; a failing tick (Redis
-        away) is logged, not fatal."""
+        """Tick (reclaim abandoned jobs, rescue overdue scheduled ones) until `stop` is set;
+        a failing tick (Redis away) is logged, not fatal."""
         while not stop.is_set():
             try:
                 self.tick()
+                # One reclaimer per tick among the workers: two would each spend a retry.
+                if self.connection.set(RECLAIM_KEY, 1, nx=True, ex=max(1, int(interval_s) - 1)):
+                    reclaim_abandoned(self.connection)
                 rescue_overdue(self.connection)
             except Exception:
                 log.exception("scheduler tick failed")
@@ -197,3 +214,26 @@ def overdue(connection: redis.Redis[bytes], job: Job, overdue_s: int = OVERDUE_S
     key = scheduled_of(Queue(job.origin, connection=connection)).key
     score = connection.zscore(key, job.id)
     return score is not None and score < time.time() - overdue_s
+
+
+def reclaim_abandoned(
+    connection: redis.Redis[bytes], queues: Sequence[str] = registry.QUEUES
+) -> list[str]:
+    """Jobs whose worker died mid-run (their heartbeat expired: JOB_MONITORING_S +
+    HEARTBEAT_GRACE_S after its last beat), handled as RQ's own registry clean-up does
+    (retried if they have retries left, else failed), now rather than at a worker's next
+    maintenance (issue 15). A retry is run at once, not after the job's backoff: a crash
+    interrupted it, not a provider that asked to wait. Returns the jobs retried."""
+    now = time.time()
+    retried: list[str] = []
+    for name in queues:
+        queue = Queue(name, connection=connection)
+        started = StartedJobRegistry(queue=queue)
+        expired = started.get_expired_job_ids(now)
+        if not expired:
+            continue
+        started.cleanup(timestamp=now)
+        retried += [job_id for job_id in expired if rescue_job(connection, queue, job_id)]
+    if retried:
+        log.warning("retried %d abandoned job(s): %s", len(retried), ", ".join(retried))
+    return retried

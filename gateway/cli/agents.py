@@ -1,6 +1,7 @@
 """`gateway agents remittances`, `confirm-remittance` and `reject-remittance` (D21):
-supervisors list declared remittances and decide on them, saying why. Added to the `agents`
-group of data."""
+supervisors list declared remittances and decide on them, saying why; `deactivate`,
+`activate`, `unlock` and `reset-pin` keep the roster (D19; the console's agents page calls the
+same services, issue 16). Added to the `agents` group of data."""
 
 from __future__ import annotations
 
@@ -17,12 +18,16 @@ from gateway.cli.lookups import mutual_named
 from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Agent, Mutual, RemittanceStatus
 from gateway.services.agents import (
+    AgentError,
     CashError,
     Decision,
     confirm_remittance,
     list_remittances,
     reject_remittance,
     remittance_row,
+    reset_pin,
+    set_agent_active,
+    unlock_agent,
 )
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -133,6 +138,73 @@ def _supervisor(session: Session, phone: str) -> Agent:
         if agent is not None:
             return agent
     raise click.ClickException(f"no agent with phone {phone}")
+
+
+_MUTUAL = click.option("--mutual", "code", required=True, help="Code of the mutual.")
+_PHONE = click.option("--phone", required=True, help="The agent's phone, any usual notation.")
+
+
+def _agent(session: Session, code: str, phone: str) -> Agent:
+    mutual = mutual_named(session, code)
+    try:
+        msisdn = normalize_msisdn(phone, mutual.country)
+    except InvalidPhone as exc:
+        raise click.ClickException(str(exc)) from None
+    query = select(Agent).where(Agent.mutual_id == mutual.id, Agent.msisdn == msisdn)
+    agent = session.scalars(query).one_or_none()
+    if agent is None:
+        raise click.ClickException(f"no agent with phone {phone} in {code}")
+    return agent
+
+
+@agents_group.command("deactivate")
+@_MUTUAL
+@_PHONE
+@pass_ctx
+def agents_deactivate(ctx: CliContext, code: str, phone: str) -> None:
+    """Deactivate an agent: their PIN is refused from now on (D19); history stays."""
+    with ctx.session() as session:
+        changed = set_agent_active(session, _agent(session, code, phone), False)
+    click.echo(f"agent {phone} {'deactivated' if changed else 'was already inactive'}")
+
+
+@agents_group.command("activate")
+@_MUTUAL
+@_PHONE
+@pass_ctx
+def agents_activate(ctx: CliContext, code: str, phone: str) -> None:
+    """Reactivate a deactivated agent."""
+    with ctx.session() as session:
+        changed = set_agent_active(session, _agent(session, code, phone), True)
+    click.echo(f"agent {phone} {'reactivated' if changed else 'was already active'}")
+
+
+@agents_group.command("unlock")
+@_MUTUAL
+@_PHONE
+@pass_ctx
+def agents_unlock(ctx: CliContext, code: str, phone: str) -> None:
+    """Lift the lock of three wrong PINs (D19) before its 15 minutes run out."""
+    with ctx.session() as session:
+        changed = unlock_agent(session, _agent(session, code, phone))
+    click.echo(f"agent {phone} {'unlocked' if changed else 'was not locked'}")
+
+
+@agents_group.command("reset-pin")
+@_MUTUAL
+@_PHONE
+@click.option(
+    "--pin", prompt="New PIN", hide_input=True, confirmation_prompt=True, help="Read on stdin."
+)
+@pass_ctx
+def agents_reset_pin(ctx: CliContext, code: str, phone: str, pin: str) -> None:
+    """A new PIN (4 to 6 digits, read on stdin: never in the shell's history); lifts a lock."""
+    with ctx.session() as session:
+        try:
+            reset_pin(session, _agent(session, code, phone), pin.strip())
+        except AgentError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"agent {phone}: new PIN saved")
 
 
 COMMANDS: list[click.Command] = []  # the commands above join the `agents` group

@@ -10,9 +10,11 @@ def register(group: click.Group) -> None:
         agents,
         alerts,
         allocation,
+        checks,
         coverage,
         data,
         db,
+        events,
         ledger,
         messaging,
         notices,
@@ -26,6 +28,7 @@ def register(group: click.Group) -> None:
     for module in (
         alerts,
         allocation,
+        checks,
         db,
         coverage,
         ledger,
@@ -37,6 +40,7 @@ def register(group: click.Group) -> None:
         serve,
         data,
         agents,  # after data: adds to its `agents` group
+        events,  # adds `event` to data's `members` group
         ussd,
     ):
         for command in module.COMMANDS:

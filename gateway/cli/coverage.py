@@ -76,6 +76,8 @@ def _print_text(result: dict[str, object]) -> None:
         line += f" until {result['until']}"
     if result.get("from"):
         line += f" from {result['from']}"
+    if result.get("reason"):
+        line += f" ({result['reason']})"
     click.echo(line)
     if result.get("amount_due"):
         click.echo(f"amount due: {result['amount_due']} FCFA")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, StringField
+from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from gateway.lib.catalogs import LANGUAGES
 from gateway.models import Role
+from gateway.models.agent import ROLES as AGENT_ROLES
 from gateway.services.operators import MIN_PASSWORD_LENGTH
 
 LANGUAGE_CHOICES = [SelectChoice(code) for code in LANGUAGES]
@@ -46,7 +47,37 @@ class UserForm(FlaskForm):
     password = PasswordField(validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=200)])
 
 
-class RequiredReasonForm(FlaskForm):
-    """A write that must say why: resend, release, requeue, resolve (issue 16)."""
+# --- reconciliation, agents, campaigns pages (issue 16) ---------------------------------------
+
+
+class AssignForm(FlaskForm):
+    household = StringField(validators=[DataRequired(), Length(max=40)])
+    reason = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+class WhyForm(FlaskForm):
+    """Ignore and approve move or drop money: a reason is required."""
 
     reason = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+class AgentForm(FlaskForm):
+    mutual = IntegerField(validators=[DataRequired()])
+    phone = StringField(validators=[DataRequired(), Length(max=30)])
+    name = StringField(validators=[DataRequired(), Length(max=200)])
+    role = SelectField(choices=list(AGENT_ROLES))
+    section = StringField(validators=[Length(max=100)])
+    pin = PasswordField(validators=[DataRequired(), Length(min=4, max=6)])
+
+
+class PinForm(FlaskForm):
+    pin = PasswordField(validators=[DataRequired(), Length(min=4, max=6)])
+
+
+class DecisionForm(FlaskForm):
+    supervisor = IntegerField(validators=[DataRequired()])
+    reason = StringField(validators=[DataRequired(), Length(max=200)])
+
+
+class PauseForm(FlaskForm):
+    reason = StringField(validators=[DataRequired(), Length(max=150)])

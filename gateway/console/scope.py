@@ -28,7 +28,9 @@ from gateway.models import (
     Beneficiary,
     Campaign,
     CashCollection,
+    FacilityCheck,
     Household,
+    HouseholdEvent,
     Mutual,
     OperatorAction,
     OutboxMessage,
@@ -38,6 +40,8 @@ from gateway.models import (
     Remittance,
     ScopeKind,
     Section,
+    StatementDay,
+    StatementFile,
     SuspenseItem,
     Union,
     User,
@@ -120,6 +124,11 @@ def household_section(column: Any) -> Callable[[int], ColumnElement[bool]]:
     )
 
 
+def agent_section(column: Any) -> Callable[[int], ColumnElement[bool]]:
+    """Through the row's agent: the agent's section (agents.section_id)."""
+    return lambda section_id: column.in_(select(Agent.id).where(Agent.section_id == section_id))
+
+
 def _user_path(scope: Scope) -> ColumnElement[bool]:
     """Operators: those whose own scope lies inside this one (a union's admin sees the union's
     and its mutuals' users; a mutual's, the mutual's and its sections')."""
@@ -167,6 +176,10 @@ def paths() -> dict[type[Any], Path]:
             CashCollection.mutual_id, by_household(CashCollection.household_id)
         ),
         Agent: by_mutual(Agent.mutual_id, own_section(Agent.section_id)),
+        FacilityCheck: by_mutual(FacilityCheck.mutual_id, agent_section(FacilityCheck.agent_id)),
+        HouseholdEvent: by_mutual(
+            HouseholdEvent.mutual_id, by_household(HouseholdEvent.household_id)
+        ),
         Remittance: by_mutual(Remittance.mutual_id, None),
         Alert: by_mutual(Alert.mutual_id, None),
         Campaign: by_mutual(Campaign.mutual_id, None),
@@ -176,6 +189,8 @@ def paths() -> dict[type[Any], Path]:
         UssdSessionEvent: _nowhere,
         User: _user_path,
         OperatorAction: _action_path,
+        StatementFile: by_mutual(StatementFile.mutual_id, None),
+        StatementDay: by_mutual(StatementDay.mutual_id, None),
     }
 
 

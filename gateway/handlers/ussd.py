@@ -13,7 +13,7 @@ import time
 
 from flask import Blueprint, Response, abort
 from flask.blueprints import BlueprintSetupState
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from gateway.handlers import callback_form, guard_callback, request_session, runtime
@@ -69,9 +69,12 @@ def _answer(engine: Engine, db: Session, ussd_request: UssdRequest) -> UssdReply
     except store_errors() as exc:
         db.rollback()
         log.warning("ussd hop not served (session store): %s", type(exc).__name__)
-    except Exception:  # a bug must not show the operator's error screen: apologise, log
+    except Exception as exc:  # a bug must not show the operator's error screen: apologise, log
         db.rollback()
-        log.exception("ussd hop failed session=%s", ussd_request.session_id)
+        if isinstance(exc, DBAPIError) and database_down(exc):  # an outage: one line
+            log.warning("ussd hop not served (database unavailable): %s", _first_line(exc))
+        else:
+            log.exception("ussd hop failed session=%s", ussd_request.session_id)
     return _apology()
 
 
@@ -79,12 +82,27 @@ def _commit(engine: Engine, db: Session, ussd_request: UssdRequest, reply: UssdR
     """One commit per hop (effects and audit row together: a commit costs milliseconds)."""
     try:
         db.commit()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         db.rollback()
-        log.exception("ussd hop not committed session=%s", ussd_request.session_id)
+        if isinstance(exc, DBAPIError) and database_down(exc):
+            log.warning("ussd hop not committed (database unavailable): %s", _first_line(exc))
+        else:
+            log.exception("ussd hop not committed session=%s", ussd_request.session_id)
         _forget(engine, ussd_request)
         return _apology()
     return reply
+
+
+def database_down(exc: DBAPIError) -> bool:
+    """A database that does not answer (refused, restarting, a dropped connection), as
+    opposed to a statement it refused: the member gets the apology either way, the log one
+    line instead of a traceback per hop for as long as the outage lasts."""
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
 def _forget(engine: Engine, ussd_request: UssdRequest) -> None:

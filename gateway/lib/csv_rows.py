@@ -68,7 +68,7 @@ class RowCheck:
 
     def __init__(self, line: int, cells: Cells, problems: Problems) -> None:
         self.line, self.cells, self.problems = line, cells, problems
-        self._before = len(problems)
+        self._before = problems.total
 
     def take(self, column: str, parse: Callable[[str], Any]) -> Any:
         """The parsed cell, or None when it is reported."""
@@ -83,7 +83,8 @@ class RowCheck:
 
     @property
     def ok(self) -> bool:
-        return len(self.problems) == self._before
+        """No problem added for this row (those beyond a `Problems` cap count too)."""
+        return self.problems.total == self._before
 
 
 class FirstLines(dict[str, int]):

@@ -8,6 +8,7 @@ from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
 from gateway.models.household import Household, HouseholdPhone
+from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
@@ -55,8 +56,10 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "FacilityCheck",
     "Funder",
     "Household",
+    "HouseholdEvent",
     "HouseholdPhone",
     "IntentFlag",
     "IntentState",
@@ -65,6 +68,7 @@ __all__ = [
     "LedgerTransaction",
     "Levy",
     "LineStatus",
+    "MembershipSpell",
     "Mutual",
     "OperatorAction",
     "OutboxMessage",

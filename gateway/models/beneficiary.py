@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, IdMixin
@@ -18,6 +18,7 @@ class Beneficiary(IdMixin, Base):
     __tablename__ = "beneficiaries"
     __table_args__ = (
         UniqueConstraint("mutual_id", "number"),
+        Index("ix_beneficiaries_mutual_id_digits", "mutual_id", "digits"),  # issue 15
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint(
             "relationship IN ('head', 'spouse', 'child', 'parent', 'other')", name="relationship"

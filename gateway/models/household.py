@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, CreatedMixin, IdMixin
@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 
 class Household(IdMixin, CreatedMixin, Base):
     __tablename__ = "households"
-    __table_args__ = (UniqueConstraint("mutual_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("mutual_id", "number"),
+        Index("ix_households_mutual_id_digits", "mutual_id", "digits"),  # issue 15
+    )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
     number: Mapped[str] = mapped_column(String(32))
@@ -33,6 +36,9 @@ class Household(IdMixin, CreatedMixin, Base):
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
     reminders_enabled: Mapped[bool] = mapped_column(default=True)  # D18 consent
     reminders_changed_at: Mapped[dt.datetime | None] = mapped_column()
+    # D23: set once a re-enrolment or a suspension is recorded (never unset: events are kept
+    # forever), so that a book reads earlier spells and suspensions only where there are any.
+    dated_register: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     mutual: Mapped[Mutual] = relationship()
     section: Mapped[Section | None] = relationship()

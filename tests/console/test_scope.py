@@ -13,9 +13,12 @@ from sqlalchemy.orm import Session
 
 from gateway.console.scope import Scope, UnscopedModel, paths, scoped, user_scope
 from gateway.models import (
+    Agent,
     Alert,
     Base,
+    FacilityCheck,
     Household,
+    HouseholdEvent,
     LedgerEntry,
     OperatorAction,
     Payment,
@@ -38,10 +41,8 @@ NOT_READ_BY_THE_CONSOLE = {
     "funders",
     "products",
     "allocation_reversals",
-    "statement_files",
     "statement_lines",
     "statement_repeats",
-    "statement_days",
     "recon_matches",
     "recon_missing",
 }
@@ -235,3 +236,61 @@ def test_home_reads_log_tables_only_within_the_day(
     logs = [s for s in statements if "FROM payments" in s or "FROM outbox_messages" in s]
     assert len(logs) == 2
     assert all("payments.paid_on =" in s or "outbox_messages.created_at >=" in s for s in logs)
+
+
+def test_facility_checks_and_household_events_follow_their_section(
+    db: Session, two: TwoMutuals, data: dict[str, Household]
+) -> None:
+    """D26 checks belong to the section of the agent who made them; D23 events to the
+    section of their household."""
+    north_agent = Agent(
+        mutual_id=two.a.id,
+        section_id=two.section_a.id,
+        msisdn="+22670000001",
+        name="Nord",
+        role="facility",
+        pin_hash="x",
+    )
+    bare_agent = Agent(
+        mutual_id=two.a.id, msisdn="+22670000002", name="Sans", role="facility", pin_hash="x"
+    )
+    db.add_all([north_agent, bare_agent])
+    db.flush()
+    for agent, card in ((north_agent, "N-1"), (bare_agent, "B-1")):
+        db.add(
+            FacilityCheck(
+                mutual_id=two.a.id,
+                agent_id=agent.id,
+                card_number=card,
+                checked_on=NOW.date(),
+                checked_at=NOW,
+                status="ACTIVE",
+                key=card,
+            )
+        )
+    for name in ("north", "bare"):
+        household = data[name]
+        db.add(
+            HouseholdEvent(
+                mutual_id=two.a.id,
+                household_id=household.id,
+                type="correct",
+                effective_on=NOW.date(),
+                recorded_by="t",
+                recorded_at=NOW,
+                reason="r",
+                key=name,
+                payload={},
+            )
+        )
+    db.flush()
+    section = Scope(ScopeKind.SECTION, frozenset({two.a.id}), section_id=two.section_a.id)
+    whole = Scope(ScopeKind.MUTUAL, frozenset({two.a.id}))
+    other = Scope(ScopeKind.MUTUAL, frozenset({two.b.id}))
+    cards = select(FacilityCheck.card_number)
+    assert set(db.scalars(scoped(cards, FacilityCheck, section))) == {"N-1"}
+    assert set(db.scalars(scoped(cards, FacilityCheck, whole))) == {"N-1", "B-1"}
+    assert set(db.scalars(scoped(cards, FacilityCheck, other))) == set()
+    events = select(HouseholdEvent.key)
+    assert set(db.scalars(scoped(events, HouseholdEvent, section))) == {"north"}
+    assert set(db.scalars(scoped(events, HouseholdEvent, whole))) == {"north", "bare"}

@@ -244,6 +244,33 @@ def test_failed_commit_apologises_and_forgets_the_session(
     assert reminders(session_factory, household.id)[0] is False
 
 
+@pytest.mark.parametrize("where", ["hop", "commit"])
+def test_a_database_outage_is_one_warning_line_per_hop(
+    client: FlaskClient, household: Household, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture, where: str,
+) -> None:  # fmt: skip
+    """A database that does not answer is an outage, not a bug: the member gets the apology,
+    the log one warning line per hop, not a traceback (issue 15)."""
+    phone = Phone(client, PHONE)
+    phone.walk("4")
+    down = OperationalError("SELECT 1", {}, Exception("server closed the connection\nDETAIL"))
+
+    def fail(*_args: object, **_kwargs: object) -> None:
+        raise down
+
+    target = (Session, "commit") if where == "commit" else (Session, "execute")
+    with monkeypatch.context() as patch, caplog.at_level("WARNING"):
+        patch.setattr(*target, fail)
+        assert phone.send("2").text == APOLOGY
+    ours = [r for r in caplog.records if r.name.startswith("gateway")]
+    assert [r.levelname for r in ours] == ["WARNING"], [r.getMessage() for r in ours]
+    assert ours[0].exc_info is None
+    assert "database unavailable): OperationalError: server closed the connection" in (
+        ours[0].getMessage()
+    )
+    assert phone.resend().text.startswith("Rappels SMS arretes.")  # served once it is back
+
+
 FORM = {"sessionId": "S1", "serviceCode": "*144*7#", "phoneNumber": PHONE, "text": ""}
 
 

@@ -7,6 +7,7 @@ the rest, and a second run sends each message exactly once."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 from rq import Queue
+from rq.registry import StartedJobRegistry
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,7 +25,7 @@ from gateway.queueing import JOBS
 from gateway.services.messaging import SendResult, outbox
 from tests.support.messaging import different_texts, job_context
 from worker import jobs, registry
-from worker.jobs.messaging import deliver
+from worker.jobs.messaging import deliver, held_messages
 from worker.rq_workers import SimpleWorker
 
 START = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
@@ -151,3 +153,45 @@ def test_the_periodic_dispatch_requeues_and_resends_an_interrupted_batch(
     worker.work(burst=True)
     assert {m.status for m in rows(session_factory)} == {"SENT"}
     assert second.requests == 2
+
+
+def test_messages_no_live_job_holds_are_requeued_within_seconds(
+    session_factory: sessionmaker[Session], ctx: jobs.JobContext
+) -> None:
+    """Issue 15, point 4: the messages of a dead worker's batch need not wait STALE_SENDING;
+    those a running job holds (`owned`), or whose request may have left, stay SENDING."""
+    ids = different_texts(session_factory, 6)
+    ctx.sms = Provider(die_after=2)
+    with pytest.raises(Killed):
+        deliver(ctx, ids)
+    with session_factory.begin() as session:
+        session.get_one(OutboxMessage, ids[5]).last_error = "unknown: read timeout"
+    held = ids[2:4]
+    assert isinstance(ctx.clock, FixedClock)
+    with ctx.session() as session:  # just claimed: a job may be about to register
+        assert outbox.requeue_stale_sending(session, ctx.clock.now(), owned=held).requeued == []
+    ctx.clock.advance(seconds=outbox.UNOWNED_AFTER.total_seconds())
+    with ctx.session() as session:
+        sweep = outbox.requeue_stale_sending(session, ctx.clock.now(), owned=held)
+    assert sweep.requeued == [ids[4]] and sweep.failed == sweep.waiting == []
+    statuses = [m.status for m in rows(session_factory)]
+    assert statuses == ["SENT"] * 2 + ["SENDING"] * 2 + ["QUEUED", "SENDING"]
+    with session_factory() as session:
+        assert session.scalars(select(Alert)).all() == []  # no alert before STALE_SENDING
+
+
+def test_held_messages_are_those_of_send_jobs_whose_heartbeat_lives(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    queue = Queue(registry.SMS, connection=redis_client)
+    key = StartedJobRegistry(queue=queue).key
+    now = time.time()
+    for job_id, name, arg, expires in (
+        ("live-batch", "send-sms-batch", "1,2,3", now + 10),
+        ("live-one", "send-sms", "7", now + 10),
+        ("dead-batch", "send-sms-batch", "4,5", now - 1),
+        ("other", "sms-dispatch", "", now + 10),
+    ):
+        registry.enqueue(redis_client, name, *([arg] if arg else []), job_id=job_id)
+        redis_client.zadd(key, {f"{job_id}:exec": expires})
+    assert held_messages(redis_client) == {1, 2, 3, 7}

@@ -42,7 +42,12 @@ from gateway.services.payments.intents import (
     parse_amount,
     payment_request,
 )
-from gateway.services.payments.lifecycle import can_move
+from gateway.services.payments.lifecycle import (
+    POLL_DELAYS_S,
+    UNKNOWN_FIRST_POLL_S,
+    can_move,
+    schedule_poll,
+)
 from tests.support.factories import make_household
 
 NOW = dt.datetime(2026, 11, 24, 10, 0, tzinfo=dt.UTC)
@@ -364,3 +369,20 @@ def test_callback_url_carries_the_token_and_channel_follows_the_number(
     mutual.payment_settings = {"operators": ["orange"]}
     assert channel_for(mutual, "+22676123456") == "ORANGE_BF"
     assert channel_for(mutual, "+22670123456") is None  # Moov: not accepted by this mutual
+
+
+def test_an_unknown_intent_is_first_asked_within_seconds_then_backs_off() -> None:
+    """Issue 15, point 4: an UNKNOWN outcome's request has left (a timeout, a killed worker
+    noticed seconds later), so its first status query comes after UNKNOWN_FIRST_POLL_S; a
+    PENDING one waits POLL_DELAYS_S[0] for the member's PIN."""
+    now = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
+    unknown = PaymentIntent(state=IntentState.UNKNOWN, polls=0)
+    schedule_poll(unknown, now)
+    assert unknown.next_poll_at == now + dt.timedelta(seconds=UNKNOWN_FIRST_POLL_S)
+    assert POLL_DELAYS_S[0] > UNKNOWN_FIRST_POLL_S
+    pending = PaymentIntent(state=IntentState.PENDING, polls=0)
+    schedule_poll(pending, now)
+    assert pending.next_poll_at == now + dt.timedelta(seconds=POLL_DELAYS_S[0])
+    unknown.polls = 1
+    schedule_poll(unknown, now)
+    assert unknown.next_poll_at == now + dt.timedelta(seconds=POLL_DELAYS_S[1])

@@ -17,13 +17,15 @@ READY_TIMEOUT_S = 60.0
 
 
 def worker_env(
-    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path, **extra: str
+    database_url: str, redis_client: redis.Redis[bytes] | str, tmp_path: Path, **extra: str
 ) -> dict[str, str]:
-    """The environment of a real `gateway worker` process on the test's database and Redis."""
+    """The environment of a real `gateway worker` process on the test's database and Redis
+    (a client of it, or its URL)."""
+    url = redis_client if isinstance(redis_client, str) else redis_url_of(redis_client)
     return {
         **os.environ,
         "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url_of(redis_client),
+        "REDIS_URL": url,
         "GATEWAY_ENV": "test",
         "GATEWAY_VAR_DIR": str(tmp_path / "var"),
         "PYTHONUNBUFFERED": "1",

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import redis
 from rq import Queue
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
+from rq.utils import utcformat
 
+from gateway import queueing
 from tests.support.paths import ROOT
 from tests.support.worker_processes import wait_until_working, worker_env
 from worker import registry, schedule
@@ -124,3 +127,37 @@ def test_the_sweeper_does_not_count_a_stuck_scheduled_job_as_alive(
     assert enqueue_once(redis_client, "sandbox-decide", "REF1", job_id="sandbox-decide-REF1")
     assert queue.job_ids == ["sandbox-decide-REF1"]
     assert Job.fetch("sandbox-decide-REF1", connection=redis_client).get_status() == "queued"
+
+
+def test_a_queued_job_that_is_in_no_queue_is_queued_again_once(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    """A worker took the job (RQ's intermediate list) and Redis died before it started it
+    (tests/faults/test_redis_kill.py met it): its id, still QUEUED, kept the sweeper from
+    enqueueing it, so its intent stayed CREATED until RQ's clean-up, minutes later."""
+    queue = Queue(registry.PAYMENTS, connection=redis_client)
+    registry.enqueue(redis_client, "initiate-payment", "7", job_id="initiate-payment-7")
+    intermediate = IntermediateQueue.get_intermediate_queue_key(queue.key)
+    redis_client.lmove(queue.key, intermediate)
+    assert enqueue_once(redis_client, "initiate-payment", "7", job_id="initiate-payment-7") is False
+    queued_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=OVERDUE_S + 5)
+    redis_client.hset("rq:job:initiate-payment-7", "enqueued_at", utcformat(queued_at))
+    assert enqueue_once(redis_client, "initiate-payment", "7", job_id="initiate-payment-7")
+    assert queue.job_ids == ["initiate-payment-7"] and redis_client.llen(intermediate) == 0
+    assert not enqueue_once(redis_client, "initiate-payment", "7", job_id="initiate-payment-7")
+    assert queue.job_ids == ["initiate-payment-7"]
+
+
+def test_enqueueing_the_id_of_a_job_in_no_queue_queues_it_again(
+    redis_client: redis.Redis[bytes],
+) -> None:
+    """The same for every job enqueued by id (an SMS batch, a confirmation): the id of a job
+    lost between dequeue and start no longer blocks it."""
+    queue = Queue(registry.SMS, connection=redis_client)
+    registry.enqueue(redis_client, "send-sms-batch", "1,2", job_id="sms-batch-1")
+    redis_client.lmove(queue.key, IntermediateQueue.get_intermediate_queue_key(queue.key))
+    queued_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=queueing.ORPHAN_AFTER_S + 5)
+    redis_client.hset("rq:job:sms-batch-1", "enqueued_at", utcformat(queued_at))
+    registry.enqueue(redis_client, "send-sms-batch", "1,2", job_id="sms-batch-1")
+    registry.enqueue(redis_client, "send-sms-batch", "1,2", job_id="sms-batch-1")
+    assert queue.job_ids == ["sms-batch-1"]

@@ -15,6 +15,7 @@ import redis
 from click.testing import CliRunner
 from redis.client import PubSubWorkerThread
 from rq import Queue
+from rq.exceptions import StopRequested
 from rq.job import Job, JobStatus, validate_job_id
 
 from gateway.cli import main as gateway_cli
@@ -22,9 +23,10 @@ from gateway.clock import FixedClock
 from gateway.settings import Settings
 from tests.support.redis_url import redis_url_of
 from worker import jobs, registry
-from worker.main import check_queues, run_worker
+from worker import main as worker_main
+from worker.main import check_queues, run_worker, wait_for_redis
 from worker.rq_workers import SimpleWorker
-from worker.schedule import SCHEDULE, Periodic, Scheduler, job_id, occurrence_key
+from worker.schedule import SCHEDULE, WORKER_TTL_S, Periodic, Scheduler, job_id, occurrence_key
 
 NOW = dt.datetime(2026, 11, 24, 10, 20, tzinfo=dt.UTC)
 
@@ -231,3 +233,48 @@ def test_a_busy_payments_queue_does_not_starve_sms(
     assert None not in ends.values()
     ended = sorted([*backlog, sms], key=lambda job: str(ends[job.id]))
     assert [job.id for job in ended].index(sms.id) <= 1, [job.origin for job in ended]
+
+
+class FlakyRedis:
+    """A connection whose ping fails `down` times (Redis restarting), then answers; or raises
+    `stop` (RQ's handler of a SIGTERM) on its first ping."""
+
+    def __init__(self, down: int, stop: bool = False) -> None:
+        self.down, self.stop, self.pings = down, stop, 0
+
+    def ping(self) -> bool:
+        self.pings += 1
+        if self.stop:
+            raise StopRequested()
+        if self.pings <= self.down:
+            raise redis.ConnectionError("Connection refused")
+        return True
+
+
+def test_a_worker_that_lost_redis_waits_for_it_then_resumes() -> None:
+    """Issue 15: RQ's loop quits when Redis goes; `gateway worker` exited 0 and systemd's
+    Restart=on-failure left it dead. It now waits for Redis (tests/faults/test_redis_kill.py
+    kills a real one), unless told to stop meanwhile."""
+    flaky = FlakyRedis(down=2)
+    assert wait_for_redis(flaky, probe_s=0.01) is True  # type: ignore[arg-type]
+    assert flaky.pings == 3
+    stopping = FlakyRedis(down=0, stop=True)
+    assert wait_for_redis(stopping, probe_s=0.01) is False  # type: ignore[arg-type]
+
+
+def test_the_scheduler_thread_starts_after_the_worker_raised_the_read_timeout(
+    job_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RQ raises its pool's read timeout above its blocking dequeue's when the worker is
+    built; a connection the scheduler thread opened before kept the 5 s one, and an idle
+    worker's dequeues timed out and backed off up to a minute (found by tests/faults/)."""
+    seen: list[float] = []
+
+    def start_thread(self: Scheduler, stop: threading.Event) -> None:
+        seen.append(self.connection.connection_pool.connection_kwargs["socket_timeout"])
+
+    monkeypatch.setattr(Scheduler, "start_thread", start_thread)
+    monkeypatch.setattr(worker_main, "_work", lambda worker, burst: False)
+    monkeypatch.setattr(worker_main, "wait_for_redis", lambda connection: False)
+    assert run_worker(job_settings, ["default"]) is False
+    assert seen and seen[0] > WORKER_TTL_S - 15  # RQ's dequeue timeout

@@ -9,6 +9,7 @@ crash mid-call never sends a message twice: only QUEUED messages are claimed."""
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import redis
 from rq import get_current_job
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
 from sqlalchemy.orm import Session
 
 from gateway.models import OutboxMessage, OutboxStatus
@@ -45,7 +47,7 @@ def deliver(ctx: JobContext, ids: list[int]) -> dict[int, tuple[str, OutboxStatu
     transaction as soon as they arrive (issue 15), so a worker killed mid-batch (or the job
     timeout) leaves the messages already sent SENT with their provider ids, and only the
     rest SENDING without one: `sms_dispatch` puts those back in the queue
-    (`requeue_stale_sending`)."""
+    (`requeue_stale_sending`) once no running job holds them (`held_messages`)."""
     provider = ctx.sms_provider()
     bucket = TokenBucket(ctx.redis, provider.name, ctx.settings.sms_rate_per_second)
     bucket.take(len(ids))
@@ -145,6 +147,24 @@ def enqueue_batches(connection: redis.Redis[bytes], limit: int | None = None) ->
     return enqueued
 
 
+def held_messages(connection: redis.Redis[bytes]) -> frozenset[int]:
+    """The outbox ids held by running send jobs: the arguments of the sms queue's started
+    `send-sms` and `send-sms-batch` jobs whose heartbeat is alive (a SIGKILLed worker's ends
+    seconds after its last beat: worker.schedule.HEARTBEAT_GRACE_S). Issue 15: the messages
+    a dead worker claimed are requeued within seconds rather than after STALE_SENDING."""
+    senders = {registry.spec(name).path for name in ("send-sms", "send-sms-batch")}
+    started = StartedJobRegistry(registry.SMS, connection=connection)
+    held: set[int] = set()
+    for entry in connection.zrangebyscore(started.key, time.time(), "+inf"):
+        try:
+            job = Job.fetch(started.parse_job_id(entry.decode()), connection=connection)
+        except NoSuchJobError:
+            continue
+        if job.func_name in senders and job.args:
+            held.update(int(i) for i in str(job.args[0]).split(",") if i.strip().isdigit())
+    return frozenset(held)
+
+
 class TransientSmsError(RuntimeError):
     """The provider refused a send for now; raising lets RQ retry with the job's backoff."""
 
@@ -187,7 +207,9 @@ def sms_dispatch() -> int:
         raise RuntimeError("sms_dispatch runs inside an RQ job")
     ctx = context()
     with ctx.session() as session:
-        stale = messaging.requeue_stale_sending(session, ctx.clock.now())
+        stale = messaging.requeue_stale_sending(
+            session, ctx.clock.now(), owned=held_messages(job.connection)
+        )
     if stale.requeued or stale.failed or stale.waiting:
         log.warning(
             "stale SENDING: %d requeued, %d failed, %d awaiting a report",

@@ -18,6 +18,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from sqlalchemy.orm import Session
 
+from gateway import queueing
 from gateway.models import PaymentEvent, PaymentIntent
 from gateway.providers.payments.sandbox import SandboxError, SandboxProvider
 from gateway.services import payments
@@ -169,8 +170,9 @@ def poll_payment(intent_id: str) -> str:
 
 
 def sweep_payments() -> int:
-    """Every minute: due status polls, CREATED intents whose initiate job was lost, and
-    (sandbox) requests nobody decided. Job ids make a second enqueue harmless."""
+    """Every worker.schedule.SWEEP_EVERY_S: due status polls, CREATED intents whose
+    initiate job was lost, and (sandbox) requests nobody decided. Job ids make a second
+    enqueue harmless."""
     ctx = context()
     connection = ctx.redis
     now = ctx.clock.now()
@@ -224,22 +226,28 @@ def _give_up(ctx: JobContext, event_ids: list[int], reason: str) -> None:
 
 def _live(connection: redis.Redis[bytes], job_id: str) -> bool:
     try:
-        status = Job.fetch(job_id, connection=connection).get_status(refresh=False)
+        job = Job.fetch(job_id, connection=connection)
     except NoSuchJobError:
         return False
-    return status in (*WAITING, JobStatus.STARTED)
+    if queueing.orphaned(connection, job):
+        queueing.rescue_orphan(connection, job)
+        return True  # queued again: no attempt spent
+    return job.get_status(refresh=False) in (*WAITING, JobStatus.STARTED)
 
 
 def enqueue_once(connection: redis.Redis[bytes], name: str, *args: str, job_id: str) -> bool:
     """Enqueue unless a job with this id is already waiting to run. A scheduled job long
     past its time is not waiting but stuck (no live RQ scheduler, issue 15): it is moved to
-    its queue now."""
+    its queue now, and so is a queued job that is in no queue (taken by a worker when Redis
+    died)."""
     try:
         job = Job.fetch(job_id, connection=connection)
         status = job.get_status(refresh=False)
         if status == JobStatus.SCHEDULED and schedule.overdue(connection, job):
             queue = Queue(job.origin, connection=connection)
             return schedule.rescue_job(connection, queue, job_id)
+        if queueing.orphaned(connection, job):
+            return queueing.rescue_orphan(connection, job)
         if status in WAITING:
             return False
     except NoSuchJobError:

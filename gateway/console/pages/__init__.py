@@ -6,7 +6,19 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-PAGES = ("auth", "home", "users", "audit", "sms", "payments", "jobs", "alerts")
+PAGES = (
+    "auth",
+    "home",
+    "users",
+    "audit",
+    "reconciliation",
+    "agents",
+    "campaigns",
+    "sms",
+    "payments",
+    "jobs",
+    "alerts",
+)
 
 
 @cache

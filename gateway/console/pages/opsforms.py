@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import flash
 
-from gateway.console.forms import RequiredReasonForm
+from gateway.console.forms import WhyForm
 from gateway.console.i18n import text
 from gateway.console.views import operator
 from gateway.handlers import request_session
@@ -18,7 +18,7 @@ from gateway.services.operators import Where
 def reason_given() -> str:
     """The posted reason; without one, a flash and "" (the CSRF token was checked before the
     view, gateway.console._protect_forms)."""
-    form = RequiredReasonForm()
+    form = WhyForm()
     if form.validate_on_submit() and (form.reason.data or "").strip():
         return (form.reason.data or "").strip()
     flash(text(operator().language, "ops_reason_needed"), "error")

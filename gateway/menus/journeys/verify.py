@@ -5,11 +5,14 @@ by several records sends the person to the mutual instead of guessing."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+from typing import Any, cast
 
 from gateway.menus.engine.screens import Ctx, Reprompt, View
 from gateway.menus.journeys.memory import Memory, VerifyMemory
 from gateway.menus.journeys.status import contact_view, verify_view
 from gateway.models import Mutual
+from gateway.services.agents import record_check
 from gateway.services.coverage import (
     AmbiguousNumber,
     Status,
@@ -30,12 +33,14 @@ def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
     except AmbiguousNumber:
         return AMBIGUOUS
     if found is None:
+        _record(ctx, number, None, Status.UNKNOWN)
         raise Reprompt("err_unknown")
     if found.beneficiary is None:
         raise Reprompt("err_household_number")
     beneficiary = found.beneficiary
     book = load_book(ctx.db, found.household)
     status = beneficiary_status(book, beneficiary, ctx.today)
+    _record(ctx, number, beneficiary.id, status.status)
     ctx.data["checked"] = {
         "number": beneficiary.number,
         "name": beneficiary.full_name,
@@ -47,6 +52,25 @@ def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
         "copay": dict(book.product.copay or {}),
     }
     return None
+
+
+def _record(
+    ctx: Ctx[VerifyMemory], number: str, beneficiary_id: int | None, status: Status
+) -> None:
+    """D26: an agent's check is recorded once per USSD step (a replayed hop adds nothing)."""
+    agent_id = cast("dict[str, Any]", ctx.data).get("agent_id")
+    if agent_id is None:
+        return  # a visitor's check is not a facility check
+    record_check(
+        ctx.db,
+        agent_id=int(agent_id),
+        card_number=number,
+        beneficiary_id=beneficiary_id,
+        status=status.value,
+        now=ctx.clock.now(),
+        key="check:"
+        + hashlib.sha256((ctx.key or f"{ctx.session}:{number}").encode()).hexdigest()[:48],
+    )
 
 
 def checked_view(ctx: Ctx[VerifyMemory]) -> View:

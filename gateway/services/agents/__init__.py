@@ -1,6 +1,8 @@
 """Agents (D19-D21): the roster and PINs, cash collected, remittances.
 
 - cash: Cash collected by agents (D20) and what they hold (D21).
+- checks: Facility checks (D26): each beneficiary check by an agent on USSD (D13) is recorded
+  once.
 - registry: Agents (D19): collectors, facility staff and supervisors, identified by phone and
   PIN.
 - remittances: Remittances (D21): a collector declares cash handed to the mutual, deposited or
@@ -16,9 +18,14 @@ from gateway.services.agents.cash import (
     local_day,
     send_held_receipts,
 )
+from gateway.services.agents.checks import CheckRow, list_checks, record_check
 from gateway.services.agents.registry import (
+    AgentError,
     add_agent,
     check_pin,
+    reset_pin,
+    set_agent_active,
+    unlock_agent,
 )
 from gateway.services.agents.remittances import (
     Decision,
@@ -33,7 +40,9 @@ from gateway.services.agents.remittances import (
 
 __all__ = [
     "MAX_COLLECTION",
+    "AgentError",
     "CashError",
+    "CheckRow",
     "Decision",
     "add_agent",
     "cash_position",
@@ -43,10 +52,15 @@ __all__ = [
     "confirm_remittance",
     "declare_remittance",
     "flag_stale_cash",
+    "list_checks",
     "list_remittances",
     "local_day",
     "pending_for",
+    "record_check",
     "reject_remittance",
     "remittance_row",
+    "reset_pin",
     "send_held_receipts",
+    "set_agent_active",
+    "unlock_agent",
 ]

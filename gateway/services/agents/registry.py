@@ -160,3 +160,34 @@ def _section_id(mutual: Mutual, name: str | None) -> int | None:
             return section.id
     known = ", ".join(s.name for s in mutual.sections) or "none"
     raise AgentError(f"unknown section {name!r} (sections of {mutual.code}: {known})")
+
+
+# --- the roster's upkeep (the console's agents page, issue 16) -------------------------------
+
+
+def set_agent_active(session: Session, agent: Agent, active: bool) -> bool:
+    """D19: a deactivated agent's PIN is refused (`check_pin` answers "inactive"), their
+    history stays. False when it already was so."""
+    if agent.active == active:
+        return False
+    agent.active = active
+    session.flush()
+    return True
+
+
+def unlock_agent(session: Session, agent: Agent) -> bool:
+    """Lift a D19 lock (three wrong PINs) before its 15 minutes run out; False if unlocked."""
+    if agent.locked_until is None and not agent.failed_tries:
+        return False
+    agent.failed_tries, agent.locked_until = 0, None
+    session.flush()
+    return True
+
+
+def reset_pin(session: Session, agent: Agent, pin: str) -> None:
+    """A new PIN (the same strength rule as `add_agent`), stored hashed only; lifts a lock.
+    The caller gives the PIN to the agent; it is never stored, logged or shown again."""
+    check_pin_strength(pin)
+    agent.pin_hash = hash_pin(pin)
+    agent.failed_tries, agent.locked_until = 0, None
+    session.flush()

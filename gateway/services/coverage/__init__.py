@@ -4,7 +4,8 @@
   credit in payment-date order; payments far above what is owed wait for an operator.
 - apply: Applying a household's credit (D3, D4, D5, D7): registration fee, whole periods,
   automatic periods.
-- date_order: D7b: allocation in payment-date order, reversing later allocations when needed.
+- date_order: D7b: allocation in payment-date order, reversing later allocations when needed;
+  shares released after a departure or a product change (D7, D23).
 - book: A household's contribution book: what the rules of D5-D10 need, loaded in a few queries.
 - dues: The amount due (D6) and the renewal amount shown in grace and near a period's end.
 - eligibility: Who is covered on a date (D8-D13): beneficiary status from paid periods, spells
@@ -42,6 +43,7 @@ from gateway.services.coverage.book import (
     load_book,
 )
 from gateway.services.coverage.date_order import (
+    release_shares,
     reverse_allocations,
     settle,
 )
@@ -144,6 +146,7 @@ __all__ = [
     "receipt_status",
     "receive_payment",
     "release_payment",
+    "release_shares",
     "remains",
     "renewal_amount",
     "reverse_allocations",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from gateway.models import (
@@ -111,12 +112,16 @@ def _allocate_periods(session: Session, book: HouseholdBook, on: dt.date) -> lis
     made: list[Allocation] = []
     for _ in range(MAX_PERIODS_AHEAD[book.product.period]):
         due = [
-            b for b in active if book.open_period(b, on) <= period and not book.is_paid(b, period)
+            b
+            for b in active
+            if book.open_period(b, on) <= period
+            and not book.is_paid(b, period)
+            and book.owes_for(b, period)
         ]
         if due:
             if share * len(due) > book.credit:
                 break
-            made += _allocate_period(session, book, period, due, on)
+            made += allocate_group(session, book, period, due, on)
         period = next_period(book.product, period)
     return made
 
@@ -133,14 +138,15 @@ def _allocate_automatic(
                 pending.setdefault((paid.period, paid.allocated_on), []).append(beneficiary)
     made: list[Allocation] = []
     for (period, day), group in sorted(pending.items(), key=lambda item: item[0]):
-        made += _allocate_period(session, book, period, group, day)
+        made += allocate_group(session, book, period, group, day)
     return made
 
 
-def _allocate_period(
+def allocate_group(
     session: Session, book: HouseholdBook, period: Period, group: list[Beneficiary], on: dt.date
 ) -> list[Allocation]:
-    """One balanced transaction for the shares of a group for one period (D7: together)."""
+    """One balanced transaction for the shares of a group for one period (D7: together); also
+    what re-posts the shares of a group that stay when one share is released (D23)."""
     household, shares, product = book.household, book.shares, book.product
     member = shares.contribution_member * len(group)
     funder = shares.contribution_funder * len(group)
@@ -204,8 +210,11 @@ def allocate_due(session: Session, *, on: dt.date, mutual_id: int | None = None)
     return made
 
 
-def households_to_allocate(session: Session, mutual_id: int | None = None) -> list[Household]:
-    """Households holding credit, and 0-share households (their next automatic period)."""
+def households_to_allocate(
+    session: Session, mutual_id: int | None = None, among: Select[Any] | None = None
+) -> list[Household]:
+    """Households holding credit, and 0-share households (their next automatic period); with
+    `among` (a query of household ids), only those (the members import's touched ones)."""
     credit_accounts = (
         select(Account.name)
         .join(LedgerEntry, LedgerEntry.account_id == Account.id)
@@ -229,6 +238,7 @@ def households_to_allocate(session: Session, mutual_id: int | None = None) -> li
     ids.update(session.scalars(subsidised))
     if not ids:
         return []
-    return list(
-        session.scalars(select(Household).where(Household.id.in_(ids)).order_by(Household.id))
-    )
+    query = select(Household).where(Household.id.in_(ids))
+    if among is not None:
+        query = query.where(Household.id.in_(among))
+    return list(session.scalars(query.order_by(Household.id)))

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import ColumnElement, exists, select
+from sqlalchemy import ColumnElement, Date, String, exists, literal, select, union_all
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import (
@@ -16,6 +17,8 @@ from gateway.models import (
     Beneficiary,
     CoveragePeriod,
     Household,
+    HouseholdEvent,
+    MembershipSpell,
     Product,
     Subsidy,
 )
@@ -41,6 +44,18 @@ class PaidPeriod:
         return max(self.period.start, self.allocated_on)
 
 
+@dataclass(frozen=True)
+class Suspension:
+    """D11 SUSPENDED from `start` until the day before `lifted` (None: not lifted)."""
+
+    start: dt.date
+    lifted: dt.date | None
+    reason: str
+
+    def holds(self, day: dt.date) -> bool:
+        return self.start <= day and (self.lifted is None or day < self.lifted)
+
+
 @dataclass
 class HouseholdBook:
     household: Household
@@ -54,12 +69,49 @@ class HouseholdBook:
     # (beneficiary id or None for the registration fee, period start or None) -> how many
     # allocations of that share were reversed (D7b): the generation of the next one.
     reversed: dict[tuple[int | None, dt.date | None], int] = field(default_factory=dict)
+    # beneficiary id -> earlier membership spells, closed by a departure (D23 re-enrolment).
+    earlier: dict[int, list[Period]] = field(default_factory=dict)
+    # beneficiary id -> suspensions from the register's events (D11, D23): (first day, the
+    # day it was lifted or None, reason).
+    suspensions: dict[int, list[Suspension]] = field(default_factory=dict)
 
     def generation(self, beneficiary_id: int | None, period: Period | None) -> int:
         return self.reversed.get((beneficiary_id, period.start if period else None), 0)
 
     def active(self, on: dt.date) -> list[Beneficiary]:
-        return [b for b in self.beneficiaries if b.active_on(on)]
+        return [b for b in self.beneficiaries if self.member_on(b, on)]
+
+    def member_on(self, beneficiary: Beneficiary, day: dt.date) -> bool:
+        """D6, D23: active on the day in the current membership spell or an earlier one."""
+        if beneficiary.active_on(day):
+            return True
+        return any(spell.holds(day) for spell in self.earlier.get(beneficiary.id, ()))
+
+    def owes_for(self, beneficiary: Beneficiary, period: Period) -> bool:
+        """D7: a beneficiary who left owes nothing for periods starting after they left, even
+        when money dated before the departure is applied later (D7b)."""
+        left = beneficiary.left_on
+        gone = beneficiary.status in ("removed", "deceased")
+        return not (gone and left is not None and left < period.start)
+
+    def suspended_on(self, beneficiary: Beneficiary, day: dt.date) -> str | None:
+        """D11, D23: the reason when the beneficiary was suspended that day, else None. A
+        suspension without its event (set before the register kept events) holds every day."""
+        found = self.suspensions.get(beneficiary.id, [])
+        for suspension in found:
+            if suspension.holds(day):
+                return suspension.reason
+        if beneficiary.status == "suspended" and not any(s.lifted is None for s in found):
+            return beneficiary.status_reason or ""
+        return None
+
+    def in_gap(self, beneficiary: Beneficiary, day: dt.date) -> bool:
+        """D23: a day between two membership spells (left, not yet re-enrolled): REMOVED."""
+        earlier = self.earlier.get(beneficiary.id)
+        if not earlier or day >= beneficiary.enrolled_on:
+            return False
+        first = min(spell.start for spell in earlier)
+        return first <= day and not any(spell.holds(day) for spell in earlier)
 
     def is_paid(self, beneficiary: Beneficiary, period: Period) -> bool:
         return period.start in self.paid.get(beneficiary.id, {})
@@ -114,7 +166,7 @@ def automatic_periods(
     period = first
     while period.start <= last.start:
         day = max(period.start, since)
-        if not beneficiary.active_on(day):
+        if not book.member_on(beneficiary, day):
             break
         if made_on is None:
             periods.append(PaidPeriod(period, day))
@@ -172,6 +224,44 @@ def load_book(
         elif beneficiary_id is not None:
             paid = PaidPeriod(Period(starts_on, ends_on), allocated_on)
             book.paid.setdefault(beneficiary_id, {})[starts_on] = paid
+    if household.dated_register:
+        _load_register(session, book)
     mutual_id = household.mutual_id
     book.credit = ledger.household_credit(session, mutual_id, household.id, as_of=credit_on)
     return book
+
+
+def _load_register(session: Session, book: HouseholdBook) -> None:
+    """Earlier membership spells and suspend / lift / departure events (D11, D23) in one round
+    trip (a USSD hop reads a book): events in the order recorded become dated suspensions."""
+    spells = select(
+        MembershipSpell.id,
+        MembershipSpell.beneficiary_id,
+        literal("spell", String(16)).label("kind"),
+        MembershipSpell.starts_on,
+        MembershipSpell.ends_on,
+        MembershipSpell.ended_as.label("reason"),
+    ).where(MembershipSpell.household_id == book.household.id)
+    events = select(
+        HouseholdEvent.id,
+        HouseholdEvent.beneficiary_id,
+        HouseholdEvent.type,
+        HouseholdEvent.effective_on,
+        literal(None, Date),
+        HouseholdEvent.reason,
+    ).where(
+        HouseholdEvent.household_id == book.household.id,
+        HouseholdEvent.type.in_(("suspend", "lift", "depart", "death")),
+    )
+    rows: list[Any] = list(session.execute(union_all(spells, events).order_by("id")))
+    for _id, beneficiary_id, kind, start, end, reason in rows:
+        if kind == "spell":
+            book.earlier.setdefault(beneficiary_id, []).append(Period(start, end))
+            continue
+        found = book.suspensions.setdefault(beneficiary_id, [])
+        if kind == "suspend":
+            found.append(Suspension(start, None, reason))
+        elif found and found[-1].lifted is None:
+            # Lifted that day; a departure ends it the day after (a re-enrolment starts free).
+            end = start if kind == "lift" else start + dt.timedelta(days=1)
+            found[-1] = Suspension(found[-1].start, end, found[-1].reason)

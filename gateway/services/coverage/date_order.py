@@ -22,8 +22,9 @@ from gateway.models import (
 )
 from gateway.services import ledger
 from gateway.services.alerts import raise_alert
-from gateway.services.coverage.apply import allocate
-from gateway.services.coverage.book import HouseholdBook
+from gateway.services.coverage.apply import allocate, allocate_group
+from gateway.services.coverage.book import HouseholdBook, load_book
+from gateway.services.coverage.periods import Period
 
 
 @dataclass(frozen=True, order=True)
@@ -98,6 +99,64 @@ def reverse_allocations(
             for a in group
         )
     session.flush()
+
+
+def release_shares(
+    session: Session,
+    household: Household,
+    *,
+    after: dt.date,
+    beneficiary_id: int | None,
+    now: dt.datetime,
+    why: str,
+) -> list[Allocation]:
+    """D7, D23: undo the live shares of periods starting after `after` (one beneficiary's, or
+    every share of the household when None) with reversing transactions; the other shares of
+    each reversed transaction are posted again as they were (same day, next generation), so the
+    released member money is back as household credit. Returns the allocations released."""
+    released = _shares_after(session, household, after, beneficiary_id)
+    if not released:
+        return []
+    keys = {a.ledger_key for a in released}
+    group = list(
+        session.scalars(
+            select(Allocation)
+            .where(Allocation.household_id == household.id, Allocation.ledger_key.in_(keys))
+            .where(~exists().where(AllocationReversal.allocation_id == Allocation.id))
+            .order_by(Allocation.id)
+        )
+    )
+    reverse_allocations(session, group, on=now.date(), reason=why)
+    gone = {a.id for a in released}
+    book = load_book(session, household)
+    by_id = {b.id: b for b in book.beneficiaries}
+    kept: dict[tuple[str, int], list[Allocation]] = defaultdict(list)
+    for allocation in group:
+        if allocation.id not in gone and allocation.period_id is not None:
+            kept[(allocation.ledger_key, allocation.period_id)].append(allocation)
+    for (_key, period_id), rows in sorted(kept.items()):
+        row = session.get(CoveragePeriod, period_id)
+        assert row is not None
+        stay = [by_id[a.beneficiary_id] for a in rows if a.beneficiary_id in by_id]
+        period = Period(row.starts_on, row.ends_on)
+        allocate_group(session, book, period, stay, rows[0].allocated_on)
+    session.flush()
+    return released
+
+
+def _shares_after(
+    session: Session, household: Household, after: dt.date, beneficiary_id: int | None
+) -> list[Allocation]:
+    query = (
+        select(Allocation)
+        .join(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
+        .where(Allocation.household_id == household.id, CoveragePeriod.starts_on > after)
+        .where(~exists().where(AllocationReversal.allocation_id == Allocation.id))
+        .order_by(Allocation.id)
+    )
+    if beneficiary_id is not None:
+        query = query.where(Allocation.beneficiary_id == beneficiary_id)
+    return list(session.scalars(query))
 
 
 def _later_activity(session: Session, household: Household, since: dt.date) -> bool:

@@ -110,8 +110,10 @@ def beneficiary_status(
         beneficiary.left_on is None or beneficiary.left_on < on
     ):
         return BeneficiaryStatus(number, Status.REMOVED, reason=beneficiary.status)
-    if beneficiary.status == "suspended":
-        return BeneficiaryStatus(number, Status.SUSPENDED, reason=beneficiary.status_reason)
+    if book.in_gap(beneficiary, on):  # D23: between two membership spells
+        return BeneficiaryStatus(number, Status.REMOVED, reason="removed")
+    if (reason := book.suspended_on(beneficiary, on)) is not None:
+        return BeneficiaryStatus(number, Status.SUSPENDED, reason=reason)
     found = beneficiary_spells(book, beneficiary, on)
     return status_from_spells(number, found, book.product.grace_days, on)
 

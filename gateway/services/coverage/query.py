@@ -19,12 +19,16 @@ def _iso(day: dt.date | None) -> str | None:
 
 
 def _member(status: BeneficiaryStatus) -> dict[str, Any]:
-    return {
+    """A suspension's reason (D11) and why a member was removed come with the status."""
+    member: dict[str, Any] = {
         "number": status.number,
         "status": status.status.value,
         "until": _iso(status.until),
         "from": _iso(status.from_),
     }
+    if status.reason:
+        member["reason"] = status.reason
+    return member
 
 
 def _offered(offer: Offer) -> dict[str, Any]:

@@ -1,12 +1,26 @@
-"""The household register: the members CSV import (interfaces.md, Files: Members).
+"""The household register: the members CSV import (interfaces.md, Files: Members), and its
+dated events (D23).
 
-- importer: Members import (interfaces.md, Files: Members): every row is checked before anything
-  is
-- rows: One members file row at a time (interfaces.md, Files: Members): each cell checked against
-- upsert: The members import's writes: the mutual's rows read in one query per table, compared
-  with
+- events: The household register as dated events (D23, issue 18).
+
+- importer: Members import: every row is checked before anything is written (issue 15: any size
+  of file in bounded memory)
+- rows: One members file row at a time: each cell checked against the mutual
+- staging: The temporary table the checked rows are written to, in chunks
+- checks: The rules across rows, as SQL over the staging table and the register
+- upsert: The writes, read back from the staging table in keyed chunks
 """
 
+from gateway.services.members.events import (
+    ABOUT_BENEFICIARY,
+    EVENT_TYPES,
+    Change,
+    EventError,
+    Recorded,
+    apply_due_product_changes,
+    household_events,
+    record_event,
+)
 from gateway.services.members.importer import (
     COLUMNS,
     ImportErrors,
@@ -15,8 +29,16 @@ from gateway.services.members.importer import (
 )
 
 __all__ = [
+    "ABOUT_BENEFICIARY",
     "COLUMNS",
+    "EVENT_TYPES",
+    "Change",
+    "EventError",
     "ImportErrors",
     "ImportReport",
+    "Recorded",
+    "apply_due_product_changes",
+    "household_events",
     "import_members",
+    "record_event",
 ]

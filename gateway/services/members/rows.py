@@ -16,6 +16,7 @@ from gateway.models import Mutual, Product
 from gateway.models.beneficiary import RELATIONSHIPS
 
 HOME_COLUMNS = ("category", "section", "language", "product")  # read from the head's row
+CACHED = 10_000  # distinct dates and phones remembered (issue 15: memory bounded at any size)
 
 
 @dataclass(slots=True)
@@ -31,7 +32,8 @@ class MemberRow:
 
 class MutualContext:
     """What rows are checked against: the mutual's sections, products, languages, country and
-    today (None: no check of future dates); dates and phones are parsed once per distinct text."""
+    today (None: no check of future dates); dates and phones are parsed once per distinct text
+    (the last `CACHED` of each remembered)."""
 
     def __init__(self, session: Session, mutual: Mutual, today: dt.date | None = None) -> None:
         self.mutual = mutual
@@ -50,6 +52,8 @@ class MutualContext:
     def _phone(self, raw: str) -> str:
         found = self._phones.get(raw)
         if found is None:
+            if len(self._phones) >= CACHED:
+                self._phones.clear()
             try:
                 found = normalize_msisdn(raw, self.mutual.country)
             except InvalidPhone as exc:
@@ -60,6 +64,8 @@ class MutualContext:
         return found
 
     def date(self, raw: str) -> dt.date | None:
+        if len(self.dates) >= CACHED:
+            self.dates.clear()
         return parse_date(raw, self.dates) if raw else None
 
     def past(self, raw: str) -> dt.date | None:

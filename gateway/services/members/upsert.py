@@ -1,179 +1,202 @@
-"""The members import's writes: the mutual's rows read in one query per table, compared with
-the checked file rows, then written as chunked ORM bulk INSERT/UPDATE statements."""
+"""The members import's writes (issue 15: bounded memory): the staging table is read back in
+keyed chunks of `chunk` rows, each joined with the mutual's matching rows, compared, counted
+and (unless a dry run) written as chunked ORM bulk INSERT/UPDATE statements. Households first
+(the heads' lines), then beneficiaries (every line), so that a new member finds its household's
+id; neither the file nor the register is ever whole in memory."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.lib.phones import digits_of
 from gateway.models import Beneficiary, Household, HouseholdPhone
-from gateway.services.members.rows import MemberRow
+from gateway.services.members.staging import STAGE, TOUCHED
 
 BEN_FIELDS = ("full_name", "sex", "birth_date", "relation", "status", "enrolled_on", "left_on")
 HOME_FIELDS = ("category", "language", "section_id", "product_id")
+_STATUS = BEN_FIELDS.index("status")
 
 Links = list[tuple[str, bool]]
+S = STAGE.c
 
 
 @dataclass
-class Existing:
-    """The mutual's households, beneficiaries and phone links, one query each."""
+class Upsert:
+    """What the import writes; `write` False (a dry run) counts the same without writing."""
 
-    households: dict[str, dict[str, Any]]
-    beneficiaries: dict[str, dict[str, Any]]
-    phones: dict[int, set[tuple[str, bool]]]
-    numbers: dict[int, str]  # household id -> number
-
-    @classmethod
-    def load(cls, session: Session, mutual_id: int) -> Existing:
-        h, b, p = Household, Beneficiary, HouseholdPhone
-        columns = (h.id, h.number, h.digits, *(getattr(h, f) for f in HOME_FIELDS))
-        rows = session.execute(select(*columns).where(h.mutual_id == mutual_id))
-        households = {row.number: row._asdict() for row in rows}
-        columns = (b.id, b.number, b.household_id, b.digits, *(getattr(b, f) for f in BEN_FIELDS))
-        rows = session.execute(select(*columns).where(b.mutual_id == mutual_id))
-        beneficiaries = {row.number: row._asdict() for row in rows}
-        query = select(p.household_id, p.msisdn, p.is_primary).join(h)
-        phones: dict[int, set[tuple[str, bool]]] = defaultdict(set)
-        for household_id, msisdn, primary in session.execute(query.where(h.mutual_id == mutual_id)):
-            phones[household_id].add((msisdn, primary))
-        numbers = {row["id"]: number for number, row in households.items()}
-        return cls(households, beneficiaries, phones, numbers)
-
-    def heads(self) -> dict[str, str]:
-        """Household number -> member number of its head, while still a member."""
-        return {
-            self.numbers[b["household_id"]]: number
-            for number, b in self.beneficiaries.items()
-            if b["relation"] == "head" and b["status"] in ("active", "suspended")
-        }
-
-
-@dataclass
-class UpsertPlan:
-    """What the import will write, computed first so that a dry run reports the same counts."""
-
+    session: Session
     mutual_id: int
-    household_ids: dict[str, int]
     today: dt.date  # the day a new or changed category takes effect (D3)
-    new_households: list[dict[str, Any]] = field(default_factory=list)
-    changed_households: list[dict[str, Any]] = field(default_factory=list)
-    households_updated: int = 0
-    households_unchanged: int = 0
-    new_members: list[dict[str, Any]] = field(default_factory=list)
-    changed_members: list[dict[str, Any]] = field(default_factory=list)
-    members_unchanged: int = 0
-    phone_resets: list[int] = field(default_factory=list)
-    phone_links: dict[str, Links] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)  # households whose shares may change (D7)
+    chunk: int
+    write: bool
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            (
+                "households_created", "households_updated", "households_unchanged",
+                "beneficiaries_created", "beneficiaries_updated", "beneficiaries_unchanged",
+            ),
+            0,
+        )
+    )  # fmt: skip
 
-    @classmethod
-    def make(
-        cls, rows: list[MemberRow], ex: Existing, mutual_id: int, today: dt.date
-    ) -> UpsertPlan:
-        ids = {number: h["id"] for number, h in ex.households.items()}
-        plan = cls(mutual_id, ids, today)
-        heads = {row.household: row for row in rows if row.ben["relation"] == "head"}
-        links = _phone_links(rows, heads)
-        for number, head in heads.items():
-            plan._household(number, head, links[number], ex)
-        for row in rows:
-            plan._member(row, ex.beneficiaries.get(row.number))
-        return plan
+    def run(self) -> dict[str, int]:
+        """Households, then beneficiaries; the report's counts."""
+        for rows in self._chunks(self._heads_query()):
+            self._households(rows)
+        for rows in self._chunks(self._members_query()):
+            self._members(rows)
+        if self.write:
+            for obj in list(self.session.identity_map.values()):
+                if isinstance(obj, Household | Beneficiary | HouseholdPhone):
+                    self.session.expire(obj)  # bulk statements bypass the objects loaded
+        return self.counts
 
-    def _household(self, number: str, head: MemberRow, links: Links, ex: Existing) -> None:
-        values = {"number": number, "digits": digits_of(number), **head.home}
-        old = ex.households.get(number)
-        if old is None:
-            values["category_since"] = self.today
-            self.new_households.append({"mutual_id": self.mutual_id, **values})
-            self.phone_links[number] = links
-            self.touched.add(number)
-            return
-        changed = any(old[key] != values[key] for key in HOME_FIELDS)
-        if changed:
-            if old["category"] != values["category"]:
-                values["category_since"] = self.today
-            self.changed_households.append({"id": old["id"], **values})
-            self.touched.add(number)
-        if set(links) != ex.phones.get(old["id"], set()):
-            self.phone_resets.append(old["id"])
-            self.phone_links[number] = links
-            changed = True
-        self.households_updated += changed
-        self.households_unchanged += not changed
+    def _chunks(self, query: Select[Any]) -> Iterator[list[Any]]:
+        """The query's rows, `chunk` at a time, keyed on the staged line."""
+        last = 0
+        while rows := list(self.session.execute(query.where(S.line > last).limit(self.chunk))):
+            yield rows
+            last = rows[-1].line
 
-    def _member(self, row: MemberRow, old: dict[str, Any] | None) -> None:
-        values = {"number": row.number, "digits": digits_of(row.number), **row.ben}
-        if old is None:
-            self.new_members.append({"mutual_id": self.mutual_id, "hh": row.household, **values})
-            self.touched.add(row.household)
-            return
-        if old["status"] == "suspended" and values["status"] == "active":
-            values["status"] = "suspended"  # a suspension is the mutual's decision (D11)
-        if any(old[key] != values[key] for key in BEN_FIELDS):
-            self.changed_members.append({"id": old["id"], **values})
-            self.touched.add(row.household)
-        else:
-            self.members_unchanged += 1
+    def _heads_query(self) -> Select[Any]:
+        columns = (S.line, S.household, S.h_digits, *(S[name] for name in HOME_FIELDS))
+        return select(*columns).where(S.ok, S.is_head).order_by(S.line)
 
-    def counts(self) -> dict[str, int]:
-        """The report's counts, the same whether the plan is executed or not."""
-        return {
-            "households_created": len(self.new_households),
-            "households_updated": self.households_updated,
-            "households_unchanged": self.households_unchanged,
-            "beneficiaries_created": len(self.new_members),
-            "beneficiaries_updated": len(self.changed_members),
-            "beneficiaries_unchanged": self.members_unchanged,
-        }
+    def _registered(self, model: Any, numbers: list[str], *columns: Any) -> dict[str, Any]:
+        """The mutual's rows of `model` with these numbers, by number (one keyed query: the
+        register is never joined whole to the staged rows, whose plan would go stale as the
+        import fills the tables)."""
+        query = select(model.number, model.id, *columns).where(
+            model.mutual_id == self.mutual_id, model.number.in_(sorted(set(numbers)))
+        )
+        return {row.number: row for row in self.session.execute(query)}
 
-    def execute(self, session: Session, chunk: int) -> None:
-        """Write the plan, `chunk` rows a statement."""
+    def _households(self, heads: list[Any]) -> None:
+        h = Household
+        olds = self._registered(
+            h, [head.household for head in heads], *(getattr(h, name) for name in HOME_FIELDS)
+        )
+        ids = {number: old.id for number, old in olds.items()}
+        links, old_links = self._links(heads[0].line, heads[-1].line, list(ids.values()))
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        resets: list[int] = []
+        phones: dict[str, Links] = {}
+        touched: set[int] = set()
+        for head in heads:
+            values = {"number": head.household, "digits": head.h_digits}
+            values.update((name, head._mapping[name]) for name in HOME_FIELDS)
+            old = olds.get(head.household)
+            if old is None:
+                new.append({"mutual_id": self.mutual_id, **values, "category_since": self.today})
+                phones[head.household] = links[head.household]
+                continue
+            differs = any(old._mapping[name] != values[name] for name in HOME_FIELDS)
+            if differs:
+                if old.category != values["category"]:
+                    values["category_since"] = self.today
+                changed.append({"id": old.id, **values})
+                touched.add(old.id)
+            if set(links[head.household]) != old_links.get(old.id, set()):
+                resets.append(old.id)
+                phones[head.household] = links[head.household]
+                differs = True
+            self.counts["households_updated"] += differs
+            self.counts["households_unchanged"] += not differs
+        self.counts["households_created"] += len(new)
+        if self.write:
+            self._write_households(new, changed, ids)
+            self._write_phones(resets, phones, ids)
+            self._touch(touched | {ids[values["number"]] for values in new})
+
+    def _links(
+        self, first: int, last: int, registered: list[int]
+    ) -> tuple[dict[str, Links], dict[int, set[Any]]]:
+        """The chunk's households' phones from the file (the head's first, the first one
+        primary, then other members' in line order) and from the register."""
+        heads = select(S.household).where(S.ok, S.is_head, S.line.between(first, last))
+        query = select(S.household, S.phones, S.is_head).where(S.ok, S.household.in_(heads))
+        rows = list(self.session.execute(query.order_by(S.line)))
+        found: dict[str, dict[str, bool]] = {}
+        for row in sorted(rows, key=lambda row: not row.is_head):  # stable: heads first
+            given = found.setdefault(row.household, {})
+            for i, msisdn in enumerate(part for part in row.phones.split(";") if part):
+                given.setdefault(msisdn, row.is_head and i == 0)
+        p = HouseholdPhone
+        old: dict[int, set[Any]] = {}
+        query = select(p.household_id, p.msisdn, p.is_primary)
+        query = query.where(p.household_id.in_(registered))
+        for household_id, msisdn, primary in self.session.execute(query):
+            old.setdefault(household_id, set()).add((msisdn, primary))
+        return {number: list(given.items()) for number, given in found.items()}, old
+
+    def _write_households(
+        self, new: list[dict[str, Any]], changed: list[dict[str, Any]], ids: dict[str, int]
+    ) -> None:
         returning = insert(Household).returning(Household.id, Household.number)
-        for rows in _chunks(self.new_households, chunk):
-            self.household_ids.update((n, i) for i, n in session.execute(returning, rows))
-        _bulk(session, update(Household), self.changed_households, chunk)
-        for member in self.new_members:
-            member["household_id"] = self.household_ids[member.pop("hh")]
-        _bulk(session, insert(Beneficiary), self.new_members, chunk)
-        _bulk(session, update(Beneficiary), self.changed_members, chunk)
-        gone = delete(HouseholdPhone).execution_options(synchronize_session=False)
-        for ids in _chunks(self.phone_resets, chunk):
-            session.execute(gone.where(HouseholdPhone.household_id.in_(ids)))
-        phones = [
-            {"household_id": self.household_ids[number], "msisdn": msisdn, "is_primary": primary}
-            for number, links in self.phone_links.items()
+        if new:
+            ids.update((number, id_) for id_, number in self.session.execute(returning, new))
+        if changed:
+            self.session.execute(update(Household), changed)
+
+    def _write_phones(
+        self, resets: list[int], phones: dict[str, Links], ids: dict[str, int]
+    ) -> None:
+        if resets:
+            gone = delete(HouseholdPhone).execution_options(synchronize_session=False)
+            self.session.execute(gone.where(HouseholdPhone.household_id.in_(resets)))
+        rows = [
+            {"household_id": ids[number], "msisdn": msisdn, "is_primary": primary}
+            for number, links in phones.items()
             for msisdn, primary in links
         ]
-        _bulk(session, insert(HouseholdPhone), phones, chunk)
-        for obj in list(session.identity_map.values()):
-            if isinstance(obj, Household | Beneficiary | HouseholdPhone):
-                session.expire(obj)  # bulk statements bypass the objects already loaded
+        if rows:
+            self.session.execute(insert(HouseholdPhone), rows)
 
+    def _members_query(self) -> Select[Any]:
+        columns = (S.line, S.number, S.m_digits, S.household, *(S[name] for name in BEN_FIELDS))
+        return select(*columns).where(S.ok).order_by(S.line)
 
-def _phone_links(rows: list[MemberRow], heads: dict[str, MemberRow]) -> dict[str, Links]:
-    """The head's phones first (the first one primary), then other members' phones."""
-    links: dict[str, dict[str, bool]] = {number: {} for number in heads}
-    for number, head in heads.items():
-        for i, msisdn in enumerate(head.phones):
-            links[number].setdefault(msisdn, i == 0)
-    for row in rows:
-        for msisdn in row.phones if row is not heads[row.household] else ():
-            links[row.household].setdefault(msisdn, False)
-    return {number: list(found.items()) for number, found in links.items()}
+    def _members(self, rows: list[Any]) -> None:
+        new: list[dict[str, Any]] = []
+        changed: list[dict[str, Any]] = []
+        touched: set[int] = set()
+        b = Beneficiary
+        fields = [getattr(b, name) for name in BEN_FIELDS]
+        olds = self._registered(b, [row.number for row in rows], *fields)
+        homes = self._registered(Household, [row.household for row in rows])
+        for row in rows:
+            mine, old = list(row[4:]), olds.get(row.number)
+            if old is not None and old.status == "suspended" and mine[_STATUS] == "active":
+                mine[_STATUS] = "suspended"  # a suspension is the mutual's decision (D11)
+            if old is not None and tuple(mine) == tuple(old[2:]):
+                self.counts["beneficiaries_unchanged"] += 1
+                continue
+            values = {"number": row.number, "digits": row.m_digits}
+            values.update(zip(BEN_FIELDS, mine, strict=True))
+            home = homes.get(row.household)
+            household_id = home.id if home is not None else None  # None: a dry run's new one
+            if old is None:
+                new.append({"mutual_id": self.mutual_id, "household_id": household_id, **values})
+            else:
+                changed.append({"id": old.id, **values})
+            if household_id is not None:
+                touched.add(household_id)
+        self.counts["beneficiaries_created"] += len(new)
+        self.counts["beneficiaries_updated"] += len(changed)
+        if self.write:
+            if new:
+                self.session.execute(insert(Beneficiary), new)
+            if changed:
+                self.session.execute(update(Beneficiary), changed)
+            self._touch(touched)
 
-
-def _bulk(session: Session, statement: Any, rows: list[dict[str, Any]], chunk: int) -> None:
-    for part in _chunks(rows, chunk):
-        session.execute(statement, part)
-
-
-def _chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    def _touch(self, ids: set[int]) -> None:
+        """D7: remembered (in the staging schema) for the allocation after the import."""
+        if ids:
+            self.session.execute(insert(TOUCHED), [{"household_id": i} for i in sorted(ids)])

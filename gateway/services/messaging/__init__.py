@@ -19,6 +19,7 @@ from gateway.services.messaging.batches import (
     apply_answers,
     claim_batch,
     find_campaign,
+    pause_campaign,
     pending_batches,
     resume_campaign,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "longest",
     "outbox_row",
     "overflows",
+    "pause_campaign",
     "pending_batches",
     "pending_ids",
     "queue_new_sms",

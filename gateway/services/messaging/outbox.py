@@ -5,7 +5,7 @@ commit from `pending_ids`; this module only moves a message's status, and only f
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,10 @@ MAX_ATTEMPTS = 4
 # A SENDING message not touched for this long has no live sender (issue 15): longer than the
 # send jobs' timeout (gateway.queueing: 600 s), after which RQ has killed any job still on it.
 STALE_SENDING = dt.timedelta(minutes=11)
+# A SENDING message that no running send job holds (requeue_stale_sending's `owned`) is
+# requeued once this old: a job claims its messages while it runs, so past a few seconds
+# nothing but a dead worker leaves one unheld (issue 15).
+UNOWNED_AFTER = dt.timedelta(seconds=20)
 TEMPLATE_KEYS = (
     "campaign_opening",
     "campaign_announce",
@@ -278,24 +282,37 @@ class StaleSweep:
     waiting: list[int]
 
 
-def requeue_stale_sending(session: Session, now: dt.datetime, limit: int = 1000) -> StaleSweep:
-    """SENDING messages older than STALE_SENDING (their sender died mid-batch, issue 15).
+def requeue_stale_sending(
+    session: Session,
+    now: dt.datetime,
+    limit: int = 1000,
+    owned: Collection[int] | None = None,
+) -> StaleSweep:
+    """SENDING messages older than STALE_SENDING (their sender died mid-batch, issue 15),
+    and, when the caller knows which messages a running send job holds (`owned`: the
+    messages of jobs whose worker's heartbeat is alive), those held by none once
+    UNOWNED_AFTER old: their sender is known dead, so they need not wait STALE_SENDING.
 
     Without a provider id and never answered, nothing says the provider has them: back to
     QUEUED, their interrupted attempt counted (claim counted it), so they are sent again
     within MAX_ATTEMPTS; out of attempts they fail. With a provider id, or answered
     `unknown` (the request may have left), sending again could duplicate them: they wait for
     their delivery report. Failures and waits raise one operator alert a day."""
+    bound = STALE_SENDING if owned is None else UNOWNED_AFTER
     rows = session.scalars(
         select(OutboxMessage)
-        .where(OutboxMessage.status == S.SENDING, OutboxMessage.updated_at <= now - STALE_SENDING)
+        .where(OutboxMessage.status == S.SENDING, OutboxMessage.updated_at <= now - bound)
         .order_by(OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
     sweep = StaleSweep([], [], [])
+    held = frozenset(owned or ())
     for message in rows:
-        if message.provider_message_id or (message.last_error or "").startswith("unknown:"):
+        sent = message.provider_message_id or (message.last_error or "").startswith("unknown:")
+        if message.updated_at > now - STALE_SENDING and (sent or message.id in held):
+            continue  # its sender runs, or its report may come: not stale yet
+        if sent:
             sweep.waiting.append(message.id)
             continue
         message.last_error = "interrupted: no answer applied (worker stopped mid-batch)"

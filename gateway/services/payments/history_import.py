@@ -1,19 +1,38 @@
 """Historical and cash payments import (interfaces.md, Files: Payments): every line is checked
 first; then each payment is received as of its `paid_on` day, in date order (D7, D8), through
-the one entry point that credits and allocates money. References make it idempotent."""
+the one entry point that credits and allocates money. References make it idempotent.
+
+In bounded memory (issue 15): lines are checked as the file is read and staged `CHUNK` at a
+time in a temporary table (`lib.staging`); the rules across lines (a reference repeated, an
+unknown household, a reference recorded with other details) run there in SQL, and the lines
+are read back in (paid_on, line) order in keyed chunks. The file is never held whole to be
+sorted."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sqlalchemy import Select, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    and_,
+    or_,
+    select,
+)
+from sqlalchemy.orm import Session
 
 from gateway.lib.csv_rows import (
-    FirstLines,
+    MAX_PROBLEMS,
+    Cells,
     ImportErrors,
     Problems,
     RowCheck,
@@ -24,26 +43,60 @@ from gateway.lib.csv_rows import (
     required,
     text,
 )
-from gateway.models import Household, Mutual, Payment
+from gateway.lib.staging import Checker, ChunkWriter, Rule, index_loaded, temporary
+from gateway.models import Household, Mutual
 from gateway.models.payment import CHANNELS
 from gateway.services.coverage import PaymentConflict, receive_payment
 
 COLUMNS = ("household_number", "amount", "paid_on", "channel", "reference")
 MAX_AMOUNT = 10**12  # XOF; anything above is a typo, not a contribution
 _WHOLE = re.compile(r"[0-9]+")
-_CHUNK = 500
+CHUNK = 500  # lines staged, and received, a chunk
+CAP = MAX_PROBLEMS  # problems listed; the rest are counted
 
-Model = TypeVar("Model")
-
-
-@dataclass(frozen=True)
-class PaymentLine:
-    line: int
-    household: str
-    amount: int
-    paid_on: dt.date
-    channel: str
-    reference: str
+# One row per data line; `ok` False: the line has a problem (only its reference is kept).
+STAGE = Table(
+    "payments_import_rows",
+    MetaData(),
+    Column("line", Integer, primary_key=True, autoincrement=False),
+    Column("ok", Boolean, nullable=False),
+    Column("household", String),
+    Column("amount", BigInteger),
+    Column("paid_on", Date),
+    Column("channel", String),
+    Column("reference", String),
+    prefixes=["TEMPORARY"],
+)
+_INDEXES = {"reference": "reference", "household": "household", "paid_on": "paid_on, line"}
+P = STAGE.name
+DUPLICATE = Rule(
+    f"SELECT s.line, 0 AS sub, s.reference, f.first FROM {P} s "
+    f"JOIN (SELECT reference, MIN(line) AS first FROM {P} GROUP BY reference) f "
+    "ON f.reference = s.reference WHERE s.line > f.first",
+    lambda r: ("reference", f"{r.reference!r} already on line {r.first}"),
+)
+KNOWN = (  # households exist in this mutual; a reference already recorded carries the same
+    # payment (then it is skipped), anything else is a conflict
+    Rule(
+        f"SELECT s.line, 0 AS sub, s.household FROM {P} s WHERE s.ok AND NOT EXISTS "
+        "(SELECT 1 FROM households h WHERE h.mutual_id = :m AND h.number = s.household)",
+        lambda r: ("household_number", f"unknown household {r.household!r}"),
+    ),
+    Rule(
+        "SELECT s.line, 0 AS sub, s.reference, p.amount, p.channel, p.paid_on, "
+        f"e.number AS owner FROM {P} s "
+        "JOIN households h ON h.mutual_id = :m AND h.number = s.household "
+        "JOIN payments p ON p.mutual_id = :m AND p.reference = s.reference "
+        "LEFT JOIN households e ON e.id = p.household_id "
+        "WHERE s.ok AND (p.household_id IS NULL OR p.household_id <> h.id "
+        "OR p.amount <> s.amount OR p.paid_on <> s.paid_on OR p.channel <> s.channel)",
+        lambda r: (
+            "reference",
+            f"{r.reference!r} already recorded as {r.amount} XOF {r.channel} on {r.paid_on} "
+            f"for {r.owner!r}",
+        ),
+    ),
+)
 
 
 @dataclass
@@ -63,9 +116,57 @@ def import_payments(
 ) -> PaymentsReport:
     """Check every line (a payment after `today` is refused), then receive the payments in
     (paid_on, line) order. Importing the same file again adds nothing."""
-    lines, households = _check(session, mutual, source, today)
     report = PaymentsReport()
-    for item in sorted(lines, key=lambda p: (p.paid_on, p.line)):
+    with temporary(session, STAGE):
+        _check(session, mutual, source, today)
+        for rows in _in_date_order(session):
+            _receive(session, mutual, rows, report)
+    return report
+
+
+def _check(session: Session, mutual: Mutual, source: Source, today: dt.date | None) -> None:
+    """Stage every line; `ImportErrors` listing each bad line (in line order, capped)."""
+    problems = Problems(cap=CAP)
+    dates: dict[str, dt.date] = {}
+    writer = ChunkWriter(session, STAGE, CHUNK)
+    for line, cells in iter_rows(source, COLUMNS):
+        if len(dates) >= 10_000:
+            dates.clear()
+        writer.add(_staged(line, cells, _parse(RowCheck(line, cells, problems), dates, today)))
+    writer.flush()
+    index_loaded(session, STAGE, _INDEXES)
+    checker = Checker(session, {"m": mutual.id}, CAP)
+    checker.run(0, DUPLICATE)
+    checker.add_problems(1, problems)
+    for rule in KNOWN:
+        checker.run(2, rule)
+    checker.raise_if_any()
+
+
+def _staged(line: int, cells: Cells, item: dict[str, Any] | None) -> dict[str, Any]:
+    """A bad line keeps only its reference (a reference repeated is a problem of its own)."""
+    if item is not None:
+        return {"line": line, "ok": True, **item}
+    empty = dict.fromkeys(("household", "amount", "paid_on", "channel"))
+    return {"line": line, "ok": False, **empty, "reference": cells["reference"]}
+
+
+def _in_date_order(session: Session) -> Any:
+    """The good lines, `CHUNK` at a time, keyed on (paid_on, line)."""
+    s = STAGE.c
+    query = select(STAGE).where(s.ok).order_by(s.paid_on, s.line).limit(CHUNK)
+    after = query
+    while rows := list(session.execute(after)):
+        yield rows
+        day, line = rows[-1].paid_on, rows[-1].line
+        after = query.where(or_(s.paid_on > day, and_(s.paid_on == day, s.line > line)))
+
+
+def _receive(session: Session, mutual: Mutual, rows: list[Any], report: PaymentsReport) -> None:
+    numbers = sorted({row.household for row in rows})
+    query = select(Household).where(Household.mutual_id == mutual.id)
+    households = {h.number: h for h in session.scalars(query.where(Household.number.in_(numbers)))}
+    for item in rows:
         try:
             payment, created = receive_payment(
                 session,
@@ -85,29 +186,11 @@ def import_payments(
                 report.held.append(payment.reference)
         else:
             report.already_present += 1
-    return report
 
 
-def _check(
-    session: Session, mutual: Mutual, source: Source, today: dt.date | None
-) -> tuple[list[PaymentLine], dict[str, Household]]:
-    """Every line valid with its household, or `ImportErrors` listing each bad line."""
-    problems = Problems()
-    dates: dict[str, dt.date] = {}
-    lines: list[PaymentLine] = []
-    seen = FirstLines()
-    for line, cells in iter_rows(source, COLUMNS):
-        seen.check(line, "reference", cells["reference"], problems)
-        item = _parse(RowCheck(line, cells, problems), dates, today)
-        if item is not None:
-            lines.append(item)
-    households = _households(session, mutual, {item.household for item in lines})
-    _check_known(session, mutual, lines, households, problems)
-    problems.raise_if_any()
-    return lines, households
-
-
-def _parse(row: RowCheck, dates: dict[str, dt.date], today: dt.date | None) -> PaymentLine | None:
+def _parse(
+    row: RowCheck, dates: dict[str, dt.date], today: dt.date | None
+) -> dict[str, Any] | None:
     household = row.take("household_number", required)
     amount = row.take("amount", _amount)
     paid_on = row.take("paid_on", lambda raw: _not_after(parse_date(raw, dates), today))
@@ -115,7 +198,13 @@ def _parse(row: RowCheck, dates: dict[str, dt.date], today: dt.date | None) -> P
     reference = row.take("reference", _reference)
     if not row.ok:
         return None
-    return PaymentLine(row.line, household, amount, paid_on, channel, reference)
+    return {
+        "household": household,
+        "amount": amount,
+        "paid_on": paid_on,
+        "channel": channel,
+        "reference": reference,
+    }
 
 
 def _amount(raw: str) -> int:
@@ -134,45 +223,3 @@ def _not_after(day: dt.date, today: dt.date | None) -> dt.date:
 
 _channel = choice(CHANNELS, ignore_case=False)
 _reference = text(100)
-
-
-def _check_known(
-    session: Session,
-    mutual: Mutual,
-    lines: list[PaymentLine],
-    households: dict[str, Household],
-    problems: Problems,
-) -> None:
-    """Households must exist in this mutual; a reference already recorded must carry the
-    same payment (then it is skipped), anything else is a conflict."""
-    ids = {number: household.id for number, household in households.items()}
-    recorded = _recorded(session, mutual, [p.reference for p in lines])
-    for item in lines:
-        if item.household not in ids:
-            problems.add(item.line, "household_number", f"unknown household {item.household!r}")
-            continue
-        old = recorded.get(item.reference)
-        mine = (ids[item.household], item.amount, item.paid_on, item.channel)
-        if old is not None and (old.household_id, old.amount, old.paid_on, old.channel) != mine:
-            was = f"{old.amount} XOF {old.channel} on {old.paid_on} for {old.household.number!r}"
-            problems.add(item.line, "reference", f"{item.reference!r} already recorded as {was}")
-
-
-def _households(session: Session, mutual: Mutual, numbers: set[str]) -> dict[str, Household]:
-    query = select(Household).where(Household.mutual_id == mutual.id)
-    return {h.number: h for h in _where_in(session, query, Household.number, sorted(numbers))}
-
-
-def _recorded(session: Session, mutual: Mutual, references: list[str]) -> dict[str, Payment]:
-    query = select(Payment).where(Payment.mutual_id == mutual.id)
-    return {p.reference: p for p in _where_in(session, query, Payment.reference, references)}
-
-
-def _where_in(
-    session: Session, query: Select[Model], column: InstrumentedAttribute[str], values: list[str]
-) -> list[Model]:
-    """`query` restricted to `column IN values`, a chunk of values a statement."""
-    found: list[Model] = []
-    for i in range(0, len(values), _CHUNK):
-        found.extend(session.scalars(query.where(column.in_(values[i : i + _CHUNK]))))
-    return found

@@ -16,6 +16,10 @@ RANK = {S.CREATED: 0, S.UNKNOWN: 1, S.PENDING: 2, S.FAILED: 3, S.EXPIRED: 3, S.S
 TERMINAL = frozenset({S.SUCCEEDED, S.FAILED, S.EXPIRED})
 POLLED = (S.PENDING, S.UNKNOWN)  # asked for their status until they end
 POLL_DELAYS_S = (30, 60, 120, 300, 600, 1800)  # backoff between status queries
+# An UNKNOWN intent's first query comes sooner (issue 15): its request left (a timeout, or a
+# worker killed while waiting for the answer, noticed seconds later), so the provider knows
+# its status now; a PENDING one waits POLL_DELAYS_S[0] for the member to type the PIN.
+UNKNOWN_FIRST_POLL_S = 5
 ESCALATE_AFTER_POLLS = 12  # failed queries (no answer) before a person is told
 STALE_CREATED = dt.timedelta(minutes=2)  # an initiate job that never ran
 UNAPPLIED_AFTER = dt.timedelta(minutes=1)  # a callback whose confirm job never ran
@@ -67,5 +71,9 @@ def polled(intent: PaymentIntent) -> bool:
 
 
 def schedule_poll(intent: PaymentIntent, now: dt.datetime) -> None:
+    """The next status query, by POLL_DELAYS_S's backoff (UNKNOWN_FIRST_POLL_S first for an
+    UNKNOWN intent never asked yet)."""
     delay = POLL_DELAYS_S[min(intent.polls, len(POLL_DELAYS_S) - 1)]
+    if intent.state == IntentState.UNKNOWN and not intent.polls:
+        delay = UNKNOWN_FIRST_POLL_S
     intent.next_poll_at = now + dt.timedelta(seconds=delay)

@@ -1,0 +1,125 @@
+"""The field pages in a real browser (issue 16, acceptance 1): a manager assigns a
+reconciliation exception above the approval threshold and sees it wait for a second person;
+a manager unlocks an agent. Debian's Chromium driven by Playwright, as tests/console/
+test_browser.py (skipped, saying why, without /usr/bin/chromium)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.models import Agent, OperatorAction, Role
+from gateway.services.agents import add_agent
+from gateway.services.agents.registry import LOCK_FOR
+from gateway.services.payments import effects
+from tests.console.conftest import TwoMutuals
+from tests.support.console import NOW, PASSWORD, make_user
+from tests.support.factories import make_household
+from tests.support.payments import serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="no /usr/bin/chromium: `make browser` (apt-get install -y chromium) runs these tests",
+)
+
+
+@pytest.fixture
+def served(console_app: Flask) -> Iterator[str]:
+    server = serve(console_app)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(viewport={"width": 1300, "height": 800}, locale="fr-FR")
+        yield context.new_page()
+        context.close()
+        browser.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+
+
+def _sign_in(page: Any, url: str, login: str) -> None:
+    page.goto(f"{url}/console/")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    page.wait_for_selector("#amount")
+
+
+def test_a_manager_assigns_a_large_exception_and_it_waits(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    two.a.payment_settings = {"approval_threshold": 10_000}
+    make_household(db, two.a, number="A-1")
+    item = effects.to_suspense(
+        db,
+        provider="sandbox",
+        provider_txn_id="TX-L",
+        amount=25_000,
+        now=NOW,
+        reason="unknown_reference",
+    )
+    item.mutual_id = two.a.id
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="en")
+    db.commit()
+    _sign_in(page, served, "gerant@ma.bf")
+    page.click("nav >> text=Reconciliation")
+    row = page.locator(f"#suspense-{item.id}")
+    row.locator("form.assign input[name=household]").fill("A-1")
+    row.locator("form.assign input[name=reason]").fill("paid with a neighbour's phone")
+    row.locator("form.assign button").click()
+    page.wait_for_selector(".flash.ok")
+    assert "waits for a second person's approval" in page.inner_text(".flash.ok")
+    waiting = page.locator("#pending tr.approval")
+    assert waiting.count() == 1 and "gerant@ma.bf" in waiting.inner_text()
+    _shot(page, "reconciliation")
+    # The same manager tries to approve: refused, it still waits.
+    waiting.locator("input[name=reason]").fill("looks right")
+    waiting.locator("button").click()
+    page.wait_for_selector(".flash.error")
+    assert "another person must approve it" in page.inner_text(".flash.error")
+    assert page.locator("#pending tr.approval").count() == 1
+    assert page.locator(f"#suspense-{item.id}").count() == 1  # still open
+
+
+def test_a_manager_unlocks_an_agent(db: Session, two: TwoMutuals, served: str, page: Any) -> None:
+    agent = add_agent(db, two.a, phone="70000001", name="Ali Kaboré", role="collector", pin="2580")
+    agent.failed_tries, agent.locked_until = 3, NOW + LOCK_FOR
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="fr")
+    db.commit()
+    agent_id = agent.id
+    _sign_in(page, served, "gerant@ma.bf")
+    page.click("nav >> text=Agents")
+    row = page.locator(f"#agent-{agent_id}")
+    assert "bloqué" in row.locator(".state").inner_text()
+    _shot(page, "agents")
+    row.locator("form.unlock button").click()
+    page.wait_for_selector(".flash.ok")
+    assert "actif" in page.locator(f"#agent-{agent_id} .state").inner_text()
+    assert page.locator(f"#agent-{agent_id} form.unlock").count() == 0
+    db.expire_all()
+    unlocked = db.get_one(Agent, agent_id)
+    assert (unlocked.failed_tries, unlocked.locked_until) == (0, None)
+    rows = db.scalars(select(OperatorAction.action)).all()
+    assert rows == ["user.add", "agent.unlock"]
+    db.rollback()
