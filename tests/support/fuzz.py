@@ -18,11 +18,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 from flask import Flask
+from flask.testing import FlaskClient
+from flask_wtf import FlaskForm
 from werkzeug.routing import Rule
+from wtforms.fields.core import UnboundField
 
 from gateway.providers.payments.cinetpay import NOTIFY_FIELDS, notify_token
 from gateway.providers.payments.sandbox import SIGNATURE_HEADER, sign
@@ -127,9 +131,23 @@ class Hostile:
 class Generator:
     """Hostile requests for the app's routes, from one seed."""
 
-    def __init__(self, app: Flask, seed: int, token: str = "") -> None:
+    def __init__(
+        self, app: Flask, seed: int, token: str = "", only: str | None = None,
+        skip: Sequence[str] = (), csrf: str = "",
+    ) -> None:  # fmt: skip
+        """`only`: the routes of one family (first path segment); `skip`: rules left out;
+        `csrf`: a signed-in session's token, sent with most console posts (so that they
+        reach the forms' validators and the services behind them)."""
         self.rng = random.Random(seed)
-        self.rules = [r for r in app.url_map.iter_rules()]
+        self.csrf = csrf
+        # Rules by their first path segment, a family drawn first: the console's thirty
+        # routes would otherwise leave the provider webhooks a fraction of the stream.
+        families: dict[str, list[Rule]] = {}
+        for rule in app.url_map.iter_rules():
+            family = rule.rule.split("/")[1]
+            if (only is None or family == only) and rule.rule not in skip:
+                families.setdefault(family, []).append(rule)
+        self.families = [families[name] for name in sorted(families)]
         self.token = token
         self.ids = [self._word(12) for _ in range(8)]  # repeated deliveries
         self.sandbox_secret = app.extensions["gateway"].settings.sandbox_secret
@@ -139,7 +157,7 @@ class Generator:
             yield self.request()
 
     def request(self) -> Hostile:
-        rule = self.rng.choice(self.rules)
+        rule = self.rng.choice(self.rng.choice(self.families))
         path = self._path(rule)
         allowed = sorted(rule.methods or ())
         method = self.rng.choice(allowed) if self.rng.random() < 0.85 else self._pick(METHODS)
@@ -149,6 +167,11 @@ class Generator:
             body, headers = self._payment(path)
         elif rule.rule in FORM_FIELDS:
             body = self._form(FORM_FIELDS[rule.rule])
+            headers["Content-Type"] = CONTENT_TYPES[0]
+        elif path.startswith("/console") and method == "POST":
+            body = self._form(console_fields())
+            if self.csrf and self.rng.random() < 0.9:
+                body += b"&" + urlencode({"csrf_token": self.csrf}).encode()
             headers["Content-Type"] = CONTENT_TYPES[0]
         if self.rng.random() < 0.15:
             body = self._junk()
@@ -162,6 +185,10 @@ class Generator:
         path = rule.rule
         for name in rule.arguments:
             value = self._pick(PROVIDERS) if self.rng.random() < 0.8 else self._word(8)
+            if type(rule._converters.get(name)).__name__ == "IntegerConverter":
+                value = str(self._pick((1, 2, 3, 4, 0, 2**63, 10**30)))  # rows that exist, too
+            elif path.startswith("/console"):
+                value = self._pick((*PLAUSIBLE, *self.ids, "%00", "x" * 300, "..%2F.."))
             if name == "filename":
                 value = self._pick(("simulator.css", "../../etc/passwd", "x" * 300, "%00"))
             path = path.replace(f"<{name}>", value).replace(f"<path:{name}>", value)
@@ -272,19 +299,39 @@ class Generator:
         return options[self.rng.randrange(len(options))]
 
 
+@cache
+def console_fields() -> tuple[str, ...]:
+    """Every field name of the console's forms: hostile posts reach their validators."""
+    from gateway.console import forms
+
+    names = {
+        name
+        for form in vars(forms).values()
+        if isinstance(form, type) and issubclass(form, FlaskForm)
+        for name, value in vars(form).items()
+        if isinstance(value, UnboundField)
+    }
+    return tuple(sorted(names))
+
+
 def send(
     app: Flask,
     seed: int,
     count: int,
     token: str = "",
     progress: Callable[[Outcome, float], None] | None = None,
+    *,
+    client: FlaskClient | None = None,
+    generator: Generator | None = None,
 ) -> Outcome:
     """Send `count` requests of the seed's stream; every 5xx (or exception) is a failure.
-    `progress` is told every PROGRESS_EVERY requests (a long run's figures survive a stop)."""
-    client = app.test_client()
+    `progress` is told every PROGRESS_EVERY requests (a long run's figures survive a stop).
+    `client`: a signed-in operator's, say; `generator`: one restricted to some routes."""
+    client = client or app.test_client()
     outcome = Outcome()
     started = time.perf_counter()
-    for index, hostile in zip(range(count), Generator(app, seed, token), strict=False):
+    stream = generator or Generator(app, seed, token)
+    for index, hostile in zip(range(count), stream, strict=False):
         try:
             answer = client.open(
                 hostile.path,
