@@ -65,6 +65,9 @@ def test_the_outbox_of_the_scope_and_its_filters(
     assert client.get("/console/sms?status=LOST").status_code == 400
     assert client.get("/console/sms?from=yesterday").status_code == 400
     assert client.get("/console/sms?section=x").status_code == 400
+    assert client.get("/console/sms?mutual=99999999999999999999").status_code == 400
+    assert client.get("/console/sms?section=²").status_code == 400
+    assert client.get("/console/sms?to=9999-12-31").status_code == 400
     assert client.get("/console/sms?after=garbage").status_code == 400
     section_view = client.application.test_client()
     sign_in(section_view, "nord@ma.bf")

@@ -20,6 +20,7 @@ from gateway.models import Household, Mutual, Section
 
 Ts = TypeVarTuple("Ts")
 CHOICES_LIMIT = 500  # mutuals/sections of a scope: a union's few dozen; bounded all the same
+MAX_ID = 2**31 - 1  # integer ids: a longer number typed by hand is refused, not sent to SQL
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ def read_filters(now: dt.datetime, default: dt.timedelta, statuses: tuple[str, .
 def _number(raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
         abort(400, "a filter id must be a number")
     return int(raw)
 
@@ -88,6 +89,8 @@ def _day(raw: str) -> dt.datetime | None:
         day = dt.date.fromisoformat(raw)
     except ValueError:
         abort(400, "dates are YYYY-MM-DD")
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2999, 12, 31):
+        abort(400, "dates are between 2000 and 2999")
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
