@@ -9,9 +9,10 @@ another mutual's menu."""
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Sequence
+from typing import Any, Final
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, pick_language
@@ -48,7 +49,9 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         lang = pick_language(*(agent.languages or [])[:1])
         return Frame("agent_pin", data=stored(agent_memory), lang=lang)
     query = (
-        select(Household.id, Household.number, Household.language, Mutual.languages)
+        select(
+            Household.id, Household.number, Household.mutual_id, Household.language, Mutual.languages
+        )
         .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
         .join(Mutual, Mutual.id == Household.mutual_id)
         .where(HouseholdPhone.msisdn == phone)
@@ -69,10 +72,23 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         return Frame("visitor_menu", data=stored(visitor), lang=pick_language(*languages[:1]))
     first = households[0]
     lang = pick_language(first.language, *(first.languages or [])[:1])
+    mutual = _one_mutual(households)
     if len(households) == 1:
-        return Frame("member_menu", data=stored(member_data(first.id, first.number)), lang=lang)
-    choosing: MemberMemory = {"kind": MEMBER, "households": [h.id for h in households]}
+        data = member_data(first.id, first.number)
+        data["mutual_id"] = mutual
+        return Frame("member_menu", data=stored(data), lang=lang)
+    choosing: MemberMemory = {
+        "kind": MEMBER,
+        "households": [h.id for h in households],
+        "mutual_id": mutual,
+    }
     return Frame("member_choose", data=stored(choosing), lang=lang)
+
+
+def _one_mutual(households: Sequence[Row[Any]]) -> int | None:
+    """The mutual of the phone's households, for the audit (issue 16); None if several."""
+    mutuals = {h.mutual_id for h in households}
+    return mutuals.pop() if len(mutuals) == 1 else None
 
 
 def member_data(household_id: int, number: str) -> MemberMemory:
