@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -211,9 +211,20 @@ def session_outcomes(session: Session, since: dt.datetime) -> dict[str, int]:
     return counts
 
 
-def dropoff_by_screen(session: Session, since: dt.datetime) -> list[tuple[str, int]]:
-    """For sessions that ended Incomplete or Failed since `since`, where they were: the screen
-    of each one's last audited hop, counted, most frequent first."""
+def dropoff_by_screen(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[tuple[str, int]]:
+    """For sessions that ended Incomplete or Failed since `since` (and before `until`), where
+    they were: the screen of each one's last audited hop, counted, most frequent first.
+    `where`: a condition on the session events (the console's scope and mutual filter)."""
+    ended = [UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since]
+    if until is not None:
+        ended.append(UssdSessionEvent.received_at < until)
+    if where is not None:
+        ended.append(where)
     last_hop = (
         select(func.max(UssdHop.id).label("hop_id"))
         .join(
@@ -223,7 +234,7 @@ def dropoff_by_screen(session: Session, since: dt.datetime) -> list[tuple[str, i
                 UssdSessionEvent.session_id == UssdHop.session_id,
             ),
         )
-        .where(UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since)
+        .where(*ended)
         .group_by(UssdHop.provider, UssdHop.session_id)
         .subquery()
     )

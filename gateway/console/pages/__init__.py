@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-PAGES = ("auth", "home", "users", "audit")
+PAGES = ("auth", "home", "users", "audit", "members", "household", "sessions")
 
 
 @cache
