@@ -43,7 +43,7 @@ def search(session: Session, scope: Scope, text: str) -> list[Found]:
     return _described(session, ordered)
 
 
-def _queries(session: Session, scope: Scope, q: str) -> Iterable[tuple[str, Select[tuple[Household]]]]:
+def _queries(session: Session, scope: Scope, q: str) -> Iterable[tuple[str, Select[Household]]]:
     digits = digits_of(q)
     base = select(Household)
     if digits:

@@ -137,4 +137,3 @@ def dropoff(session: Session, scope: Scope, filters: Filters) -> list[tuple[str,
     if filters.mutual_id is not None:
         where = and_(where, UssdSessionEvent.mutual_id == filters.mutual_id)
     return dropoff_by_screen(session, filters.since, filters.until, where)
-

@@ -226,7 +226,7 @@ def timeline_page(
     after = Cursor.decode(cursor) if cursor else None
     pages = [_read(session, s, after, size) for s in sources(household, phones, secret)]
     merged = list(heapq.merge(*pages, key=lambda item: item.key, reverse=True))
-    items = merged[: size]
+    items = merged[:size]
     more = len(merged) > size
     last = items[-1] if items else None
     _attach_details(session, household, items)
@@ -252,9 +252,7 @@ def fold_sessions(items: list[Item]) -> list[Item]:
 
 def _same(session_item: Item, hop: Item) -> bool:
     first = session_item.row
-    return bool(
-        first.provider == hop.row.provider and first.session_id == hop.row.session_id
-    )
+    return bool(first.provider == hop.row.provider and first.session_id == hop.row.session_id)
 
 
 # --- details of the page's items only ----------------------------------------------------
@@ -319,4 +317,3 @@ def _postings(session: Session, mutual_id: int, keys: list[str]) -> dict[str, li
     for key, kind, account, amount in session.execute(query):
         found.setdefault(key, []).append(Posting(key, kind, account, int(amount)))
     return found
-

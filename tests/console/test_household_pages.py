@@ -183,7 +183,7 @@ def test_each_reveal_writes_one_action_and_shows_the_phone_once(
 def test_another_mutuals_phone_cannot_be_revealed(
     client: FlaskClient, db: Session, two: TwoMutuals, stories: tuple[Story, Story]
 ) -> None:
-    a, b = stories
+    _a, b = stories
     signed(client, db, "m@a.bf", Role.MANAGER, two.scope_a)
     foreign = phone_id(db, b)
     for number in ("20001", "10001"):

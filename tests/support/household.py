@@ -70,9 +70,7 @@ def ussd_session(
     db.flush()
     if status is not None:
         end = SessionEnd("africastalking", session_id, phone, "61302", "*144*7#", status)
-        record_session_end(
-            db, end, at=at + dt.timedelta(minutes=len(screens)), phone_key=key
-        )
+        record_session_end(db, end, at=at + dt.timedelta(minutes=len(screens)), phone_key=key)
 
 
 def delivered_sms(

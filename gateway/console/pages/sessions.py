@@ -10,13 +10,14 @@ from flask import abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.console.paging import BadCursor
+from gateway.console.paging import PAGE_SIZE, BadCursor
 from gateway.console.sessions import STATUSES, Filters, dropoff, sessions_page
 from gateway.console.views import console_view, current_scope, scoped
 from gateway.handlers import request_session, runtime
 from gateway.models import Mutual
 
 WINDOW = dt.timedelta(hours=24)
+PAGE = PAGE_SIZE
 
 
 @console_view("/ussd")
@@ -25,7 +26,7 @@ def ussd_sessions() -> ResponseReturnValue:
     mutuals = list(db.scalars(scoped(select(Mutual), Mutual).order_by(Mutual.code)))
     filters = _filters({m.code: m.id for m in mutuals})
     try:
-        page = sessions_page(db, current_scope(), filters, request.args.get("after"))
+        page = sessions_page(db, current_scope(), filters, request.args.get("after"), PAGE)
     except BadCursor:
         abort(400, "bad page cursor")
     return render_template(

@@ -9,10 +9,9 @@ another mutual's menu."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
-from sqlalchemy import Row, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, pick_language
@@ -50,7 +49,11 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         return Frame("agent_pin", data=stored(agent_memory), lang=lang)
     query = (
         select(
-            Household.id, Household.number, Household.mutual_id, Household.language, Mutual.languages
+            Household.id,
+            Household.number,
+            Household.mutual_id,
+            Household.language,
+            Mutual.languages,
         )
         .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
         .join(Mutual, Mutual.id == Household.mutual_id)
@@ -72,7 +75,7 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         return Frame("visitor_menu", data=stored(visitor), lang=pick_language(*languages[:1]))
     first = households[0]
     lang = pick_language(first.language, *(first.languages or [])[:1])
-    mutual = _one_mutual(households)
+    mutual = _one_mutual({h.mutual_id for h in households})
     if len(households) == 1:
         data = member_data(first.id, first.number)
         data["mutual_id"] = mutual
@@ -85,10 +88,9 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
     return Frame("member_choose", data=stored(choosing), lang=lang)
 
 
-def _one_mutual(households: Sequence[Row[Any]]) -> int | None:
+def _one_mutual(mutuals: set[int]) -> int | None:
     """The mutual of the phone's households, for the audit (issue 16); None if several."""
-    mutuals = {h.mutual_id for h in households}
-    return mutuals.pop() if len(mutuals) == 1 else None
+    return next(iter(mutuals)) if len(mutuals) == 1 else None
 
 
 def member_data(household_id: int, number: str) -> MemberMemory:
