@@ -4,13 +4,16 @@ store keys the phone with, so the console finds a member's calls and a mutual's 
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.lib.phones import phone_key
-from gateway.menus.engine.store import SessionStore
+from gateway.menus.engine.store import Frame, SessionState, SessionStore
+from gateway.menus.hop import session_mutual
 from gateway.models import UssdHop, UssdSessionEvent
 from gateway.services.agents.registry import add_agent
 from tests.support import dialogue
@@ -89,3 +92,14 @@ def test_a_session_end_takes_its_hops_mutual_and_the_phone_key(
     with session_factory() as session:
         event = session.scalars(select(UssdSessionEvent)).one()
         assert (event.mutual_id, event.phone_key) == (mutual_id, phone_key(secret, MEMBER))
+
+
+def test_a_resume_offer_keeps_the_mutual_of_the_screen_it_restarts() -> None:
+    restart = Frame("member_menu", data={"kind": "member", "mutual_id": 7})
+    resume = Frame(
+        "resume", data={"kind": "resume", "restart": asdict(restart), "resume": asdict(restart)}
+    )
+    assert session_mutual(SessionState(frame=resume, origin=resume)) == 7
+    assert session_mutual(SessionState(frame=restart, origin=restart)) == 7
+    unknown = Frame("service_unavailable", data={})
+    assert session_mutual(SessionState(frame=unknown, origin=unknown)) is None
