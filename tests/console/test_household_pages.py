@@ -10,7 +10,7 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from gateway.console.timeline import Cursor, timeline_page
@@ -249,3 +249,30 @@ def test_cursor_round_trip() -> None:
 
 def test_the_test_secret_is_the_apps(console_app: Flask) -> None:
     assert console_app.extensions["gateway"].settings.secret_key == SECRET
+
+
+def test_a_page_reads_a_bounded_number_of_rows_whatever_the_history(
+    db: Session, two: TwoMutuals, stories: tuple[Story, Story]
+) -> None:
+    """Each source is one LIMITed query; details are read for the page's items only."""
+    a, _b = stories
+    for i in range(40):
+        delivered_sms(db, two.a, a.household, PHONE_A, NOW - dt.timedelta(days=3, minutes=i))
+    db.commit()
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        statements.append(sql)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        page = timeline_page(db, a.household, [PHONE_A], SECRET, None, size=5)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    db.commit()
+    assert len(page.items) <= 5 and page.next is not None
+    selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 12  # 8 sources, then events, payments' keys and postings
+    sources = [s for s in selects if " DESC" in s.upper()]  # the newest-first reads
+    assert len(sources) == 8 and all("LIMIT" in s.upper() for s in sources)
