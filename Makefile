@@ -107,12 +107,12 @@ screenshot: $(STAMP) browser
 		$(BIN)/pytest tests/handlers/test_simulator.py -k screenshot -rs
 	@echo "var/screenshots/simulator.png"
 
-# The operator console in headless Chromium (Playwright): login, home, users, audit and household pages ->
+# The operator console in headless Chromium (Playwright): login, home, users, audit, household ->
 # var/screenshots/console-*.png (tests/console/test_browser.py).
 console-screenshots: $(STAMP) browser
 	mkdir -p var/screenshots
 	CONSOLE_SCREENSHOTS=$(CURDIR)/var/screenshots \
-		$(BIN)/pytest -p no:xdist tests/console/test_browser.py tests/console/test_browser_household.py -rs
+		$(BIN)/pytest -p no:xdist tests/console/test_browser.py -rs
 	@ls var/screenshots/console-*.png
 
 clean:
