@@ -107,7 +107,7 @@ screenshot: $(STAMP) browser
 		$(BIN)/pytest tests/handlers/test_simulator.py -k screenshot -rs
 	@echo "var/screenshots/simulator.png"
 
-# The operator console in headless Chromium (Playwright): login, home, users and audit pages ->
+# The operator console in headless Chromium (Playwright): login, home, users, audit, household ->
 # var/screenshots/console-*.png (tests/console/test_browser.py).
 console-screenshots: $(STAMP) browser
 	mkdir -p var/screenshots

@@ -106,6 +106,11 @@ def test_each_revision_upgrades_downgrades_and_upgrades_again(
     assert tables(engine_of) == set()
 
 
+# The members search's lower(full_name) index (0023) is an expression: on SQLite, SQLAlchemy
+# cannot reflect it, says so, and the comparison leaves it aside (PostgreSQL compares it;
+# test_0023_* checks it exists on both).
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_models_and_migrations_agree(empty_url: str, engine_of: Engine) -> None:
     migrate.upgrade(empty_url)
     with engine_of.connect() as conn:
@@ -194,3 +199,17 @@ def test_0019_removes_callback_tokens_from_stored_rows(empty_url: str, engine_of
         url = conn.scalar(text("SELECT notify_url FROM sandbox_requests"))
     assert queries == ["x=1", "x=2", ""]
     assert url == "https://gw.example.org/payments/sandbox/callback"
+
+
+def test_0023_indexes_names_for_the_members_search(empty_url: str, engine_of: Engine) -> None:
+    migrate.upgrade(empty_url)
+    with engine_of.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            found = conn.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_beneficiaries_name'")
+            )
+        else:
+            found = conn.scalar(
+                text("SELECT sql FROM sqlite_master WHERE name = 'ix_beneficiaries_name'")
+            )
+    assert found is not None and "lower(" in found and "full_name" in found

@@ -9,7 +9,9 @@ cannot read a table nobody thought about. Views read through `scoped(select(...)
 Paths: the mutual through the model's own `mutual_id`; the section through the model's own
 `section_id`, or through its household (`household_id` -> households.section_id). A model
 with no path to a section (campaigns, alerts, ...) is mutual-wide: a section's operator does
-not see it. The USSD audit tables carry no mutual yet: only the whole deployment sees them."""
+not see it. The USSD audit tables carry the mutual the caller was identified for (0023):
+mutual-wide, like campaigns; hops recorded before, or of a code no mutual serves, have none
+and only the whole deployment sees them."""
 
 from __future__ import annotations
 
@@ -153,11 +155,6 @@ def _union_path(scope: Scope) -> ColumnElement[bool]:
     return Union.id == scope.union_id if scope.union_id is not None else false()
 
 
-def _nowhere(_scope: Scope) -> ColumnElement[bool]:
-    """Deployment-wide tables: only the `all` scope reads them."""
-    return false()
-
-
 @cache
 def paths() -> dict[type[Any], Path]:
     """Every scoped model and its path (built on first use: no work at import)."""
@@ -185,8 +182,8 @@ def paths() -> dict[type[Any], Path]:
         Campaign: by_mutual(Campaign.mutual_id, None),
         SuspenseItem: by_mutual(SuspenseItem.mutual_id, by_household(SuspenseItem.household_id)),
         ReconAction: by_mutual(ReconAction.mutual_id, by_household(ReconAction.household_id)),
-        UssdHop: _nowhere,
-        UssdSessionEvent: _nowhere,
+        UssdHop: by_mutual(UssdHop.mutual_id, None),
+        UssdSessionEvent: by_mutual(UssdSessionEvent.mutual_id, None),
         User: _user_path,
         OperatorAction: _action_path,
         StatementFile: by_mutual(StatementFile.mutual_id, None),

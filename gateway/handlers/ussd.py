@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session
 
 from gateway.handlers import callback_form, guard_callback, request_session, runtime
-from gateway.lib.phones import mask_msisdn
+from gateway.lib.phones import mask_msisdn, phone_key
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
 from gateway.menus.engine.port import MalformedUssdRequest, UssdProvider, UssdReply, UssdRequest
 from gateway.menus.engine.render import clean
@@ -134,6 +134,8 @@ def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> 
             user_input=reply.logged_input,
             reply=reply.text,
             latency_ms=latency_ms,
+            mutual_id=reply.mutual_id,
+            phone_key=phone_key(runtime().settings.secret_key, req.phone),
         )
     except Exception:  # the member already has the answer; the audit is best effort
         log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))

@@ -11,6 +11,7 @@ import redis
 from flask import Blueprint, Response
 
 from gateway.handlers import committed, guard_callback, read_form, runtime
+from gateway.lib.phones import phone_key
 from gateway.menus.hop import note_session_end
 from gateway.providers.africastalking.ussd_events import parse_session_end
 from gateway.services.ussd_audit import mask_phone, record_session_end
@@ -26,7 +27,8 @@ def africastalking_events() -> Response:
     end = read_form(parse_session_end)
     app = runtime()
     with committed("ussd event not stored session=%s", end.session_id) as session:
-        new = record_session_end(session, end, at=app.clock.now())
+        key = phone_key(app.settings.secret_key, end.phone) if end.phone else None
+        new = record_session_end(session, end, at=app.clock.now(), phone_key=key)
     log.info(
         "ussd session end session=%s status=%s phone=%s new=%s",
         end.session_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from functools import lru_cache
 
@@ -50,3 +52,15 @@ def mask_msisdn(msisdn: str) -> str:
 def digits_of(number: str) -> str:
     """The ASCII digits of a card number: what a member can type on a keypad (ussd.md)."""
     return _NOT_DIGIT.sub("", number)
+
+
+PHONE_KEY_LEN = 32
+
+
+def phone_key(secret: str, msisdn: str) -> str:
+    """Keyed hash of an E.164 phone (HMAC-SHA256 with the app's secret key, 32 hex digits): the
+    USSD session store's per-phone key and owner, and the audit's `phone_key` column that finds
+    a member's calls (issue 16). Stable for one secret, useless without it (a plain hash of a
+    phone number is reversed by enumerating numbers)."""
+    digest = hmac.new(secret.encode(), f"ussd-phone:{msisdn}".encode(), hashlib.sha256)
+    return digest.hexdigest()[:PHONE_KEY_LEN]

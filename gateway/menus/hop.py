@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import redis
@@ -82,7 +82,7 @@ class Engine:
             digest = self._digest(request, request.text)
             known = _known(hop.state, digest)
             if known is not None:
-                return known
+                return _with_mutual(known, hop.state)
             try:
                 state, reply = self._run(db, request, hop)
             except StaleSession:  # start again from who calls now, replaying the text
@@ -94,7 +94,7 @@ class Engine:
             db.flush()
             hop.save(state)
             self._note_last(hop, state)
-            return reply
+            return _with_mutual(reply, state)
 
     def _run(
         self, db: Session, request: UssdRequest, hop: HopStore
@@ -185,6 +185,22 @@ def _known(state: SessionState | None, digest: str) -> UssdReply | None:
     if state.end:
         return UssdReply(state.reply, True, state.screen)
     return None
+
+
+def _with_mutual(reply: UssdReply, state: SessionState | None) -> UssdReply:
+    """The reply with the session's mutual for the audit (issue 16), read from the session's
+    first screen (caller.identify put it there): no query."""
+    return replace(reply, mutual_id=session_mutual(state)) if state is not None else reply
+
+
+def session_mutual(state: SessionState) -> int | None:
+    """The mutual of the caller as identified; a resume offer keeps it in its restart frame."""
+    data = state.origin.data
+    restart = data.get("restart")
+    if data.get("kind") == "resume" and isinstance(restart, dict):
+        data = restart.get("data") or {}
+    mutual = data.get("mutual_id")
+    return mutual if isinstance(mutual, int) else None
 
 
 def _refused() -> UssdReply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, IdMixin
@@ -48,3 +48,12 @@ class Beneficiary(IdMixin, Base):
         if self.status in ("removed", "deceased"):
             return self.left_on is not None and self.left_on >= day
         return True
+
+
+# The console's members search: a case-insensitive name prefix (`lower(full_name) LIKE 'x%'`,
+# migration 0023); text_pattern_ops lets PostgreSQL use it whatever the collation.
+Index(
+    "ix_beneficiaries_name",
+    func.lower(Beneficiary.full_name).label("name_lower"),
+    postgresql_ops={"name_lower": "text_pattern_ops"},
+)

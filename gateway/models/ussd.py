@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.lib.phones import PHONE_KEY_LEN
 from gateway.models.base import Base, IdMixin, utcnow
 
 STATUSES = ("Success", "Incomplete", "Failed")
@@ -19,9 +20,15 @@ SCREEN_LEN, INPUT_LEN, REPLY_LEN, COST_LEN, MESSAGE_LEN = 64, 200, 400, 32, 400
 
 
 class UssdHop(IdMixin, Base):
-    """One request/reply of a USSD session, as the member saw it."""
+    """One request/reply of a USSD session, as the member saw it. `mutual_id`: the mutual the
+    caller was identified for (None: no mutual serves that code); `phone_key`: the keyed hash
+    of the phone (gateway.lib.phones.phone_key), how the console finds a member's calls."""
 
     __tablename__ = "ussd_hops"
+    __table_args__ = (
+        Index("ix_ussd_hops_phone_key", "phone_key", "created_at"),
+        Index("ix_ussd_hops_mutual", "mutual_id", "created_at", "id"),
+    )
 
     provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
     session_id: Mapped[str] = mapped_column(String(SESSION_LEN), index=True)
@@ -33,6 +40,8 @@ class UssdHop(IdMixin, Base):
     reply: Mapped[str] = mapped_column(String(REPLY_LEN))
     latency_ms: Mapped[int] = mapped_column()
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"))
+    phone_key: Mapped[str | None] = mapped_column(String(PHONE_KEY_LEN))
 
 
 class UssdSessionEvent(IdMixin, Base):
@@ -43,6 +52,8 @@ class UssdSessionEvent(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("provider", "session_id"),
         CheckConstraint("status IN ('Success', 'Incomplete', 'Failed')", name="status"),
+        Index("ix_ussd_session_events_phone_key", "phone_key", "received_at"),
+        Index("ix_ussd_session_events_mutual", "mutual_id", "received_at", "id"),
     )
 
     provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
@@ -59,3 +70,5 @@ class UssdSessionEvent(IdMixin, Base):
     last_app_response: Mapped[str | None] = mapped_column(String(REPLY_LEN))
     error_message: Mapped[str | None] = mapped_column(String(MESSAGE_LEN))
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"))  # of its hops
+    phone_key: Mapped[str | None] = mapped_column(String(PHONE_KEY_LEN))

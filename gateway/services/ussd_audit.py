@@ -16,7 +16,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -79,9 +79,13 @@ def record_hop(
     reply: str,
     latency_ms: int,
     at: dt.datetime | None = None,
+    mutual_id: int | None = None,
+    phone_key: str | None = None,
 ) -> None:
     """Add one hop to the audit log; the caller commits. `screen` is the screen the reply
-    shows, so a dropped session's last hop names the screen the member left from."""
+    shows, so a dropped session's last hop names the screen the member left from.
+    `mutual_id` and `phone_key` (gateway.lib.phones.phone_key) let the console find the
+    hop by mutual and by member (issue 16)."""
     session.add(
         UssdHop(
             provider=provider[:PROVIDER_LEN],
@@ -94,6 +98,8 @@ def record_hop(
             reply=reply[:REPLY_LEN],
             latency_ms=max(0, int(latency_ms)),
             created_at=at or utcnow(),
+            mutual_id=mutual_id,
+            phone_key=phone_key,
         )
     )
 
@@ -122,14 +128,23 @@ class SessionEnd:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
 
 
-def record_session_end(session: Session, end: SessionEnd, *, at: dt.datetime | None = None) -> bool:
+def record_session_end(
+    session: Session,
+    end: SessionEnd,
+    *,
+    at: dt.datetime | None = None,
+    phone_key: str | None = None,
+) -> bool:
     """Store the notification unless one is already there for that session; True when new.
+    Its mutual is its hops' (one indexed query per session, issue 16).
 
     Aggregators may deliver twice: the first copy wins, and a concurrent duplicate that loses
     the race on the unique key is answered as a duplicate, not as an error."""
     if _event_exists(session, end.provider, end.session_id):
         return False
     row = _event_row(end, at or utcnow())
+    row.phone_key = phone_key
+    row.mutual_id = hops_mutual(session, end.provider, end.session_id)
     try:
         with session.begin_nested():
             session.add(row)
@@ -144,6 +159,21 @@ def _event_exists(session: Session, provider: str, session_id: str) -> bool:
         UssdSessionEvent.session_id == session_id[:SESSION_LEN],
     )
     return session.scalar(query) is not None
+
+
+def hops_mutual(session: Session, provider: str, session_id: str) -> int | None:
+    """The mutual recorded on a session's hops, if any."""
+    query = (
+        select(UssdHop.mutual_id)
+        .where(
+            UssdHop.provider == provider[:PROVIDER_LEN],
+            UssdHop.session_id == session_id[:SESSION_LEN],
+            UssdHop.mutual_id.is_not(None),
+        )
+        .limit(1)
+    )
+    found: int | None = session.scalar(query)
+    return found
 
 
 def _cut(value: str | None, length: int) -> str | None:
@@ -181,9 +211,20 @@ def session_outcomes(session: Session, since: dt.datetime) -> dict[str, int]:
     return counts
 
 
-def dropoff_by_screen(session: Session, since: dt.datetime) -> list[tuple[str, int]]:
-    """For sessions that ended Incomplete or Failed since `since`, where they were: the screen
-    of each one's last audited hop, counted, most frequent first."""
+def dropoff_by_screen(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> list[tuple[str, int]]:
+    """For sessions that ended Incomplete or Failed since `since` (and before `until`), where
+    they were: the screen of each one's last audited hop, counted, most frequent first.
+    `where`: a condition on the session events (the console's scope and mutual filter)."""
+    ended = [UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since]
+    if until is not None:
+        ended.append(UssdSessionEvent.received_at < until)
+    if where is not None:
+        ended.append(where)
     last_hop = (
         select(func.max(UssdHop.id).label("hop_id"))
         .join(
@@ -193,7 +234,7 @@ def dropoff_by_screen(session: Session, since: dt.datetime) -> list[tuple[str, i
                 UssdSessionEvent.session_id == UssdHop.session_id,
             ),
         )
-        .where(UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since)
+        .where(*ended)
         .group_by(UssdHop.provider, UssdHop.session_id)
         .subquery()
     )

@@ -1,6 +1,7 @@
 """The console in a real browser (issue 16): Debian's Chromium driven by Playwright, against the
 app served over HTTP. A manager signs in and sees the home page; a finance officer signs in
-with a TOTP code. With CONSOLE_SCREENSHOTS=<dir> (`make console-screenshots`) the login and home
+with a TOTP code; a manager finds a member by phone and reads the household's timeline. With
+CONSOLE_SCREENSHOTS=<dir> (`make console-screenshots`) the login and home
 pages are saved there as PNGs. Skipped, saying why, when /usr/bin/chromium is missing
 (`make browser` installs it)."""
 
@@ -21,6 +22,7 @@ from gateway.services.operators import code_at
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, PASSWORD, make_user
 from tests.support.factories import make_household
+from tests.support.household import household_story
 from tests.support.payments import serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -222,3 +224,40 @@ def test_finance_releases_a_held_payment(
     assert page.locator("#held").count() == 0
     page.goto(f"{served}/console/audit")
     assert "payment.release" in page.inner_text("table")
+
+
+# --- finding a member (issue 16): the household page is saved as console-household.png ---
+
+
+def test_a_manager_finds_a_member_by_phone_and_reads_the_timeline(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="fr")
+    household_story(
+        db, two.a, "+22670112233", number="10001", name="Awa Ouédraogo", section_id=None
+    )
+    household_story(db, two.b, "+22676445566", number="20001", name="Awa Sawadogo", section_id=None)
+    db.commit()
+    _sign_in(page, served, "gerant@ma.bf")
+    page.wait_for_selector("#amount")
+    page.click("nav >> text=Membres")
+    page.fill("input[name=q]", "70 11 22 33")
+    page.click("form.search button")
+    page.wait_for_selector("#results")
+    assert page.locator("tr.result").count() == 1
+    page.click("tr.result a")
+    page.wait_for_selector("#timeline")
+    assert page.inner_text("h1") == "Ménage 10001"
+    assert "+22670****33" in page.inner_text("#phones")
+    session = page.locator("li.event.session")
+    assert session.count() == 1 and session.locator("li.hop").count() == 2
+    assert "member_pay" in session.inner_text()
+    sms = page.locator("li.event.sms", has_text="Recu 2000 XOF")
+    assert "DELIVERED" in sms.inner_text()
+    payment = page.locator("li.event.intent")
+    assert "SUCCEEDED" in payment.inner_text() and "SUCCESSFUL" in payment.inner_text()
+    assert payment.locator("tr.posting").count() >= 2  # the receipt's debit and credit
+    _shot(page, "household")
+    page.click("#phones button")
+    page.wait_for_selector("#timeline")
+    assert "+22670112233" in page.inner_text("#phones")

@@ -18,6 +18,9 @@ PAGES = (
     "payments",
     "jobs",
     "alerts",
+    "members",
+    "household",
+    "sessions",
 )
 
 

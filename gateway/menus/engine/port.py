@@ -28,12 +28,14 @@ class UssdRequest:
 @dataclass(frozen=True)
 class UssdReply:
     """What to show; `end` closes the session. `screen` and `logged_input` feed the audit
-    (`logged_input` already has PIN-screen inputs replaced, so no PIN ever leaves the engine)."""
+    (`logged_input` already has PIN-screen inputs replaced, so no PIN ever leaves the engine);
+    `mutual_id`, the mutual the caller was identified for, too (None: no mutual serves it)."""
 
     text: str
     end: bool
     screen: str
     logged_input: str = ""
+    mutual_id: int | None = None
 
 
 class UssdProvider(Protocol):

@@ -8,8 +8,6 @@ in a key or a record either: the per-phone key and the session's owner are keyed
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import secrets
@@ -21,6 +19,7 @@ from typing import Any
 
 import redis
 
+from gateway.lib.phones import phone_key
 from gateway.settings import DEV_SECRET_KEY
 
 log = logging.getLogger(__name__)
@@ -105,7 +104,7 @@ class SessionStore:
 
     def __init__(self, client: redis.Redis[bytes], secret: str = DEV_SECRET_KEY) -> None:
         self.client = client
-        self._secret = secret.encode()
+        self._secret = secret
 
     @staticmethod
     def key(provider: str, session_id: str) -> str:
@@ -114,8 +113,7 @@ class SessionStore:
     def phone_hash(self, phone: str) -> str:
         """Keyed hash of a phone for keys and records: stable for one secret key, useless
         without it (a plain hash of a phone number is reversed by enumerating numbers)."""
-        digest = hmac.new(self._secret, f"ussd-phone:{phone}".encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
+        return phone_key(self._secret, phone)
 
     def last_key(self, phone: str) -> str:
         # Keys before the hash were `ussd:last:<phone>`: never read again, gone with their TTL.

@@ -48,7 +48,13 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         lang = pick_language(*(agent.languages or [])[:1])
         return Frame("agent_pin", data=stored(agent_memory), lang=lang)
     query = (
-        select(Household.id, Household.number, Household.language, Mutual.languages)
+        select(
+            Household.id,
+            Household.number,
+            Household.mutual_id,
+            Household.language,
+            Mutual.languages,
+        )
         .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
         .join(Mutual, Mutual.id == Household.mutual_id)
         .where(HouseholdPhone.msisdn == phone)
@@ -69,10 +75,22 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         return Frame("visitor_menu", data=stored(visitor), lang=pick_language(*languages[:1]))
     first = households[0]
     lang = pick_language(first.language, *(first.languages or [])[:1])
+    mutual = _one_mutual({h.mutual_id for h in households})
     if len(households) == 1:
-        return Frame("member_menu", data=stored(member_data(first.id, first.number)), lang=lang)
-    choosing: MemberMemory = {"kind": MEMBER, "households": [h.id for h in households]}
+        data = member_data(first.id, first.number)
+        data["mutual_id"] = mutual
+        return Frame("member_menu", data=stored(data), lang=lang)
+    choosing: MemberMemory = {
+        "kind": MEMBER,
+        "households": [h.id for h in households],
+        "mutual_id": mutual,
+    }
     return Frame("member_choose", data=stored(choosing), lang=lang)
+
+
+def _one_mutual(mutuals: set[int]) -> int | None:
+    """The mutual of the phone's households, for the audit (issue 16); None if several."""
+    return next(iter(mutuals)) if len(mutuals) == 1 else None
 
 
 def member_data(household_id: int, number: str) -> MemberMemory:

@@ -1,0 +1,107 @@
+"""`/console/households/<number>` (console.md, issue 16): a household's beneficiaries with
+their status (D11, D12, through the coverage service), the amount offered (D6b) and the
+credit held (D7, the ledger), its phones masked, and ONE timeline of everything that
+happened to it (gateway.console.timeline), keyset-paged.
+
+A phone is revealed by a POST (manager, finance, admin: D27), which writes one
+`operator_actions` row per reveal and shows the page with that phone in full once; nothing
+keeps it revealed afterwards."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.clock import local_date
+from gateway.console.timeline import HOUSEHOLD_OBJECT, BadCursor, timeline_page
+from gateway.console.views import WRITERS, actor, console_view, scoped
+from gateway.handlers import request_session, runtime
+from gateway.models import Household, HouseholdPhone, Mutual
+from gateway.services.coverage import standing_of
+from gateway.services.operators import Where, record_action
+
+REVEAL = "phone.reveal"
+
+
+@console_view("/households/<number>")
+def household(number: str) -> ResponseReturnValue:
+    return _page(_household(number))
+
+
+@console_view("/households/<number>/phones/<int:phone_id>/reveal", roles=WRITERS, methods=("POST",))
+def reveal_phone(number: str, phone_id: int) -> ResponseReturnValue:
+    """Show one phone in full, once, and log it (D27: who saw which member's number)."""
+    found = _household(number)
+    phone = next((p for p in found.phones if p.id == phone_id), None)
+    if phone is None:
+        abort(404)
+    db = request_session()
+    record_action(
+        db,
+        actor(),
+        REVEAL,
+        (HOUSEHOLD_OBJECT, found.id),
+        now=runtime().clock.now(),
+        where=Where(mutual_id=found.mutual_id, section_id=found.section_id),
+        after={"phone_id": phone.id},
+    )
+    db.commit()
+    return _page(found, revealed={phone.id: phone.msisdn})
+
+
+def _household(number: str) -> Household:
+    """The household of that number inside the scope; `?mutual=CODE` picks one when several
+    mutuals of the scope use the number (several: back to the search, which lists them)."""
+    db = request_session()
+    query = scoped(select(Household).where(Household.number == number), Household)
+    code = request.args.get("mutual")
+    if code:
+        query = query.join(Mutual, Mutual.id == Household.mutual_id).where(Mutual.code == code)
+    found = list(db.scalars(query.limit(2)))
+    if not found:
+        abort(404)
+    if len(found) > 1:
+        abort(redirect(url_for("console.members", q=number)))
+    return found[0]
+
+
+def _page(found: Household, revealed: dict[int, str] | None = None) -> ResponseReturnValue:
+    db = request_session()
+    app = runtime()
+    mutual = found.mutual
+    today = local_date(app.clock.now(), mutual.timezone)
+    now = standing_of(db, found, today)
+    names = {b.number: b for b in found.beneficiaries}
+    phones = _phones(db, found)
+    try:
+        page = timeline_page(
+            db,
+            found,
+            [p.msisdn for p in phones],
+            app.settings.secret_key,
+            request.args.get("after"),
+        )
+    except BadCursor:
+        abort(400, "bad page cursor")
+    return render_template(
+        "console/household.html",
+        household=found,
+        mutual=mutual,
+        standing=now,
+        names=names,
+        phones=phones,
+        revealed=revealed or {},
+        page=page,
+        today=today,
+    )
+
+
+def _phones(db: Session, found: Household) -> list[HouseholdPhone]:
+    query = (
+        select(HouseholdPhone)
+        .where(HouseholdPhone.household_id == found.id)
+        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
+    )
+    return list(db.scalars(query))
