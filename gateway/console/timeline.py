@@ -1,8 +1,8 @@
 """A household's ONE timeline (console.md, issue 16): USSD hops and session ends (by the
 keyed hash of its phones), SMS to its phones, payment intents with their provider events,
 payments without an intent (cash, imports) with their ledger postings, reminders, cash
-collections, operator actions on the household and, where the schema has them, its
-membership events (household_events), newest first.
+collections, operator actions on the household and its membership events (D23,
+household_events), newest first.
 
 Keyset paging across sources: the order is (at, source rank, id), descending; the cursor is
 the last item's triple. Each source is one query bounded by the cursor and LIMIT page + 1 on
@@ -23,12 +23,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, or_, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from gateway import models
 from gateway.lib.phones import phone_key
 from gateway.models import (
     Account,
     CashCollection,
     Household,
+    HouseholdEvent,
     LedgerEntry,
     LedgerTransaction,
     OperatorAction,
@@ -117,12 +117,9 @@ def sources(household: Household, phones: Iterable[str], secret: str) -> list[So
 
 
 def _household_events(household: Household) -> list[Source]:
-    """Membership events (household_events), where this version of the schema has them."""
-    event = getattr(models, "HouseholdEvent", None)
-    if event is None:
-        return []
-    query = select(event).where(event.household_id == household.id)
-    return [Source("household_event", 9, query, event.recorded_at, event.id)]
+    """Membership events (D23): enrolments, departures, suspensions... as recorded."""
+    query = select(HouseholdEvent).where(HouseholdEvent.household_id == household.id)
+    return [Source("household_event", 9, query, HouseholdEvent.recorded_at, HouseholdEvent.id)]
 
 
 def _sources(household: Household, phones: Iterable[str], secret: str) -> list[Source]:

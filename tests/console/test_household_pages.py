@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.console.timeline import Cursor, timeline_page
 from gateway.models import OperatorAction, Role, ScopeKind
+from gateway.services.members import Change, record_event
 from gateway.services.operators import ScopeRef
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, make_user, post, sign_in
@@ -273,6 +274,22 @@ def test_a_page_reads_a_bounded_number_of_rows_whatever_the_history(
     db.commit()
     assert len(page.items) <= 5 and page.next is not None
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 12  # 8 sources, then events, payments' keys and postings
+    assert len(selects) <= 13  # 9 sources, then events, payments' keys and postings
     sources = [s for s in selects if " DESC" in s.upper()]  # the newest-first reads
-    assert len(sources) == 8 and all("LIMIT" in s.upper() for s in sources)
+    assert len(sources) == 9 and all("LIMIT" in s.upper() for s in sources)
+
+
+def test_a_membership_event_is_on_the_timeline(
+    client: FlaskClient, db: Session, two: TwoMutuals, stories: tuple[Story, Story]
+) -> None:
+    """D23: an event recorded through the events service appears with its type, date and
+    reason, newest first."""
+    a, _b = stories
+    head = a.household.beneficiaries[0]
+    change = Change("suspend", NOW.date(), "carte prêtée", "gerant", beneficiary=head)
+    record_event(db, a.household, change, now=NOW + dt.timedelta(days=1))
+    db.commit()
+    signed(client, db, "v@a.bf", Role.VIEWER, two.scope_a)
+    html = client.get("/console/households/10001").get_data(as_text=True)
+    assert re.findall(r'data-kind="([a-z_]+)"', html)[0] == "household_event"
+    assert f"suspend · {NOW.date().isoformat()} · carte prêtée" in html
