@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, abort, g, request
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -80,9 +80,27 @@ def init_console(app: Flask, *, production: bool) -> None:
 
 @bp.before_request
 def _protect_forms() -> None:
-    """Every console request that writes carries the form's CSRF token (400 otherwise)."""
+    """Every console request that writes carries the form's CSRF token (400 otherwise), and
+    no value of a request holds a NUL byte, which no column can store (PostgreSQL refuses
+    it even in a WHERE clause): a 400 that says so, not a database error."""
+    refuse_nul()
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
+
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def refuse_nul() -> None:
+    """400 when the path, the query or a form field holds a NUL byte."""
+    values = [
+        *(str(v) for v in (request.view_args or {}).values()),
+        *(item for pair in request.args.items(multi=True) for item in pair),
+    ]
+    if request.method not in ("GET", "HEAD", "OPTIONS") and request.mimetype in FORM_TYPES:
+        values += [item for pair in request.form.items(multi=True) for item in pair]
+    if any("\x00" in value for value in values):
+        abort(400, "a value of the request contains a NUL byte")
 
 
 def language() -> str:

@@ -45,3 +45,26 @@ def test_hostile_console_requests_signed_in_get_no_5xx(
     assert not outcome.failures, "\n".join(outcome.failures)
     assert outcome.statuses[200] > REQUESTS // 10, outcome.statuses  # signed in: pages served
     print(f"\n{role.value}: {dict(outcome.statuses)}")
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "form"),
+    [
+        ("GET", "/console/households/%00", None),
+        ("GET", "/console/members?q=ab%00c", None),
+        ("POST", "/console/alerts/1/resolve", {"reason": "a\x00b"}),
+    ],
+)
+def test_a_nul_byte_anywhere_is_a_400_that_says_so(
+    make_app: AppFactory, db: Session, two: TwoMutuals, method: str, url: str,
+    form: dict[str, str] | None,
+) -> None:  # fmt: skip
+    """Found by the fuzz above on PostgreSQL, which refuses NUL even in a WHERE clause."""
+    user = make_user(db, "nul@fuzz.bf", Role.ADMIN, ALL)
+    db.commit()
+    client = make_app().test_client()
+    assert sign_in(client, user.login).status_code == 302
+    data = {**form, "csrf_token": csrf_token(client, "/console/")} if form else None
+    answer = client.open(url, method=method, data=data)
+    assert answer.status_code == 400
+    assert "NUL byte" in answer.get_data(as_text=True)
