@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from gateway.console import ratelimit
 from gateway.models import ApiToken, Household, OutboxMessage, Payment, Role, ScopeKind
@@ -24,6 +26,12 @@ pytestmark = pytest.mark.usefixtures("two")
 
 def token(db: Session, name: str, role: Role, scope: ScopeRef) -> str:
     return add_token(db, CLI, name=name, role=role, scope=scope, now=NOW).secret
+
+
+def body(reply: TestResponse) -> Any:
+    """The JSON of an answer (it must be JSON)."""
+    assert reply.is_json, reply.get_data(as_text=True)
+    return reply.json
 
 
 def bearer(secret: str) -> dict[str, str]:
@@ -53,7 +61,7 @@ def test_no_unknown_or_revoked_token_is_401(
     db.commit()
     assert client.get("/api/v1/sms").status_code == 401
     unknown = client.get("/api/v1/sms", headers=bearer("not-a-token"))
-    assert unknown.status_code == 401 and unknown.json["error"] == "Unauthorized"
+    assert unknown.status_code == 401 and body(unknown)["error"] == "Unauthorized"
     assert unknown.headers["WWW-Authenticate"].lower().startswith("bearer")
     assert client.get("/api/v1/sms", headers=bearer(secret)).status_code == 200
     revoke_token(db, CLI, "erp", now=NOW)
@@ -89,8 +97,8 @@ def test_a_household_outside_the_scope_is_404(
     secret = token(db, "erp-a", Role.MANAGER, two.scope_a)
     db.commit()
     found = client.get("/api/v1/households/H1", headers=bearer(secret))
-    assert found.status_code == 200, found.json
-    document = found.json
+    assert found.status_code == 200, body(found)
+    document = body(found)
     assert (document["number"], document["kind"], document["mutual"]) == ("H1", "household", "MA")
     assert isinstance(document["credit"], int) and document["status"] in (
         "UP_TO_DATE",
@@ -112,7 +120,7 @@ def test_a_number_in_two_mutuals_needs_the_mutual(
     db.commit()
     assert client.get("/api/v1/households/H1", headers=bearer(secret)).status_code == 409
     chosen = client.get("/api/v1/households/H1?mutual=MB", headers=bearer(secret))
-    assert chosen.status_code == 200 and chosen.json["mutual"] == "MB"
+    assert chosen.status_code == 200 and body(chosen)["mutual"] == "MB"
 
 
 def test_a_token_of_a_never_sees_b_payments_and_pages_them(
@@ -130,15 +138,15 @@ def test_a_token_of_a_never_sees_b_payments_and_pages_them(
     while True:
         url = "/api/v1/payments?limit=2" + (f"&cursor={cursor}" if cursor else "")
         reply = client.get(url, headers=bearer(secret))
-        assert reply.status_code == 200, reply.json
-        seen += [item["amount"] for item in reply.json["items"]]
+        assert reply.status_code == 200, body(reply)
+        seen += [item["amount"] for item in body(reply)["items"]]
         pages += 1
-        cursor = reply.json["next"]
+        cursor = body(reply)["next"]
         if cursor is None:
             break
     assert seen == [1004, 1003, 1002, 1001, 1000] and pages == 3  # newest first, no B
     other = client.get("/api/v1/payments?mutual=MB", headers=bearer(secret))
-    assert other.json == {"items": [], "next": None}
+    assert body(other) == {"items": [], "next": None}
 
 
 def test_payment_filters(db: Session, two: TwoMutuals, client: FlaskClient) -> None:
@@ -151,15 +159,15 @@ def test_payment_filters(db: Session, two: TwoMutuals, client: FlaskClient) -> N
 
     def amounts(query: str) -> list[int]:
         reply = client.get(f"/api/v1/payments?{query}", headers=bearer(secret))
-        assert reply.status_code == 200, reply.json
-        return [item["amount"] for item in reply.json["items"]]
+        assert reply.status_code == 200, body(reply)
+        return [item["amount"] for item in body(reply)["items"]]
 
     assert amounts("state=held") == [2000]
     assert amounts("state=released") == [3000]
     assert amounts("state=received") == [1000]
     assert amounts("since=2026-03-02&until=2026-03-02") == [2000]
     assert amounts("mutual=MA") == [3000, 2000, 1000]
-    first = client.get("/api/v1/payments", headers=bearer(secret)).json["items"][0]
+    first = body(client.get("/api/v1/payments", headers=bearer(secret)))["items"][0]
     assert first["created_at"] == "2026-03-02T10:02:00+00:00" and first["paid_on"] == "2026-03-03"
     for bad in ("state=lost", "since=yesterday", "cursor=xyz", "limit=0"):
         assert client.get(f"/api/v1/payments?{bad}", headers=bearer(secret)).status_code == 400
@@ -183,10 +191,10 @@ def test_sms_phones_are_masked_and_scoped(
     secret = token(db, "erp-a", Role.VIEWER, two.scope_a)
     db.commit()
     reply = client.get("/api/v1/sms", headers=bearer(secret))
-    assert [item["phone"] for item in reply.json["items"]] == ["+22670****12"]
+    assert [item["phone"] for item in body(reply)["items"]] == ["+22670****12"]
     assert "+22670123412" not in reply.get_data(as_text=True)
     assert client.get("/api/v1/sms?status=LOST", headers=bearer(secret)).status_code == 400
-    queued = client.get("/api/v1/sms?status=QUEUED", headers=bearer(secret)).json["items"]
+    queued = body(client.get("/api/v1/sms?status=QUEUED", headers=bearer(secret)))["items"]
     assert len(queued) == 1
 
 

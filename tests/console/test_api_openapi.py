@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.console.api.openapi import document
 from gateway.models import OutboxMessage, Payment, Role
 from tests.console.conftest import TwoMutuals
-from tests.console.test_api import bearer, token
+from tests.console.test_api import bearer, body, token
 from tests.support.console import NOW
 from tests.support.factories import make_household
 
@@ -40,7 +40,7 @@ def test_every_route_is_documented_and_every_path_exists(console_app: Flask) -> 
 
 def test_the_document_is_served_without_a_token(client: FlaskClient) -> None:
     reply = client.get("/api/v1/openapi.json")
-    assert reply.status_code == 200 and reply.json["openapi"] == "3.1.0"
+    assert reply.status_code == 200 and body(reply)["openapi"] == "3.1.0"
 
 
 def validator(name: str) -> Draft202012Validator:
@@ -87,10 +87,10 @@ def test_sample_answers_validate(db: Session, two: TwoMutuals, client: FlaskClie
     }
     for name, url in samples.items():
         reply = client.get(url, headers=bearer(secret))
-        assert reply.status_code == 200, reply.json
-        validator(name).validate(reply.json)
+        assert reply.status_code == 200, body(reply)
+        validator(name).validate(body(reply))
     error = client.get("/api/v1/households/NOPE", headers=bearer(secret))
-    validator("Error").validate(error.json)
+    validator("Error").validate(body(error))
 
 
 def test_a_schema_refuses_a_wrong_answer() -> None:
