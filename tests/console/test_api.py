@@ -6,36 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.test import TestResponse
 
 from gateway.console import ratelimit
 from gateway.models import ApiToken, Household, OutboxMessage, Payment, Role, ScopeKind
-from gateway.services.operators import ScopeRef, add_token, revoke_token
+from gateway.services.operators import ScopeRef, revoke_token
 from tests.console.conftest import TwoMutuals
-from tests.support.console import CLI, NOW
+from tests.support.console import CLI, NOW, bearer, body, token
 from tests.support.factories import make_household
 
 pytestmark = pytest.mark.usefixtures("two")
-
-
-def token(db: Session, name: str, role: Role, scope: ScopeRef) -> str:
-    return add_token(db, CLI, name=name, role=role, scope=scope, now=NOW).secret
-
-
-def body(reply: TestResponse) -> Any:
-    """The JSON of an answer (it must be JSON)."""
-    assert reply.is_json, reply.get_data(as_text=True)
-    return reply.json
-
-
-def bearer(secret: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def pay(db: Session, household: Household, amount: int, n: int, **extra: object) -> Payment:

@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.console.api.openapi import document
 from gateway.models import OutboxMessage, Payment, Role
 from tests.console.conftest import TwoMutuals
-from tests.console.test_api import bearer, body, token
-from tests.support.console import NOW
+from tests.support.console import NOW, bearer, body, token
 from tests.support.factories import make_household
 
 PREFIX = "/api/v1"
