@@ -18,6 +18,7 @@ from typing import Any, TypeVar, TypeVarTuple, cast
 from flask import Blueprint, Response, abort, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
+from redis import RedisError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import WWWAuthenticate
@@ -109,8 +110,9 @@ def api_view(
 
 
 def _api_refusal(roles: Collection[Role]) -> None:
-    """The bearer token (401 if missing, unknown or revoked), its rate limit (429), its role
-    (403); then the request's scope is the token's (outside it: 404, as for the console)."""
+    """The bearer token (401 if missing, unknown or revoked), its rate limit (429; 503 with
+    Redis down: no unlimited client), its role (403); then the request's scope is the
+    token's (outside it: 404, as for the console)."""
     session = request_session()
     now = runtime().clock.now()
     token = authenticate(session, _bearer(), now=now)
@@ -120,7 +122,11 @@ def _api_refusal(roles: Collection[Role]) -> None:
         )
     g.api_token = token.name
     session.commit()  # last_used_at; also ends SQLite's read lock before the view's reads
-    verdict = ratelimit.hit(runtime().redis, token.id, now, ratelimit.LIMIT)
+    try:
+        verdict = ratelimit.hit(runtime().redis, token.id, now, ratelimit.LIMIT)
+    except RedisError:
+        log.warning("api rate limit unavailable (Redis) token=%s", token.name)
+        abort(503, "rate limiter unavailable, try again")
     if not verdict.allowed:
         raise TooManyRequests(
             f"more than {ratelimit.LIMIT} requests a minute", retry_after=verdict.retry_after

@@ -9,6 +9,7 @@ import logging
 
 import pytest
 from flask.testing import FlaskClient
+from redis import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -212,3 +213,32 @@ def test_each_request_is_logged_with_its_token_route_and_status(
         "api request token=erp-a method=GET route=/api/v1/households/<number> status=404",
     ]
     assert secret not in caplog.text
+
+
+def test_a_section_token_sees_its_section_only(
+    db: Session, two: TwoMutuals, client: FlaskClient
+) -> None:
+    north = make_household(db, two.a, number="N1")
+    north.section_id = two.section_a.id
+    elsewhere = make_household(db, two.a, number="X1")
+    pay(db, north, 1000, 0)
+    pay(db, elsewhere, 2000, 1)
+    secret = token(db, "nord", Role.MANAGER, two.section_scope_a)
+    db.commit()
+    items = body(client.get("/api/v1/payments", headers=bearer(secret)))["items"]
+    assert [(i["household"], i["amount"]) for i in items] == [("N1", 1000)]
+    assert client.get("/api/v1/households/N1", headers=bearer(secret)).status_code == 200
+    assert client.get("/api/v1/households/X1", headers=bearer(secret)).status_code == 404
+
+
+def test_redis_down_is_503_not_unlimited(
+    db: Session, two: TwoMutuals, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*_args: object) -> ratelimit.Verdict:
+        raise RedisError("connection refused")
+
+    monkeypatch.setattr(ratelimit, "hit", down)
+    secret = token(db, "erp-a", Role.VIEWER, two.scope_a)
+    db.commit()
+    reply = client.get("/api/v1/sms", headers=bearer(secret))
+    assert reply.status_code == 503 and body(reply)["error"] == "Service Unavailable"
