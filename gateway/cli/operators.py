@@ -19,9 +19,11 @@ from gateway.services.operators import (
     add_union,
     add_user,
     attach_mutual,
+    describe,
     list_tokens,
     parse_scope,
     revoke_token,
+    token_scope,
 )
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -144,8 +146,7 @@ def tokens_list(ctx: CliContext) -> None:
     """Every token: name, role, scope, created, last used, revoked (never the token)."""
     with ctx.session() as session:
         for row in list_tokens(session):
-            ref = row.scope_section_id or row.scope_mutual_id or row.scope_union_id
-            scope = f"{row.scope_kind}:{ref}" if ref else str(row.scope_kind)
+            scope = describe(token_scope(row))
             used = row.last_used_at.isoformat() if row.last_used_at else "never"
             state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "live"
             click.echo(

@@ -52,13 +52,9 @@ def upgrade() -> None:
         sa.Column("last_used_at", UTC, nullable=True),
         sa.Column("revoked_at", UTC, nullable=True),
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.CheckConstraint(
-            "role IN ('admin', 'manager', 'finance', 'viewer')", name=op.f("ck_api_tokens_role")
-        ),
-        sa.CheckConstraint(
-            "scope_kind IN ('all', 'union', 'mutual', 'section')",
-            name=op.f("ck_api_tokens_scope_kind"),
-        ),
+        # One line each, names in single quotes: tests/models/test_states.py reads them.
+        sa.CheckConstraint("role IN ('admin', 'manager', 'finance', 'viewer')", name=op.f('ck_api_tokens_role')),
+        sa.CheckConstraint("scope_kind IN ('all', 'union', 'mutual', 'section')", name=op.f('ck_api_tokens_scope_kind')),
         sa.CheckConstraint(SCOPE_REF, name=op.f("ck_api_tokens_scope_ref")),
         _fk("scope_union_id", "unions"),
         _fk("scope_mutual_id", "mutuals"),
