@@ -1,5 +1,6 @@
-"""`gateway users add` (the first admin, console.md) and `gateway unions add|attach` (D27):
-operators of the console and the unions that group mutuals. Each change records one
+"""`gateway users add` (the first admin, console.md), `gateway unions add|attach` (D27) and
+`gateway tokens add|list|revoke` (the JSON API's bearer tokens, issue 17): operators of the
+console, the unions that group mutuals, and API clients. Each change records one
 `operator_actions` row with no user (the server's command line)."""
 
 from __future__ import annotations
@@ -14,10 +15,15 @@ from gateway.services.operators import (
     Actor,
     OperatorError,
     PasswordError,
+    add_token,
     add_union,
     add_user,
     attach_mutual,
+    describe,
+    list_tokens,
     parse_scope,
+    revoke_token,
+    token_scope,
 )
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -106,4 +112,60 @@ def unions_attach(ctx: CliContext, mutual: str, union: str | None) -> None:
     click.echo(f"mutual {mutual} is in union {union}" if union else f"mutual {mutual} in no union")
 
 
-COMMANDS: list[click.Command] = [users_group, unions_group]
+@click.group("tokens")
+def tokens_group() -> None:
+    """Bearer tokens of the JSON API under /api/v1 (issue 17)."""
+
+
+@tokens_group.command("add")
+@click.option("--name", required=True, help="A unique name (the client), shown in the logs.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--scope", required=True, help="all, union:CODE, mutual:CODE or section:CODE/NAME.")
+@pass_ctx
+def tokens_add(ctx: CliContext, name: str, role: str, scope: str) -> None:
+    """Create a token; it is printed once (only its hash is kept)."""
+    with ctx.session() as session:
+        try:
+            made = add_token(
+                session,
+                CLI,
+                name=name,
+                role=Role(role),
+                scope=parse_scope(session, scope),
+                now=ctx.clock.now(),
+            )
+        except OperatorError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"token {name} ({role}, {scope}) created; shown once, keep it now:")
+    click.echo(made.secret)
+
+
+@tokens_group.command("list")
+@pass_ctx
+def tokens_list(ctx: CliContext) -> None:
+    """Every token: name, role, scope, created, last used, revoked (never the token)."""
+    with ctx.session() as session:
+        for row in list_tokens(session):
+            scope = describe(token_scope(row))
+            used = row.last_used_at.isoformat() if row.last_used_at else "never"
+            state = f"revoked {row.revoked_at.isoformat()}" if row.revoked_at else "live"
+            click.echo(
+                f"{row.name}\t{row.role}\t{scope}\tcreated {row.created_at.isoformat()}"
+                f"\tused {used}\t{state}"
+            )
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@pass_ctx
+def tokens_revoke(ctx: CliContext, name: str) -> None:
+    """Revoke the token NAME: its next request is answered 401."""
+    with ctx.session() as session:
+        try:
+            revoke_token(session, CLI, name, now=ctx.clock.now())
+        except OperatorError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"token {name} revoked")
+
+
+COMMANDS: list[click.Command] = [users_group, unions_group, tokens_group]

@@ -2,7 +2,8 @@
 
 `init_console(app)` wires sign-in (Flask-Login), CSRF (Flask-WTF, on the console's forms only:
 the provider webhooks keep their own protection), the session cookie's flags, and the
-templates' helpers. Pages are modules of gateway.console.pages, each view declared through
+templates' helpers; and the JSON API's blueprint under /api/v1 (gateway.console.api, bearer
+tokens, no CSRF). Pages are modules of gateway.console.pages, each view declared through
 `gateway.console.views.console_view`."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 
 from gateway.console.i18n import text
-from gateway.console.views import bp
+from gateway.console.views import api_bp, bp
 from gateway.handlers import request_session
 from gateway.lib.catalogs import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.lib.phones import mask_msisdn
@@ -58,9 +59,10 @@ def load_operator(session_id: str) -> Operator | None:
 
 def init_console(app: Flask, *, production: bool) -> None:
     """Register the console on `app`: blueprint, sign-in, CSRF, cookie flags, helpers."""
-    from gateway.console import pages
+    from gateway.console import api, pages
 
     pages.load()
+    api.load()
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -76,6 +78,7 @@ def init_console(app: Flask, *, production: bool) -> None:
     login.session_protection = "basic"
     login.user_loader(load_operator)
     app.register_blueprint(bp)
+    app.register_blueprint(api_bp)
 
 
 @bp.before_request

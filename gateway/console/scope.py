@@ -80,14 +80,26 @@ class Scope:
 
 
 def user_scope(session: Session, user: User) -> Scope:
-    """The scope of a signed-in user; a union's mutuals are read now (one indexed query)."""
-    kind = user.scope_kind
+    """The scope of a signed-in user."""
+    return stored_scope(
+        session, user.scope_kind, user.scope_union_id, user.scope_mutual_id, user.scope_section_id
+    )
+
+
+def stored_scope(
+    session: Session,
+    kind: ScopeKind,
+    union_id: int | None,
+    mutual_id: int | None,
+    section_id: int | None,
+) -> Scope:
+    """The scope stored on a user or an API token (the same columns); a union's mutuals are
+    read now (one indexed query)."""
     if kind == ScopeKind.UNION:
-        ids = session.scalars(select(Mutual.id).where(Mutual.union_id == user.scope_union_id))
-        return Scope(kind, frozenset(ids), union_id=user.scope_union_id)
-    if kind in (ScopeKind.MUTUAL, ScopeKind.SECTION) and user.scope_mutual_id is not None:
-        mutuals = frozenset({user.scope_mutual_id})
-        return Scope(kind, mutuals, section_id=user.scope_section_id)
+        ids = session.scalars(select(Mutual.id).where(Mutual.union_id == union_id))
+        return Scope(kind, frozenset(ids), union_id=union_id)
+    if kind in (ScopeKind.MUTUAL, ScopeKind.SECTION) and mutual_id is not None:
+        return Scope(kind, frozenset({mutual_id}), section_id=section_id)
     return Scope(ScopeKind.ALL)
 
 

@@ -1,7 +1,9 @@
-"""Every console (and, later, API) view is declared through `console_view`: it registers the
-route on the console blueprint and enforces, in this order, sign-in, the production TOTP rule,
-the role, and the scope (`g.scope`, read by `scoped` and `get_or_404`). A view registered any
-other way under /console or /api is caught by tests/console/test_views_declared.py.
+"""Every console view is declared through `console_view`, every JSON API view through
+`api_view`: each registers the route on its blueprint and enforces, in this order, who is
+asking (sign-in and the production TOTP rule; for the API, a bearer token and its rate limit,
+issue 17), the role, and the scope (`g.scope`, read by `scoped` and `get_or_404`). A view
+registered any other way under /console or /api is caught by
+tests/console/test_views_declared.py.
 
 Roles (D27): a view says who may open it; a view that writes (POST) may not admit `viewer`,
 which the declaration itself refuses."""
@@ -9,22 +11,30 @@ which the declaration itself refuses."""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar, TypeVarTuple, cast
 
-from flask import Blueprint, abort, g, redirect, request, url_for
+from flask import Blueprint, Response, abort, g, jsonify, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
+from redis import RedisError
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import HTTPException, TooManyRequests, Unauthorized
 
-from gateway.console.scope import Scope, user_scope
+from gateway.console import ratelimit
+from gateway.console.scope import Scope, stored_scope, user_scope
 from gateway.console.scope import scoped as scope_query
 from gateway.handlers import request_session, runtime
-from gateway.models import Role, User
-from gateway.services.operators import TOTP_ROLES, Actor
+from gateway.models import ApiToken, Role, User
+from gateway.services.operators import TOTP_ROLES, Actor, authenticate
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("console", __name__, url_prefix="/console")
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 DECLARED = "console_declared"  # attribute set on every view declared here
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 WRITERS: tuple[Role, ...] = (Role.ADMIN, Role.MANAGER, Role.FINANCE)
@@ -48,8 +58,7 @@ def console_view(
     """Declare a console view at `rule` (under /console). `public`: no sign-in (the login
     pages only). Writes (any method but GET) exclude viewers, unless `own_row`: the view
     writes nothing but the operator's own preferences (their language)."""
-    if set(methods) - {"GET"} and Role.VIEWER in roles and not (public or own_row):
-        raise DeclarationError(f"{rule}: a view that writes cannot admit the viewer role")
+    _refuse_viewer_writes(rule, roles, methods, exempt=public or own_row)
 
     def declare(view: View) -> View:
         @functools.wraps(view)
@@ -65,6 +74,108 @@ def console_view(
         return guarded
 
     return declare
+
+
+def _refuse_viewer_writes(
+    rule: str, roles: Collection[Role], methods: Collection[str], *, exempt: bool
+) -> None:
+    if set(methods) - {"GET"} and Role.VIEWER in roles and not exempt:
+        raise DeclarationError(f"{rule}: a view that writes cannot admit the viewer role")
+
+
+def api_view(
+    rule: str,
+    *,
+    roles: Collection[Role] = ALL_ROLES,
+    methods: Collection[str] = ("GET",),
+    public: bool = False,
+) -> Callable[[View], View]:
+    """Declare a JSON API view at `rule` (under /api/v1), for bearer tokens of `roles`.
+    `public`: no token (the OpenAPI document only). No CSRF: a bearer token is not sent by a
+    browser on its own, unlike a cookie."""
+    _refuse_viewer_writes(rule, roles, methods, exempt=public)
+
+    def declare(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+            if not public:
+                _api_refusal(roles)
+            return view(*args, **kwargs)
+
+        setattr(guarded, DECLARED, True)
+        api_bp.add_url_rule(rule, view.__name__, guarded, methods=list(methods))
+        return guarded
+
+    return declare
+
+
+def _api_refusal(roles: Collection[Role]) -> None:
+    """The bearer token (401 if missing, unknown or revoked), its rate limit (429; 503 with
+    Redis down: no unlimited client), its role (403); then the request's scope is the
+    token's (outside it: 404, as for the console)."""
+    session = request_session()
+    now = runtime().clock.now()
+    token = authenticate(session, _bearer(), now=now)
+    if token is None:
+        raise Unauthorized(
+            "a valid bearer token is required", www_authenticate=WWWAuthenticate("bearer")
+        )
+    g.api_token = token.name
+    session.commit()  # last_used_at; also ends SQLite's read lock before the view's reads
+    try:
+        verdict = ratelimit.hit(runtime().redis, token.id, now, ratelimit.LIMIT)
+    except RedisError:
+        log.warning("api rate limit unavailable (Redis) token=%s", token.name)
+        abort(503, "rate limiter unavailable, try again")
+    if not verdict.allowed:
+        raise TooManyRequests(
+            f"more than {ratelimit.LIMIT} requests a minute", retry_after=verdict.retry_after
+        )
+    if token.role not in roles:
+        abort(403, "this token's role cannot read this resource")
+    g.scope = _token_scope(session, token)
+
+
+def _bearer() -> str:
+    kind, _, secret = request.headers.get("Authorization", "").partition(" ")
+    return secret.strip() if kind.lower() == "bearer" else ""
+
+
+def _token_scope(session: Session, token: ApiToken) -> Scope:
+    return stored_scope(
+        session,
+        token.scope_kind,
+        token.scope_union_id,
+        token.scope_mutual_id,
+        token.scope_section_id,
+    )
+
+
+@api_bp.errorhandler(HTTPException)
+def _api_error(exc: HTTPException) -> Response:
+    """Every API error is JSON, with the exception's own headers (Retry-After,
+    WWW-Authenticate) kept."""
+    code = exc.code or 500
+    response = jsonify({"error": exc.name, "reason": exc.description or exc.name})
+    response.status_code = code
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
+
+
+@api_bp.after_request
+def _log_api_request(response: Response) -> Response:
+    """One line per API request: the token, the route, the status (no table per request)."""
+    rule = request.url_rule.rule if request.url_rule else request.path
+    log.info(
+        "api request token=%s method=%s route=%s status=%s",
+        g.get("api_token", "-"),
+        request.method,
+        rule,
+        response.status_code,
+    )
+    return response
 
 
 def _refusal(roles: Collection[Role]) -> ResponseReturnValue | None:

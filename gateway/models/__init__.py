@@ -14,7 +14,7 @@ from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.ledger_hold import LedgerHold
 from gateway.models.mutual import Funder, Mutual, Section
-from gateway.models.operator import OperatorAction, Role, ScopeKind, Union, User
+from gateway.models.operator import ApiToken, OperatorAction, Role, ScopeKind, Union, User
 from gateway.models.outbox import OutboxMessage, OutboxStatus
 from gateway.models.payment import Payment
 from gateway.models.payment_intent import (
@@ -51,6 +51,7 @@ __all__ = [
     "Alert",
     "Allocation",
     "AllocationReversal",
+    "ApiToken",
     "Base",
     "Beneficiary",
     "Campaign",

@@ -109,3 +109,38 @@ class OperatorAction(IdMixin, Base):
     union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
     mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"))
     section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"))
+
+
+class ApiToken(IdMixin, Base):
+    """A bearer token of the JSON API (console.md, issue 17): a role and a scope like a user's
+    (the same CHECK); only the SHA-256 of the token is kept (a random 32-byte secret, not a
+    password: no slow hash needed), shown once at creation. Revoked, never deleted."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(one_of("role", Role), name="role"),
+        CheckConstraint(one_of("scope_kind", ScopeKind), name="scope_kind"),
+        CheckConstraint(
+            "(scope_kind = 'all' AND scope_union_id IS NULL AND scope_mutual_id IS NULL"
+            " AND scope_section_id IS NULL)"
+            " OR (scope_kind = 'union' AND scope_union_id IS NOT NULL"
+            " AND scope_mutual_id IS NULL AND scope_section_id IS NULL)"
+            " OR (scope_kind = 'mutual' AND scope_mutual_id IS NOT NULL"
+            " AND scope_union_id IS NULL AND scope_section_id IS NULL)"
+            " OR (scope_kind = 'section' AND scope_section_id IS NOT NULL"
+            " AND scope_mutual_id IS NOT NULL AND scope_union_id IS NULL)",
+            name="scope_ref",
+        ),
+    )
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256 hex
+    role: Mapped[Role] = mapped_column(StrEnumString(Role, 10))
+    scope_kind: Mapped[ScopeKind] = mapped_column(StrEnumString(ScopeKind, 10))
+    scope_union_id: Mapped[int | None] = mapped_column(ForeignKey("unions.id"))
+    scope_mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"))
+    scope_section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the CLI
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column()

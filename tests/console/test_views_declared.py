@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from flask import Blueprint, Flask
 
-from gateway.console.views import DECLARED, DeclarationError, console_view
+from gateway.console.views import DECLARED, DeclarationError, api_view, console_view
 from gateway.models import Role
 from tests.conftest import AppFactory
 
@@ -27,6 +27,8 @@ def test_every_console_and_api_route_is_declared(make_app: AppFactory) -> None:
     app = make_app()
     guarded = [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/console")]
     assert "/console/" in guarded and "/console/users" in guarded  # the walk sees the routes
+    api = [r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/api/v1")]
+    assert "/api/v1/payments" in api and "/api/v1/openapi.json" in api
     assert undeclared_routes(app) == []
 
 
@@ -42,3 +44,5 @@ def test_a_planted_route_is_caught(make_app: AppFactory, rule: str) -> None:
 def test_a_viewer_cannot_be_admitted_to_a_write() -> None:
     with pytest.raises(DeclarationError, match="viewer"):
         console_view("/never", methods=("POST",), roles=(Role.VIEWER, Role.MANAGER))
+    with pytest.raises(DeclarationError, match="viewer"):
+        api_view("/never", methods=("POST",), roles=(Role.VIEWER,))

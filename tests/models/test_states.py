@@ -126,6 +126,8 @@ def test_every_state_column_is_found() -> None:
         ("recon_actions", "state"),
         ("users", "role"),
         ("users", "scope_kind"),
+        ("api_tokens", "role"),
+        ("api_tokens", "scope_kind"),
     }
 
 

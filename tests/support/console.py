@@ -6,13 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from gateway.models import Role, User
-from gateway.services.operators import Actor, ScopeRef, add_user, code_at
+from gateway.services.operators import Actor, ScopeRef, add_token, add_user, code_at
 
 PASSWORD = "correct horse battery"
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
@@ -80,3 +81,21 @@ def post(
     page, which shows and so consumes pending flash messages: `follow` to see the post's)."""
     token = csrf_token(client, "/console/")
     return client.post(url, data={**(data or {}), "csrf_token": token}, follow_redirects=follow)
+
+
+# --- the JSON API (issue 17) ---
+
+
+def token(db: Session, name: str, role: Role, scope: ScopeRef) -> str:
+    """A new API token's secret (not committed)."""
+    return add_token(db, CLI, name=name, role=role, scope=scope, now=NOW).secret
+
+
+def body(reply: TestResponse) -> Any:
+    """The JSON of an answer (it must be JSON)."""
+    assert reply.is_json, reply.get_data(as_text=True)
+    return reply.json
+
+
+def bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
