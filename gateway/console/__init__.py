@@ -94,6 +94,11 @@ def _protect_forms() -> None:
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
+@api_bp.before_request
+def _refuse_nul_in_api() -> None:
+    refuse_nul()
+
+
 def refuse_nul() -> None:
     """400 when the path, the query or a form field holds a NUL byte."""
     values = [

@@ -242,3 +242,15 @@ def test_redis_down_is_503_not_unlimited(
     db.commit()
     reply = client.get("/api/v1/sms", headers=bearer(secret))
     assert reply.status_code == 503 and body(reply)["error"] == "Service Unavailable"
+
+
+@pytest.mark.parametrize("url", ["/api/v1/households/%00", "/api/v1/payments?state=a%00b"])
+def test_a_nul_byte_is_a_json_400_that_says_so(
+    db: Session, two: TwoMutuals, client: FlaskClient, url: str
+) -> None:
+    """PostgreSQL refuses NUL even in a WHERE clause: refused before any query."""
+    secret = token(db, "erp-a", Role.MANAGER, two.scope_a)
+    db.commit()
+    answer = client.get(url, headers=bearer(secret))
+    assert answer.status_code == 400 and answer.is_json
+    assert "NUL byte" in body(answer)["reason"]

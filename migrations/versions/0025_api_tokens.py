@@ -3,8 +3,8 @@
 `api_tokens` keeps a token's name, role and scope (the same CHECK as `users`), the SHA-256 of
 the token (never the token), who created it and when, its last use and its revocation.
 
-Revision ID: 0026
-Revises: 0022
+Revision ID: 0025
+Revises: 0024
 Create Date: 2026-12-07 18:30:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0026"
-down_revision: str | None = "0022"
+revision: str = "0025"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
