@@ -4,7 +4,9 @@ section each, and an app on a fixed clock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -16,8 +18,10 @@ from gateway.clock import FixedClock
 from gateway.models import Mutual, ScopeKind, Section
 from gateway.services.operators import ScopeRef, passwords
 from tests.conftest import AppFactory
+from tests.support.browser import CHROMIUM
 from tests.support.console import NOW
 from tests.support.factories import make_mutual
+from tests.support.payments import serve
 
 
 @pytest.fixture(autouse=True)
@@ -76,3 +80,25 @@ def client(console_app: Flask) -> FlaskClient:
     """Not entered with `with`: a preserved request context would share `g` (and Flask-WTF's
     cached token) with a second client of the same test."""
     return console_app.test_client()
+
+
+@pytest.fixture
+def served(console_app: Flask) -> Iterator[str]:
+    """The console app served over HTTP, for a real browser."""
+    server = serve(console_app)
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def page() -> Iterator[Any]:
+    """A page of Debian's Chromium (tests/support/browser.py), in French by default."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        context = browser.new_context(viewport={"width": 1300, "height": 800}, locale="fr-FR")
+        yield context.new_page()
+        context.close()
+        browser.close()

@@ -7,51 +7,20 @@ pages are saved there as PNGs. Skipped, saying why, when /usr/bin/chromium is mi
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from flask import Flask
 from sqlalchemy.orm import Session
 
 from gateway.models import Alert, OutboxMessage, OutboxStatus, Payment, Role
 from gateway.services.coverage import receive_payment
 from gateway.services.operators import code_at
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, PASSWORD, make_user
+from tests.support.browser import needs_chromium, shot, sign_in_page
+from tests.support.console import NOW, make_user
 from tests.support.factories import make_household
 from tests.support.household import household_story
-from tests.support.payments import serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no /usr/bin/chromium: `make browser` (apt-get install -y chromium) runs these tests",
-)
-
-
-@pytest.fixture
-def served(console_app: Flask) -> Iterator[str]:
-    server = serve(console_app)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(viewport={"width": 1100, "height": 700}, locale="fr-FR")
-        yield context.new_page()
-        context.close()
-        browser.close()
+pytestmark = needs_chromium
 
 
 def _day_of_mutual_a(db: Session, two: TwoMutuals) -> None:
@@ -86,18 +55,6 @@ def _day_of_mutual_a(db: Session, two: TwoMutuals) -> None:
     db.flush()
 
 
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
-
-
-def _sign_in(page: Any, url: str, login: str) -> None:
-    page.goto(f"{url}/console/")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button[type=submit]")
-
-
 def test_a_manager_signs_in_and_sees_the_day(
     db: Session, two: TwoMutuals, served: str, page: Any
 ) -> None:
@@ -106,13 +63,13 @@ def test_a_manager_signs_in_and_sees_the_day(
     db.commit()
     page.goto(f"{served}/console/")
     assert page.url.endswith("/console/login?next=/console/?")
-    _shot(page, "login")
-    _sign_in(page, served, "gerant@ma.bf")
+    shot(page, "login")
+    sign_in_page(page, served, "gerant@ma.bf")
     page.wait_for_selector("#amount")
     assert page.inner_text("h1") == "Aujourd'hui"
     assert page.inner_text("#amount") == "18 000 XOF"  # not B's 99 000
     assert page.inner_text("#sms-failed") == "1" and page.inner_text("#alerts") == "1"
-    _shot(page, "home")
+    shot(page, "home")
 
 
 def test_finance_signs_in_with_a_totp_code(
@@ -121,7 +78,7 @@ def test_finance_signs_in_with_a_totp_code(
     user = make_user(db, "tresor@ma.bf", Role.FINANCE, two.scope_a, totp=True, language="en")
     secret = user.totp_secret or ""
     db.commit()
-    _sign_in(page, served, "tresor@ma.bf")
+    sign_in_page(page, served, "tresor@ma.bf")
     page.wait_for_selector("input[name=code]")
     page.fill("input[name=code]", code_at(secret, NOW))
     page.click("#code button[type=submit]")
@@ -135,7 +92,7 @@ def test_an_admin_adds_and_deactivates_a_user(
 ) -> None:
     make_user(db, "admin@ma.bf", Role.ADMIN, two.scope_a, language="fr")
     db.commit()
-    _sign_in(page, served, "admin@ma.bf")
+    sign_in_page(page, served, "admin@ma.bf")
     page.wait_for_selector("#amount")
     page.goto(f"{served}/console/users")
     form = page.locator("#new-user")
@@ -151,11 +108,11 @@ def test_an_admin_adds_and_deactivates_a_user(
     row.locator("button", has_text="Désactiver").click()
     page.wait_for_selector(".flash.ok")
     assert "désactivé" in page.locator("tr", has_text="+22670112233").inner_text()
-    _shot(page, "users")
+    shot(page, "users")
     page.goto(f"{served}/console/audit")
     assert page.locator("tr.action").count() == 3  # admin and user added, user deactivated
     assert "a parti" in page.inner_text("table")
-    _shot(page, "audit")
+    shot(page, "audit")
 
 
 def test_a_manager_resolves_an_alert(db: Session, two: TwoMutuals, served: str, page: Any) -> None:
@@ -174,12 +131,12 @@ def test_a_manager_resolves_an_alert(db: Session, two: TwoMutuals, served: str, 
         Alert(mutual_id=two.b.id, kind="agent_cash", subject="b", dedupe_key="b", created_at=NOW)
     )
     db.commit()
-    _sign_in(page, served, "gerant@ma.bf")
+    sign_in_page(page, served, "gerant@ma.bf")
     page.wait_for_selector("#amount")
     page.click("nav >> text=Alertes")
     row = page.locator("tr.alert")
     assert row.count() == 1 and "SMS balance low" in row.inner_text()  # not B's
-    _shot(page, "alerts")
+    shot(page, "alerts")
     row.locator("input[name=reason]").fill("compte SMS rechargé")
     row.locator("button", has_text="Résoudre").click()
     page.wait_for_selector(".flash.ok")
@@ -208,7 +165,7 @@ def test_finance_releases_a_held_payment(
         now=NOW,
     )
     db.commit()
-    _sign_in(page, served, "tresor@ma.bf")
+    sign_in_page(page, served, "tresor@ma.bf")
     page.wait_for_selector("input[name=code]")
     page.fill("input[name=code]", code_at(secret, NOW))
     page.click("#code button[type=submit]")
@@ -216,7 +173,7 @@ def test_finance_releases_a_held_payment(
     page.click("nav >> text=Payments")
     row = page.locator("#held tr.held", has_text="BIG-7")
     assert "A-7" in row.inner_text()
-    _shot(page, "payments")
+    shot(page, "payments")
     row.locator("input[name=reason]").fill("harvest savings, checked with the head")
     row.locator("button", has_text="Release").click()
     page.wait_for_selector(".flash.ok")
@@ -238,7 +195,7 @@ def test_a_manager_finds_a_member_by_phone_and_reads_the_timeline(
     )
     household_story(db, two.b, "+22676445566", number="20001", name="Awa Sawadogo", section_id=None)
     db.commit()
-    _sign_in(page, served, "gerant@ma.bf")
+    sign_in_page(page, served, "gerant@ma.bf")
     page.wait_for_selector("#amount")
     page.click("nav >> text=Membres")
     page.fill("input[name=q]", "70 11 22 33")
@@ -257,7 +214,7 @@ def test_a_manager_finds_a_member_by_phone_and_reads_the_timeline(
     payment = page.locator("li.event.intent")
     assert "SUCCEEDED" in payment.inner_text() and "SUCCESSFUL" in payment.inner_text()
     assert payment.locator("tr.posting").count() >= 2  # the receipt's debit and credit
-    _shot(page, "household")
+    shot(page, "household")
     page.click("#phones button")
     page.wait_for_selector("#timeline")
     assert "+22670112233" in page.inner_text("#phones")

@@ -5,13 +5,8 @@ test_browser.py (skipped, saying why, without /usr/bin/chromium)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,49 +15,15 @@ from gateway.services.agents import add_agent
 from gateway.services.agents.registry import LOCK_FOR
 from gateway.services.payments import effects
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, PASSWORD, make_user
+from tests.support.browser import needs_chromium, shot, sign_in_page
+from tests.support.console import NOW, make_user
 from tests.support.factories import make_household
-from tests.support.payments import serve
 
-CHROMIUM = Path("/usr/bin/chromium")
-SHOTS = os.environ.get("CONSOLE_SCREENSHOTS", "")
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="no /usr/bin/chromium: `make browser` (apt-get install -y chromium) runs these tests",
-)
-
-
-@pytest.fixture
-def served(console_app: Flask) -> Iterator[str]:
-    server = serve(console_app)
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture
-def page() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        context = browser.new_context(viewport={"width": 1300, "height": 800}, locale="fr-FR")
-        yield context.new_page()
-        context.close()
-        browser.close()
-
-
-def _shot(page: Any, name: str) -> None:
-    if SHOTS:
-        page.screenshot(path=str(Path(SHOTS) / f"console-{name}.png"), full_page=True)
+pytestmark = needs_chromium
 
 
 def _sign_in(page: Any, url: str, login: str) -> None:
-    page.goto(f"{url}/console/")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("#login button[type=submit]")
+    sign_in_page(page, url, login)
     page.wait_for_selector("#amount")
 
 
@@ -92,7 +53,7 @@ def test_a_manager_assigns_a_large_exception_and_it_waits(
     assert "waits for a second person's approval" in page.inner_text(".flash.ok")
     waiting = page.locator("#pending tr.approval")
     assert waiting.count() == 1 and "gerant@ma.bf" in waiting.inner_text()
-    _shot(page, "reconciliation")
+    shot(page, "reconciliation")
     # The same manager tries to approve: refused, it still waits.
     waiting.locator("input[name=reason]").fill("looks right")
     waiting.locator("button").click()
@@ -112,7 +73,7 @@ def test_a_manager_unlocks_an_agent(db: Session, two: TwoMutuals, served: str, p
     page.click("nav >> text=Agents")
     row = page.locator(f"#agent-{agent_id}")
     assert "bloqué" in row.locator(".state").inner_text()
-    _shot(page, "agents")
+    shot(page, "agents")
     row.locator("form.unlock button").click()
     page.wait_for_selector(".flash.ok")
     assert "actif" in page.locator(f"#agent-{agent_id} .state").inner_text()
