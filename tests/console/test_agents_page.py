@@ -10,35 +10,18 @@ import json
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Agent, OperatorAction, Remittance, Role
+from gateway.models import Agent, Remittance, Role
 from gateway.services.agents import add_agent, check_pin, collect_cash, declare_remittance
 from gateway.services.agents.registry import LOCK_FOR
-from gateway.services.operators import ScopeRef
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, make_user, post, sign_in
+from tests.support.console import NOW, actions, post, signed
 from tests.support.factories import make_household
 
 PIN = "2580"
 NEW_PIN = "8264"
-
-
-def actions(db: Session) -> list[OperatorAction]:
-    rows = list(db.scalars(select(OperatorAction).order_by(OperatorAction.id)))
-    db.expunge_all()
-    db.rollback()
-    return rows
-
-
-def signed(app: Flask, db: Session, login: str, role: Role, scope: ScopeRef) -> FlaskClient:
-    make_user(db, login, role, scope)
-    db.commit()
-    client = app.test_client()
-    sign_in(client, login)
-    return client
 
 
 @pytest.fixture

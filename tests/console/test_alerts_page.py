@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Alert, Role
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, csrf_token, make_user, post, sign_in
-from tests.support.ops_console import action_count, actions, alert
+from tests.support.console import NOW, actions, csrf_token, make_user, post, sign_in
+from tests.support.ops_console import action_count, alert
 
 
 def _page(client: FlaskClient, query: str = "") -> str:

@@ -9,31 +9,15 @@ import datetime as dt
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Alert, Campaign, OperatorAction, ReminderOccurrence, Role, ScopeKind
+from gateway.models import Alert, Campaign, ReminderOccurrence, Role, ScopeKind
 from gateway.services.operators import ScopeRef
 from gateway.services.reminders import estimate_campaign, select_targets
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, make_user, post, sign_in
+from tests.support.console import NOW, actions, post, signed
 from tests.support.reminders import OPENS, WINDOW_OPENS, World, build
-
-
-def actions(db: Session) -> list[OperatorAction]:
-    rows = list(db.scalars(select(OperatorAction).order_by(OperatorAction.id)))
-    db.expunge_all()
-    db.rollback()
-    return rows
-
-
-def signed(app: Flask, db: Session, login: str, role: Role, scope: ScopeRef) -> FlaskClient:
-    make_user(db, login, role, scope)
-    db.commit()
-    client = app.test_client()
-    sign_in(client, login)
-    return client
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from gateway.models import Role, ScopeKind
 from gateway.queueing import SMS
 from gateway.services.operators import ScopeRef
 from tests.console.conftest import TwoMutuals
-from tests.support.console import csrf_token, make_user, post, sign_in
-from tests.support.ops_console import action_count, actions
+from tests.support.console import actions, csrf_token, make_user, post, sign_in
+from tests.support.ops_console import action_count
 from worker.rq_workers import SimpleWorker
 
 EVERYTHING = ScopeRef(ScopeKind.ALL)

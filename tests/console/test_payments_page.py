@@ -24,9 +24,9 @@ from gateway.services.coverage import receive_payment
 from gateway.services.payments.stuck import why_stuck
 from gateway.services.payments.sweeps import ABANDONED
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, csrf_token, make_user, post, sign_in
+from tests.support.console import NOW, actions, csrf_token, make_user, post, sign_in
 from tests.support.factories import make_household
-from tests.support.ops_console import action_count, actions, held_payment, intent
+from tests.support.ops_console import action_count, held_payment, intent
 
 IS = IntentState
 

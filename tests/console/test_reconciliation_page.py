@@ -9,7 +9,6 @@ import datetime as dt
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,17 +16,15 @@ from gateway.models import (
     ActionState,
     Household,
     Mutual,
-    OperatorAction,
     ReconAction,
     Role,
     StatementDay,
     StatementFile,
     SuspenseItem,
 )
-from gateway.services.operators import ScopeRef
 from gateway.services.payments import effects
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, make_user, post, sign_in
+from tests.support.console import NOW, actions, post, signed
 from tests.support.factories import make_household
 
 THRESHOLD = 10_000
@@ -51,13 +48,6 @@ def held(
     return item
 
 
-def actions(db: Session) -> list[OperatorAction]:
-    rows = list(db.scalars(select(OperatorAction).order_by(OperatorAction.id)))
-    db.expunge_all()
-    db.rollback()
-    return rows
-
-
 @pytest.fixture
 def lines(db: Session, two: TwoMutuals) -> dict[str, int]:
     """Mutual A (threshold 10 000): a small and a large line, and one of a household of
@@ -76,14 +66,6 @@ def lines(db: Session, two: TwoMutuals) -> dict[str, int]:
     assert home.id
     db.commit()
     return found
-
-
-def signed(app: Flask, db: Session, login: str, role: Role, scope: ScopeRef) -> FlaskClient:
-    make_user(db, login, role, scope)
-    db.commit()
-    client = app.test_client()
-    sign_in(client, login)
-    return client
 
 
 def test_the_list_shows_only_the_scope(

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from gateway.models import Household, OutboxMessage, OutboxStatus, Role
 from gateway.queueing import SMS
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, csrf_token, make_user, post, sign_in
+from tests.support.console import NOW, actions, csrf_token, make_user, post, sign_in
 from tests.support.factories import make_household
-from tests.support.ops_console import action_count, actions, sms
+from tests.support.ops_console import action_count, sms
 
 S = OutboxStatus
 

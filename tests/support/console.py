@@ -8,11 +8,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from gateway.models import Role, User
+from gateway.models import OperatorAction, Role, User
 from gateway.services.operators import Actor, ScopeRef, add_token, add_user, code_at
 
 PASSWORD = "correct horse battery"
@@ -99,3 +101,20 @@ def body(reply: TestResponse) -> Any:
 
 def bearer(secret: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
+
+
+def actions(db: Session) -> list[OperatorAction]:
+    """The operator actions recorded so far, oldest first (the session's read ended)."""
+    rows = list(db.scalars(select(OperatorAction).order_by(OperatorAction.id)))
+    db.expunge_all()
+    db.rollback()
+    return rows
+
+
+def signed(app: Flask, db: Session, login: str, role: Role, scope: ScopeRef) -> FlaskClient:
+    """A test client of `app`, signed in as a new operator."""
+    make_user(db, login, role, scope)
+    db.commit()
+    client = app.test_client()
+    sign_in(client, login)
+    return client

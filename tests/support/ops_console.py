@@ -124,10 +124,3 @@ def action_count(db: Session) -> int:
     count = int(db.scalar(select(func.count(OperatorAction.id))) or 0)
     db.rollback()
     return count
-
-
-def actions(db: Session) -> list[OperatorAction]:
-    rows = list(db.scalars(select(OperatorAction).order_by(OperatorAction.id)))
-    db.expunge_all()
-    db.rollback()
-    return rows
