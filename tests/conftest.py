@@ -118,12 +118,23 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture
-def database_url(_migrated_template: str, tmp_path: Path) -> str:
-    if ON_POSTGRES:
-        return _migrated_template
-    path = tmp_path / "gateway.db"
-    shutil.copyfile(_migrated_template, path)
-    return f"sqlite:///{path}"
+def database_url(_migrated_template: str, tmp_path: Path) -> Iterator[str]:
+    """The test's database: a copy of the migrated template (SQLite), or the worker's
+    PostgreSQL database, emptied after every test that had it, whatever wrote to it (a
+    command, a worker process): a row left behind would be found by the next test's
+    sweepers."""
+    if not ON_POSTGRES:
+        path = tmp_path / "gateway.db"
+        shutil.copyfile(_migrated_template, path)
+        yield f"sqlite:///{path}"
+        return
+    yield _migrated_template
+    eng = make_engine(_migrated_template)
+    try:
+        with eng.begin() as conn:
+            empty_the_database(conn)
+    finally:
+        eng.dispose()
 
 
 @pytest.fixture
@@ -140,10 +151,7 @@ def cli_env(database_url: str, tmp_path: Path) -> dict[str, str]:
 def engine(database_url: str) -> Iterator[Engine]:
     eng = make_engine(database_url)
     yield eng
-    if ON_POSTGRES:
-        with eng.begin() as conn:
-            empty_the_database(conn)
-    eng.dispose()
+    eng.dispose()  # then `database_url` empties the database (PostgreSQL)
 
 
 def empty_the_database(conn: Connection) -> None:
