@@ -293,3 +293,17 @@ def test_a_membership_event_is_on_the_timeline(
     html = client.get("/console/households/10001").get_data(as_text=True)
     assert re.findall(r'data-kind="([a-z_]+)"', html)[0] == "household_event"
     assert f"suspend · {NOW.date().isoformat()} · carte prêtée" in html
+
+
+def test_relationships_are_words_of_the_operators_language(
+    client: FlaskClient, db: Session, two: TwoMutuals, stories: tuple[Story, Story]
+) -> None:
+    """A manager in Bobo reads "chef de ménage", not the register's code `head`."""
+    make_user(db, "fr@a.bf", Role.VIEWER, two.scope_a, language="fr")
+    db.commit()
+    sign_in(client, "fr@a.bf")
+    html = client.get("/console/households/10001").get_data(as_text=True)
+    cells = re.findall(
+        r'<tr class="beneficiary"><td>[^<]*</td><td>[^<]*</td><td>([^<]*)</td>', html
+    )
+    assert cells[0] == "chef de ménage" and "head" not in cells

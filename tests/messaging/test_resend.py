@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gateway.models import Mutual, OutboxMessage, OutboxStatus
 from gateway.queueing import DEFERRED
-from gateway.services.messaging import resend
+from gateway.services.messaging import outbox
 from gateway.services.messaging.resend import NotResendable, resend_failed
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
@@ -63,14 +63,14 @@ def test_a_concurrent_resend_that_won_is_returned(
     failed = _message(db, mutual, OutboxStatus.FAILED)
     theirs, _ = resend_failed(db, failed, NOW)
     db.info.pop(DEFERRED)
-    looked_up = resend._by_key
+    looked_up = outbox._by_dedupe_key
     calls: list[str] = []
 
     def late(session: Session, key: str) -> OutboxMessage | None:
         calls.append(key)
         return None if len(calls) == 1 else looked_up(session, key)
 
-    monkeypatch.setattr(resend, "_by_key", late)
+    monkeypatch.setattr(outbox, "_by_dedupe_key", late)
     found, made = resend_failed(db, failed, NOW)
     assert (found.id, made) == (theirs.id, False)
     assert DEFERRED not in db.info

@@ -180,11 +180,20 @@ def _queue(session: Session, sms: Sms, dedupe_key: str | None) -> tuple[OutboxMe
         status=OutboxStatus.QUEUED,
         dedupe_key=dedupe_key,
     )
+    return add_once(session, message)
+
+
+def add_once(session: Session, message: OutboxMessage) -> tuple[OutboxMessage, bool]:
+    """Add `message` unless its dedupe key is taken; the message kept and whether it was
+    added here (False also when a concurrent insert won the unique index)."""
+    key = message.dedupe_key
+    if key is not None and (found := _by_dedupe_key(session, key)):
+        return found, False
     try:
         with session.begin_nested():
             session.add(message)
     except IntegrityError:
-        found = _by_dedupe_key(session, dedupe_key) if dedupe_key is not None else None
+        found = _by_dedupe_key(session, key) if key is not None else None
         if found is None:
             raise
         return found, False

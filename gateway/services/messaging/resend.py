@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.models import OutboxMessage, OutboxStatus
 from gateway.queueing import defer
+from gateway.services.messaging.outbox import add_once
 
 RESENDABLE = frozenset({OutboxStatus.FAILED})
 
@@ -36,9 +35,6 @@ def resend_failed(
     by this operator or a concurrent one whose insert won the unique key)."""
     if message.status not in RESENDABLE:
         raise NotResendable(f"message {message.id} is {message.status}, not FAILED")
-    key = resend_key(message)
-    if (found := _by_key(session, key)) is not None:
-        return found, False
     copy = OutboxMessage(
         mutual_id=message.mutual_id,
         household_id=message.household_id,
@@ -48,20 +44,11 @@ def resend_failed(
         text=message.text,
         reason=message.reason,
         status=OutboxStatus.QUEUED,
-        dedupe_key=key,
+        dedupe_key=resend_key(message),
         created_at=now,
         updated_at=now,
     )
-    try:
-        with session.begin_nested():
-            session.add(copy)
-    except IntegrityError:
-        if (found := _by_key(session, key)) is None:
-            raise
-        return found, False
-    defer(session, "send-sms", str(copy.id))
-    return copy, True
-
-
-def _by_key(session: Session, key: str) -> OutboxMessage | None:
-    return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
+    kept, added = add_once(session, copy)
+    if added:
+        defer(session, "send-sms", str(kept.id))
+    return kept, added
