@@ -58,8 +58,17 @@ JOBS: dict[str, JobSpec] = {
     "daily-allocation": JobSpec(
         "worker.jobs.coverage.daily_allocation", DEFAULT, retries=3, intervals=(60, 300, 1800)
     ),
+    # The full audit reads every entry, about 8 s per million (issue 19): hours, not minutes,
+    # at national scale; it runs nightly, the recent audit every few minutes.
     "ledger-audit": JobSpec(
-        "worker.jobs.ledger.ledger_audit", RECONCILIATION, retries=2, intervals=(60, 600)
+        "worker.jobs.ledger.ledger_audit",
+        RECONCILIATION,
+        retries=2,
+        intervals=(60, 600),
+        timeout_s=4 * 3600,
+    ),
+    "ledger-audit-recent": JobSpec(
+        "worker.jobs.ledger.ledger_audit_recent", RECONCILIATION, retries=2, intervals=(30, 120)
     ),
     # Transient provider errors only (the job raises for those); as many tries in all as
     # gateway.services.messaging.outbox.MAX_ATTEMPTS.

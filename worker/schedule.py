@@ -95,7 +95,10 @@ class Periodic:
 
 SCHEDULE: tuple[Periodic, ...] = (
     Periodic("daily-allocation", daily_at=dt.time(0, 15), with_day=True),
-    Periodic("ledger-audit", every_s=3600),
+    # The full ledger audit reads every entry (seconds per million): nightly. The recent audit
+    # checks what changed since its last run (issue 19), so that a breach holds within minutes.
+    Periodic("ledger-audit", daily_at=dt.time(2, 30)),
+    Periodic("ledger-audit-recent", every_s=300),
     Periodic("sms-dispatch", every_s=SWEEP_EVERY_S),
     Periodic("run-reminders", every_s=300),
     Periodic("coverage-starts", every_s=3600),

@@ -11,6 +11,7 @@ from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
+from gateway.models.ledger_audit import LedgerAuditMark, LedgerChange
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.ledger_hold import LedgerHold
 from gateway.models.mutual import Funder, Mutual, Section
@@ -64,6 +65,8 @@ __all__ = [
     "HouseholdPhone",
     "IntentFlag",
     "IntentState",
+    "LedgerAuditMark",
+    "LedgerChange",
     "LedgerEntry",
     "LedgerHold",
     "LedgerTransaction",

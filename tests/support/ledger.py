@@ -19,12 +19,15 @@ FLOAT = "asset:float:sandbox"
 
 def tamper(engine: Engine, sql: str, **params: Any) -> None:
     """Edit the ledger behind the application's back, as someone with database access could:
-    PostgreSQL skips triggers in replica mode; SQLite drops the trigger in this test's file."""
+    PostgreSQL skips triggers in replica mode (but those that record changes, ENABLE ALWAYS);
+    SQLite drops the append-only triggers in this test's file."""
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text("SET LOCAL session_replication_role = replica"))
         else:
-            conn.execute(text("DROP TRIGGER IF EXISTS ledger_entries_no_update"))
+            for table in ("ledger_entries", "ledger_transactions"):
+                for action in ("update", "delete"):
+                    conn.execute(text(f"DROP TRIGGER IF EXISTS {table}_no_{action}"))
         conn.execute(text(sql), params)
 
 

@@ -79,7 +79,7 @@ def test_occurrences_are_named_by_day_or_hour() -> None:
 
 # The daily and hourly entries of the schedule (the minute-by-minute SMS dispatch would add
 # an occurrence at every step of these tests).
-HOURLY_AND_DAILY = tuple(p for p in SCHEDULE if p.job in ("daily-allocation", "ledger-audit"))
+HOURLY_AND_DAILY = tuple(p for p in SCHEDULE if p.job in ("daily-allocation", "coverage-starts"))
 
 
 def test_two_schedulers_ticking_at_once_enqueue_each_occurrence_once(
@@ -100,7 +100,7 @@ def test_two_schedulers_ticking_at_once_enqueue_each_occurrence_once(
     for thread in threads:
         thread.join(timeout=30)
     enqueued = [jid for batch in results for jid in batch]
-    expected = {"daily-allocation-2026-11-24", "ledger-audit-2026-11-24T10"}
+    expected = {"daily-allocation-2026-11-24", "coverage-starts-2026-11-24T10"}
     assert sorted(enqueued) == sorted(expected)
     assert sorted(queued_ids(redis_client)) == sorted(expected)
 
@@ -113,9 +113,12 @@ def test_the_next_occurrence_is_enqueued_when_it_comes(
     fixed_clock.advance(minutes=30)
     assert scheduler.tick() == []
     fixed_clock.advance(minutes=30)
-    assert scheduler.tick() == ["ledger-audit-2026-11-24T11"]
+    assert scheduler.tick() == ["coverage-starts-2026-11-24T11"]
     fixed_clock.advance(hours=14)
-    assert set(scheduler.tick()) == {"daily-allocation-2026-11-25", "ledger-audit-2026-11-25T01"}
+    assert set(scheduler.tick()) == {
+        "daily-allocation-2026-11-25",
+        "coverage-starts-2026-11-25T01",
+    }
 
 
 def test_a_failed_enqueue_releases_the_claim(

@@ -5,6 +5,7 @@
 - posting: post, post_many, post_one, reverse, balance and household credit.
 - invariants: audit() of the ledger's invariants (balanced, unedited, one mutual, credit >= 0),
   and audit_by_mutual() (breaches grouped by mutual id).
+- recent: audit_recent(), the same invariants on what changed since its last run (issue 19).
 - holds: a mutual's ledger on hold after a failed audit (hold, on_hold, clear): no automatic
   allocation until an operator clears it.
 - credits: the households holding credit (money received, not yet allocated).
@@ -42,6 +43,7 @@ from gateway.services.ledger.posting import (
     post_one,
     reverse,
 )
+from gateway.services.ledger.recent import RecentAudit, audit_recent
 
 __all__ = [
     "Breach",
@@ -50,11 +52,13 @@ __all__ = [
     "HouseholdCredit",
     "LedgerError",
     "Posting",
+    "RecentAudit",
     "accepted_breaches",
     "account_kind",
     "accounts",
     "audit",
     "audit_by_mutual",
+    "audit_recent",
     "balance",
     "breaches_by_mutual",
     "clear",

@@ -36,12 +36,35 @@ def audit(session: Session, mutual_id: int | None = None) -> list[str]:
     return [breach.text for breach in find_breaches(session, mutual_id)]
 
 
-def find_breaches(session: Session, mutual_id: int | None = None) -> list[Breach]:
-    """`audit`'s breaches in its order, each with the mutuals it concerns."""
+class Only(NamedTuple):
+    """Which rows an audit looks at: transactions (a criterion on their id) and the accounts
+    whose household credit it checks (a criterion on theirs). The full audit: everything."""
+
+    transactions: ColumnElement[bool]
+    accounts: ColumnElement[bool]
+
+
+EVERYTHING = Only(true(), true())
+
+
+def find_breaches(
+    session: Session, mutual_id: int | None = None, only: Only = EVERYTHING
+) -> list[Breach]:
+    """`audit`'s breaches in its order, each with the mutuals it concerns; with `only`, those
+    of the transactions and accounts it names (the recent audit)."""
     codes: dict[int, str] = {i: c for i, c in session.execute(select(Mutual.id, Mutual.code))}
     breaches: list[Breach] = []
-    for check in (_unbalanced, _without_entries, _fingerprints, _cross_mutual, _negative_credit):
-        breaches.extend(check(session, mutual_id, codes))
+    in_scope = _scope(T.mutual_id, mutual_id) & only.transactions
+    for check in (_unbalanced, _without_entries, _fingerprints):
+        breaches.extend(check(session, in_scope, codes))
+    # An entry of another mutual's transaction in this mutual's account taints both ledgers.
+    either = (
+        true() if mutual_id is None else (A.mutual_id == mutual_id) | (T.mutual_id == mutual_id)
+    )
+    breaches.extend(_cross_mutual(session, either & only.transactions, codes))
+    breaches.extend(
+        _negative_credit(session, _scope(A.mutual_id, mutual_id) & only.accounts, codes)
+    )
     return breaches
 
 
@@ -74,7 +97,9 @@ def _scope(column: Any, mutual_id: int | None) -> ColumnElement[bool]:
 T, E, A = LedgerTransaction, LedgerEntry, Account
 
 
-def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
+def _unbalanced(
+    session: Session, where: ColumnElement[bool], codes: dict[int, str]
+) -> list[Breach]:
     total = func.sum(E.amount)
     stmt = (
         select(T.id, T.idempotency_key, T.mutual_id, total)
@@ -83,7 +108,7 @@ def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) 
         .having(total != 0)
         .order_by(T.id)
     )
-    rows = session.execute(stmt.where(_scope(T.mutual_id, mutual_id)))
+    rows = session.execute(stmt.where(where))
     return [
         Breach(f"{_txn_label(i, k, m, codes)} is unbalanced: entries sum to {int(s)}, not 0", (m,))
         for i, k, m, s in rows
@@ -91,16 +116,18 @@ def _unbalanced(session: Session, mutual_id: int | None, codes: dict[int, str]) 
 
 
 def _without_entries(
-    session: Session, mutual_id: int | None, codes: dict[int, str]
+    session: Session, where: ColumnElement[bool], codes: dict[int, str]
 ) -> list[Breach]:
     stmt = select(T.id, T.idempotency_key, T.mutual_id).where(
         ~exists().where(E.transaction_id == T.id)
     )
-    rows = session.execute(stmt.where(_scope(T.mutual_id, mutual_id)).order_by(T.id))
+    rows = session.execute(stmt.where(where).order_by(T.id))
     return [Breach(f"{_txn_label(i, k, m, codes)} has no entries", (m,)) for i, k, m in rows]
 
 
-def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
+def _fingerprints(
+    session: Session, where: ColumnElement[bool], codes: dict[int, str]
+) -> list[Breach]:
     """Streamed in transaction order through Core (no ORM row overhead): memory stays flat
     however large the ledger is."""
     stmt = (
@@ -109,7 +136,7 @@ def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]
         .join(E, E.transaction_id == T.id)
         .join(A, A.id == E.account_id)
         .order_by(T.id, E.id)
-        .where(_scope(T.mutual_id, mutual_id))
+        .where(where)
         .execution_options(yield_per=STREAM_BATCH)
     )
     rows = session.connection().execute(stmt)
@@ -125,16 +152,16 @@ def _fingerprints(session: Session, mutual_id: int | None, codes: dict[int, str]
     return found
 
 
-def _cross_mutual(session: Session, mutual_id: int | None, codes: dict[int, str]) -> list[Breach]:
+def _cross_mutual(
+    session: Session, where: ColumnElement[bool], codes: dict[int, str]
+) -> list[Breach]:
     stmt = (
         select(E.id, T.id, T.idempotency_key, T.mutual_id, A.name, A.mutual_id)
         .join(T, T.id == E.transaction_id)
         .join(A, A.id == E.account_id)
-        .where(A.mutual_id != T.mutual_id)
+        .where(A.mutual_id != T.mutual_id, where)
         .order_by(E.id)
     )
-    if mutual_id is not None:
-        stmt = stmt.where((A.mutual_id == mutual_id) | (T.mutual_id == mutual_id))
     return [
         Breach(
             f"entry #{e} of {_txn_label(t, k, m, codes)} uses account {n!r} of mutual "
@@ -146,7 +173,7 @@ def _cross_mutual(session: Session, mutual_id: int | None, codes: dict[int, str]
 
 
 def _negative_credit(
-    session: Session, mutual_id: int | None, codes: dict[int, str]
+    session: Session, where: ColumnElement[bool], codes: dict[int, str]
 ) -> list[Breach]:
     total = func.sum(E.amount)
     stmt = (
@@ -157,7 +184,7 @@ def _negative_credit(
         .having(total > 0)
         .order_by(A.mutual_id, A.name)
     )
-    rows = session.execute(stmt.where(_scope(A.mutual_id, mutual_id)))
+    rows = session.execute(stmt.where(where))
     return [
         Breach(
             f"account {n!r} (mutual {codes.get(m, m)}) has negative household credit {-int(s)}",
