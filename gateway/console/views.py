@@ -120,7 +120,7 @@ def _api_refusal(roles: Collection[Role]) -> None:
         raise Unauthorized(
             "a valid bearer token is required", www_authenticate=WWWAuthenticate("bearer")
         )
-    g.api_token = token.name
+    g.api_token, g.api_token_id = token.name, token.id
     session.commit()  # last_used_at; also ends SQLite's read lock before the view's reads
     try:
         verdict = ratelimit.hit(runtime().redis, token.id, now, ratelimit.LIMIT)
