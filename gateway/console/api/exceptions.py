@@ -57,7 +57,7 @@ def exceptions() -> Response:
         query = query.where(SuspenseItem.received_on <= until)
     size = limit_arg()
     db = request_session()
-    codes = dict(db.execute(select(Mutual.id, Mutual.code)).tuples().all())
+    codes: dict[int, str] = {mid: code for mid, code in db.execute(select(Mutual.id, Mutual.code))}
 
     def read(cursor: str | None) -> Page[SuspenseItem]:
         return keyset_page(db, query, SuspenseItem.created_at, SuspenseItem.id, cursor, size)

@@ -19,13 +19,16 @@ from gateway.models import Mutual
 
 WINDOW = dt.timedelta(hours=24)  # as the console page: the last day by default
 TRUE = ("1", "true")
+FIRST_YEAR, LAST_YEAR = 2000, 2999  # a window computed from either end stays a valid date
 
 
 @api_view("/ussd/sessions")
 def ussd_sessions() -> Response:
     """Filters: mutual (code), from/to (ISO 8601 date or date-time, UTC), status, errors."""
     db = request_session()
-    codes = dict(db.execute(scoped(select(Mutual.code, Mutual.id), Mutual)).tuples().all())
+    codes: dict[str, int] = {
+        code: mid for code, mid in db.execute(scoped(select(Mutual.code, Mutual.id), Mutual))
+    }
     filters = _filters(codes)
     size = limit_arg()
 
@@ -66,6 +69,8 @@ def _moment(name: str) -> dt.datetime | None:
         moment = dt.datetime.fromisoformat(raw)
     except ValueError:
         abort(400, f"{name} is an ISO 8601 date or date-time (UTC), not {raw!r}")
+    if not FIRST_YEAR <= moment.year <= LAST_YEAR:
+        abort(400, f"{name} is between {FIRST_YEAR} and {LAST_YEAR}")
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
