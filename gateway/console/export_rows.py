@@ -67,10 +67,20 @@ def cell(value: object) -> str:
     with a leading apostrophe (CSV injection)."""
     if value is None:
         return ""
+    if isinstance(value, int):
+        return str(value)
     if isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     text = str(value)
-    return f"'{text}" if text.startswith(SPREADSHEET_FORMULA) else text
+    if text.startswith(SPREADSHEET_FORMULA) and not _number_like(text):
+        return f"'{text}"
+    return text
+
+
+def _number_like(text: str) -> bool:
+    """`+22670****12`, `-500`: a (masked) phone or a number, which no spreadsheet runs."""
+    rest = text[1:]
+    return text[0] in "+-" and bool(rest) and all(c.isdigit() or c in "*. " for c in rest)
 
 
 @dataclass(frozen=True)
