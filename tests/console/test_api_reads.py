@@ -6,11 +6,15 @@ scope isolation (D27: a mutual A token gets 404, or nothing, for mutual B's obje
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace as Row
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from gateway.console.api.timeline import KINDS, RENDER
+from gateway.console.timeline import Item, Posting
 from gateway.models import (
     Campaign,
     Household,
@@ -254,3 +258,49 @@ def test_a_path_no_route_matches_answers_json(
     wrong_method = client.get("/api/v1/reconciliation/exceptions/1/ignore")
     assert wrong_method.status_code == 405 and body(wrong_method)["error"]
     assert not client.get("/console/nope").is_json  # the console keeps its own pages
+
+
+def test_every_timeline_kind_renders_its_fields_phones_masked() -> None:
+    """Each source of the timeline (gateway.console.timeline) has a renderer, and none shows a
+    phone unmasked or an amount as anything but an integer."""
+    hop = Row(
+        provider="at", session_id="s", phone_masked="+22670****12", service_code="*1#", screen="m"
+    )
+    rows: dict[str, tuple[Row, list[Any]]] = {
+        "session": (hop, [hop]),
+        "session_end": (
+            Row(
+                provider="at",
+                session_id="s",
+                phone_masked="+22670****12",
+                status="Failed",
+                error_message="x",
+                hops_count=2,
+            ),
+            [],
+        ),
+        "sms": (Row(phone=PHONE, template="t", status="SENT", text="x", sent_at=NOW), []),
+        "intent": (
+            Row(provider="sandbox", amount=500, state="SUCCEEDED", flag=None, msisdn=PHONE),
+            [
+                Row(state="SUCCEEDED", source="callback", received_at=NOW),
+                Posting("k", "payment", "cash", 500),
+            ],
+        ),
+        "payment": (Row(amount=500, paid_on=NOW.date(), channel="cash", reference="R"), []),
+        "reminder": (Row(campaign_id=1, status="sent", due_at=NOW), []),
+        "cash": (Row(agent_id=1, amount=500, receipt_code="ABC"), []),
+        "action": (Row(action="household.x", user_id=1, reason="r"), []),
+        "household_event": (
+            Row(type="enrol", effective_on=NOW.date(), reason="r", recorded_by="me"),
+            [],
+        ),
+    }
+    assert set(RENDER) == set(KINDS) == set(rows)
+    for kind, (row, details) in rows.items():
+        data = RENDER[kind](Item(NOW, 1, 1, kind, row, list(details)))
+        assert PHONE not in str(data), kind
+    row, details = rows["intent"]
+    intent = RENDER["intent"](Item(NOW, 1, 1, "intent", row, list(details)))
+    assert intent["postings"] == [{"transaction": "payment", "account": "cash", "amount": 500}]
+    assert intent["events"][0]["state"] == "SUCCEEDED" and intent["phone"] == "+22670****12"

@@ -23,7 +23,17 @@ from sqlalchemy.orm import Session
 from gateway.clock import FixedClock
 from gateway.console import export_rows
 from gateway.console.exports import STALE_AFTER
-from gateway.models import Export, ExportState, OperatorAction, OutboxMessage, Role, UssdHop
+from gateway.console.scope import Scope
+from gateway.models import (
+    Export,
+    ExportState,
+    OperatorAction,
+    OutboxMessage,
+    OutboxStatus,
+    Role,
+    ScopeKind,
+    UssdHop,
+)
 from gateway.settings import Settings
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, actions, bearer, body, post, signed, token
@@ -288,3 +298,33 @@ def test_cells_are_iso_and_never_a_formula() -> None:
         "'@x",
         "'-1+2",
     ]
+
+
+def test_the_lists_filters_apply_to_their_exports(db: Session, two: TwoMutuals) -> None:
+    """The page's filters travel with the export: mutual, status, errors only."""
+    messages(db, two, 3)
+    failed = db.scalars(select(OutboxMessage).where(OutboxMessage.mutual_id == two.a.id)).first()
+    assert failed is not None
+    failed.status, failed.last_error = OutboxStatus.FAILED, "rejected"
+    db.flush()
+    everything = Scope(ScopeKind.ALL)
+    start = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=2)
+
+    def count(name: str, **filters: object) -> int:
+        window = export_rows.Window(
+            start,
+            end,
+            mutual_id=filters.get("mutual_id"),  # type: ignore[arg-type]
+            status=str(filters.get("status", "")),
+            errors=bool(filters.get("errors")),
+        )
+        return len(list(export_rows.rows(db, name, everything, window)))
+
+    assert count("sms") == 4 and count("sms", mutual_id=two.b.id) == 1
+    assert count("sms", status="FAILED") == 1 and count("sms", errors=True) == 1
+    assert count("payments", mutual_id=two.a.id, status="CREATED", errors=True) == 0
+    assert count("audit", mutual_id=two.a.id) == 0
+    assert count("members", mutual_id=two.a.id, status="active") == 0
+    assert count("ussd", status="Failed", errors=True, mutual_id=two.a.id) == 0
+    db.rollback()
