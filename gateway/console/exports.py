@@ -35,6 +35,7 @@ STALE_AFTER = dt.timedelta(hours=2)  # longer than the job's timeout: its worker
 MAX_DAYS = 366  # a year at most per export
 UNFINISHED = (ExportState.QUEUED, ExportState.RUNNING)
 JOB = "export-csv"
+SWEEP_LIMIT = 100
 
 
 class ExportRefused(ValueError):
@@ -175,6 +176,23 @@ def write_export(session: Session, export: Export, directory: Path) -> int:
             count += 1
     os.replace(partial, final)
     return count
+
+
+def remove_expired(session: Session, directory: Path, now: dt.datetime) -> int:
+    """Delete the files of exports whose link expired (at most SWEEP_LIMIT a call; each export
+    job sweeps, so expired files never pile up); the rows stay, as the record."""
+    query = (
+        select(Export)
+        .where(Export.expires_at <= now, Export.file_name.is_not(None))
+        .order_by(Export.id)
+        .limit(SWEEP_LIMIT)
+    )
+    removed = 0
+    for row in session.scalars(query):
+        file_path(directory, row).unlink(missing_ok=True)
+        row.file_name = None
+        removed += 1
+    return removed
 
 
 def downloadable(export: Export, directory: Path, now: dt.datetime) -> Path:

@@ -84,6 +84,11 @@ def messages(db: Session, two: TwoMutuals, n: int) -> None:
     )
 
 
+def settings_dir(client: FlaskClient) -> Path:
+    app = client.application
+    return Path(app.extensions["gateway"].settings.exports_dir)
+
+
 def read_csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(gzip.decompress(data).decode())))
 
@@ -131,9 +136,15 @@ def test_an_api_export_runs_as_a_job_and_is_downloaded_once_ready(
     gone = client.get(f"{url}/download", headers=bearer(secret))
     assert gone.status_code == 410 and "expired" in body(gone)["reason"]
     assert len(actions(db)) == before + 2
-    # Finished: a new export of the same list may be asked.
+    # Finished: a new export of the same list may be asked; its job deletes the expired file.
     new = client.post("/api/v1/exports", json={"list": "sms", **RANGE}, headers=bearer(secret))
     assert new.status_code == 202
+    old_file = settings_dir(client) / f"export-{export['id']}.csv.gz"
+    assert old_file.exists()
+    export_csv(str(body(new)["id"]))
+    assert not old_file.exists()
+    assert db.get_one(Export, export["id"]).file_name is None
+    db.rollback()
 
 
 def test_bad_export_requests_are_refused_clearly(

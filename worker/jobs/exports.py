@@ -1,6 +1,7 @@
 """The `export-csv` job (console.md: CSV exports run as a job): one export id in; safe to run
 twice. A finished or failed export is left alone; otherwise the gzipped CSV is (re)written
-under the exports directory, through a temporary name, and the row marked done. A failure is
+under the exports directory, through a temporary name, and the row marked done; the files of
+expired exports are deleted on the way. A failure is
 retried (gateway.queueing); the last one marks the export failed with the error, which frees
 the requester's slot for that list."""
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from gateway.console.exports import write_export
+from gateway.console.exports import remove_expired, write_export
 from gateway.models import Export, ExportState
 from worker.jobs import context, last_attempt
 
@@ -23,6 +24,7 @@ def export_csv(export_id: str) -> int:
         if export is None or export.state in (ExportState.DONE, ExportState.FAILED):
             return 0
         export.state, export.started_at = ExportState.RUNNING, ctx.clock.now()
+        remove_expired(session, ctx.settings.exports_dir, ctx.clock.now())
     try:
         with ctx.session() as session:
             export = session.get_one(Export, int(export_id))
