@@ -127,6 +127,11 @@ JOBS: dict[str, JobSpec] = {
         intervals=(30,),
         timeout_s=120,
     ),
+    # CSV exports (gateway.console.exports): idempotent, the file written under a temporary
+    # name; the last failure marks the export failed.
+    "export-csv": JobSpec(
+        "worker.jobs.exports.export_csv", DEFAULT, retries=2, intervals=(30, 300), timeout_s=3600
+    ),
     # The sandbox's callback by HTTP: retried while the gateway does not answer.
     "sandbox-decide": JobSpec(
         "worker.jobs.payments.sandbox_decide", PAYMENTS, retries=3, intervals=(5, 30, 120)

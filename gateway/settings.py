@@ -84,6 +84,12 @@ class Settings:
         """File of the embedded Redis server, shared by every process of this directory."""
         return self.var_dir / "redis.db"
 
+    @property
+    def exports_dir(self) -> Path:
+        """Where CSV exports are written (GATEWAY_VAR_DIR/exports); files expire with their
+        link (gateway.console.exports)."""
+        return self.var_dir / "exports"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ if environ is None else environ)

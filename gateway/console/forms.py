@@ -81,3 +81,23 @@ class DecisionForm(FlaskForm):
 
 class PauseForm(FlaskForm):
     reason = StringField(validators=[DataRequired(), Length(max=150)])
+
+
+# --- API tokens and CSV exports (issue 17) -------------------------------------------------
+
+
+class TokenForm(FlaskForm):
+    name = StringField(validators=[DataRequired(), Length(max=100)])
+    role = SelectField(choices=[SelectChoice(r.value) for r in Role])
+    scope = StringField(validators=[DataRequired(), Length(max=200)])
+
+
+class ExportForm(FlaskForm):
+    """A list's export: its name, the date range (required) and the page's filters."""
+
+    list_name = StringField(validators=[DataRequired(), Length(max=16)])
+    date_from = StringField(validators=[DataRequired(), Length(max=10)])
+    date_to = StringField(validators=[DataRequired(), Length(max=10)])
+    mutual = StringField(validators=[Length(max=12)])
+    status = StringField(validators=[Length(max=20)])
+    errors = StringField(validators=[Length(max=1)])

@@ -27,9 +27,11 @@ from gateway.models import (
     Agent,
     Alert,
     Allocation,
+    ApiToken,
     Beneficiary,
     Campaign,
     CashCollection,
+    Export,
     FacilityCheck,
     Household,
     HouseholdEvent,
@@ -154,6 +156,21 @@ def _user_path(scope: Scope) -> ColumnElement[bool]:
     return inside
 
 
+def _stored_scope_path(model: type[Any]) -> Path:
+    """Rows that carry a scope of their own (API tokens, exports: `scope_*` columns), kept
+    when that scope lies inside this one, as for operators."""
+
+    def path(scope: Scope) -> ColumnElement[bool]:
+        if scope.kind == ScopeKind.SECTION:
+            return model.scope_section_id == scope.section_id  # type: ignore[no-any-return]
+        inside = _in_mutuals(model.scope_mutual_id, scope)
+        if scope.kind == ScopeKind.UNION:
+            return or_(model.scope_union_id == scope.union_id, inside)
+        return inside
+
+    return path
+
+
 def _action_path(scope: Scope) -> ColumnElement[bool]:
     if scope.kind == ScopeKind.SECTION:
         return OperatorAction.section_id == scope.section_id
@@ -197,6 +214,8 @@ def paths() -> dict[type[Any], Path]:
         UssdHop: by_mutual(UssdHop.mutual_id, None),
         UssdSessionEvent: by_mutual(UssdSessionEvent.mutual_id, None),
         User: _user_path,
+        ApiToken: _stored_scope_path(ApiToken),
+        Export: _stored_scope_path(Export),
         OperatorAction: _action_path,
         StatementFile: by_mutual(StatementFile.mutual_id, None),
         StatementDay: by_mutual(StatementDay.mutual_id, None),

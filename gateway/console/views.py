@@ -120,7 +120,7 @@ def _api_refusal(roles: Collection[Role]) -> None:
         raise Unauthorized(
             "a valid bearer token is required", www_authenticate=WWWAuthenticate("bearer")
         )
-    g.api_token = token.name
+    g.api_token, g.api_token_id = token.name, token.id
     session.commit()  # last_used_at; also ends SQLite's read lock before the view's reads
     try:
         verdict = ratelimit.hit(runtime().redis, token.id, now, ratelimit.LIMIT)
@@ -162,6 +162,16 @@ def _api_error(exc: HTTPException) -> Response:
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+@api_bp.app_errorhandler(404)
+@api_bp.app_errorhandler(405)
+def _api_route_missing(exc: HTTPException) -> ResponseReturnValue:
+    """A path under /api/ that no route matches (an id that is not an integer, a number with
+    a slash) answers JSON like every API error; elsewhere the answer is unchanged."""
+    if request.path.startswith(api_bp.url_prefix or "/api/v1"):
+        return _api_error(exc)
+    return exc
 
 
 @api_bp.after_request

@@ -7,6 +7,7 @@ from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
+from gateway.models.export import EXPORT_LISTS, Export, ExportState
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
@@ -45,6 +46,7 @@ from gateway.models.reminder import ReminderOccurrence as ReminderOccurrence
 from gateway.models.ussd import UssdHop, UssdSessionEvent
 
 __all__ = [
+    "EXPORT_LISTS",
     "Account",
     "ActionKind",
     "ActionState",
@@ -58,6 +60,8 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "Export",
+    "ExportState",
     "FacilityCheck",
     "Funder",
     "Household",

@@ -128,6 +128,8 @@ def test_every_state_column_is_found() -> None:
         ("users", "scope_kind"),
         ("api_tokens", "role"),
         ("api_tokens", "scope_kind"),
+        ("exports", "state"),
+        ("exports", "scope_kind"),
     }
 
 

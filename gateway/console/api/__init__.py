@@ -7,7 +7,16 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-MODULES = ("households", "lists", "openapi")
+MODULES = (
+    "households",
+    "lists",
+    "openapi",
+    "timeline",
+    "ussd",
+    "campaigns",
+    "exceptions",
+    "exports",
+)
 
 
 @cache

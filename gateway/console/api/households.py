@@ -24,20 +24,26 @@ READERS = (Role.ADMIN, Role.MANAGER, Role.FINANCE)  # named members: not the vie
 def household(number: str) -> Response:
     """The household `number` (`?mutual=CODE` when the number repeats across mutuals)."""
     session = request_session()
-    query = scoped(select(Household).where(Household.number == number), Household)
-    in_mutual = mutual_filter(Household.mutual_id)
-    if in_mutual is not None:
-        query = query.where(in_mutual)
-    found = session.scalars(query.options(selectinload(Household.beneficiaries)).limit(2)).all()
-    if not found:
-        abort(404, "no such household")
-    if len(found) > 1:
-        abort(409, "this number exists in several mutuals: give ?mutual=CODE")
-    row = found[0]
+    row = household_in_scope(number, selectinload(Household.beneficiaries))
     document = coverage(session, row.number, runtime().clock.today(), row.mutual_id, "household")
     document["mutual"] = row.mutual.code
     document["beneficiaries"] = [_beneficiary(b) for b in row.beneficiaries]
     return jsonify(document)
+
+
+def household_in_scope(number: str, *options: Any) -> Household:
+    """The household `number` inside the token's scope (404 otherwise; 409 when it repeats
+    across the scope's mutuals and no `?mutual=CODE` chooses)."""
+    query = scoped(select(Household).where(Household.number == number), Household)
+    in_mutual = mutual_filter(Household.mutual_id)
+    if in_mutual is not None:
+        query = query.where(in_mutual)
+    found = request_session().scalars(query.options(*options).limit(2)).all()
+    if not found:
+        abort(404, "no such household")
+    if len(found) > 1:
+        abort(409, "this number exists in several mutuals: give ?mutual=CODE")
+    return found[0]
 
 
 def _beneficiary(row: Beneficiary) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Response, jsonify
 
+from gateway.console.api import openapi_more
 from gateway.console.views import api_view
 from gateway.models import OutboxStatus
 
@@ -103,7 +104,10 @@ def _param(name: str, where: str = "query", **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema or TEXT}
 
 
-PAGING = [_param("cursor", type="string"), _param("limit", type="integer", maximum=200)]
+PAGING = [
+    _param("cursor", type="string"),
+    _param("limit", type="integer", minimum=1, maximum=200),
+]
 MUTUAL = _param("mutual", type="string", description="a mutual's code")
 
 
@@ -114,7 +118,10 @@ def _answers(schema: str, *codes: int) -> dict[str, Any]:
     }
     return {
         "200": {"description": "OK", **found},
-        **{str(code): {"description": "error", **error} for code in (401, 403, 429, *codes)},
+        **{
+            str(code): {"description": "error", **error}
+            for code in sorted({400, 401, 403, 429, 503, *codes})
+        },
     }
 
 
@@ -135,6 +142,7 @@ def document() -> dict[str, Any]:
                 "Sms": SMS,
                 "SmsList": _list_of("Sms"),
                 "Error": ERROR,
+                **openapi_more.SCHEMAS,
             },
         },
         "security": [{"bearer": []}],
@@ -166,6 +174,7 @@ def document() -> dict[str, Any]:
                     "responses": _answers("SmsList", 400),
                 }
             },
+            **openapi_more.paths(),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from gateway.console.forms import PasswordForm, ReasonForm, UserForm
+from gateway.console.forms import PasswordForm, ReasonForm, TokenForm, UserForm
 from gateway.console.i18n import text
 from gateway.console.scope import Scope, user_scope
 from gateway.console.views import (
@@ -20,7 +20,7 @@ from gateway.console.views import (
     scoped,
 )
 from gateway.handlers import request_session, runtime
-from gateway.models import Mutual, Role, ScopeKind, Section, Union, User
+from gateway.models import ApiToken, Mutual, Role, ScopeKind, Section, Union, User
 from gateway.services.operators import (
     OperatorError,
     PasswordError,
@@ -36,6 +36,13 @@ ADMIN = (Role.ADMIN,)
 LIST_LIMIT = 500  # operators of a scope: a few dozen; the list is bounded all the same
 
 
+def tokens_in_scope() -> list[ApiToken]:
+    """The API tokens whose scope lies inside the admin's, by name (gateway.console.pages.tokens
+    creates and revokes them)."""
+    query = scoped(select(ApiToken), ApiToken).order_by(ApiToken.name).limit(LIST_LIMIT)
+    return list(request_session().scalars(query))
+
+
 @console_view("/users", roles=ADMIN)
 def users() -> ResponseReturnValue:
     db = request_session()
@@ -49,6 +56,8 @@ def users() -> ResponseReturnValue:
         action_form=ReasonForm(),
         password_form=PasswordForm(),
         now=runtime().clock.now(),
+        tokens=tokens_in_scope(),
+        token_form=TokenForm(),
     )
 
 
@@ -62,7 +71,7 @@ def user_new() -> ResponseReturnValue:
     db = request_session()
     try:
         scope = parse_scope(db, form.scope.data or "")
-        _inside(scope)
+        inside_scope(scope)
         add_user(
             db,
             actor(),
@@ -107,9 +116,9 @@ def scope_texts(users: list[User]) -> dict[int, str]:
     return texts
 
 
-def _inside(scope: ScopeRef) -> None:
-    """An admin creates users inside their own scope only (a mutual's admin: that mutual or
-    its sections), never wider."""
+def inside_scope(scope: ScopeRef) -> None:
+    """An admin creates users (and API tokens) inside their own scope only (a mutual's
+    admin: that mutual or its sections), never wider."""
     mine = current_scope()
     if mine.everything:
         return
