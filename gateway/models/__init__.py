@@ -7,6 +7,7 @@ from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
+from gateway.models.funding import FunderPayment, LevyRemittance
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
@@ -59,6 +60,7 @@ __all__ = [
     "CoveragePeriod",
     "FacilityCheck",
     "Funder",
+    "FunderPayment",
     "Household",
     "HouseholdEvent",
     "HouseholdPhone",
@@ -68,6 +70,7 @@ __all__ = [
     "LedgerHold",
     "LedgerTransaction",
     "Levy",
+    "LevyRemittance",
     "LineStatus",
     "MembershipSpell",
     "Mutual",
