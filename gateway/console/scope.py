@@ -31,8 +31,11 @@ from gateway.models import (
     Campaign,
     CashCollection,
     FacilityCheck,
+    Funder,
+    FunderPayment,
     Household,
     HouseholdEvent,
+    LevyRemittance,
     Mutual,
     OperatorAction,
     OutboxMessage,
@@ -200,6 +203,10 @@ def paths() -> dict[type[Any], Path]:
         OperatorAction: _action_path,
         StatementFile: by_mutual(StatementFile.mutual_id, None),
         StatementDay: by_mutual(StatementDay.mutual_id, None),
+        # D25: funders' statements and payments, levies' remittances: mutual-wide.
+        Funder: by_mutual(Funder.mutual_id, None),
+        FunderPayment: by_mutual(FunderPayment.mutual_id, None),
+        LevyRemittance: by_mutual(LevyRemittance.mutual_id, None),
     }
 
 

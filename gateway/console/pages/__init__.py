@@ -21,6 +21,8 @@ PAGES = (
     "members",
     "household",
     "sessions",
+    "reports",
+    "lists",
 )
 
 
