@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 
 from flask import Flask
+from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 from gateway.models import FunderPayment, LevyRemittance, Role, ScopeKind
 from gateway.services import ledger, reports
 from gateway.services.operators import ScopeRef
-from tests.support.console import actions, post, signed
+from tests.support.console import actions, make_user, post, sign_in, signed
 from tests.support.paths import DATA
 from tests.support.reports import Scenario, build
 
@@ -33,10 +34,10 @@ def _mutual(s: Scenario) -> ScopeRef:
     return ScopeRef(ScopeKind.MUTUAL, mutual_id=s.mutual.id)
 
 
-def _html(client: object, url: str) -> str:
-    reply = client.get(url)  # type: ignore[attr-defined]
+def _html(client: FlaskClient, url: str) -> str:
+    reply = client.get(url)
     assert reply.status_code == 200, reply.status_code
-    return str(reply.get_data(as_text=True))
+    return reply.get_data(as_text=True)
 
 
 def test_funder_statement_and_payment(console_app: Flask, db: Session) -> None:
@@ -170,8 +171,6 @@ def test_covered_list_and_cards(console_app: Flask, db: Session) -> None:
 
 def test_the_page_speaks_french(console_app: Flask, db: Session) -> None:
     a, _ = _two(db)
-    from tests.support.console import make_user, sign_in
-
     make_user(db, "fr@ma.bf", Role.FINANCE, _mutual(a), language="fr")
     db.commit()
     client = console_app.test_client()
