@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gateway.cli.context import CliContext
 from gateway.cli.lookups import mutual_named
 from gateway.clock import local_date
+from gateway.lib.phones import InvalidPhone, normalize_msisdn
 from gateway.models import Household, Mutual, Section
 from gateway.services import ledger, reports
 from gateway.services.reports import ReportError, Span
@@ -273,19 +274,29 @@ def defaulters(
 @lists_group.command("covered")
 @_mutual_option
 @click.option("--section", "section", metavar="S", help="Section (a facility's catchment).")
+@click.option("--facility", "facility", metavar="PHONE", help="Facility agent: its section.")
 @SOME_PERIOD
 @_csv_option
 @pass_ctx
 def covered(
-    ctx: CliContext, code: str, section: str | None, period: str | None, csv_path: Path | None
+    ctx: CliContext,
+    code: str,
+    section: str | None,
+    facility: str | None,
+    period: str | None,
+    csv_path: Path | None,
 ) -> None:
-    """Beneficiaries covered on a day of P (default: today), with their cover's dates."""
+    """Beneficiaries covered on a day of P (default: today), with their cover's dates, in a
+    section or a facility's catchment (its agent's section)."""
+    if section and facility:
+        raise click.UsageError("give --section S or --facility PHONE, not both")
     with ctx.session() as session, _refusals():
         mutual = mutual_named(session, code)
         span = _span(period) if period else reports.day_span(_today(ctx, mutual))
-        rows = reports.covered(
-            session, mutual, span=span, section=_section(session, mutual, section)
-        )
+        where = _section(session, mutual, section)
+        if facility:
+            where = reports.facility_catchment(session, mutual, _msisdn(facility, mutual))
+        rows = reports.covered(session, mutual, span=span, section=where)
         for r in rows:
             click.echo(
                 f"{r.section:<14} {r.beneficiary:<14} {r.name[:28]:<28} "
@@ -327,6 +338,13 @@ def cards(
     out.write_bytes(pdf)
     count = sum(len(s) for s in sheets)
     click.echo(f"wrote {out}: {count} card(s), {len(sheets)} household(s)")
+
+
+def _msisdn(phone: str, mutual: Mutual) -> str:
+    try:
+        return normalize_msisdn(phone, mutual.country)
+    except InvalidPhone as exc:
+        raise ReportError(f"--facility: {exc}") from None
 
 
 def _household(session: Session, mutual: Mutual, number: str) -> Household:

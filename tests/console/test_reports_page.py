@@ -160,6 +160,10 @@ def test_covered_list_and_cards(console_app: Flask, db: Session) -> None:
         client.get(f"/console/reports/covered?mutual={a.mutual.id}&section={b.nord.id}").status_code
         == 404
     )
+    assert f'value="{a.facility.id}"' in _html(client, "/console/reports")
+    catchment = f"/console/reports/covered?mutual={a.mutual.id}&period=2026-04&facility="
+    assert _html(client, catchment + str(a.facility.id)).count('class="row"') == 1
+    assert client.get(catchment + str(b.facility.id)).status_code == 404
     pdf = client.get(f"/console/reports/cards?mutual={a.mutual.id}&section={a.nord.id}")
     assert pdf.mimetype == "application/pdf"
     assert len(PdfReader(io.BytesIO(pdf.get_data())).pages) == 3

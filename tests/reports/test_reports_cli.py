@@ -112,6 +112,26 @@ def test_lists_write_the_golden_csv(run: Invoke, tmp_path: Path) -> None:
     assert "0 beneficiary(ies) covered in 2026-03-02" in _ok(
         run("lists", "covered", "--mutual", "MUT")
     )
+    sud = _ok(
+        run(
+            "lists",
+            "covered",
+            "--mutual",
+            "MUT",
+            "--facility",
+            "+22671000246",
+            "--period",
+            "2026-04",
+        )
+    )
+    assert "100401" in sud and "1 beneficiary(ies)" in sud
+    for phone, message in (("+22670000001", "no facility agent"), ("12", "--facility")):
+        wrong = run("lists", "covered", "--mutual", "MUT", "--facility", phone)
+        assert wrong.exit_code == 1 and message in wrong.output
+    both = run(
+        "lists", "covered", "--mutual", "MUT", "--section", "Sud", "--facility", "+22671000246"
+    )
+    assert both.exit_code == 2
     bad = run("lists", "covered", "--mutual", "MUT", "--section", "Est")
     assert bad.exit_code == 1 and "unknown section 'Est'" in bad.output
 

@@ -1,7 +1,8 @@
 """A mutual with funders, a levy and sections, for the reports' tests (issue 17): household
 1001 (Nord, category partial: the State pays half) paid for 2026, 1002 (Nord, indigent: the
 State pays all, allocated automatically), 1003 (Nord, standard, three members) unpaid, 1004
-(Sud, standard) paid. Contribution 6 000 XOF, registration fee 1 000, levy FGN 3 %."""
+(Sud, standard) paid; a facility agent in Sud. Contribution 6 000 XOF, registration fee
+1 000, levy FGN 3 %."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, Mutual, Section
+from gateway.models import Agent, Household, Mutual, Section
 from gateway.services.coverage import allocate_due, receive_payment
 from tests.support.factories import make_household, make_mutual
 
@@ -24,6 +25,7 @@ class Scenario:
     nord: Section
     sud: Section
     households: dict[str, Household]
+    facility: Agent
 
 
 def build(db: Session, code: str = "MUT") -> Scenario:
@@ -52,6 +54,15 @@ def build(db: Session, code: str = "MUT") -> Scenario:
         )
         household.section_id = section.id
         households[number] = household
+    facility = Agent(
+        mutual_id=mutual.id,
+        section_id=sud.id,
+        msisdn=f"+22671{sum(map(ord, code)):06d}",  # MUT: +22671000246
+        name=f"CSPS Sud {code}",
+        role="facility",
+        pin_hash="x",
+    )
+    db.add(facility)
     db.flush()
     for number, amount in (("1001", 6500), ("1004", 7000)):
         receive_payment(
@@ -64,4 +75,4 @@ def build(db: Session, code: str = "MUT") -> Scenario:
         )
     allocate_due(db, on=PAID_ON, mutual_id=mutual.id)
     db.flush()
-    return Scenario(mutual, nord, sud, households)
+    return Scenario(mutual, nord, sud, households, facility)

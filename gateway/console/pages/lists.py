@@ -25,7 +25,7 @@ from gateway.console.views import (
     scoped,
 )
 from gateway.handlers import request_session, runtime
-from gateway.models import Household, Mutual, ScopeKind, Section
+from gateway.models import Agent, Household, Mutual, ScopeKind, Section
 from gateway.services import reports
 from gateway.services.operators import Where, record_action
 from gateway.services.reports import ReportError, Span
@@ -128,7 +128,14 @@ def _name(mutual: Mutual, what: str) -> str:
 
 @console_view("/reports/covered")
 def covered_report() -> ResponseReturnValue:
+    """In a section, or a facility's catchment (`facility=<agent id>`: its agent's section)."""
     mutual, section = _where()
+    facility_id = request.args.get("facility", 0, type=int)
+    if facility_id:
+        agent = get_or_404(Agent, facility_id)
+        if agent.mutual_id != mutual.id or agent.role != "facility" or agent.section_id is None:
+            abort(404)
+        section = get_or_404(Section, agent.section_id)
     span = _span(mutual, default_today=True)
     assert span is not None
     rows = reports.covered(request_session(), mutual, span=span, section=section)

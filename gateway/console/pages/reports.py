@@ -27,12 +27,13 @@ from gateway.console.views import (
     scoped,
 )
 from gateway.handlers import request_session, runtime
-from gateway.models import Funder, Mutual, Role, ScopeKind, Section
+from gateway.models import Agent, Funder, Mutual, Role, ScopeKind, Section
 from gateway.services import ledger, reports
 from gateway.services.operators import Where, record_action
 from gateway.services.reports import ReportError, Span
 
 PAYERS = (Role.FINANCE,)  # D27: finance records money from funders and to funds
+FACILITY_LIMIT = 500  # facilities of a scope: a few to a few hundred
 
 
 @console_view("/reports")
@@ -42,12 +43,16 @@ def reports_page() -> ResponseReturnValue:
     funders = list(db.scalars(scoped(select(Funder), Funder).order_by(Funder.code)))
     sections = list(db.scalars(scoped(select(Section), Section).order_by(Section.name)))
     levies = {m.id: reports.levy_names(db, m) for m in mutuals} if _mutual_wide() else {}
+    facilities = scoped(select(Agent), Agent).where(
+        Agent.role == "facility", Agent.section_id.is_not(None)
+    )
     return render_template(
         "console/reports.html",
         mutuals=mutuals,
         funders=funders,
         sections=sections,
         levies=levies,
+        facilities=list(db.scalars(facilities.order_by(Agent.name).limit(FACILITY_LIMIT))),
         period=str(_today(mutuals[0] if mutuals else None).year),
     )
 

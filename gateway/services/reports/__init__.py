@@ -40,6 +40,7 @@ from gateway.services.reports.lists import (
     covered_csv,
     defaulters,
     defaulters_csv,
+    facility_catchment,
     section_named,
 )
 from gateway.services.reports.spans import Span, day_span, parse_span
@@ -62,6 +63,7 @@ __all__ = [
     "day_span",
     "defaulters",
     "defaulters_csv",
+    "facility_catchment",
     "funder_by_code",
     "funder_statement",
     "household_cards",

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.lib.phones import mask_msisdn
-from gateway.models import Beneficiary, Household, HouseholdPhone, Mutual, Section
+from gateway.models import Agent, Beneficiary, Household, HouseholdPhone, Mutual, Section
 from gateway.services.coverage import (
     Headline,
     HouseholdBook,
@@ -83,6 +83,19 @@ def section_named(session: Session, mutual: Mutual, name: str) -> Section:
     if found is None:
         raise ReportError(f"unknown section {name!r} in mutual {mutual.code}")
     return found
+
+
+def facility_catchment(session: Session, mutual: Mutual, msisdn: str) -> Section:
+    """A facility's catchment: the section of its facility agent (D19: an agent belongs to one
+    section), which is what its staff check beneficiaries of."""
+    agent = session.scalars(
+        select(Agent).where(Agent.mutual_id == mutual.id, Agent.msisdn == msisdn)
+    ).one_or_none()
+    if agent is None or agent.role != "facility":
+        raise ReportError(f"no facility agent with phone {mask_msisdn(msisdn)} in {mutual.code}")
+    if agent.section_id is None:
+        raise ReportError(f"facility agent {agent.name!r} has no section: give --section")
+    return session.get_one(Section, agent.section_id)
 
 
 def _households(
