@@ -171,6 +171,8 @@ def test_covered_list_and_cards(console_app: Flask, db: Session) -> None:
     assert "100102" in PdfReader(io.BytesIO(one.get_data())).pages[0].extract_text()
     assert client.get(f"/console/reports/cards?mutual={a.mutual.id}&household=9").status_code == 404
     assert client.get(f"/console/reports/cards?mutual={a.mutual.id}").status_code == 400
+    for bad in ("99999999999999999999", "x", "-1"):
+        assert client.get(f"/console/reports/covered?mutual={bad}").status_code == 400
 
 
 def test_the_page_speaks_french(console_app: Flask, db: Session) -> None:

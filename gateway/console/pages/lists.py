@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from gateway.clock import local_date
 from gateway.console.forms import WhyForm
+from gateway.console.pages.filtering import MAX_ID
 from gateway.console.pages.reports import csv_response
 from gateway.console.views import (
     WRITERS,
@@ -33,11 +34,21 @@ from gateway.services.reports import ReportError, Span
 REVEAL = "report.defaulters_phones"
 
 
+def id_arg(name: str) -> int:
+    """An id from the query or the form: 0 when absent; 400 when not a number we could hold."""
+    raw = request.values.get(name, "").strip()
+    if not raw:
+        return 0
+    if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_ID:
+        abort(400, f"{name} must be a number")
+    return int(raw)
+
+
 def _where() -> tuple[Mutual, Section | None]:
     """The mutual and section asked for, inside the scope (a section's operator: theirs)."""
-    mutual = get_or_404(Mutual, request.values.get("mutual", 0, type=int))
+    mutual = get_or_404(Mutual, id_arg("mutual"))
     scope = current_scope()
-    section_id = request.values.get("section", 0, type=int)
+    section_id = id_arg("section")
     if scope.kind == ScopeKind.SECTION:
         section_id = scope.section_id or 0
     section = get_or_404(Section, section_id) if section_id else None
@@ -130,7 +141,7 @@ def _name(mutual: Mutual, what: str) -> str:
 def covered_report() -> ResponseReturnValue:
     """In a section, or a facility's catchment (`facility=<agent id>`: its agent's section)."""
     mutual, section = _where()
-    facility_id = request.args.get("facility", 0, type=int)
+    facility_id = id_arg("facility")
     if facility_id:
         agent = get_or_404(Agent, facility_id)
         if agent.mutual_id != mutual.id or agent.role != "facility" or agent.section_id is None:
