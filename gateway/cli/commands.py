@@ -21,6 +21,7 @@ def register(group: click.Group) -> None:
         operators,
         reconciliation,
         reminders,
+        reports,
         serve,
         ussd,
     )
@@ -37,6 +38,7 @@ def register(group: click.Group) -> None:
         operators,
         reconciliation,
         reminders,
+        reports,
         serve,
         data,
         agents,  # after data: adds to its `agents` group

@@ -101,3 +101,15 @@ class ExportForm(FlaskForm):
     mutual = StringField(validators=[Length(max=12)])
     status = StringField(validators=[Length(max=20)])
     errors = StringField(validators=[Length(max=1)])
+
+
+# --- reports page (issue 17) ------------------------------------------------------------------
+
+
+class PayForm(FlaskForm):
+    """A funder's payment or a levy's remittance: money moves, so a reason is required."""
+
+    amount = IntegerField(validators=[DataRequired()])
+    reference = StringField(validators=[DataRequired(), Length(max=100)])
+    paid_on = StringField(validators=[Length(max=10)])
+    reason = StringField(validators=[DataRequired(), Length(max=500)])

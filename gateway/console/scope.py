@@ -33,8 +33,11 @@ from gateway.models import (
     CashCollection,
     Export,
     FacilityCheck,
+    Funder,
+    FunderPayment,
     Household,
     HouseholdEvent,
+    LevyRemittance,
     Mutual,
     OperatorAction,
     OutboxMessage,
@@ -219,6 +222,10 @@ def paths() -> dict[type[Any], Path]:
         OperatorAction: _action_path,
         StatementFile: by_mutual(StatementFile.mutual_id, None),
         StatementDay: by_mutual(StatementDay.mutual_id, None),
+        # D25: funders' statements and payments, levies' remittances: mutual-wide.
+        Funder: by_mutual(Funder.mutual_id, None),
+        FunderPayment: by_mutual(FunderPayment.mutual_id, None),
+        LevyRemittance: by_mutual(LevyRemittance.mutual_id, None),
     }
 
 

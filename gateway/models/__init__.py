@@ -8,6 +8,7 @@ from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
 from gateway.models.export import EXPORT_LISTS, Export, ExportState
+from gateway.models.funding import FunderPayment, LevyRemittance
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
@@ -64,6 +65,7 @@ __all__ = [
     "ExportState",
     "FacilityCheck",
     "Funder",
+    "FunderPayment",
     "Household",
     "HouseholdEvent",
     "HouseholdPhone",
@@ -75,6 +77,7 @@ __all__ = [
     "LedgerHold",
     "LedgerTransaction",
     "Levy",
+    "LevyRemittance",
     "LineStatus",
     "MembershipSpell",
     "Mutual",

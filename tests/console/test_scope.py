@@ -38,7 +38,6 @@ NOT_READ_BY_THE_CONSOLE = {
     "ledger_accounts",
     "ledger_transactions",
     "ledger_holds",
-    "funders",
     "products",
     "allocation_reversals",
     "statement_lines",

@@ -23,6 +23,8 @@ PAGES = (
     "sessions",
     "tokens",
     "exports",
+    "reports",
+    "lists",
 )
 
 
