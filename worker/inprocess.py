@@ -44,7 +44,7 @@ TIMEOUT_GRACE_S = 5
 AfterJob = Callable[[BaseException | None], None]
 
 
-class JobKilled(BaseException):  # noqa: N818 - named for what happened to the job
+class JobKilled(BaseException):
     """A job that kept running after its timeout exception: not an Exception, so that the
     job's own `except Exception` clauses let it through."""
 
@@ -55,10 +55,11 @@ class DeathPenalty(UnixSignalDeathPenalty):
     def handle_death_penalty(self, signum: int, frame: FrameType | None) -> None:
         signal.signal(signal.SIGALRM, self._kill)
         signal.alarm(TIMEOUT_GRACE_S)
-        super().handle_death_penalty(signum, frame)
+        super().handle_death_penalty(signum, frame)  # type: ignore[no-untyped-call]
 
     def _kill(self, signum: int, frame: FrameType | None) -> None:
-        raise JobKilled(f"job still running {TIMEOUT_GRACE_S}s after its timeout ({self._timeout}s)")
+        timeout = self._timeout
+        raise JobKilled(f"job still running {TIMEOUT_GRACE_S}s after its timeout ({timeout}s)")
 
 
 @dataclass(frozen=True)
@@ -141,9 +142,7 @@ class InProcessWorker(ShortHeartbeat, RedactedFailures, rq.SimpleWorker):
         self._stop_beat()
         super().handle_execution_ended(job, queue, heartbeat_ttl)
 
-    def handle_exception(
-        self, job: Job, *exc_info: Any
-    ) -> None:
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
         self._failure = _exception(exc_info)
         super().handle_exception(job, *exc_info)
 
@@ -176,4 +175,3 @@ class InProcessWorker(ShortHeartbeat, RedactedFailures, rq.SimpleWorker):
 def _exception(exc_info: tuple[Any, ...]) -> BaseException | None:
     found = exc_info[1] if len(exc_info) > 1 else None
     return found if isinstance(found, BaseException) else None
-
