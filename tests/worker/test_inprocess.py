@@ -5,6 +5,9 @@ a fresh process past a memory or job-count limit."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +25,9 @@ from sqlalchemy.orm import Session
 from gateway.cli import main as gateway_cli
 from gateway.models import Alert
 from gateway.settings import Settings
+from tests.support.paths import ROOT
 from tests.support.redis_url import redis_url_of
+from tests.support.worker_processes import wait_until_working, worker_env
 from worker import inprocess, jobs, main
 from worker.inprocess import RECYCLE_EXIT, InProcessWorker, JobKilled, Limits, rss_mb
 
@@ -278,3 +283,35 @@ def test_limits_come_from_the_environment() -> None:
     assert Settings.from_env({}).worker_max_rss_mb == 1024
     with pytest.raises(Exception, match="GATEWAY_WORKER_MAX_JOBS must be 0"):
         Settings.from_env({"GATEWAY_WORKER_MAX_JOBS": "-1"})
+
+
+# --- a real process -------------------------------------------------------------------------
+
+
+def test_sigterm_lets_the_running_job_finish_then_the_worker_exits(
+    database_url: str, redis_client: redis.Redis[bytes], tmp_path: Path
+) -> None:
+    """Warm shutdown in the in-process worker: the job in hand runs to its end."""
+    env = worker_env(database_url, redis_client, tmp_path)
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "worker", "-q", QUEUE],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_until_working(proc, redis_client, log)
+        job = enqueue(redis_client, "tests.worker.test_inprocess.hang", 3.0, job_timeout=60)
+        deadline = time.monotonic() + 30
+        while job.get_status(refresh=True) != JobStatus.STARTED:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert job.get_status(refresh=True) == JobStatus.FINISHED, log.read_text()
+    assert job.return_value() == "woke"
+    assert "warm shut down requested" in log.read_text()
