@@ -44,6 +44,7 @@ from gateway.services.coverage import (
 
 CHUNK = 500
 BATCH = 5000  # households judged at a time (iter_selections)
+NAMES_CHUNK = 5000  # account names in one IN list (SQLite allows 32 766 parameters)
 T = TypeVar("T")
 
 
@@ -215,7 +216,7 @@ def _select(
             chosen.skipped_consent += 1
         else:
             owing.append((household, due, coverage_end(book)))
-    phones = primary_phones(session, [h.id for h, _, _ in owing])
+    phones = phones_between(session, households[0].id, households[-1].id) if owing else {}
     chosen.targets = [
         Target(h.id, h.number, language_of(mutual, h.language), phones.get(h.id), due, end)
         for h, due, end in owing
@@ -330,7 +331,7 @@ def household_credits(
 ) -> dict[int, int]:
     """Household id -> credit (as ledger.household_credit) of the given households' accounts."""
     credits: dict[int, int] = {}
-    for chunk in chunks(household_ids):
+    for chunk in chunks(household_ids, NAMES_CHUNK):
         names = [ledger.accounts.household(household_id) for household_id in chunk]
         rows = session.execute(
             select(Account.name, func.sum(LedgerEntry.amount))
@@ -343,6 +344,20 @@ def household_credits(
             if household_id is not None:
                 credits[household_id] = -int(total or 0)
     return credits
+
+
+def phones_between(session: Session, low: int, high: int) -> dict[int, str]:
+    """Household id -> its primary phone, else its first one, for the household ids from
+    `low` to `high` (a batch's range: one indexed range read, not lists of ids)."""
+    found: dict[int, str] = {}
+    rows = session.execute(
+        select(HouseholdPhone.household_id, HouseholdPhone.msisdn)
+        .where(HouseholdPhone.household_id.between(low, high))
+        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
+    )
+    for household_id, msisdn in rows:
+        found.setdefault(household_id, msisdn)
+    return found
 
 
 def primary_phones(session: Session, household_ids: Sequence[int]) -> dict[int, str]:
