@@ -114,4 +114,4 @@ def test_an_outside_window_rule_is_counted_once_whatever_the_batches(
 
 def test_batches_default_to_a_bound() -> None:
     assert 1000 <= targets.BATCH <= 20_000
-    assert due.BATCH == targets.BATCH
+    assert due.BATCH == targets.BATCH  # type: ignore[attr-defined]
