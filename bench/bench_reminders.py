@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -52,7 +53,7 @@ from gateway.providers.africastalking.sms import AfricasTalkingSms
 from gateway.services.messaging import batches
 from gateway.services.mutuals.config import load_mutual
 from gateway.services.reminders.due import run_reminders
-from gateway.services.reminders.targets import select_targets
+from gateway.services.reminders.targets import iter_selections
 from gateway.settings import Settings
 from worker import jobs
 from worker.jobs.messaging import deliver
@@ -112,21 +113,37 @@ class Result:
     backend: str
     households: int
     due_list_s: float
-    run_s: float
-    queued: int
-    send_s: float
-    requests: int
-    baseline_s: float
+    targets: int
+    rss_before_mb: float
+    due_peak_mb: float
+    run_s: float = 0.0
+    queued: int = 0
+    send_s: float = 0.0
+    requests: int = 0
+    baseline_s: float = 0.0
+
+    def due_line(self) -> str:
+        verdict = "met" if self.due_list_s < 20 and self.due_peak_mb < 500 else "missed"
+        return (
+            f"{self.backend:<10} due list {self.due_list_s:5.2f} s ({self.targets} targets), "
+            f"RSS {self.rss_before_mb:.0f} MB before, peak {self.due_peak_mb:.0f} MB "
+            f"(1 000 000 households: < 20 s and < 500 MB: {verdict} at this size)"
+        )
 
     def line(self) -> str:
+        if not self.send_s:
+            return self.due_line()
         send_rate = self.queued / self.send_s
         base_rate = self.households / self.baseline_s
         return (
-            f"{self.backend:<10} due list {self.due_list_s:5.2f} s  "
-            f"run (due list + record + queue) {self.run_s:5.2f} s ({self.queued} queued)  "
-            f"send {self.send_s:5.2f} s ({send_rate:6.0f} msg/s, {self.requests} requests)  "
-            f"baseline insert+read {self.baseline_s:4.2f} s ({base_rate:7.0f} rows/s)  "
-            f"send/baseline {self.send_s / self.baseline_s:4.1f}x"
+            self.due_line()
+            + "\n"
+            + (
+                f"{'':<10} run (due list + record + queue) {self.run_s:5.2f} s "
+                f"({self.queued} queued)  send {self.send_s:5.2f} s ({send_rate:6.0f} msg/s, "
+                f"{self.requests} requests)  baseline insert+read {self.baseline_s:4.2f} s "
+                f"({base_rate:7.0f} rows/s)  send/baseline {self.send_s / self.baseline_s:4.1f}x"
+            )
         )
 
 
@@ -177,10 +194,25 @@ def populate(factory: sessionmaker[Session], households: int) -> None:
 
 
 def due_list(factory: sessionmaker[Session]) -> int:
+    """The due list as a run builds it: streamed in bounded batches (iter_selections), each
+    batch's targets let go before the next (issue 19)."""
     with factory() as session:
         mutual = session.scalars(select(Mutual)).one()
         campaign = session.scalars(select(Campaign)).one()
-        return len(select_targets(session, mutual, campaign, NOW.date()).targets)
+        return sum(
+            len(part.targets) for part in iter_selections(session, mutual, campaign, NOW.date())
+        )
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (getrusage: kB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run(factory: sessionmaker[Session]) -> int:
@@ -239,15 +271,17 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - start, value
 
 
-def bench(backend: str, url: str, households: int, var: Path, batch: int) -> Result:
+def bench(backend: str, url: str, households: int, var: Path, args: argparse.Namespace) -> Result:
     """One backend's run; Redis as the module's docstring says."""
     if not os.environ.get("REDIS_URL"):
-        return _bench(backend, url, households, var, batch, "")
+        return _bench(backend, url, households, var, args, "")
     with scratch.redis_server() as redis_url:
-        return _bench(backend, url, households, var, batch, redis_url)
+        return _bench(backend, url, households, var, args, redis_url)
 
 
-def _bench(backend: str, url: str, households: int, var: Path, batch: int, redis: str) -> Result:
+def _bench(
+    backend: str, url: str, households: int, var: Path, args: argparse.Namespace, redis: str
+) -> Result:
     migrate.upgrade(url)
     env = {
         "DATABASE_URL": url,
@@ -255,42 +289,53 @@ def _bench(backend: str, url: str, households: int, var: Path, batch: int, redis
         "GATEWAY_VAR_DIR": str(var),
         "GATEWAY_ENV": "test",
         "GATEWAY_SMS_RATE": "1000000",
-        "GATEWAY_SMS_BATCH": str(batch),
+        "GATEWAY_SMS_BATCH": str(args.batch),
     }
     settings = Settings.from_env(env)
     engine = make_engine(url)
     try:
         factory = make_session_factory(engine)
         populate(factory, households)
+        before = rss_mb()
         due_s, targets = _timed(lambda: due_list(factory))
-        run_s, queued = _timed(lambda: run(factory))
-        send_s, (accepted, requests) = _timed(lambda: send_all(settings, batch))
+        result = Result(backend, households, due_s, targets, before, peak_rss_mb())
+        if args.due_only:
+            return result
+        result.run_s, result.queued = _timed(lambda: run(factory))
+        result.send_s, (accepted, result.requests) = _timed(lambda: send_all(settings, args.batch))
         with factory() as session:
             sent = session.scalar(
                 select(func.count()).where(OutboxMessage.status == OutboxStatus.SENT)
             )
-        assert accepted == queued == sent, (accepted, queued, sent, targets)
-        base_s, _ = _timed(lambda: baseline(engine, households))
+        assert accepted == result.queued == sent, (accepted, result.queued, sent, targets)
+        result.baseline_s, _ = _timed(lambda: baseline(engine, households))
     finally:
         engine.dispose()
-    return Result(backend, households, due_s, run_s, queued, send_s, requests, base_s)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--households", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=100, help="messages per send batch")
+    parser.add_argument(
+        "--due-only", action="store_true", help="the due list alone (time and peak memory)"
+    )
+    parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-reminders-") as tmp:
         print(f"campaign over {args.households} households (1 in 50 opted out)")
         sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        print(bench("sqlite", sqlite_url, args.households, Path(tmp) / "var", args.batch).line())
+        if args.backend != "postgresql":
+            print(bench("sqlite", sqlite_url, args.households, Path(tmp) / "var", args).line())
+        if args.backend == "sqlite":
+            return 0
         if not wants_postgres():
             print(SKIPPED)
             return 0
         try:
             with scratch.database("reminders") as url:
-                result = bench("postgresql", url, args.households, Path(tmp) / "var", args.batch)
+                result = bench("postgresql", url, args.households, Path(tmp) / "var", args)
         except scratch.Unavailable as exc:
             print(f"postgresql skipped: {exc}")
             return 0

@@ -66,6 +66,10 @@ class Settings:
     db_connect_timeout_s: int = 5  # PostgreSQL connect (libpq counts whole seconds)
     redis_connect_timeout_s: float = 2.0
     redis_timeout_s: float = 5.0  # any one Redis command's answer
+    # A `gateway worker` exits (status 75, restarted by its supervisor) after the job that
+    # takes its resident memory past this many MB, or after this many jobs; 0: no limit.
+    worker_max_rss_mb: int = 1024
+    worker_max_jobs: int = 0
 
     @property
     def production(self) -> bool:
@@ -154,6 +158,8 @@ class Settings:
             db_connect_timeout_s=_positive(get, "GATEWAY_DB_CONNECT_TIMEOUT", 5, problems),
             redis_connect_timeout_s=_seconds(get, "GATEWAY_REDIS_CONNECT_TIMEOUT", 2.0, problems),
             redis_timeout_s=_seconds(get, "GATEWAY_REDIS_TIMEOUT", 5.0, problems),
+            worker_max_rss_mb=_non_negative(get, "GATEWAY_WORKER_MAX_RSS_MB", 1024, problems),
+            worker_max_jobs=_non_negative(get, "GATEWAY_WORKER_MAX_JOBS", 0, problems),
         )
         if settings.production:
             problems.extend(_production_problems(settings, env))
@@ -191,6 +197,14 @@ def _positive(get: Callable[..., str], name: str, default: int, problems: list[s
     if value is not None and value <= 0:
         problems.append(f"{name} must be a positive whole number, not {value}")
     return value if value and value > 0 else default
+
+
+def _non_negative(get: Callable[..., str], name: str, default: int, problems: list[str]) -> int:
+    """A whole number, 0 meaning "no limit"."""
+    value = _int(get(name, "") or str(default), name, problems)
+    if value is not None and value < 0:
+        problems.append(f"{name} must be 0 (no limit) or a positive whole number, not {value}")
+    return value if value is not None and value >= 0 else default
 
 
 def _seconds(get: Callable[..., str], name: str, default: float, problems: list[str]) -> float:

@@ -224,7 +224,7 @@ def test_the_rq_connection_keeps_its_raised_read_timeout_to_itself(
 
 
 def probe() -> dict[str, Any]:
-    """Run as a job by a real worker: what the work horse's runtime gives jobs."""
+    """Run as a job by a real worker: what the worker's runtime gives jobs."""
     context = jobs.context()
     return {
         "pid": os.getpid(),
@@ -241,7 +241,7 @@ def test_the_worker_entry_point_runs_jobs_on_a_wired_runtime(
     job = Queue("default", connection=redis_client).enqueue(probe)
     assert run_worker(Settings.from_env(wired_env), ["default"], burst=True)
     seen = Job.fetch(job.id, connection=redis_client).return_value()
-    assert seen is not None and seen["pid"] != os.getpid(), "run in a forked work horse"
+    assert seen is not None and seen["pid"] == os.getpid(), "run in the worker (issue 19)"
     assert seen["connect"] == expected_connect(backend)
     assert seen["own_redis"] == (1.5, 4.0)
     connect_s, read_s = seen["job_redis"]  # the worker's: RQ raised its read timeout

@@ -1,6 +1,7 @@
 """Worker entry point: one RQ worker on the gateway's queues, plus the periodic scheduler.
 
-Settings, the Redis connection and the jobs' context are built here, once per process."""
+Settings, the Redis connection and the jobs' context are built here, once per process, and
+kept from job to job: the worker runs jobs in its own process (worker.inprocess, issue 19)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import redis
 from rq import Queue
@@ -18,12 +20,24 @@ from gateway.clock import Clock
 from gateway.lib.redact import RedactingFormatter
 from gateway.settings import Settings
 from worker import jobs, registry
-from worker.rq_workers import Worker
+from worker.inprocess import InProcessWorker, Limits
 from worker.schedule import JOB_MONITORING_S, MAINTENANCE_S, WORKER_TTL_S, Scheduler
 
 log = logging.getLogger(__name__)
 LOG_FORMAT = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 RESUME_PROBE_S = 1.0  # how often a worker that lost Redis asks whether it is back
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How run_worker ended: whether any job ran (its truth), and whether it stopped on a
+    limit, for `gateway worker` to exit with RECYCLE_EXIT (its supervisor starts anew)."""
+
+    ran: bool
+    recycle: bool = False
+
+    def __bool__(self) -> bool:
+        return self.ran
 
 
 def check_queues(names: Sequence[str]) -> tuple[str, ...]:
@@ -42,20 +56,23 @@ def run_worker(
     queues: Sequence[str] = (),
     burst: bool = False,
     clock: Clock | None = None,
-) -> bool:
+) -> Outcome:
     """Work the queues until stopped (SIGINT/SIGTERM: warm shutdown), or until they are empty
-    with `burst`. The scheduler thread runs beside a long-lived worker only. Returns whether
-    any job ran."""
+    with `burst`, or until a memory or job-count limit asks for a fresh process
+    (the outcome's `recycle`). The scheduler thread runs beside a long-lived worker only. The
+    outcome is true when any job ran."""
     names = check_queues(queues)
     if not logging.getLogger().handlers:
         handler = logging.StreamHandler()
         handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no phone nor token in a line
         logging.basicConfig(level=logging.INFO, handlers=[handler])
-    connection = jobs.configure(settings, clock).rq_redis()
+    context = jobs.configure(settings, clock)
+    connection = context.rq_redis()
+    limits = Limits(settings.worker_max_rss_mb, settings.worker_max_jobs)
     # The worker first: RQ raises its connection pool's read timeout above its blocking
     # dequeue's, and a connection the scheduler thread opened before that keeps the short one
     # (every idle dequeue then times out, and RQ backs off up to a minute between tries).
-    worker = _worker(connection, names)
+    worker = _worker(connection, names, limits)
     stop = threading.Event()
     if not burst:
         Scheduler(connection, clock=clock).start_thread(stop)
@@ -67,25 +84,30 @@ def run_worker(
             except redis.RedisError:  # its teardown too found Redis gone
                 log.exception("the worker lost Redis")
             if burst or worker.stop_requested or not wait_for_redis(connection):
-                return ran
-            worker = _worker(connection, names)
+                return Outcome(ran, worker.recycle)
+            worker = _worker(connection, names, limits)
     finally:
         stop.set()
         jobs.context().close()
         log.info("worker stopped")
 
 
-def _worker(connection: redis.Redis[bytes], names: Sequence[str]) -> Worker:
-    return Worker(
+def _worker(
+    connection: redis.Redis[bytes], names: Sequence[str], limits: Limits | None = None
+) -> InProcessWorker:
+    context = jobs.context()
+    return InProcessWorker(
         [Queue(n, connection=connection) for n in names],
         connection=connection,
         maintenance_interval=MAINTENANCE_S,
         worker_ttl=WORKER_TTL_S,
         job_monitoring_interval=JOB_MONITORING_S,
+        limits=limits,
+        after_job=context.after_job,
     )
 
 
-def _work(worker: Worker, burst: bool) -> bool:
+def _work(worker: InProcessWorker, burst: bool) -> bool:
     """RQ's loop. with_scheduler: RQ moves retried (delayed) jobs back to their queues.
     Round robin: a busy queue (payments) does not starve the others (sms) (issue 15)."""
     return worker.work(

@@ -72,19 +72,23 @@ class RedactedFailures(BaseWorker):
         )
 
 
-class Worker(RedactedFailures, rq.Worker):
-    """RQ's forking worker (`gateway worker`)."""
+class ShortHeartbeat(BaseWorker):
+    """A running job's heartbeat, renewed every job_monitoring_interval."""
 
     heartbeat_grace_s = HEARTBEAT_GRACE_S
 
     def get_heartbeat_ttl(self, job: Job, working_time: float = 0.0) -> int:
-        """How long a running job's heartbeat lasts: until the monitor loop's next beat plus
-        a short grace, not RQ's 60 s (issue 15): a dead worker's job is known abandoned,
-        and reclaimed (worker.schedule.reclaim_abandoned), seconds after its last beat."""
+        """How long a running job's heartbeat lasts: until the next beat plus a short grace,
+        not RQ's 60 s (issue 15): a dead worker's job is known abandoned, and reclaimed
+        (worker.schedule.reclaim_abandoned), seconds after its last beat."""
         beat = int(self.job_monitoring_interval)
         if job.timeout and job.timeout > 0:
             beat = min(beat, int(job.timeout - working_time))
         return max(beat, 1) + self.heartbeat_grace_s
+
+
+class Worker(ShortHeartbeat, RedactedFailures, rq.Worker):
+    """RQ's forking worker (a fork per job; `gateway worker` runs worker.inprocess's)."""
 
     def unsubscribe(self) -> None:
         stop_listening(self)

@@ -82,6 +82,7 @@ def _exec_gunicorn(host: str, port: int) -> None:
 def worker_command(ctx: CliContext, queues: tuple[str, ...], burst: bool) -> None:
     """RQ worker on the gateway's queues, with the periodic scheduler unless --burst."""
     # The CLI is a process entry point, the one place allowed to start the worker package.
+    from worker.inprocess import RECYCLE_EXIT
     from worker.main import check_queues, run_worker
 
     names = [name.strip() for item in queues for name in item.split(",") if name.strip()]
@@ -90,7 +91,8 @@ def worker_command(ctx: CliContext, queues: tuple[str, ...], burst: bool) -> Non
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
     _check_start(ctx)
-    run_worker(ctx.settings, chosen, burst=burst, clock=ctx.clock)
+    if run_worker(ctx.settings, chosen, burst=burst, clock=ctx.clock).recycle:
+        raise click.exceptions.Exit(RECYCLE_EXIT)  # past a memory or job limit: start anew
 
 
 @click.command("run")
@@ -197,10 +199,16 @@ class _Children:
 
     def supervise(self, stop: threading.Event) -> str | None:
         """Wait for a stop request; returns the name of a child that died on its own."""
+        from worker.inprocess import RECYCLE_EXIT  # the CLI may start the worker package
+
         while not stop.wait(0.5):
-            for name, proc in self.procs.items():
-                if proc.poll() is not None:
-                    return name
+            for name, proc in list(self.procs.items()):
+                if proc.poll() is None:
+                    continue
+                if name == "worker" and proc.returncode == RECYCLE_EXIT:
+                    self.start(name)  # it stopped on its memory or job limit (issue 19)
+                    continue
+                return name
         return None
 
     def stop(self) -> None:

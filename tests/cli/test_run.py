@@ -133,3 +133,38 @@ def test_db_upgrade_then_current_prints_head(tmp_path: Path) -> None:
     assert gateway("db", "current") == "base"
     assert gateway("db", "upgrade").endswith(str(head))
     assert gateway("db", "current") == head
+
+
+class _Exited:
+    """A child process that has exited with `code`."""
+
+    def __init__(self, code: int) -> None:
+        self.returncode = code
+
+    def poll(self) -> int:
+        return self.returncode
+
+
+def test_gateway_run_restarts_a_worker_that_stopped_on_its_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 19: a worker past GATEWAY_WORKER_MAX_RSS_MB exits 75 after its job; `gateway run`
+    starts a fresh one, while any other exit still stops everything."""
+    import threading
+
+    from gateway.cli import serve
+    from worker.inprocess import RECYCLE_EXIT
+
+    children = serve._Children({})
+    started: list[str] = []
+
+    def start(name: str, *args: str) -> _Exited:
+        started.append(name)
+        proc = _Exited(RECYCLE_EXIT if len(started) == 1 else 1)
+        children.procs[name] = proc  # type: ignore[assignment]
+        return proc
+
+    monkeypatch.setattr(children, "start", start)
+    start("worker")
+    assert children.supervise(threading.Event()) == "worker"  # the second exit: status 1
+    assert started == ["worker", "worker"]  # restarted once, after its exit 75

@@ -13,7 +13,7 @@ from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from worker import main, registry, schedule
-from worker.rq_workers import Worker
+from worker.inprocess import InProcessWorker
 from worker.schedule import HEARTBEAT_GRACE_S, JOB_MONITORING_S, reclaim_abandoned
 
 
@@ -28,7 +28,7 @@ def test_a_running_jobs_heartbeat_lasts_the_monitoring_interval_and_a_short_grac
     assert worker.get_heartbeat_ttl(job) == JOB_MONITORING_S + HEARTBEAT_GRACE_S
     assert worker.get_heartbeat_ttl(job, working_time=598) == 2 + HEARTBEAT_GRACE_S
     assert JOB_MONITORING_S + HEARTBEAT_GRACE_S <= 20  # RQ's own: 30 + 60
-    assert isinstance(worker, Worker)
+    assert isinstance(worker, InProcessWorker)  # `gateway worker`'s (issue 19)
 
 
 def started(

@@ -279,5 +279,5 @@ def test_the_scheduler_thread_starts_after_the_worker_raised_the_read_timeout(
     monkeypatch.setattr(Scheduler, "start_thread", start_thread)
     monkeypatch.setattr(worker_main, "_work", lambda worker, burst: False)
     monkeypatch.setattr(worker_main, "wait_for_redis", lambda connection: False)
-    assert run_worker(job_settings, ["default"]) is False
+    assert not run_worker(job_settings, ["default"])
     assert seen and seen[0] > WORKER_TTL_S - 15  # RQ's dequeue timeout

@@ -31,6 +31,15 @@ class Estimate:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def add(self, other: Estimate) -> None:
+        """Sum another batch's estimate into this one (a campaign estimated in batches)."""
+        self.recipients += other.recipients
+        self.messages += other.messages
+        self.segments += other.segments
+        self.cost += other.cost
+        for operator, cost in other.by_operator.items():
+            self.by_operator[operator] = self.by_operator.get(operator, 0) + cost
+
 
 def price_list(settings: dict[str, Any]) -> tuple[int, list[tuple[str, str, int]]]:
     """(default price, [(prefix, operator, price)] longest prefix first)."""

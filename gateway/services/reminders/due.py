@@ -19,6 +19,7 @@ exceeds its budget does not start (an alert says why, nothing is recorded)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from zoneinfo import ZoneInfo
 
@@ -26,13 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway import clock
-from gateway.models import Campaign, Mutual, ReminderOccurrence, ReminderRule
+from gateway.models import Campaign, Household, Mutual, ReminderOccurrence, ReminderRule
 from gateway.services.alerts import raise_alert
 from gateway.services.messaging import in_window, window_opens
 from gateway.services.reminders import daily, record
-from gateway.services.reminders.cost import estimate_campaign
+from gateway.services.reminders.cost import Estimate, estimate_campaign
 from gateway.services.reminders.record import Due, Occurrence
-from gateway.services.reminders.targets import Selection, Target, gc_paused, select_targets
+from gateway.services.reminders.targets import BATCH, Selection, Target, gc_paused, iter_selections
 
 ANCHORS = ("opens", "closes", "coverage_end")
 
@@ -141,41 +142,98 @@ def _campaigns(session: Session, mutual: Mutual, today: dt.date) -> list[Campaig
 
 
 def _run_mutual(session: Session, mutual: Mutual, now: dt.datetime, run: ReminderRun) -> None:
-    """Every campaign's due reminders, then D15's one a day per household across them."""
+    """Every campaign's due reminders, then D15's one a day per household across them, one
+    batch of households at a time (targets.iter_selections, in household id order): a
+    household's reminders of every campaign are in the same batch, so the daily pick sees
+    them all, and a run holds one batch in memory whatever the mutual's size (issue 19)."""
     today = now.astimezone(zone(mutual)).date()
-    due: list[Due] = []
+    started: list[tuple[Campaign, list[ReminderRule]]] = []
     for campaign in _campaigns(session, mutual, today):
         if campaign.paused_at is not None:
             run.paused += 1
             continue
-        due.extend(_run_campaign(session, mutual, campaign, now, run))
-    counts = daily.record_day(session, mutual, due, today, now)
-    run.sent += counts.sent
-    run.skipped_no_phone += counts.no_phone
-    run.skipped_daily += counts.skipped_daily
-
-
-def _run_campaign(
-    session: Session, mutual: Mutual, campaign: Campaign, now: dt.datetime, run: ReminderRun
-) -> list[Due]:
-    """Record the campaign's missed occurrences; return those to send now, not yet recorded."""
-    today = now.astimezone(zone(mutual)).date()
-    selection: Selection | None = None
-    found: list[Due] = []
-    for rule in campaign.reminders:
-        if rule.anchor not in ANCHORS:
+        rules = _rules(mutual, campaign, now)
+        if not rules:
             continue
-        if rule.anchor != "coverage_end" and not occurrences(mutual, campaign, rule, now):
+        if not _may_start(session, mutual, campaign, today, now):
+            run.over_budget += 1
             continue
-        if selection is None:
-            selection = select_targets(session, mutual, campaign, today)
-            if not _may_start(session, mutual, campaign, selection, now):
-                run.over_budget += 1
-                return []
+        started.append((campaign, rules))
+    if not started:
+        return
+    for first, parts in _batches(session, mutual, started, today):
+        due: list[Due] = []
+        for (campaign, rules), selection in zip(started, parts, strict=True):
             run.skipped_paid += selection.skipped_paid
             run.skipped_consent += selection.skipped_consent
-        found.extend(_run_rule(session, mutual, campaign, rule, selection.targets, now, run))
-    return found
+            for rule in rules:
+                due.extend(
+                    _run_rule(session, mutual, campaign, rule, selection.targets, now, run, first)
+                )
+        counts = daily.record_day(session, mutual, due, today, now)
+        run.sent += counts.sent
+        run.skipped_no_phone += counts.no_phone
+        run.skipped_daily += counts.skipped_daily
+
+
+def _rules(mutual: Mutual, campaign: Campaign, now: dt.datetime) -> list[ReminderRule]:
+    """The campaign's rules that may have an occurrence due (every coverage_end rule: its
+    occurrences depend on each household)."""
+    return [
+        rule
+        for rule in campaign.reminders
+        if rule.anchor in ANCHORS
+        and (rule.anchor == "coverage_end" or occurrences(mutual, campaign, rule, now))
+    ]
+
+
+def _batches(
+    session: Session,
+    mutual: Mutual,
+    started: list[tuple[Campaign, list[ReminderRule]]],
+    today: dt.date,
+) -> Iterator[tuple[bool, list[Selection]]]:
+    """Batches of households by id range, each with every started campaign's selection in
+    that range (first: whether it is the first batch). At least one batch, even empty, so
+    that a campaign-anchored rule's outside-window count does not depend on the register."""
+    after = 0
+    first = True
+    while True:
+        high = _batch_end(session, mutual, after)
+        parts = [
+            _selection_between(session, mutual, campaign, today, after, high)
+            for campaign, _ in started
+        ]
+        yield first, parts
+        first = False
+        if high is None:
+            return
+        after = high
+
+
+def _batch_end(session: Session, mutual: Mutual, after: int) -> int | None:
+    """The id of the BATCH-th household of the mutual after `after`, or None past the end."""
+    return session.scalar(
+        select(Household.id)
+        .where(Household.mutual_id == mutual.id, Household.id > after)
+        .order_by(Household.id)
+        .offset(BATCH - 1)
+        .limit(1)
+    )
+
+
+def _selection_between(
+    session: Session,
+    mutual: Mutual,
+    campaign: Campaign,
+    today: dt.date,
+    after: int,
+    high: int | None,
+) -> Selection:
+    """The campaign's targets among households with after < id <= high (None: no bound)."""
+    return Selection.merged(
+        iter_selections(session, mutual, campaign, today, after=after, until=high)
+    )
 
 
 def _groups(
@@ -204,10 +262,12 @@ def _run_rule(
     targets: list[Target],
     now: dt.datetime,
     run: ReminderRun,
+    first: bool = True,
 ) -> list[Due]:
     """Record missed occurrences and return the latest of each group still to send. Once the
     campaign has closed (the mutual's local date after closes_on) nothing is sent: its due
-    occurrences are recorded missed, whatever the hour (D16)."""
+    occurrences are recorded missed, whatever the hour (D16). A campaign-anchored rule's
+    outside-window count is the rule's, counted with the first batch of households only."""
     catch_up = dt.timedelta(hours=mutual.catch_up_hours)
     local = now.astimezone(zone(mutual))
     closed = local.date() > campaign.closes_on
@@ -217,7 +277,10 @@ def _run_rule(
         latest = due[-1]
         if not (open_window or closed):
             if now - latest.due_at <= catch_up:
-                run.outside_window += 1 if rule.anchor != "coverage_end" else len(members)
+                if rule.anchor == "coverage_end":
+                    run.outside_window += len(members)
+                elif first:
+                    run.outside_window += 1
             continue
         missed = [o for o in due[:-1] if now - o.due_at <= catch_up]
         sendable = not closed and now - latest.due_at <= catch_up
@@ -233,13 +296,16 @@ def _run_rule(
 
 
 def _may_start(
-    session: Session, mutual: Mutual, campaign: Campaign, selection: Selection, now: dt.datetime
+    session: Session, mutual: Mutual, campaign: Campaign, today: dt.date, now: dt.datetime
 ) -> bool:
     """messaging.md "Text and cost": a campaign that has sent nothing yet starts only if its
-    estimated cost fits its budget; otherwise an alert (once) and nothing is recorded."""
+    estimated cost fits its budget; otherwise an alert (once) and nothing is recorded. The
+    estimate is summed batch by batch (targets.iter_selections)."""
     if campaign.budget is None or _started(session, campaign):
         return True
-    estimate = estimate_campaign(mutual, campaign, selection.targets)
+    estimate = Estimate()
+    for part in iter_selections(session, mutual, campaign, today):
+        estimate.add(estimate_campaign(mutual, campaign, part.targets))
     if estimate.cost <= campaign.budget:
         return True
     raise_alert(

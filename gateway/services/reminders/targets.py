@@ -43,6 +43,8 @@ from gateway.services.coverage import (
 )
 
 CHUNK = 500
+BATCH = 5000  # households judged at a time (iter_selections)
+NAMES_CHUNK = 5000  # account names in one IN list (SQLite allows 32 766 parameters)
 T = TypeVar("T")
 
 
@@ -63,6 +65,15 @@ class Selection:
     targets: list[Target] = field(default_factory=list)
     skipped_paid: int = 0
     skipped_consent: int = 0
+
+    @classmethod
+    def merged(cls, parts: Iterable[Selection]) -> Selection:
+        whole = cls()
+        for part in parts:
+            whole.targets.extend(part.targets)
+            whole.skipped_paid += part.skipped_paid
+            whole.skipped_consent += part.skipped_consent
+        return whole
 
 
 @contextmanager
@@ -121,14 +132,47 @@ def select_targets(
 ) -> Selection:
     """D15/D18: the campaign's households (on its product, in its sections or all) with an
     active beneficiary not paid for the campaign's period and a D6 amount still due, reminders
-    enabled. A household on another product owes another product's period: never targeted."""
+    enabled. A household on another product owes another product's period: never targeted.
+    The whole list at once (commands, tests); a run streams iter_selections instead."""
     with gc_paused():
-        return _select_targets(session, mutual, campaign, today)
+        return Selection.merged(iter_selections(session, mutual, campaign, today))
 
 
-def _select_targets(
-    session: Session, mutual: Mutual, campaign: Campaign, today: dt.date
-) -> Selection:
+def iter_selections(
+    session: Session,
+    mutual: Mutual,
+    campaign: Campaign,
+    today: dt.date,
+    batch: int = BATCH,
+    after: int = 0,
+    until: int | None = None,
+) -> Iterator[Selection]:
+    """select_targets in batches of at most `batch` households, in household id order
+    (keyset pages): each batch's books are loaded, judged and let go before the next, so a
+    million-household mutual takes the memory of one batch (issue 19), and the targets are
+    those select_targets gives, in the same order. `after` < household id <= `until` (None:
+    no upper bound) restricts it to a range of ids."""
+    products = load_products(session, mutual.id)
+    shares: dict[tuple[int, str], Shares] = {}
+    while True:
+        households = _households(session, mutual, campaign, (after, until), batch)
+        if not households:
+            return
+        after = households[-1].id
+        books = load_books(session, mutual.id, households, products, shares)
+        yield _select(session, mutual, campaign, today, households, books)
+        if len(households) < batch:
+            return
+
+
+def _households(
+    session: Session,
+    mutual: Mutual,
+    campaign: Campaign,
+    bounds: tuple[int, int | None],
+    batch: int,
+) -> list[_Household]:
+    after, until = bounds
     query = select(
         Household.id,
         Household.number,
@@ -136,14 +180,29 @@ def _select_targets(
         Household.reminders_enabled,
         Household.product_id,
         Household.category,
-    ).where(Household.mutual_id == mutual.id, Household.product_id == campaign.product_id)
+    ).where(
+        Household.mutual_id == mutual.id,
+        Household.product_id == campaign.product_id,
+        Household.id > after,
+    )
+    if until is not None:
+        query = query.where(Household.id <= until)
     if campaign.sections:
         query = query.join(Section, Section.id == Household.section_id).where(
             Section.name.in_(campaign.sections)
         )
-    rows = session.execute(query.order_by(Household.id))
-    households = [_Household(row) for row in rows]
-    books = load_books(session, mutual.id, households)
+    rows = session.execute(query.order_by(Household.id).limit(batch))
+    return [_Household(row) for row in rows]
+
+
+def _select(
+    session: Session,
+    mutual: Mutual,
+    campaign: Campaign,
+    today: dt.date,
+    households: Sequence[_Household],
+    books: dict[int, HouseholdBook],
+) -> Selection:
     chosen = Selection()
     owing: list[tuple[_Household, int, dt.date | None]] = []
     for household in households:
@@ -157,7 +216,7 @@ def _select_targets(
             chosen.skipped_consent += 1
         else:
             owing.append((household, due, coverage_end(book)))
-    phones = primary_phones(session, [h.id for h, _, _ in owing])
+    phones = phones_between(session, households[0].id, households[-1].id) if owing else {}
     chosen.targets = [
         Target(h.id, h.number, language_of(mutual, h.language), phones.get(h.id), due, end)
         for h, due, end in owing
@@ -183,11 +242,9 @@ def coverage_end(book: HouseholdBook) -> dt.date | None:
     return max(ends, default=None)
 
 
-def load_books(
-    session: Session, mutual_id: int, households: Sequence[_Household]
-) -> dict[int, HouseholdBook]:
-    """HouseholdBook (as gateway.services.coverage.book.load_book) of many households at once."""
-    products = {
+def load_products(session: Session, mutual_id: int) -> dict[int, Product]:
+    """The mutual's products with what shares_for reads (subsidies, funders, levies)."""
+    return {
         p.id: p
         for p in session.scalars(
             select(Product)
@@ -196,8 +253,23 @@ def load_books(
             .options(selectinload(Product.levies))
         )
     }
+
+
+def load_books(
+    session: Session,
+    mutual_id: int,
+    households: Sequence[_Household],
+    products: dict[int, Product] | None = None,
+    shares: dict[tuple[int, str], Shares] | None = None,
+) -> dict[int, HouseholdBook]:
+    """HouseholdBook (as gateway.services.coverage.book.load_book) of many households at once:
+    those given, in id order (a batch of iter_selections); rows are read by household id
+    range, so a batch reads its own households' rows only."""
+    if not households:
+        return {}
+    products = products if products is not None else load_products(session, mutual_id)
+    shares = shares if shares is not None else {}
     plain = {pid: cast(Product, _Product(p)) for pid, p in products.items()}
-    shares: dict[tuple[int, str], Shares] = {}
     books: dict[int, HouseholdBook] = {}
     for h in households:
         key = (h.product_id, h.category)
@@ -205,6 +277,7 @@ def load_books(
             shares[key] = shares_for(products[h.product_id], h.category)
         book = HouseholdBook(cast(Household, h), plain[h.product_id], shares[key], [])
         books[h.id] = book
+    low, high = households[0].id, households[-1].id
     rows = session.execute(
         select(
             Beneficiary.id,
@@ -213,20 +286,22 @@ def load_books(
             Beneficiary.status,
             Beneficiary.left_on,
         )
-        .where(Beneficiary.mutual_id == mutual_id)
+        .where(Beneficiary.mutual_id == mutual_id, Beneficiary.household_id.between(low, high))
         .order_by(Beneficiary.id)
     )
     for row in rows:
         if (found := books.get(row[1])) is not None:
             found.beneficiaries.append(cast(Beneficiary, _Beneficiary(row)))
-    _load_allocations(session, mutual_id, books)
-    for household_id, credit in household_credits(session, mutual_id).items():
+    _load_allocations(session, mutual_id, books, low, high)
+    for household_id, credit in household_credits(session, mutual_id, list(books)).items():
         if (found := books.get(household_id)) is not None:
             found.credit = credit
     return books
 
 
-def _load_allocations(session: Session, mutual_id: int, books: dict[int, HouseholdBook]) -> None:
+def _load_allocations(
+    session: Session, mutual_id: int, books: dict[int, HouseholdBook], low: int, high: int
+) -> None:
     rows = session.execute(
         select(
             Allocation.household_id,
@@ -238,6 +313,7 @@ def _load_allocations(session: Session, mutual_id: int, books: dict[int, Househo
         )
         .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
         .where(Allocation.mutual_id == mutual_id, live_allocation())
+        .where(Allocation.household_id.between(low, high))
     )
     for household_id, kind, beneficiary_id, allocated_on, starts_on, ends_on in rows:
         book = books.get(household_id)
@@ -250,23 +326,38 @@ def _load_allocations(session: Session, mutual_id: int, books: dict[int, Househo
             book.paid.setdefault(beneficiary_id, {})[starts_on] = paid
 
 
-def household_credits(session: Session, mutual_id: int) -> dict[int, int]:
-    """Household id -> credit (as ledger.household_credit) for every household account."""
-    rows = session.execute(
-        select(Account.name, func.sum(LedgerEntry.amount))
-        .join(LedgerEntry, LedgerEntry.account_id == Account.id)
-        .where(
-            Account.mutual_id == mutual_id,
-            ledger.accounts.household_accounts(),
-        )
-        .group_by(Account.name)
-    )
+def household_credits(
+    session: Session, mutual_id: int, household_ids: Sequence[int]
+) -> dict[int, int]:
+    """Household id -> credit (as ledger.household_credit) of the given households' accounts."""
     credits: dict[int, int] = {}
-    for name, total in rows:
-        household_id = ledger.accounts.household_id(name)
-        if household_id is not None:
-            credits[household_id] = -int(total or 0)
+    for chunk in chunks(household_ids, NAMES_CHUNK):
+        names = [ledger.accounts.household(household_id) for household_id in chunk]
+        rows = session.execute(
+            select(Account.name, func.sum(LedgerEntry.amount))
+            .join(LedgerEntry, LedgerEntry.account_id == Account.id)
+            .where(Account.mutual_id == mutual_id, Account.name.in_(names))
+            .group_by(Account.name)
+        )
+        for name, total in rows:
+            household_id = ledger.accounts.household_id(name)
+            if household_id is not None:
+                credits[household_id] = -int(total or 0)
     return credits
+
+
+def phones_between(session: Session, low: int, high: int) -> dict[int, str]:
+    """Household id -> its primary phone, else its first one, for the household ids from
+    `low` to `high` (a batch's range: one indexed range read, not lists of ids)."""
+    found: dict[int, str] = {}
+    rows = session.execute(
+        select(HouseholdPhone.household_id, HouseholdPhone.msisdn)
+        .where(HouseholdPhone.household_id.between(low, high))
+        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id)
+    )
+    for household_id, msisdn in rows:
+        found.setdefault(household_id, msisdn)
+    return found
 
 
 def primary_phones(session: Session, household_ids: Sequence[int]) -> dict[int, str]:
