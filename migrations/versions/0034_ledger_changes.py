@@ -6,7 +6,7 @@ has gone. On PostgreSQL the triggers are ENABLE ALWAYS, so that they fire in rep
 where the append-only triggers (0002) are skipped.
 
 Revision ID: 0034
-Revises: 0025
+Revises: 0033
 Create Date: 2026-12-07 20:10:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0034"
-down_revision: str | None = "0025"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
