@@ -141,64 +141,55 @@ def apply_round(
     homes: list[Home], ops: list[tuple[str, int]], home_ops: list[dict[str, Any]], n: int
 ) -> list[Step]:
     """Change the register model as the next file says; the events the same change makes."""
-    steps: list[Step] = []
     members = [(h, m) for h, home in enumerate(homes) for m in home.members][: len(ops)]
-    for (h, m), (op, offset) in zip(members, ops, strict=False):
-        day = FIRST_DAY + dt.timedelta(days=offset)
-        if op in ("depart", "death") and m.status in ("active", "suspended"):
-            m.status, m.left_on = ("removed" if op == "depart" else "deceased"), day
-            steps.append(Step(h, m.number, op, day, {}))
-        elif op == "suspend" and m.status == "active":
-            m.status = "suspended"
-            steps.append(Step(h, m.number, "suspend", TODAY, {}))
-        elif op == "lift" and m.status == "suspended":
-            m.status = "active"
-            steps.append(Step(h, m.number, "lift", TODAY, {}))
-        elif op == "correct":
-            m.name += "e"
-            steps.append(Step(h, m.number, "correct", TODAY, {"full_name": m.name}))
-        elif (
-            op == "reenrol"
-            and m.status == "removed"
-            and m.left_on is not None
-            and m.left_on < TODAY
-        ):
-            m.status, m.enrolled_on = "active", m.left_on + dt.timedelta(days=1 + offset % 5)
-            m.left_on = None
-            steps.append(Step(h, m.number, "reenrol", m.enrolled_on, {}))
+    steps = [
+        step
+        for (h, m), (op, offset) in zip(members, ops, strict=False)
+        for step in member_steps(h, m, op, FIRST_DAY + dt.timedelta(days=offset))
+    ]
     for h, (home, op) in enumerate(zip(homes, home_ops, strict=True)):
-        if op["add"] is not None:
-            day = FIRST_DAY + dt.timedelta(days=op["add"])
-            new = Member(f"{home.number}-N{n}", "Bebe", "child", enrolled_on=day, birth=day)
-            home.members.append(new)
-            data = {
-                "number": new.number,
-                "name": new.name,
-                "sex": "F",
-                "birth_date": day,
-                "relationship": "child",
-            }
-            steps.append(Step(h, None, "add-dependant", day, data))
-        heads = [m for m in home.members if m.relation == "head"]
-        others = [
-            m
-            for m in home.members
-            if m.relation != "head" and m.status == "active" and m.enrolled_on <= TODAY
-        ]
-        if op["head"] and others:
-            heads[0].relation, others[0].relation = "spouse", "head"
-            steps.append(
-                Step(
-                    h,
-                    None,
-                    "change-head",
-                    TODAY,
-                    {"head": others[0].number, "former_relation": "spouse"},
-                )
-            )
-        if op["category"] != home.category:
-            home.category = op["category"]
-            steps.append(Step(h, None, "category", TODAY, {"category": op["category"]}))
+        steps += home_steps(h, home, op, n)
+    return steps
+
+
+def member_steps(h: int, m: Member, op: str, day: dt.date) -> list[Step]:
+    if op in ("depart", "death") and m.status in ("active", "suspended"):
+        m.status, m.left_on = ("removed" if op == "depart" else "deceased"), day
+        return [Step(h, m.number, op, day, {})]
+    if (op, m.status) in (("suspend", "active"), ("lift", "suspended")):
+        m.status = "suspended" if op == "suspend" else "active"
+        return [Step(h, m.number, op, TODAY, {})]
+    if op == "correct":
+        m.name += "e"
+        return [Step(h, m.number, "correct", TODAY, {"full_name": m.name})]
+    if op == "reenrol" and m.status == "removed" and m.left_on is not None and m.left_on < TODAY:
+        m.status, m.enrolled_on = "active", m.left_on + dt.timedelta(days=1 + day.day % 5)
+        m.left_on = None
+        return [Step(h, m.number, "reenrol", m.enrolled_on, {})]
+    return []
+
+
+def home_steps(h: int, home: Home, op: dict[str, Any], n: int) -> list[Step]:
+    steps: list[Step] = []
+    if op["add"] is not None:
+        day = FIRST_DAY + dt.timedelta(days=op["add"])
+        new = Member(f"{home.number}-N{n}", "Bebe", "child", enrolled_on=day, birth=day)
+        home.members.append(new)
+        data = {"number": new.number, "name": new.name, "sex": "F", "birth_date": day}
+        steps.append(Step(h, None, "add-dependant", day, {**data, "relationship": "child"}))
+    heads = [m for m in home.members if m.relation == "head"]
+    others = [
+        m
+        for m in home.members
+        if m.relation != "head" and m.status == "active" and m.enrolled_on <= TODAY
+    ]
+    if op["head"] and others:
+        heads[0].relation, others[0].relation = "spouse", "head"
+        data = {"head": others[0].number, "former_relation": "spouse"}
+        steps.append(Step(h, None, "change-head", TODAY, data))
+    if op["category"] != home.category:
+        home.category = op["category"]
+        steps.append(Step(h, None, "category", TODAY, {"category": op["category"]}))
     return steps
 
 

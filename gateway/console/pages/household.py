@@ -12,7 +12,7 @@ the page (`gateway.console.events`: the same fields as `gateway members event`).
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -73,7 +73,7 @@ def household_event(number: str) -> ResponseReturnValue:
     except (events.Invalid, EventError) as exc:
         db.rollback()
         flash(text(operator().language, "hh_event_refused", reason=str(exc)), "error")
-        return _page(_household(number), form=form), 400
+        return make_response(_page(_household(number), form=form), 400)
     day = recorded.event.effective_on.isoformat()
     db.commit()
     flash(text(operator().language, "hh_event_recorded", type=change.type, day=day), "ok")

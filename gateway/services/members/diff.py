@@ -100,7 +100,7 @@ def _status_events(old: Any, mine: dict[str, Any]) -> list[tuple[str, dt.date, d
     if status in LEAVING and (status, mine["left_on"]) != (was, old.left_on):
         return [(leave, mine["left_on"], {})]  # refused by the register: already left
     if status not in LEAVING and was in LEAVING:
-        back = [("reenrol", mine["enrolled_on"], {})]
+        back: list[tuple[str, dt.date, dict[str, Any]]] = [("reenrol", mine["enrolled_on"], {})]
         return back + ([("suspend", mine["enrolled_on"], {})] if status == "suspended" else [])
     if status == "suspended" and was == "active":
         return [("suspend", today, {})]

@@ -84,8 +84,9 @@ def import_members(
         problems = Problems(cap=CAP)
         sink = None if dry_run else EventSink(session, today, now, by, problems)
         upsert = Upsert(session, mutual.id, today, CHUNK, write=not dry_run, sink=sink)
-        report = ImportReport(**upsert.run(), warnings=warnings, dry_run=dry_run)
-        problems.raise_if_any()
+        with session.begin_nested():  # a refused event undoes the writes before it
+            report = ImportReport(**upsert.run(), warnings=warnings, dry_run=dry_run)
+            problems.raise_if_any()
         if not dry_run:
             report.allocations = _allocate_touched(session, mutual, today)
     return report
