@@ -44,8 +44,8 @@ def csv(*rows: str) -> io.StringIO:
 BASE = (row("H1", "H1-1", "head"), row("H1", "H1-2", "spouse"), row("H1", "H1-3"))
 
 
-def loaded(db: Session, years: int = 2, **product: object) -> tuple[Mutual, Household]:
-    mutual = make_mutual(db, subsidies=[("indigent", 50, "MASSN")], **product)
+def loaded(db: Session, years: int = 2) -> tuple[Mutual, Household]:
+    mutual = make_mutual(db, subsidies=[("indigent", 50, "MASSN")])
     import_members(db, mutual, csv(*BASE), now=NOW, today=D(2025, 12, 1))
     household = db.scalars(select(Household)).one()
     receive_payment(
