@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from gateway.lib.csv_rows import Problems
 from gateway.models import Beneficiary, Household, Product
 from gateway.services.members.events import Change, EventError, record_event
+from gateway.services.members.staging import STAGE
 
 # Within a household: the order in which one file's changes are recorded (the same order
 # gives the same books as recording them one by one, issue 18 acceptance 2).
@@ -175,8 +176,6 @@ class EventSink:
 
     def _head_data(self, household: Household, line: int) -> dict[str, Any]:
         """The new head (this line's member) and what the file calls the old head now."""
-        from gateway.services.members.staging import STAGE
-
         s = STAGE.c
         number = self.session.scalar(select(s.number).where(s.line == line))
         olds = [b.number for b in household.beneficiaries if b.relation == "head"]
