@@ -71,9 +71,10 @@ def members_import(ctx: CliContext, path: Path, code: str, dry_run: bool, as_jso
     """Import FILE.csv (one row per beneficiary); any bad line imports nothing."""
     with ctx.session() as session, _reported():
         mutual = mutual_named(session, code)
-        today = local_date(ctx.clock.now(), mutual.timezone)
+        now = ctx.clock.now()
+        today = local_date(now, mutual.timezone)
         report = import_members(
-            session, mutual, path, dry_run=dry_run, today=today, not_after=today
+            session, mutual, path, dry_run=dry_run, today=today, not_after=today, now=now
         )
     if as_json:
         _json(report.as_dict())

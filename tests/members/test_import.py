@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gateway.cli import main
 from gateway.lib.phones import InvalidPhone, digits_of, mask_msisdn, normalize_msisdn
-from gateway.models import Beneficiary, Household, HouseholdPhone, Mutual
+from gateway.models import Beneficiary, Household, HouseholdEvent, HouseholdPhone, Mutual
 from gateway.services.members import importer
 from gateway.services.members.importer import COLUMNS, ImportErrors, import_members
 from tests.support.paths import DATA
@@ -129,7 +130,7 @@ def test_bad_file_lists_every_bad_line_and_imports_nothing(
         "line 5: enrolled_on: required",
         "line 5: left_on: only for removed or deceased members",
         "line 6: relationship: household 'B-3' has no head",
-        "line 7: status: must be one of active, removed, deceased, got 'retired'",
+        "line 7: status: must be one of active, removed, deceased, suspended, got 'retired'",
         "line 7: phone: not a valid phone number for BF: '12345'",
         "line 7: category: must be one of indigent, standard, subsidised, got 'vip'",
         "line 8: left_on: required when status is deceased",
@@ -222,16 +223,26 @@ def test_household_values_come_from_the_head(db: Session, toml_mutual: Mutual) -
     assert section is not None and section.name == "Nord"
 
 
-def test_a_suspension_survives_a_reimport(db: Session, toml_mutual: Mutual) -> None:
-    """Suspension (D11) is the mutual's decision: a register saying `active` keeps it."""
+def test_a_suspension_in_the_file_and_its_lifting(db: Session, toml_mutual: Mutual) -> None:
+    """D11, D23: `suspended` in the file suspends (an event); a file saying `active` for a
+    suspended member lifts it (an event); a file saying `suspended` again changes nothing."""
     import_members(db, toml_mutual, MEMBERS)
+    text = MEMBERS.read_text(encoding="utf-8")
     head = _member(db, "H-00101")
-    head.status, head.status_reason = "suspended", "fraud"
-    db.flush()
-    report = import_members(db, toml_mutual, MEMBERS)
-    assert report.beneficiaries_updated == 0
+    line = next(row for row in text.splitlines() if ",H-00101," in row)
+    cells = line.split(",")
+    cells[COLUMNS.index("status")] = "suspended"
+    suspended = text.replace(line, ",".join(cells))
+    report = import_members(db, toml_mutual, io.StringIO(suspended))
+    assert report.beneficiaries_updated == 1
     db.refresh(head)
-    assert head.status == "suspended"
+    assert (head.status, head.status_reason) == ("suspended", f"members import, line {2}")
+    assert import_members(db, toml_mutual, io.StringIO(suspended)).beneficiaries_updated == 0
+    import_members(db, toml_mutual, MEMBERS)
+    db.refresh(head)
+    assert (head.status, head.status_reason) == ("active", None)
+    kinds = db.scalars(select(HouseholdEvent.type).order_by(HouseholdEvent.id)).all()
+    assert kinds[-2:] == ["suspend", "lift"]
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ MODULES = (
     "campaigns",
     "exceptions",
     "exports",
+    "events",
 )
 
 

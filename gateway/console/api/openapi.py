@@ -97,7 +97,49 @@ SMS = _object(
         "sent_at": MOMENT,
     }
 )
-ERROR = _object({"error": {"type": "string"}, "reason": {"type": "string"}})
+ERROR = _object({"error": {"type": "string"}, "reason": {"type": "string"}}, ["error", "reason"])
+ERROR["properties"]["fields"] = {
+    "type": "object",
+    "additionalProperties": {"type": "string"},
+    "description": "what is wrong with each bad field (400)",
+}
+EVENT_TYPES = [
+    "add-dependant", "depart", "death", "reenrol", "change-head", "category", "product",
+    "suspend", "lift", "correct",
+]  # fmt: skip
+EVENT_REQUEST = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["type", "reason"],
+    "properties": {
+        "type": {"enum": EVENT_TYPES},
+        "on": {"type": "string", "format": "date", "description": "effective date (today)"},
+        "reason": {"type": "string", "minLength": 1, "description": "why (D23)"},
+        "member": {"type": "string", "description": "the beneficiary's number (depart, death, "
+                   "reenrol, suspend, lift, correct)"},
+        **{
+            name: TEXT
+            for name in (
+                "name", "sex", "birth_date", "relationship", "number", "head",
+                "former_relation", "category", "certificate", "product",
+            )
+        },
+    },
+}  # fmt: skip
+EVENT = _object(
+    {
+        "id": {"type": "integer"},
+        "household": {"type": "string"},
+        "beneficiary": TEXT,
+        "type": {"type": "string"},
+        "effective_on": {"type": "string", "format": "date"},
+        "created": {
+            "type": "boolean",
+            "description": "false: the same event was already the latest",
+        },
+        "payload": {"type": "object"},
+    }
+)
 
 
 def _param(name: str, where: str = "query", **schema: Any) -> dict[str, Any]:
@@ -143,6 +185,8 @@ def document() -> dict[str, Any]:
                 "SmsList": _list_of("Sms"),
                 "Error": ERROR,
                 **openapi_more.SCHEMAS,
+                "EventRequest": EVENT_REQUEST,
+                "Event": EVENT,
             },
         },
         "security": [{"bearer": []}],
@@ -152,6 +196,24 @@ def document() -> dict[str, Any]:
                     "summary": "A household's eligibility, beneficiaries and credit",
                     "parameters": [_param("number", "path", type="string"), MUTUAL],
                     "responses": _answers("Household", 404, 409),
+                }
+            },
+            "/households/{number}/events": {
+                "post": {
+                    "summary": "Record a dated event of the household (D23; manager, admin)",
+                    "parameters": [_param("number", "path", type="string"), MUTUAL],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/EventRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        **_answers("Event", 400, 404, 409),
+                        "201": _answers("Event")["200"] | {"description": "Recorded"},
+                    },
                 }
             },
             "/payments": {

@@ -5,24 +5,31 @@ happened to it (gateway.console.timeline), keyset-paged.
 
 A phone is revealed by a POST (manager, finance, admin: D27), which writes one
 `operator_actions` row per reveal and shows the page with that phone in full once; nothing
-keeps it revealed afterwards."""
+keeps it revealed afterwards.
+
+A manager records a dated event of the household (D23, issue 18) with the form at the foot of
+the page (`gateway.console.events`: the same fields as `gateway members event`)."""
 
 from __future__ import annotations
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.clock import local_date
+from gateway.console import events
+from gateway.console.i18n import text
 from gateway.console.timeline import HOUSEHOLD_OBJECT, BadCursor, timeline_page
-from gateway.console.views import WRITERS, actor, console_view, scoped
+from gateway.console.views import WRITERS, actor, console_view, operator, scoped
 from gateway.handlers import request_session, runtime
-from gateway.models import Household, HouseholdPhone, Mutual
+from gateway.models import Household, HouseholdPhone, Mutual, Role
 from gateway.services.coverage import standing_of
+from gateway.services.members import EVENT_TYPES, EventError
 from gateway.services.operators import Where, record_action
 
 REVEAL = "phone.reveal"
+RECORDERS = (Role.ADMIN, Role.MANAGER)  # D27: managers change members
 
 
 @console_view("/households/<number>")
@@ -51,6 +58,28 @@ def reveal_phone(number: str, phone_id: int) -> ResponseReturnValue:
     return _page(found, revealed={phone.id: phone.msisdn})
 
 
+@console_view("/households/<number>/events", roles=RECORDERS, methods=("POST",))
+def household_event(number: str) -> ResponseReturnValue:
+    """D23: record one dated event from the form (reason required), D3-D7 at once, and one
+    `operator_actions` row; a refused or bad event writes nothing and says why (400)."""
+    found = _household(number)
+    db = request_session()
+    now = runtime().clock.now()
+    form = {k: v for k, v in request.form.items() if k in events.FIELDS}
+    today = local_date(now, found.mutual.timezone)
+    try:
+        change = events.change_from(found, form, f"console:{operator().login}", today)
+        recorded = events.record(db, found, change, actor(), now)
+    except (events.Invalid, EventError) as exc:
+        db.rollback()
+        flash(text(operator().language, "hh_event_refused", reason=str(exc)), "error")
+        return make_response(_page(_household(number), form=form), 400)
+    day = recorded.event.effective_on.isoformat()
+    db.commit()
+    flash(text(operator().language, "hh_event_recorded", type=change.type, day=day), "ok")
+    return redirect(url_for("console.household", number=number, mutual=found.mutual.code))
+
+
 def _household(number: str) -> Household:
     """The household of that number inside the scope; `?mutual=CODE` picks one when several
     mutuals of the scope use the number (several: back to the search, which lists them)."""
@@ -67,7 +96,11 @@ def _household(number: str) -> Household:
     return found[0]
 
 
-def _page(found: Household, revealed: dict[int, str] | None = None) -> ResponseReturnValue:
+def _page(
+    found: Household,
+    revealed: dict[int, str] | None = None,
+    form: dict[str, str] | None = None,
+) -> ResponseReturnValue:
     db = request_session()
     app = runtime()
     mutual = found.mutual
@@ -95,6 +128,9 @@ def _page(found: Household, revealed: dict[int, str] | None = None) -> ResponseR
         revealed=revealed or {},
         page=page,
         today=today,
+        event_types=EVENT_TYPES,
+        event_fields=events.DATA_FIELDS,
+        form=form or {},
     )
 
 

@@ -20,6 +20,8 @@
 - wording: The words of a standing (D6b, D11, D12) in a language: one source for every surface.
 - samples: The longest standings a member can be told (D6b, D11, D12), for the screen and SMS
   checks.
+- reprice: D3, D23: a lower share after a category change gives back the difference on periods
+  already prepaid (reversing entries).
 - shares: What a household pays and what its funder owes (D3), and levies on earned contributions
   (D4).
 """
@@ -73,6 +75,7 @@ from gateway.services.coverage.periods import (
     period_starting_on_or_after,
 )
 from gateway.services.coverage.query import coverage
+from gateway.services.coverage.reprice import give_back_difference
 from gateway.services.coverage.samples import (
     BIG_AMOUNT,
     LONG_DATE,
@@ -129,6 +132,7 @@ __all__ = [
     "campaign_open_for",
     "coverage",
     "find_number",
+    "give_back_difference",
     "headline_text",
     "held_payments",
     "held_text",

@@ -22,7 +22,7 @@ from gateway.models import (
 from gateway.services import ledger
 from gateway.services.coverage.book import HouseholdBook, PaidPeriod, automatic_periods, load_book
 from gateway.services.coverage.periods import Period, next_period, period_row
-from gateway.services.coverage.shares import levy_amounts
+from gateway.services.coverage.shares import Shares, levy_amounts
 
 # How far ahead money may buy periods: five coverage years, or three years of months.
 MAX_PERIODS_AHEAD = {"year": 5, "month": 36}
@@ -143,11 +143,18 @@ def _allocate_automatic(
 
 
 def allocate_group(
-    session: Session, book: HouseholdBook, period: Period, group: list[Beneficiary], on: dt.date
+    session: Session,
+    book: HouseholdBook,
+    period: Period,
+    group: list[Beneficiary],
+    on: dt.date,
+    shares: Shares | None = None,
 ) -> list[Allocation]:
     """One balanced transaction for the shares of a group for one period (D7: together); also
-    what re-posts the shares of a group that stay when one share is released (D23)."""
-    household, shares, product = book.household, book.shares, book.product
+    what re-posts the shares of a group that stay when one share is released (D23), then at
+    `shares`: the shares in force when they were first allocated, not today's."""
+    household, product = book.household, book.product
+    shares = shares or book.shares
     member = shares.contribution_member * len(group)
     funder = shares.contribution_funder * len(group)
     earned = member + funder

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from gateway.models import (
+    Account,
     Allocation,
     AllocationReversal,
     CoveragePeriod,
     Household,
+    LedgerEntry,
     LedgerTransaction,
     Payment,
 )
@@ -25,6 +27,7 @@ from gateway.services.alerts import raise_alert
 from gateway.services.coverage.apply import allocate, allocate_group
 from gateway.services.coverage.book import HouseholdBook, load_book
 from gateway.services.coverage.periods import Period
+from gateway.services.coverage.shares import Shares
 
 
 @dataclass(frozen=True, order=True)
@@ -139,9 +142,38 @@ def release_shares(
         assert row is not None
         stay = [by_id[a.beneficiary_id] for a in rows if a.beneficiary_id in by_id]
         period = Period(row.starts_on, row.ends_on)
-        allocate_group(session, book, period, stay, rows[0].allocated_on)
+        at = shares_as_allocated(session, book, rows[0])
+        allocate_group(session, book, period, stay, rows[0].allocated_on, shares=at)
     session.flush()
     return released
+
+
+def shares_as_allocated(session: Session, book: HouseholdBook, allocation: Allocation) -> Shares:
+    """D3: the shares in force when `allocation` was made (its member and funder amounts, and
+    the funder its transaction named), for re-posting it as it was, whatever the household's
+    category or the product's price today."""
+    prefix = ledger.accounts.receivable("")
+    query = (
+        select(Account.name)
+        .join(LedgerEntry, LedgerEntry.account_id == Account.id)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerTransaction.mutual_id == allocation.mutual_id,
+            LedgerTransaction.idempotency_key == allocation.ledger_key,
+            Account.name.startswith(prefix),
+        )
+    )
+    funder = session.scalars(query.limit(1)).first()
+    code = book.shares.funder_code
+    if funder is not None:
+        found = funder[len(prefix) :]
+        code = None if found == ledger.accounts.UNASSIGNED_FUNDER else found
+    return replace(
+        book.shares,
+        funder_code=code,
+        contribution_member=allocation.member_amount,
+        contribution_funder=allocation.funder_amount,
+    )
 
 
 def _shares_after(

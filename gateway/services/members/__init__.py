@@ -9,6 +9,7 @@ dated events (D23).
 - staging: The temporary table the checked rows are written to, in chunks
 - checks: The rules across rows, as SQL over the staging table and the register
 - upsert: The writes, read back from the staging table in keyed chunks
+- diff: The import as a producer of D23 events: each changed row recorded through `record_event`
 """
 
 from gateway.services.members.events import (

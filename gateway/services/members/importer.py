@@ -12,14 +12,15 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.clock import Clock, local_date
 from gateway.lib.csv_rows import MAX_PROBLEMS, ImportErrors, Problems, Source, iter_rows
-from gateway.models import Mutual
+from gateway.models import Allocation, Mutual
 from gateway.services.coverage import allocate, households_to_allocate
 from gateway.services.members import checks
+from gateway.services.members.diff import EventSink
 from gateway.services.members.rows import MutualContext, parse_member
 from gateway.services.members.staging import TOUCHED, StageWriter, finish_loading, staged
 from gateway.services.members.upsert import Upsert
@@ -58,6 +59,8 @@ def import_members(
     dry_run: bool = False,
     today: dt.date | None = None,
     not_after: dt.date | None = None,
+    now: dt.datetime | None = None,
+    by: str = "members import",
 ) -> ImportReport:
     """Check every row, then upsert by household and member number (idempotent), then apply
     at once the credit and automatic periods the changes make usable (D3, D7). `today` (default:
@@ -65,18 +68,32 @@ def import_members(
     enrolment after `not_after` (default: the mutual's local date) is refused.
 
     Members absent from the file are left alone: leaving is recorded with `status`. Problems
-    and warnings are listed in line order, at most `CAP` of each (the rest counted)."""
-    local_today = local_date(Clock().now(), mutual.timezone)
-    today = today or local_today
+    and warnings are listed in line order, at most `CAP` of each (the rest counted).
+
+    D23: each change of a registered household or member is recorded as the event an operator
+    would record (`members.diff`), at `now` (default: the clock's), by `by`; an event the
+    register refuses is a problem of its line and nothing is imported."""
+    clock_today = local_date(now or Clock().now(), mutual.timezone)
+    if now is None:  # the events are recorded on the import's day (`today` when given)
+        now = Clock().now()
+        if today is not None and today != clock_today:
+            now = dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
+    today = today or clock_today
     session.flush()
-    ctx = MutualContext(session, mutual, not_after or local_today)
+    ctx = MutualContext(session, mutual, not_after or clock_today)
     with staged(session):
         _stage(session, source, ctx)
         warnings = checks.warnings(session, mutual.id, CAP)
-        upsert = Upsert(session, mutual.id, today, CHUNK, write=not dry_run)
-        report = ImportReport(**upsert.run(), warnings=warnings, dry_run=dry_run)
+        problems = Problems(cap=CAP)
+        sink = None if dry_run else EventSink(session, today, now, by, problems)
+        upsert = Upsert(session, mutual.id, today, CHUNK, write=not dry_run, sink=sink)
+        before = _allocations(session, mutual)
+        with session.begin_nested():  # a refused event undoes the writes before it
+            report = ImportReport(**upsert.run(), warnings=warnings, dry_run=dry_run)
+            problems.raise_if_any()
         if not dry_run:
-            report.allocations = _allocate_touched(session, mutual, today)
+            _allocate_touched(session, mutual, today)
+            report.allocations = _allocations(session, mutual) - before
     return report
 
 
@@ -89,6 +106,12 @@ def _stage(session: Session, source: Source, ctx: MutualContext) -> None:
     writer.flush()
     finish_loading(session)
     checks.check_file(session, ctx.mutual.id, problems, CAP)
+
+
+def _allocations(session: Session, mutual: Mutual) -> int:
+    """Allocation rows of the mutual: those the import's events and allocation add (D3, D7)."""
+    query = select(func.count()).where(Allocation.mutual_id == mutual.id)
+    return int(session.scalar(query) or 0)
 
 
 def _allocate_touched(session: Session, mutual: Mutual, today: dt.date) -> int:

@@ -133,7 +133,7 @@ def _check_leaving(row: RowCheck, ben: dict[str, Any]) -> None:
     given = bool(row.cells["left_on"])
     if status in ("removed", "deceased") and not given:
         row.add("left_on", f"required when status is {status}")
-    elif status == "active" and given:
+    elif status in ("active", "suspended") and given:
         row.add("left_on", "only for removed or deceased members")
     elif left_on and enrolled_on and left_on < enrolled_on:
         row.add("left_on", "before enrolled_on")
@@ -151,4 +151,4 @@ def _card(value: str) -> str:
 _name = text(200)
 _sex = choice(("M", "F"))
 _relation = choice(RELATIONSHIPS)
-_status = choice(("active", "removed", "deceased"), "active")
+_status = choice(("active", "removed", "deceased", "suspended"), "active")

@@ -14,12 +14,18 @@ from typing import Any
 from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from gateway.models import Beneficiary, Household, HouseholdPhone
+from gateway.models import Beneficiary, Household, HouseholdEvent, HouseholdPhone
+from gateway.services.members.diff import (
+    EventSink,
+    Pending,
+    member_events,
+    new_member_events,
+    product_code,
+)
 from gateway.services.members.staging import STAGE, TOUCHED
 
 BEN_FIELDS = ("full_name", "sex", "birth_date", "relation", "status", "enrolled_on", "left_on")
 HOME_FIELDS = ("category", "language", "section_id", "product_id")
-_STATUS = BEN_FIELDS.index("status")
 
 Links = list[tuple[str, bool]]
 S = STAGE.c
@@ -34,6 +40,9 @@ class Upsert:
     today: dt.date  # the day a new or changed category takes effect (D3)
     chunk: int
     write: bool
+    sink: EventSink | None = None  # records the changes as D23 events (None: a dry run)
+    # Households this import creates (their members are inserted in bulk, not "added").
+    created: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
             (
@@ -46,15 +55,26 @@ class Upsert:
 
     def run(self) -> dict[str, int]:
         """Households, then beneficiaries; the report's counts."""
+        homes: list[Pending] = []
         for rows in self._chunks(self._heads_query()):
-            self._households(rows)
+            homes += self._households(rows)
         for rows in self._chunks(self._members_query()):
-            self._members(rows)
+            self._record(self._members(rows))
+        self._record(homes)  # after the members: a new head is registered by then
+        self._expire()
+        return self.counts
+
+    def _expire(self) -> None:
         if self.write:
             for obj in list(self.session.identity_map.values()):
                 if isinstance(obj, Household | Beneficiary | HouseholdPhone):
                     self.session.expire(obj)  # bulk statements bypass the objects loaded
-        return self.counts
+
+    def _record(self, pending: list[Pending]) -> None:
+        """D23: the chunk's changes recorded as events once its bulk writes are done."""
+        if self.sink is not None and pending:
+            self._expire()
+            self.sink.apply(pending)
 
     def _chunks(self, query: Select[Any]) -> Iterator[list[Any]]:
         """The query's rows, `chunk` at a time, keyed on the staged line."""
@@ -64,7 +84,9 @@ class Upsert:
             last = rows[-1].line
 
     def _heads_query(self) -> Select[Any]:
-        columns = (S.line, S.household, S.h_digits, *(S[name] for name in HOME_FIELDS))
+        columns = (
+            S.line, S.household, S.h_digits, S.enrolled_on, *(S[name] for name in HOME_FIELDS)
+        )  # fmt: skip
         return select(*columns).where(S.ok, S.is_head).order_by(S.line)
 
     def _registered(self, model: Any, numbers: list[str], *columns: Any) -> dict[str, Any]:
@@ -76,7 +98,7 @@ class Upsert:
         )
         return {row.number: row for row in self.session.execute(query)}
 
-    def _households(self, heads: list[Any]) -> None:
+    def _households(self, heads: list[Any]) -> list[Pending]:
         h = Household
         olds = self._registered(
             h, [head.household for head in heads], *(getattr(h, name) for name in HOME_FIELDS)
@@ -88,6 +110,8 @@ class Upsert:
         resets: list[int] = []
         phones: dict[str, Links] = {}
         touched: set[int] = set()
+        events: list[Pending] = []
+        enrolled = {head.household: head.enrolled_on for head in heads}
         for head in heads:
             values = {"number": head.household, "digits": head.h_digits}
             values.update((name, head._mapping[name]) for name in HOME_FIELDS)
@@ -98,8 +122,7 @@ class Upsert:
                 continue
             differs = any(old._mapping[name] != values[name] for name in HOME_FIELDS)
             if differs:
-                if old.category != values["category"]:
-                    values["category_since"] = self.today
+                events += self._home_events(head.line, old, values)
                 changed.append({"id": old.id, **values})
                 touched.add(old.id)
             if set(links[head.household]) != old_links.get(old.id, set()):
@@ -112,7 +135,47 @@ class Upsert:
         if self.write:
             self._write_households(new, changed, ids)
             self._write_phones(resets, phones, ids)
-            self._touch(touched | {ids[values["number"]] for values in new})
+            created = {ids[values["number"]]: enrolled[values["number"]] for values in new}
+            self.created.update(created)
+            self._enrolled(created)
+            self._touch(touched | set(created))
+        return events
+
+    def _home_events(self, line: int, old: Any, values: dict[str, Any]) -> list[Pending]:
+        """D23: a new category (from today, D3) or product (at a period boundary) is an
+        event; the household's row keeps the register's until the event changes it."""
+        events: list[Pending] = []
+        if old.category != values["category"]:
+            data = {"category": values["category"]}
+            events.append(Pending(line, old.id, "category", self.today, None, data))
+            values["category"] = old.category
+        if old.product_id != values["product_id"]:
+            code = product_code(self.session, values["product_id"])
+            events.append(Pending(line, old.id, "product", self.today, None, {"product": code}))
+            values["product_id"] = old.product_id
+        return events
+
+    def _enrolled(self, created: dict[int, dt.date]) -> None:
+        """D23: one `enrol` event per household the file creates (in bulk: first loads)."""
+        if not created or self.sink is None:
+            return
+        sink = self.sink
+        rows = [
+            {
+                "mutual_id": self.mutual_id,
+                "household_id": household_id,
+                "beneficiary_id": None,
+                "type": "enrol",
+                "effective_on": on,
+                "payload": {"source": "members import"},
+                "reason": "members import",
+                "recorded_by": sink.by,
+                "recorded_at": sink.now,
+                "key": f"{household_id}:1",
+            }
+            for household_id, on in sorted(created.items())
+        ]
+        self.session.execute(insert(HouseholdEvent), rows)
 
     def _links(
         self, first: int, last: int, registered: list[int]
@@ -162,7 +225,9 @@ class Upsert:
         columns = (S.line, S.number, S.m_digits, S.household, *(S[name] for name in BEN_FIELDS))
         return select(*columns).where(S.ok).order_by(S.line)
 
-    def _members(self, rows: list[Any]) -> None:
+    def _members(self, rows: list[Any]) -> list[Pending]:
+        events: list[Pending] = []
+        updated = 0
         new: list[dict[str, Any]] = []
         changed: list[dict[str, Any]] = []
         touched: set[int] = set()
@@ -172,8 +237,6 @@ class Upsert:
         homes = self._registered(Household, [row.household for row in rows])
         for row in rows:
             mine, old = list(row[4:]), olds.get(row.number)
-            if old is not None and old.status == "suspended" and mine[_STATUS] == "active":
-                mine[_STATUS] = "suspended"  # a suspension is the mutual's decision (D11)
             if old is not None and tuple(mine) == tuple(old[2:]):
                 self.counts["beneficiaries_unchanged"] += 1
                 continue
@@ -181,20 +244,29 @@ class Upsert:
             values.update(zip(BEN_FIELDS, mine, strict=True))
             home = homes.get(row.household)
             household_id = home.id if home is not None else None  # None: a dry run's new one
-            if old is None:
+            if old is None and household_id is not None and household_id not in self.created:
+                events += new_member_events(row.line, household_id, row.number, values)
+                self.counts["beneficiaries_created"] += 1
+            elif old is None:
                 new.append({"mutual_id": self.mutual_id, "household_id": household_id, **values})
             else:
-                changed.append({"id": old.id, **values})
+                assert household_id is not None
+                found, plain = member_events(row.line, household_id, old, values)
+                events += found
+                updated += 1
+                if any(plain[k] != old._mapping[k] for k in BEN_FIELDS):
+                    changed.append({"id": old.id, **plain})
             if household_id is not None:
                 touched.add(household_id)
         self.counts["beneficiaries_created"] += len(new)
-        self.counts["beneficiaries_updated"] += len(changed)
+        self.counts["beneficiaries_updated"] += updated
         if self.write:
             if new:
                 self.session.execute(insert(Beneficiary), new)
             if changed:
                 self.session.execute(update(Beneficiary), changed)
             self._touch(touched)
+        return events
 
     def _touch(self, ids: set[int]) -> None:
         """D7: remembered (in the staging schema) for the allocation after the import."""

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.lib.phones import digits_of
 from gateway.models import Beneficiary, Household, HouseholdEvent, MembershipSpell
 from gateway.models.beneficiary import RELATIONSHIPS
-from gateway.services.coverage import allocate, release_shares
+from gateway.services.coverage import allocate, give_back_difference, release_shares
 from gateway.services.members.events.change import Change, EventError
 from gateway.services.members.events.product import change_product, refuse_on_hold
 
@@ -164,18 +164,29 @@ def _category(
     session: Session, household: Household, change: Change, now: dt.datetime
 ) -> dict[str, Any]:
     """D3: a new category from its effective date, with the funder's certificate; a 0-share
-    household's automatic periods count from that date, never earlier."""
+    household's automatic periods count from that date, never earlier; periods prepaid at a
+    higher share give the difference back as credit (reversing entries)."""
     category = str(change.data.get("category") or "").strip()
     known = {"standard"} | {s.category for s in household.product.subsidies}
     if category not in known:
         raise EventError(f"category {category!r}: one of {', '.join(sorted(known))}")
     if category == household.category:
         raise EventError(f"household {household.number} is already {category}")
+    refuse_on_hold(session, household)
     old = household.category
     household.category, household.category_since = category, change.on
+    session.flush()
+    why = f"category of household {household.number} to {category} on {change.on}"
+    repriced = give_back_difference(session, household, since=change.on, now=now, why=why)
     _allocate_now(session, household, now)
     certificate = str(change.data.get("certificate") or "") or None
-    return {"category": category, "previous": old, "certificate": certificate}
+    periods = sorted({a.period.starts_on.isoformat() for a in repriced if a.period})
+    return {
+        "category": category,
+        "previous": old,
+        "certificate": certificate,
+        "repriced_periods": periods,
+    }
 
 
 def _suspend(
