@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-import statistics
 import sys
 import tempfile
 import time
@@ -92,18 +91,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, default=1.0, help="1: 10 M hops, 1 M SMS/intents")
     parser.add_argument("--reps", type=int, default=30, help="timed requests per page")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed requests first")
+    parser.add_argument("--only", default="", help="pages whose name starts so, comma-separated")
     parser.add_argument("--database", help="bench_* database kept between runs")
     parser.add_argument("--temporary", action="store_true", help="a database dropped at the end")
     args = parser.parse_args(argv)
-    if not 0 < args.scale <= 10 or args.reps < 1:
-        parser.error("--scale must be in (0, 10] and --reps at least 1")
+    if not 0 < args.scale <= 10 or args.reps < 1 or args.warmup < 0:
+        parser.error("--scale must be in (0, 10], --reps at least 1, --warmup at least 0")
     size = Size.of(args.scale)
     name = args.database or ("bench_console" if args.scale == 1 else _scaled_name(args.scale))
     if not scratch.NAME.fullmatch(name):
         parser.error(f"--database must be named bench_* (letters, digits, _), not {name!r}")
     try:
         with _database(name, args.temporary) as url, scratch.redis_server() as redis_url:
-            timings, seed_s = _run(url, redis_url, size, args.reps)
+            only = tuple(p.strip() for p in args.only.split(",") if p.strip())
+            timings, seed_s = _run(url, redis_url, size, (args.warmup, args.reps), only)
     except scratch.Unavailable as exc:
         print(f"console benchmark skipped: {exc}")
         return 0
@@ -122,7 +124,9 @@ def _database(name: str, temporary: bool) -> Iterator[str]:
             yield url
         return
     admin = scratch.admin_url()
-    engine = make_engine(admin, connect_timeout_s=scratch.CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT")
+    engine = make_engine(
+        admin, connect_timeout_s=scratch.CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT"
+    )
     try:
         with engine.connect() as conn:
             if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
@@ -152,7 +156,9 @@ def _check_ours(url: str) -> None:
         )
 
 
-def _run(url: str, redis_url: str, size: Size, reps: int) -> tuple[list[Timing], float | None]:
+def _run(
+    url: str, redis_url: str, size: Size, reps: tuple[int, int], only: tuple[str, ...]
+) -> tuple[list[Timing], float | None]:
     engine = make_engine(url)
     try:
         seed_s = None
@@ -165,7 +171,7 @@ def _run(url: str, redis_url: str, size: Size, reps: int) -> tuple[list[Timing],
         with tempfile.TemporaryDirectory(prefix="bench-console-") as var:
             app = _app(url, redis_url, var)
             clients = {who: _signed_in(app, engine, who) for who in ("manager", "admin")}
-            cases = _cases(clients, size)
+            cases = [c for c in _cases(clients, size) if not only or c.name.startswith(only)]
             with engine.connect() as conn:
                 return [_time(case, clients[case.who], conn, reps) for case in cases], seed_s
     finally:
@@ -262,7 +268,7 @@ def _next_pages(client: FlaskClient, who: str, scope: int | None, since: dt.date
     return found
 
 
-def _time(case: Case, client: FlaskClient, conn: object, reps: int) -> Timing:
+def _time(case: Case, client: FlaskClient, conn: object, reps: tuple[int, int]) -> Timing:
     def page() -> None:
         reply = client.get(case.url)
         assert reply.status_code == 200, f"{case.url}: {reply.status_code}"
@@ -275,11 +281,12 @@ def _time(case: Case, client: FlaskClient, conn: object, reps: int) -> Timing:
     return Timing(case, _pct(pages, 50), _pct(pages, 95), _pct(baselines, 50), _pct(baselines, 95))
 
 
-def _measure(action: Callable[[], None], reps: int) -> list[float]:
-    for _ in range(min(3, reps)):  # warm: plans, caches, the first connection
+def _measure(action: Callable[[], None], reps: tuple[int, int]) -> list[float]:
+    """`reps`: (untimed warm-up runs: plans, caches, the first connection; timed runs)."""
+    for _ in range(reps[0]):
         action()
     found = []
-    for _ in range(reps):
+    for _ in range(reps[1]):
         t0 = time.perf_counter()
         action()
         found.append((time.perf_counter() - t0) * 1000)

@@ -47,7 +47,10 @@ def home(mutual_id: int | None, now: dt.datetime) -> list[Query]:
             f"WHERE created_at >= :start AND {s('mutual_id', mutual_id)} GROUP BY status",
             {"start": start},
         ),
-        Query(f"SELECT count(id) FROM alerts WHERE resolved_at IS NULL AND {s('mutual_id', mutual_id)}"),
+        Query(
+            "SELECT count(id) FROM alerts "
+            f"WHERE resolved_at IS NULL AND {s('mutual_id', mutual_id)}"
+        ),
         Query(
             "SELECT count(id) FROM suspense_items "
             f"WHERE state = 'OPEN' AND {s('mutual_id', mutual_id)}"
@@ -55,7 +58,9 @@ def home(mutual_id: int | None, now: dt.datetime) -> list[Query]:
     ]
 
 
-def household(mutual_id: int | None, number: str, hh: int, mutual: int, msisdn: str, secret: str) -> list[Query]:
+def household(
+    mutual_id: int | None, number: str, hh: int, mutual: int, msisdn: str, secret: str
+) -> list[Query]:
     """The household, its members and phones, and the timeline's first page: the newest 51 of
     each source, merged by SQL, then the events and postings of the page's intents."""
     key = phone_key(secret, msisdn)
@@ -112,7 +117,10 @@ class Window:
 def ussd(scope_mutual: int | None, w: Window) -> list[Query]:
     """The window's sessions newest first by their first hop in the window: that first hop
     found by the hops' time index, its session's hops counted, its end joined."""
-    where = [f"h.created_at >= :since AND h.created_at < :until AND {scope_sql('h.mutual_id', scope_mutual)}"]
+    where = [
+        "h.created_at >= :since AND h.created_at < :until",
+        scope_sql("h.mutual_id", scope_mutual),
+    ]
     if w.mutual_id is not None:
         where.append(f"h.mutual_id = {int(w.mutual_id)}")
     if w.after is not None:
@@ -143,7 +151,19 @@ def ussd(scope_mutual: int | None, w: Window) -> list[Query]:
     params: dict[str, object] = {"since": w.since, "until": w.until, "status": w.status}
     if w.after is not None:
         params.update(at=w.after[0], id=w.after[1])
-    return [Query(f"SELECT id, code FROM mutuals WHERE {scope_sql('id', scope_mutual)} ORDER BY code"), Query(sql, params)]
+    drops = (
+        "SELECT last.screen, count(*) FROM ussd_session_events e "
+        "CROSS JOIN LATERAL (SELECT x.screen FROM ussd_hops x WHERE x.provider = e.provider "
+        " AND x.session_id = e.session_id ORDER BY x.id DESC LIMIT 1) last "
+        "WHERE e.status IN ('Incomplete', 'Failed') AND e.received_at >= :since "
+        f"AND e.received_at < :until AND {scope_sql('e.mutual_id', scope_mutual)} "
+        f"AND {scope_sql('e.mutual_id', w.mutual_id)} GROUP BY last.screen"
+    )
+    return [
+        Query(f"SELECT id, code FROM mutuals WHERE {scope_sql('id', scope_mutual)} ORDER BY code"),
+        Query(sql, params),
+        Query(drops, params),
+    ]
 
 
 def sms(scope_mutual: int | None, w: Window) -> list[Query]:
@@ -156,16 +176,17 @@ def sms(scope_mutual: int | None, w: Window) -> list[Query]:
     if w.status:
         where.append("status = :status")
     if w.errors:
-        where.append(
-            "(status IN ('FAILED', 'REJECTED', 'EXPIRED') OR last_error IS NOT NULL)"
-        )
+        where.append("(status IN ('FAILED', 'REJECTED', 'EXPIRED') OR last_error IS NOT NULL)")
     if w.after is not None:
         where.append("(created_at, id) < (:at, :id)")
     params: dict[str, object] = {"since": w.since, "until": w.until, "status": w.status}
     if w.after is not None:
         params.update(at=w.after[0], id=w.after[1])
     return [
-        Query(f"SELECT id, code FROM mutuals WHERE {scope_sql('id', scope_mutual)} ORDER BY code LIMIT 500"),
+        Query(
+            f"SELECT id, code FROM mutuals WHERE {scope_sql('id', scope_mutual)} "
+            "ORDER BY code LIMIT 500"
+        ),
         Query(
             "SELECT id, mutual_id, name FROM sections "
             f"WHERE {scope_sql('mutual_id', scope_mutual)} ORDER BY mutual_id, name LIMIT 500"
@@ -183,7 +204,8 @@ def members(scope_mutual: int | None, kind: str, q: str) -> list[Query]:
     their head's name."""
     scope = scope_sql("h.mutual_id", scope_mutual)
     match = {
-        "number": "h.digits = :q OR h.id IN (SELECT household_id FROM beneficiaries WHERE digits = :q)",
+        "number": "h.digits = :q OR h.id IN "
+        "(SELECT household_id FROM beneficiaries WHERE digits = :q)",
         "name": "h.id IN (SELECT household_id FROM beneficiaries WHERE lower(full_name) LIKE :q)",
         "phone": "h.id IN (SELECT household_id FROM household_phones WHERE msisdn = :q)",
     }[kind]

@@ -16,6 +16,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
@@ -32,6 +33,14 @@ HOPS_PER_SESSION = 4
 CHUNK = 1_000_000
 STEPS = "bench_console_steps"
 PHONES = "bench_console_phones"
+INDEXES = "bench_console_indexes"
+# The log tables filled in bulk: their plain indexes (not those of a key or unique constraint)
+# are dropped for the load and built again at its end, which is several times faster than
+# keeping them up to date row by row; their definitions wait in INDEXES meanwhile.
+BULK = (
+    "ussd_hops", "ussd_session_events", "outbox_messages", "payment_intents", "payments",
+    "payment_events", "ledger_transactions", "ledger_entries",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -75,7 +84,9 @@ def seed(engine: Engine, size: Size, say: Callable[[str], None] = print) -> floa
     """Seed (or finish seeding) `engine`'s migrated database; the seconds it took."""
     started = time.perf_counter()
     with engine.begin() as conn:
-        conn.execute(text(f"CREATE TABLE IF NOT EXISTS {STEPS} (step TEXT PRIMARY KEY, label TEXT)"))
+        conn.execute(
+            text(f"CREATE TABLE IF NOT EXISTS {STEPS} (step TEXT PRIMARY KEY, label TEXT)")
+        )
         other = conn.scalar(text(f"SELECT label FROM {STEPS} WHERE step = 'size'"))
         if other is not None and other != size.label():
             raise SystemExit(f"this database holds another seed ({other}); use another name")
@@ -100,19 +111,41 @@ def _steps(size: Size) -> list[tuple[str, Callable[[Connection], None]]]:
         ("mutuals", lambda c: _mutuals(c, size)),
         ("households", lambda c: _households(c, size)),
         ("phones", lambda c: _phones(c, size)),
+        ("indexes dropped", _drop_indexes),
     ]
     sessions = size.hops // HOPS_PER_SESSION
-    per = CHUNK // HOPS_PER_SESSION
-    for i in range(math.ceil(sessions / per)):
-        lo, hi = i * per + 1, min(sessions, (i + 1) * per)
-        steps.append((f"hops {lo}-{hi}", lambda c, lo=lo, hi=hi: _hops(c, size, lo, hi)))
-    for i in range(math.ceil(size.sms / CHUNK)):
-        lo, hi = i * CHUNK + 1, min(size.sms, (i + 1) * CHUNK)
-        steps.append((f"sms {lo}-{hi}", lambda c, lo=lo, hi=hi: _sms(c, size, lo, hi)))
-    for i in range(math.ceil(size.intents / CHUNK)):
-        lo, hi = i * CHUNK + 1, min(size.intents, (i + 1) * CHUNK)
-        steps.append((f"intents {lo}-{hi}", lambda c, lo=lo, hi=hi: _intents(c, size, lo, hi)))
+    for name, count, per, fill in (
+        ("hops", sessions, CHUNK // HOPS_PER_SESSION, _hops),
+        ("sms", size.sms, CHUNK, _sms),
+        ("intents", size.intents, CHUNK, _intents),
+    ):
+        for i in range(math.ceil(count / per)):
+            lo, hi = i * per + 1, min(count, (i + 1) * per)
+            steps.append((f"{name} {lo}-{hi}", partial(fill, size=size, lo=lo, hi=hi)))
+    steps.append(("indexes built", _build_indexes))
     return steps
+
+
+def _drop_indexes(conn: Connection) -> None:
+    conn.execute(text(f"CREATE TABLE {INDEXES} (name TEXT PRIMARY KEY, definition TEXT)"))
+    rows = conn.execute(
+        text(
+            "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+            "WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND NOT EXISTS "
+            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"
+        ),
+        {"tables": list(BULK)},
+    ).all()
+    for name, definition in rows:
+        conn.execute(text(f"INSERT INTO {INDEXES} VALUES (:n, :d)"), {"n": name, "d": definition})
+        conn.execute(text(f'DROP INDEX "{name}"'))
+
+
+def _build_indexes(conn: Connection) -> None:
+    conn.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for (definition,) in conn.execute(text(f"SELECT definition FROM {INDEXES}")).all():
+        conn.execute(text(definition))
+    conn.execute(text(f"DROP TABLE {INDEXES}"))
 
 
 def _mutuals(conn: Connection, size: Size) -> None:
@@ -199,7 +232,9 @@ def _phones(conn: Connection, size: Size) -> None:
     with raw.cursor() as cur, cur.copy(f"COPY {PHONES} FROM STDIN") as copy:  # type: ignore[attr-defined]
         for hh, mutual in rows:
             msisdn = f"+22670{hh:06d}"
-            copy.write_row((hh, mutual, msisdn, f"+22670****{hh % 100:02d}", phone_key(SECRET, msisdn)))
+            copy.write_row(
+                (hh, mutual, msisdn, f"+22670****{hh % 100:02d}", phone_key(SECRET, msisdn))
+            )
 
 
 def _at(position: str, count: str) -> str:
@@ -208,7 +243,8 @@ def _at(position: str, count: str) -> str:
 
 
 def _household(position: str) -> str:
-    return f"CASE WHEN {position} % {BUSY_EVERY} = 0 THEN {BUSY} ELSE 1 + ({position} * 7919) % :nh END"
+    busy = f"{position} % {BUSY_EVERY} = 0"
+    return f"CASE WHEN {busy} THEN {BUSY} ELSE 1 + ({position} * 7919) % :nh END"
 
 
 def _params(size: Size, lo: int, hi: int) -> dict[str, object]:
@@ -232,7 +268,8 @@ def _hops(conn: Connection, size: Size, lo: int, hi: int) -> None:
             " CASE WHEN k = 0 THEN '' ELSE '1' END, "
             " 'CON Mutuelle: 1. Couverture 2. Payer 3. Mes paiements 0. Retour', "
             f" 3 + (s + k) % 40, {start} + make_interval(secs => 10 * k), p.mutual_id, p.key "
-            "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) s CROSS JOIN generate_series(0, 3) k "
+            "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) s "
+            "CROSS JOIN generate_series(0, 3) k "
             f"JOIN {PHONES} p ON p.hh = {_household('s')}"
         ),
         params,
@@ -298,7 +335,8 @@ def _intents(conn: Connection, size: Size, lo: int, hi: int) -> None:
             f" {_at('y', ':n')} AS at, "
             " CASE WHEN y % 100 < 80 THEN 'SUCCEEDED' WHEN y % 100 < 90 THEN 'FAILED' "
             "  WHEN y % 100 < 98 THEN 'EXPIRED' ELSE 'PENDING' END AS state "
-            f"FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) y JOIN {PHONES} p ON p.hh = {_household('y')}"
+            "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) y "
+            f"JOIN {PHONES} p ON p.hh = {_household('y')}"
         ),
         params,
     )
@@ -356,8 +394,7 @@ def _finish(engine: Engine, size: Size) -> None:
                 )
             )
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
+        for table in (*BULK, "households", "beneficiaries", "household_phones"):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
     with engine.begin() as conn:
-        conn.execute(
-            text(f"INSERT INTO {STEPS} VALUES ('complete', :l)"), {"l": size.label()}
-        )
+        conn.execute(text(f"INSERT INTO {STEPS} VALUES ('complete', :l)"), {"l": size.label()})
