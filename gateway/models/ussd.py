@@ -26,7 +26,7 @@ class UssdHop(IdMixin, Base):
 
     __tablename__ = "ussd_hops"
     __table_args__ = (
-        # A household's hops newest first, read in order (migration 0026; was phone_key, created_at).
+        # A household's hops newest first, in index order (migration 0026).
         Index("ix_ussd_hops_phone_key", "phone_key", "mutual_id", "created_at", "id"),
         Index("ix_ussd_hops_mutual", "mutual_id", "created_at", "id"),
         # The console's errors-only sessions: the rare apology hops by time (migration 0026).

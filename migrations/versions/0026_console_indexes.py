@@ -9,6 +9,8 @@ one busy household with 20 000 hops, 2 000 SMS and 2 000 intents), issue 16:
   random heap pages for the hops: 0.7 s) to sort them. The USSD audit's phone indexes gain the
   mutual and the id; the SMS by phone and by household, the intents and the payments by
   household gain (created_at, id), replacing the single-column indexes of the same names;
+- a household page by number for an operator of several mutuals (the unique index starts with
+  the mutual): households by number (120 ms -> an index look-up);
 - the payment made by an intent is found by `payment_id` (new index) instead of reading every
   intent of the household;
 - `/console/ussd?errors=1`: the rare apology hops of a window, by a partial index of them
@@ -51,6 +53,7 @@ def upgrade() -> None:
         op.drop_index(name, table_name=table)
         op.create_index(name, table, columns, unique=False)
     op.create_index("ix_payment_intents_payment_id", "payment_intents", ["payment_id"])
+    op.create_index("ix_households_number", "households", ["number"])
     op.create_index(
         "ix_ussd_hops_apology",
         "ussd_hops",
@@ -63,6 +66,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_ussd_hops_apology", table_name="ussd_hops")
+    op.drop_index("ix_households_number", table_name="households")
     op.drop_index("ix_payment_intents_payment_id", table_name="payment_intents")
     for name, table, _, columns in REPLACED:
         op.drop_index(name, table_name=table)
