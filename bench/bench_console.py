@@ -35,9 +35,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, inspect, select, text
+from sqlalchemy import Engine, inspect, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bench import console_baselines as base
@@ -123,19 +122,7 @@ def _database(name: str, temporary: bool) -> Iterator[str]:
         with scratch.database("console") as url:
             yield url
         return
-    admin = scratch.admin_url()
-    engine = make_engine(
-        admin, connect_timeout_s=scratch.CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with engine.connect() as conn:
-            if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError as exc:
-        raise scratch.Unavailable(str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
-    finally:
-        engine.dispose()
-    url = make_url(admin).set(database=name).render_as_string(hide_password=False)
+    url = scratch.kept(name, scratch.admin_url())
     _check_ours(url)
     migrate.upgrade(url)
     yield url
