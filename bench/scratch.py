@@ -113,6 +113,25 @@ def created(name: str, admin: str, template: str | None = None) -> Iterator[str]
         engine.dispose()
 
 
+def kept(name: str, admin: str) -> str:
+    """The URL of database `name`, CREATEd through `admin` if it does not exist yet, and never
+    dropped: a benchmark whose data takes long to build keeps it for the next run (the console
+    benchmark); what it may fill is its own check."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"not a scratch database name: {name!r}")
+    engine = make_engine(admin, connect_timeout_s=CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            query = text("SELECT 1 FROM pg_database WHERE datname = :n")
+            if not conn.scalar(query, {"n": name}):
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except SQLAlchemyError as exc:
+        raise Unavailable(str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
+    finally:
+        engine.dispose()
+    return make_url(admin).set(database=name).render_as_string(hide_password=False)
+
+
 def _copy_clause(engine: Engine, template: str | None) -> str:
     if template is None:
         return ""

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, exists, select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from gateway.lib.phones import phone_key
@@ -104,6 +104,10 @@ class Source:
     query: Select[Any]
     at: InstrumentedAttribute[dt.datetime]
     row_id: InstrumentedAttribute[int]
+    # A second query of the same rows by another index (an OR of two indexed conditions
+    # cannot be read in order from either index: PostgreSQL would fetch every match, e.g. the
+    # thousands of SMS of a busy household, to sort them); the two pages are merged.
+    also: Select[Any] | None = None
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -126,9 +130,9 @@ def _sources(household: Household, phones: Iterable[str], secret: str) -> list[S
     msisdns = sorted(set(phones))
     keys = [phone_key(secret, p) for p in msisdns]
     h, mutual = household.id, household.mutual_id
-    intents_paid = select(PaymentIntent.payment_id).where(
-        PaymentIntent.household_id == h, PaymentIntent.payment_id.is_not(None)
-    )
+    # A payment an intent made is shown with its intent: one probe of the intents' payment_id
+    # index per payment (reading the household's intents to exclude theirs fetched them all)
+    from_intent = exists().where(PaymentIntent.payment_id == Payment.id)
     return [
         Source(
             "hop",
@@ -150,11 +154,13 @@ def _sources(household: Household, phones: Iterable[str], secret: str) -> list[S
             "sms",
             3,
             select(OutboxMessage).where(
-                OutboxMessage.mutual_id == mutual,
-                or_(OutboxMessage.phone.in_(msisdns), OutboxMessage.household_id == h),
+                OutboxMessage.mutual_id == mutual, OutboxMessage.phone.in_(msisdns)
             ),
             OutboxMessage.created_at,
             OutboxMessage.id,
+            also=select(OutboxMessage).where(
+                OutboxMessage.mutual_id == mutual, OutboxMessage.household_id == h
+            ),
         ),
         Source(
             "intent",
@@ -166,7 +172,7 @@ def _sources(household: Household, phones: Iterable[str], secret: str) -> list[S
         Source(
             "payment",
             5,
-            select(Payment).where(Payment.household_id == h, Payment.id.not_in(intents_paid)),
+            select(Payment).where(Payment.household_id == h, ~from_intent),
             Payment.created_at,
             Payment.id,
         ),
@@ -209,21 +215,29 @@ def _after(source: Source, cursor: Cursor | None) -> ColumnElement[bool] | None:
 
 
 def _read(session: Session, source: Source, cursor: Cursor | None, size: int) -> list[Item]:
-    query = source.query
-    bound = _after(source, cursor)
-    if bound is not None:
-        query = query.where(bound)
-    query = query.order_by(source.at.desc(), source.row_id.desc()).limit(size + 1)
-    return [
-        Item(
-            getattr(row, source.at.key),
-            source.rank,
-            getattr(row, source.row_id.key),
-            source.kind,
-            row,
-        )
-        for row in session.scalars(query)
-    ]
+    """The source's first size + 1 rows after `cursor` (of both its queries, each read in
+    order on its own index, merged without the rows both found)."""
+    found: dict[int, Item] = {}
+    for query in (source.query, source.also):
+        if query is None:
+            continue
+        bound = _after(source, cursor)
+        if bound is not None:
+            query = query.where(bound)
+        query = query.order_by(source.at.desc(), source.row_id.desc()).limit(size + 1)
+        for row in session.scalars(query):
+            item = Item(
+                getattr(row, source.at.key),
+                source.rank,
+                getattr(row, source.row_id.key),
+                source.kind,
+                row,
+            )
+            found.setdefault(item.row_id, item)
+    items = list(found.values())
+    if source.also is not None:
+        items.sort(key=lambda item: item.key, reverse=True)
+    return items[: size + 1]
 
 
 def timeline_page(

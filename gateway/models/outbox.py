@@ -47,11 +47,15 @@ class OutboxMessage(IdMixin, Base):
             postgresql_where=text("status = 'QUEUED'"),
             sqlite_where=text("status = 'QUEUED'"),
         ),
+        # A household's timeline reads its SMS newest first by phone and by household, each in
+        # index order (migration 0026; were single-column indexes).
+        Index("ix_outbox_messages_household_id", "household_id", "created_at", "id"),
+        Index("ix_outbox_messages_phone", "phone", "created_at", "id"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"), index=True)
-    phone: Mapped[str] = mapped_column(String(PHONE_LEN), index=True)  # E.164
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id"))
+    phone: Mapped[str] = mapped_column(String(PHONE_LEN))  # E.164
     template: Mapped[str] = mapped_column(String(TEMPLATE_LEN))
     language: Mapped[str] = mapped_column(String(LANGUAGE_LEN))
     text: Mapped[str] = mapped_column(Text)

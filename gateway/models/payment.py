@@ -21,10 +21,12 @@ class Payment(IdMixin, CreatedMixin, Base):
         CheckConstraint("channel IN ('cash', 'mobile', 'bank', 'legacy')", name="channel"),
         # The console's home page reads one day of payments (migration 0020).
         Index("ix_payments_paid_on", "paid_on", "mutual_id"),
+        # A household's payments newest first (the console's timeline; migration 0026).
+        Index("ix_payments_household_id", "household_id", "created_at", "id"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     amount: Mapped[int] = mapped_column(Money)
     paid_on: Mapped[dt.date] = mapped_column()
     channel: Mapped[str] = mapped_column(String(8))

@@ -54,6 +54,9 @@ class PaymentIntent(IdMixin, Base):
         CheckConstraint(f"flag IS NULL OR {one_of('flag', IntentFlag)}", name="flag"),
         # The console's payments list (keyset) and its stuck intents first (migration 0024).
         Index("ix_payment_intents_created", "created_at", "id"),
+        # A household's intents newest first, and the intent of a payment (migration 0026).
+        Index("ix_payment_intents_household_id", "household_id", "created_at", "id"),
+        Index("ix_payment_intents_payment_id", "payment_id"),
         Index(
             "ix_payment_intents_flagged",
             "id",
@@ -63,7 +66,7 @@ class PaymentIntent(IdMixin, Base):
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"), index=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     reference: Mapped[str] = mapped_column(String(36), unique=True)  # UUID4, ours
     provider: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str | None] = mapped_column(String(32))

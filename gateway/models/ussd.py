@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.lib.phones import PHONE_KEY_LEN
@@ -26,8 +26,17 @@ class UssdHop(IdMixin, Base):
 
     __tablename__ = "ussd_hops"
     __table_args__ = (
-        Index("ix_ussd_hops_phone_key", "phone_key", "created_at"),
+        # A household's hops newest first, in index order (migration 0026).
+        Index("ix_ussd_hops_phone_key", "phone_key", "mutual_id", "created_at", "id"),
         Index("ix_ussd_hops_mutual", "mutual_id", "created_at", "id"),
+        # The console's errors-only sessions: the rare apology hops by time (migration 0026).
+        Index(
+            "ix_ussd_hops_apology",
+            "created_at",
+            "session_id",
+            postgresql_where=text("screen = 'apology'"),
+            sqlite_where=text("screen = 'apology'"),
+        ),
     )
 
     provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
@@ -52,7 +61,7 @@ class UssdSessionEvent(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("provider", "session_id"),
         CheckConstraint("status IN ('Success', 'Incomplete', 'Failed')", name="status"),
-        Index("ix_ussd_session_events_phone_key", "phone_key", "received_at"),
+        Index("ix_ussd_session_events_phone_key", "phone_key", "mutual_id", "received_at", "id"),
         Index("ix_ussd_session_events_mutual", "mutual_id", "received_at", "id"),
     )
 

@@ -32,7 +32,8 @@ def ussd_sessions() -> ResponseReturnValue:
     return render_template(
         "console/ussd.html",
         page=page,
-        drops=dropoff(db, current_scope(), filters),
+        # the window's drop-off, a count over all its dropped sessions: on the first page only
+        drops=[] if request.args.get("after") else dropoff(db, current_scope(), filters),
         filters=filters,
         mutuals=mutuals,
         codes={m.id: m.code for m in mutuals},
