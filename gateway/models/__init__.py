@@ -7,6 +7,12 @@ from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
+from gateway.models.enrolment import (
+    Enrolment,
+    EnrolmentDependant,
+    EnrolmentStatus,
+    NumberSequence,
+)
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
@@ -57,6 +63,9 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "Enrolment",
+    "EnrolmentDependant",
+    "EnrolmentStatus",
     "FacilityCheck",
     "Funder",
     "Household",
@@ -71,6 +80,7 @@ __all__ = [
     "LineStatus",
     "MembershipSpell",
     "Mutual",
+    "NumberSequence",
     "OperatorAction",
     "OutboxMessage",
     "OutboxStatus",

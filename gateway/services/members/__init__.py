@@ -1,6 +1,7 @@
 """The household register: the members CSV import (interfaces.md, Files: Members), and its
 dated events (D23).
 
+- enrolment: Enrolment in the field (D24): drafts, duplicates, numbers, decisions.
 - events: The household register as dated events (D23, issue 18).
 
 - importer: Members import: every row is checked before anything is written (issue 15: any size
@@ -11,6 +12,12 @@ dated events (D23).
 - upsert: The writes, read back from the staging table in keyed chunks
 """
 
+from gateway.services.members import enrolment as enrolment
+from gateway.services.members.enrolment import (
+    Approved,
+    BadAnswer,
+    EnrolmentError,
+)
 from gateway.services.members.events import (
     ABOUT_BENEFICIARY,
     EVENT_TYPES,
@@ -32,12 +39,16 @@ __all__ = [
     "ABOUT_BENEFICIARY",
     "COLUMNS",
     "EVENT_TYPES",
+    "Approved",
+    "BadAnswer",
     "Change",
+    "EnrolmentError",
     "EventError",
     "ImportErrors",
     "ImportReport",
     "Recorded",
     "apply_due_product_changes",
+    "enrolment",
     "household_events",
     "import_members",
     "record_event",
