@@ -14,7 +14,13 @@ import click
 from gateway.cli.context import CliContext
 from gateway.cli.lookups import mutual_named
 from gateway.models import Enrolment
-from gateway.services.members import EnrolmentError, EventError, enrolment
+from gateway.services.members import (
+    EnrolmentError,
+    EventError,
+    decide_enrolment,
+    enrolment_row,
+    pending_enrolments,
+)
 from gateway.services.operators import Actor
 
 pass_ctx = click.make_pass_decorator(CliContext)
@@ -38,7 +44,7 @@ def enrolments_list(ctx: CliContext, code: str | None, as_json: bool) -> None:
     """PENDING enrolments, oldest first, with what each may duplicate."""
     with ctx.session() as session:
         mutual_id = mutual_named(session, code).id if code else None
-        rows = [enrolment.enrolment_row(e) for e in enrolment.pending(session, mutual_id)]
+        rows = [enrolment_row(e) for e in pending_enrolments(session, mutual_id)]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -94,7 +100,7 @@ def _decide(
         if found is None:
             raise click.ClickException(f"no enrolment #{enrolment_id}")
         try:
-            return enrolment.decide(
+            return decide_enrolment(
                 session,
                 found,
                 verdict,

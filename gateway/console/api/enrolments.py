@@ -13,7 +13,7 @@ from flask import Response, abort, g, jsonify, request
 from gateway.console.views import api_view, get_or_404
 from gateway.handlers import request_session, runtime
 from gateway.models import Enrolment, Role
-from gateway.services.members import EnrolmentError, EventError, enrolment
+from gateway.services.members import EnrolmentError, EventError, decide_enrolment
 from gateway.services.operators import Actor
 
 DECIDERS = (Role.ADMIN, Role.MANAGER)
@@ -47,7 +47,7 @@ def _decide(enrolment_id: int, verdict: str) -> Response:
         abort(400, "a reason is required to reject an enrolment")
     db = request_session()
     try:
-        row = enrolment.decide(
+        row = decide_enrolment(
             db,
             found,
             verdict,

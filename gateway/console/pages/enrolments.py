@@ -18,7 +18,7 @@ from gateway.console.pages.opsforms import reason_given
 from gateway.console.views import actor, console_view, get_or_404, operator, scoped
 from gateway.handlers import request_session, runtime
 from gateway.models import Enrolment, EnrolmentStatus, Role
-from gateway.services.members import EnrolmentError, EventError, enrolment
+from gateway.services.members import EnrolmentError, EventError, decide_enrolment
 
 DECIDERS = (Role.ADMIN, Role.MANAGER)  # D27: managers run the members
 LIMIT = 200  # pending enrolments are a working list, not a log: the oldest first
@@ -58,7 +58,7 @@ def _decide(found: Enrolment, verdict: str, reason: str) -> ResponseReturnValue:
     db = request_session()
     lang = operator().language
     try:
-        row = enrolment.decide(
+        row = decide_enrolment(
             db,
             found,
             verdict,

@@ -15,7 +15,21 @@ from gateway.menus.journeys import samples
 from gateway.menus.journeys.agent_cash import CANCEL, CANCELLED, CONFIRM, agent_of
 from gateway.menus.journeys.memory import EnrolMemory
 from gateway.models import Enrolment
-from gateway.services.members import BadAnswer, enrolment
+from gateway.services.members import (
+    BadAnswer,
+    cancel_draft,
+    dependant_answer,
+    dependant_name,
+    draft_of,
+    draft_started,
+    next_step,
+    sections_of,
+    set_count,
+    set_head,
+    set_section,
+    start_draft,
+    submit_enrolment,
+)
 
 ENROL = "5"  # the collector menu's option (ussd.md menu map: options 1-4 stay as they are)
 SECTION_MAX = 20
@@ -112,7 +126,7 @@ SCREENS = (
 def _draft(ctx: Ctx[EnrolMemory]) -> Enrolment:
     """The collector's draft; a new one if it went (decided elsewhere, or never started)."""
     agent = agent_of(ctx)
-    return enrolment.draft_of(ctx.db, agent) or enrolment.start_draft(ctx.db, agent, ctx.lang)
+    return draft_of(ctx.db, agent) or start_draft(ctx.db, agent, ctx.lang)
 
 
 def choose(ctx: Ctx[EnrolMemory], key: str) -> str | None:
@@ -120,18 +134,18 @@ def choose(ctx: Ctx[EnrolMemory], key: str) -> str | None:
     if key != ENROL:
         return None
     agent = agent_of(ctx)
-    if enrolment.started(enrolment.draft_of(ctx.db, agent)):
+    if draft_started(draft_of(ctx.db, agent)):
         return "enrol_resume"
-    enrolment.start_draft(ctx.db, agent, ctx.lang)
+    start_draft(ctx.db, agent, ctx.lang)
     return "enrol_name"
 
 
 def resume(ctx: Ctx[EnrolMemory], key: str) -> str | None:
     """1: the first question without an answer; 2: a new draft from the head's name."""
     if key == "2":
-        enrolment.start_draft(ctx.db, agent_of(ctx), ctx.lang)
+        start_draft(ctx.db, agent_of(ctx), ctx.lang)
         return "enrol_name"
-    return SCREEN_OF[enrolment.next_step(ctx.db, _draft(ctx))]
+    return SCREEN_OF[next_step(ctx.db, _draft(ctx))]
 
 
 def _answer(ctx: Ctx[EnrolMemory], apply: str, value: str) -> str:
@@ -142,38 +156,38 @@ def _answer(ctx: Ctx[EnrolMemory], apply: str, value: str) -> str:
         if apply == "section":
             _set_section(ctx, draft, value)
         elif apply == "count":
-            enrolment.set_count(ctx.db, draft, value)
+            set_count(ctx.db, draft, value)
         elif apply == "dep_name":
-            enrolment.dependant_name(ctx.db, draft, value)
+            dependant_name(ctx.db, draft, value)
         elif apply.startswith("dep_"):
-            enrolment.dependant_answer(draft, apply.removeprefix("dep_"), value, ctx.today)
+            dependant_answer(draft, apply.removeprefix("dep_"), value, ctx.today)
         else:
-            enrolment.set_head(draft, apply, value, ctx.today, agent.mutual.country)
+            set_head(draft, apply, value, ctx.today, agent.mutual.country)
     except BadAnswer as exc:
         raise Reprompt(ERRORS[exc.reason]) from None
     ctx.db.flush()
-    return SCREEN_OF[enrolment.next_step(ctx.db, draft)]
+    return SCREEN_OF[next_step(ctx.db, draft)]
 
 
 def _set_section(ctx: Ctx[EnrolMemory], draft: Enrolment, value: str) -> None:
-    sections = enrolment.sections_of(ctx.db, draft.mutual_id)
+    sections = sections_of(ctx.db, draft.mutual_id)
     chosen = dict(zip(item_keys(len(sections)), sections, strict=True)).get(value)
     if chosen is None:
         raise BadAnswer("section")
-    enrolment.set_section(ctx.db, draft, chosen.id)
+    set_section(ctx.db, draft, chosen.id)
 
 
 def submit(ctx: Ctx[EnrolMemory], key: str) -> str | None:
     """1 makes the draft PENDING (flagged if it may be a duplicate); 2 drops it."""
     agent = agent_of(ctx)
     if key != CONFIRM:
-        enrolment.cancel_draft(ctx.db, agent)
+        cancel_draft(ctx.db, agent)
         return None
     draft = _draft(ctx)
     try:
-        done = enrolment.submit(ctx.db, draft, ctx.clock.now())
+        done = submit_enrolment(ctx.db, draft, ctx.clock.now())
     except BadAnswer:
-        return SCREEN_OF[enrolment.next_step(ctx.db, draft)]
+        return SCREEN_OF[next_step(ctx.db, draft)]
     ctx.data["enrolled"] = {"id": done.id, "duplicate": bool(done.duplicates)}
     return None
 
@@ -200,7 +214,7 @@ def person(head: str, dependant: str, n: int, total: int) -> View:
 
 
 def sections_view(ctx: Ctx[EnrolMemory]) -> View:
-    sections = enrolment.sections_of(ctx.db, agent_of(ctx).mutual_id)
+    sections = sections_of(ctx.db, agent_of(ctx).mutual_id)
     return section_list([s.name for s in sections])
 
 

@@ -12,11 +12,25 @@ dated events (D23).
 - upsert: The writes, read back from the staging table in keyed chunks
 """
 
-from gateway.services.members import enrolment as enrolment
 from gateway.services.members.enrolment import (
     Approved,
     BadAnswer,
     EnrolmentError,
+    cancel_draft,
+    decide_enrolment,
+    dependant_answer,
+    dependant_name,
+    draft_of,
+    draft_started,
+    enrolment_row,
+    next_step,
+    pending_enrolments,
+    sections_of,
+    set_count,
+    set_head,
+    set_section,
+    start_draft,
+    submit_enrolment,
 )
 from gateway.services.members.events import (
     ABOUT_BENEFICIARY,
@@ -48,8 +62,22 @@ __all__ = [
     "ImportReport",
     "Recorded",
     "apply_due_product_changes",
-    "enrolment",
+    "cancel_draft",
+    "decide_enrolment",
+    "dependant_answer",
+    "dependant_name",
+    "draft_of",
+    "draft_started",
+    "enrolment_row",
     "household_events",
     "import_members",
+    "next_step",
+    "pending_enrolments",
     "record_event",
+    "sections_of",
+    "set_count",
+    "set_head",
+    "set_section",
+    "start_draft",
+    "submit_enrolment",
 ]

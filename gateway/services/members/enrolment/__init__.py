@@ -13,12 +13,12 @@ collector) or rejects it with a reason (SMS to the collector).
 """
 
 from gateway.services.members.enrolment.answers import MAX_DEPENDANTS, BadAnswer
-from gateway.services.members.enrolment.audit import VERDICTS, decide, enrolment_row
+from gateway.services.members.enrolment.audit import VERDICTS, decide_enrolment, enrolment_row
 from gateway.services.members.enrolment.decide import (
     Approved,
     EnrolmentError,
     approve,
-    pending,
+    pending_enrolments,
     reject,
 )
 from gateway.services.members.enrolment.draft import (
@@ -26,14 +26,14 @@ from gateway.services.members.enrolment.draft import (
     dependant_answer,
     dependant_name,
     draft_of,
+    draft_started,
     next_step,
     sections_of,
     set_count,
     set_head,
     set_section,
     start_draft,
-    started,
-    submit,
+    submit_enrolment,
 )
 from gateway.services.members.enrolment.duplicates import find_duplicates, same_name
 from gateway.services.members.enrolment.numbers import member_numbers, next_household_number
@@ -46,16 +46,17 @@ __all__ = [
     "EnrolmentError",
     "approve",
     "cancel_draft",
-    "decide",
+    "decide_enrolment",
     "dependant_answer",
     "dependant_name",
     "draft_of",
+    "draft_started",
     "enrolment_row",
     "find_duplicates",
     "member_numbers",
     "next_household_number",
     "next_step",
-    "pending",
+    "pending_enrolments",
     "reject",
     "same_name",
     "sections_of",
@@ -63,6 +64,5 @@ __all__ = [
     "set_head",
     "set_section",
     "start_draft",
-    "started",
-    "submit",
+    "submit_enrolment",
 ]

@@ -16,7 +16,7 @@ from gateway.services.operators import Actor, Where, record_action
 VERDICTS = ("approve", "reject")
 
 
-def decide(
+def decide_enrolment(
     session: Session,
     enrolment: Enrolment,
     verdict: str,

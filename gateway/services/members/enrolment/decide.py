@@ -101,7 +101,7 @@ def reject(
     return rejection_sms(session, enrolment)
 
 
-def pending(session: Session, mutual_id: int | None = None) -> list[Enrolment]:
+def pending_enrolments(session: Session, mutual_id: int | None = None) -> list[Enrolment]:
     """PENDING enrolments, oldest first (the order a manager works through them)."""
     query = select(Enrolment).where(Enrolment.status == EnrolmentStatus.PENDING)
     if mutual_id is not None:

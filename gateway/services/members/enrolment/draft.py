@@ -42,7 +42,7 @@ def draft_of(session: Session, agent: Agent) -> Enrolment | None:
     return session.scalars(query).one_or_none()
 
 
-def started(draft: Enrolment | None) -> bool:
+def draft_started(draft: Enrolment | None) -> bool:
     """A draft with at least one answer (an empty one is simply started again)."""
     return draft is not None and draft.head_name is not None
 
@@ -155,7 +155,7 @@ def dependant_answer(draft: Enrolment, field: str, text: str, today: dt.date) ->
         raise ValueError(f"unknown field {field!r}")
 
 
-def submit(session: Session, draft: Enrolment, now: dt.datetime) -> Enrolment:
+def submit_enrolment(session: Session, draft: Enrolment, now: dt.datetime) -> Enrolment:
     """D24: the complete draft becomes PENDING, flagged with what it may duplicate."""
     if next_step(session, draft) != "summary":
         raise BadAnswer("incomplete", "the enrolment is not complete")
