@@ -8,6 +8,8 @@ the collector is told it will be checked."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.render import item_keys
 from gateway.menus.engine.screens import Action, Ctx, Item, Option, Reprompt, Screen, View
@@ -101,7 +103,8 @@ SCREENS = (
         next="enrol_count",
         exits=EVERY,
     ),
-    _input("enrol_count", "enrol_count", "enrol_count", "enrol_count"),
+    # `0` is an answer here (no dependants), not the back key.
+    replace(_input("enrol_count", "enrol_count", "enrol_count", "enrol_count"), back=False),
     _input("enrol_dep_name", "enrol_dep_name", "enrol_text", "enrol_dep_name"),
     _sex_screen("enrol_dep_sex", "enrol_dep_sex", "enrol_dep_year", "enrol_dep_sex"),
     _input("enrol_dep_year", "enrol_dep_year", "enrol_year", "enrol_dep_year"),
