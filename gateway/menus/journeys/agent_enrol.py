@@ -256,7 +256,12 @@ def done_text(t: Translator, number: int, duplicate: bool) -> View:
 
 
 def _action(step: str) -> Action:
-    return lambda ctx, value: _answer(ctx, step, value)
+    """The action of one question: the answer applied to the draft as `step`."""
+
+    def act(ctx: Ctx[EnrolMemory], value: str) -> str | None:
+        return _answer(ctx, step, value)
+
+    return act
 
 
 ACTIONS = {
