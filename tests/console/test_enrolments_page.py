@@ -10,9 +10,11 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.console.api.openapi import document
 from gateway.models import (
     Agent,
     Enrolment,
@@ -31,17 +33,32 @@ from tests.support.console import NOW, actions, bearer, body, post, signed, toke
 
 
 def pending(
-    db: Session, mutual: Mutual, agent: Agent, name: str, section: Section | None = None,
-    phone: str = "+22670111111", duplicates: list[dict[str, Any]] | None = None,
-) -> Enrolment:  # fmt: skip
+    db: Session,
+    mutual: Mutual,
+    agent: Agent,
+    name: str,
+    section: Section | None = None,
+    phone: str = "+22670111111",
+    duplicates: list[dict[str, Any]] | None = None,
+) -> Enrolment:
     row = Enrolment(
-        mutual_id=mutual.id, section_id=section.id if section else None, agent_id=agent.id,
-        status=EnrolmentStatus.PENDING, head_name=name, head_sex="F", head_year=1985,
-        head_phone=phone, section_chosen=True, dependants_expected=1, language="fr",
-        duplicates=duplicates, submitted_at=NOW,
-    )  # fmt: skip
-    row.dependants.append(EnrolmentDependant(position=1, full_name="Ali Kabore", sex="M",
-                                             birth_year=2015))  # fmt: skip
+        mutual_id=mutual.id,
+        section_id=section.id if section else None,
+        agent_id=agent.id,
+        status=EnrolmentStatus.PENDING,
+        head_name=name,
+        head_sex="F",
+        head_year=1985,
+        head_phone=phone,
+        section_chosen=True,
+        dependants_expected=1,
+        language="fr",
+        duplicates=duplicates,
+        submitted_at=NOW,
+    )
+    row.dependants.append(
+        EnrolmentDependant(position=1, full_name="Ali Kabore", sex="M", birth_year=2015)
+    )
     db.add(row)
     db.flush()
     return row
@@ -96,8 +113,12 @@ def test_approve_and_reject_one_operator_action_each(
     assert done[0].after is not None and done[0].after["household"] == "900000019"
     nothing = post(manager, f"/console/enrolments/{rows['plain'].id}/reject", follow=True)
     assert nothing.status_code == 200 and len(actions(db)) == before + 1  # a reason is required
-    reply = post(manager, f"/console/enrolments/{rows['plain'].id}/reject",
-                 {"reason": "Doublon du menage 1001"}, follow=True)  # fmt: skip
+    reply = post(
+        manager,
+        f"/console/enrolments/{rows['plain'].id}/reject",
+        {"reason": "Doublon du menage 1001"},
+        follow=True,
+    )
     assert reply.status_code == 200 and len(actions(db)) == before + 2
     again = post(manager, f"/console/enrolments/{rows['north'].id}/approve", follow=True)
     assert "Not possible" in again.text and len(actions(db)) == before + 2  # already decided
@@ -109,8 +130,10 @@ def test_approve_and_reject_one_operator_action_each(
         assert household.section_id == two.section_a.id
         sms = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
         assert [m.template for m in sms] == [
-            "enrol_approved", "enrol_approved_agent", "enrol_rejected",
-        ]  # fmt: skip
+            "enrol_approved",
+            "enrol_approved_agent",
+            "enrol_rejected",
+        ]
         assert sms[-1].text.endswith("refusee: Doublon du menage 1001")
         assert ledger.audit(db) == []
 
@@ -143,6 +166,7 @@ def test_the_api_decides_in_scope(db: Session, two: TwoMutuals, client: FlaskCli
     viewer = token(db, "lecture-a", Role.VIEWER, two.scope_a)
     db.commit()
     base = "/api/v1/enrolments"
+    spec = document()
     assert client.post(f"{base}/{rows['north'].id}/approve").status_code == 401
     assert _api(client, viewer, f"{base}/{rows['north'].id}/approve").status_code == 403
     assert _api(client, manager, f"{base}/{rows['theirs'].id}/approve").status_code == 404
@@ -150,14 +174,20 @@ def test_the_api_decides_in_scope(db: Session, two: TwoMutuals, client: FlaskCli
     before = len(actions(db))
     approved = _api(client, manager, f"{base}/{rows['north'].id}/approve")
     assert approved.status_code == 200, approved.text
-    document = body(approved)
-    assert (document["status"], document["household"]) == ("APPROVED", "900000019")
-    assert document["decided_by"] == "api:gestion-a"
+    answer = body(approved)
+    Draft202012Validator(
+        {**spec["components"]["schemas"]["Enrolment"], "components": spec["components"]}
+    ).validate(answer)
+    assert (answer["status"], answer["household"]) == ("APPROVED", "900000019")
+    assert answer["decided_by"] == "api:gestion-a"
     assert _api(client, manager, f"{base}/{rows['north'].id}/approve").status_code == 409
     no_reason = _api(client, manager, f"{base}/{rows['plain'].id}/reject", {"reason": " "})
     assert no_reason.status_code == 400 and "reason" in body(no_reason)["reason"]
-    bad = client.post(f"{base}/{rows['plain'].id}/reject", data="[1", headers={
-        **bearer(manager), "Content-Type": "application/json"})  # fmt: skip
+    bad = client.post(
+        f"{base}/{rows['plain'].id}/reject",
+        data="[1",
+        headers={**bearer(manager), "Content-Type": "application/json"},
+    )
     assert bad.status_code == 400
     rejected = _api(client, manager, f"{base}/{rows['plain'].id}/reject", {"reason": "Doublon"})
     assert rejected.status_code == 200 and body(rejected)["reason"] == "Doublon"
