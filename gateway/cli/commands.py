@@ -14,6 +14,7 @@ def register(group: click.Group) -> None:
         coverage,
         data,
         db,
+        enrolments,
         events,
         ledger,
         messaging,
@@ -43,6 +44,7 @@ def register(group: click.Group) -> None:
         data,
         agents,  # after data: adds to its `agents` group
         events,  # adds `event` to data's `members` group
+        enrolments,
         ussd,
     ):
         for command in module.COMMANDS:

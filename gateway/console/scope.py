@@ -31,6 +31,7 @@ from gateway.models import (
     Beneficiary,
     Campaign,
     CashCollection,
+    Enrolment,
     Export,
     FacilityCheck,
     Funder,
@@ -210,6 +211,7 @@ def paths() -> dict[type[Any], Path]:
             HouseholdEvent.mutual_id, by_household(HouseholdEvent.household_id)
         ),
         Remittance: by_mutual(Remittance.mutual_id, None),
+        Enrolment: by_mutual(Enrolment.mutual_id, own_section(Enrolment.section_id)),
         Alert: by_mutual(Alert.mutual_id, None),
         Campaign: by_mutual(Campaign.mutual_id, None),
         SuspenseItem: by_mutual(SuspenseItem.mutual_id, by_household(SuspenseItem.household_id)),

@@ -7,6 +7,12 @@ from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
 from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
+from gateway.models.enrolment import (
+    Enrolment,
+    EnrolmentDependant,
+    EnrolmentStatus,
+    NumberSequence,
+)
 from gateway.models.export import EXPORT_LISTS, Export, ExportState
 from gateway.models.funding import FunderPayment, LevyRemittance
 from gateway.models.household import Household, HouseholdPhone
@@ -61,6 +67,9 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "Enrolment",
+    "EnrolmentDependant",
+    "EnrolmentStatus",
     "Export",
     "ExportState",
     "FacilityCheck",
@@ -81,6 +90,7 @@ __all__ = [
     "LineStatus",
     "MembershipSpell",
     "Mutual",
+    "NumberSequence",
     "OperatorAction",
     "OutboxMessage",
     "OutboxStatus",

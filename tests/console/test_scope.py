@@ -44,6 +44,7 @@ NOT_READ_BY_THE_CONSOLE = {
     "statement_repeats",
     "recon_matches",
     "recon_missing",
+    "number_sequences",  # D24: the serial of generated numbers, read by approvals only
 }
 
 

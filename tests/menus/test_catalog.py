@@ -174,12 +174,14 @@ def test_menu_map_option_numbers_are_the_contract() -> None:
         "2": "agent_collect",
         "3": "agent_cash",
         "4": "agent_remit",
+        "5": "enrol_name",  # D24: Inscrire un menage (a started draft: its action resumes)
     }
     assert options("agent_supervisor") == {
         "1": "agent_verify",
         "2": "agent_collect",
         "3": "agent_cash",
         "4": "agent_remit_choice",
+        "5": "enrol_name",
     }
     assert options("agent_remit_choice") == {"1": "agent_remit", "2": "agent_pending"}
     assert options("agent_facility") == {"1": "agent_verify"}

@@ -186,7 +186,8 @@ def test_english_result_screen(db: Session, client: FlaskClient, clock: FixedClo
 
 
 def test_collector_menu(db: Session, client: FlaskClient, clock: FixedClock) -> None:
-    """Collector: 1 verify, 2-4 cash (D20, D21; dialogues in test_ussd_dialogues_cash)."""
+    """Collector: 1 verify, 2-4 cash (D20, D21; dialogues in test_ussd_dialogues_cash), 5
+    enrol a household (D24; dialogues in test_dialogues_enrol)."""
     setup(db, clock, role="collector")
     phone = Phone(client, AGENT_PHONE)
     assert phone.walk(PIN).lines == [
@@ -195,6 +196,7 @@ def test_collector_menu(db: Session, client: FlaskClient, clock: FixedClock) -> 
         "2 Encaisser une cotisation",
         "3 Ma caisse",
         "4 Declarer un versement",
+        "5 Inscrire un menage",
     ]
 
 

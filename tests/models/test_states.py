@@ -17,6 +17,7 @@ from gateway.models import (
     ActionKind,
     ActionState,
     Base,
+    EnrolmentStatus,
     IntentFlag,
     IntentState,
     LineStatus,
@@ -82,6 +83,11 @@ def test_reconciliation_states_are_the_statement_and_action_words() -> None:
     assert values(ActionState) == ["DONE", "PENDING", "REFUSED"]
 
 
+def test_enrolment_statuses_are_d24s() -> None:
+    """D24: typed on USSD (a draft), waiting for a manager, then approved or rejected."""
+    assert values(EnrolmentStatus) == ["DRAFT", "PENDING", "APPROVED", "REJECTED"]
+
+
 def test_operator_roles_and_scopes_are_d27s() -> None:
     """D27: four roles; a scope is the deployment, a union, a mutual or a section."""
     assert values(Role) == ["admin", "manager", "finance", "viewer"]
@@ -130,6 +136,7 @@ def test_every_state_column_is_found() -> None:
         ("api_tokens", "scope_kind"),
         ("exports", "state"),
         ("exports", "scope_kind"),
+        ("enrolments", "status"),
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints, is
 
 from gateway.menus.journeys.memory import (
     CashMemory,
+    EnrolMemory,
     PayMemory,
     RemitMemory,
     ResumeMemory,
@@ -18,7 +19,7 @@ from gateway.menus.journeys.memory import (
 )
 
 
-class AgentSession(CashMemory, RemitMemory, VerifyMemory, total=False):
+class AgentSession(CashMemory, RemitMemory, VerifyMemory, EnrolMemory, total=False):
     """An agent's session may hold the keys of every agent journey."""
 
 

@@ -17,6 +17,7 @@ MODULES = (
     "exceptions",
     "exports",
     "events",
+    "enrolments",
 )
 
 

@@ -142,6 +142,53 @@ EVENT = _object(
 )
 
 
+PERSON = {"type": ["string", "null"]}
+YEAR = {"type": ["integer", "null"]}
+ENROLMENT = _object(
+    {
+        "id": {"type": "integer"},
+        "mutual": {"type": "string"},
+        "section": TEXT,
+        "status": {"enum": ["DRAFT", "PENDING", "APPROVED", "REJECTED"]},
+        "agent": {"type": "string"},
+        "head": _object({"name": PERSON, "sex": PERSON, "year": YEAR, "phone": PERSON}),
+        "dependants": {
+            "type": "array",
+            "items": _object({"name": {"type": "string"}, "sex": PERSON, "year": YEAR}),
+        },
+        "duplicates": {
+            "type": "array",
+            "description": "what it may repeat (D24): kind household|enrolment, ref, why",
+            "items": {"type": "object"},
+        },
+        "household": {"type": ["string", "null"], "description": "its number once approved"},
+        "submitted_at": MOMENT,
+        "decided_by": TEXT,
+        "decided_at": MOMENT,
+        "reason": TEXT,
+    }
+)
+DECISION = {
+    "required": False,
+    "content": {
+        "application/json": {
+            "schema": _object({"reason": {"type": "string", "maxLength": 300}}, required=[])
+        }
+    },
+}
+
+
+def _decision(summary: str) -> dict[str, Any]:
+    return {
+        "post": {
+            "summary": summary,
+            "parameters": [_param("enrolment_id", "path", type="integer")],
+            "requestBody": DECISION,
+            "responses": _answers("Enrolment", 400, 404, 409),
+        }
+    }
+
+
 def _param(name: str, where: str = "query", **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema or TEXT}
 
@@ -183,6 +230,7 @@ def document() -> dict[str, Any]:
                 "PaymentList": _list_of("Payment"),
                 "Sms": SMS,
                 "SmsList": _list_of("Sms"),
+                "Enrolment": ENROLMENT,
                 "Error": ERROR,
                 **openapi_more.SCHEMAS,
                 "EventRequest": EVENT_REQUEST,
@@ -237,6 +285,12 @@ def document() -> dict[str, Any]:
                 }
             },
             **openapi_more.paths(),
+            "/enrolments/{enrolment_id}/approve": _decision(
+                "Approve a field enrolment (D24): household and member numbers, SMS"
+            ),
+            "/enrolments/{enrolment_id}/reject": _decision(
+                "Reject a field enrolment with a reason (required), sent to the collector"
+            ),
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

@@ -25,6 +25,7 @@ PAGES = (
     "exports",
     "reports",
     "lists",
+    "enrolments",
 )
 
 

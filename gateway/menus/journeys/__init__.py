@@ -13,6 +13,7 @@ from gateway.menus.engine.screens import Option, Registry, Screen
 from gateway.menus.journeys import (
     agent,
     agent_cash,
+    agent_enrol,
     agent_remit,
     caller,
     member,
@@ -20,7 +21,9 @@ from gateway.menus.journeys import (
     visitor,
 )
 
-JOURNEYS: tuple[ModuleType, ...] = (member, member_pay, visitor, agent, agent_cash, agent_remit)
+JOURNEYS: tuple[ModuleType, ...] = (
+    member, member_pay, visitor, agent, agent_cash, agent_remit, agent_enrol,
+)  # fmt: skip
 # Where a session may begin (caller.identify and the resume offer).
 STARTS = ("member_menu", "member_choose", "visitor_menu", "agent_pin", caller.UNAVAILABLE, RESUME)
 _PIN = re.compile(r"[0-9]{4,6}")

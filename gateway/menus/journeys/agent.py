@@ -20,17 +20,21 @@ from gateway.services.coverage import Status
 
 COLLECTOR, FACILITY, SUPERVISOR = "agent_collector", "agent_facility", "agent_supervisor"
 
-OPTION_LABELS = ("opt_verify", "opt_collect", "opt_cash", "opt_remit")
+OPTION_LABELS = ("opt_verify", "opt_collect", "opt_cash", "opt_remit", "opt_enrol")
 
 
 def _agent_menu(name: str, *targets: str) -> Screen:
-    """A role's home screen: options 1.. in the order verify, collect, my cash, remit."""
+    """A role's home screen: options 1.. in the order verify, collect, my cash, remit, enrol
+    (option 5, D24: its action offers to continue a started enrolment). With five options the
+    menu is dense: a wrong choice re-shows the options without the agent's name."""
     options = tuple(
         Option(str(n), label, target)
         for n, (label, target) in enumerate(zip(OPTION_LABELS, targets, strict=False), start=1)
     )
+    enrols = len(targets) >= len(OPTION_LABELS)  # five options: dense (no error line room)
     return Screen(name, "menu", "agent_menu", options=options, view="agent_menu", back=False,
-                  home=False)  # fmt: skip
+                  home=False, action="agent_choice" if enrols else None, dense=enrols,
+                  exits=("enrol_resume",) if enrols else ())  # fmt: skip
 
 
 SCREENS = (
@@ -46,9 +50,18 @@ SCREENS = (
         exits=(COLLECTOR, FACILITY, SUPERVISOR, "agent_locked", "agent_refused"),
     ),
     # Options 2-4 (D20, D21): screens in gateway.menus.journeys.agent_cash and agent_remit.
-    _agent_menu(COLLECTOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit"),
+    _agent_menu(
+        COLLECTOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit", "enrol_name"
+    ),
     # Supervisors: the collector menu, whose option 4 also lets them confirm (D21).
-    _agent_menu(SUPERVISOR, "agent_verify", "agent_collect", "agent_cash", "agent_remit_choice"),
+    _agent_menu(
+        SUPERVISOR,
+        "agent_verify",
+        "agent_collect",
+        "agent_cash",
+        "agent_remit_choice",
+        "enrol_name",
+    ),
     _agent_menu(FACILITY, "agent_verify"),
     Screen(
         "agent_verify",

@@ -17,7 +17,7 @@ from gateway.menus.engine.render import full_name, short_name
 from gateway.menus.engine.screens import Ctx, Option, Reprompt, Screen, StaleSession, View
 from gateway.menus.journeys import samples
 from gateway.menus.journeys.memory import AgentMemory, CashMemory, Memory
-from gateway.menus.journeys.verify import AMBIGUOUS
+from gateway.menus.journeys.verify import AMBIGUOUS, refuse_typo
 from gateway.models import Agent, Beneficiary, Household
 from gateway.queueing import defer
 from gateway.services.agents import (
@@ -113,6 +113,7 @@ def amount_of(value: str, limit: int, over: str) -> int:
 
 def collect_household(ctx: Ctx[CashMemory], number: str) -> str | None:
     """The household (or a beneficiary's household) of the agent's mutual and section."""
+    refuse_typo(number)
     agent = agent_of(ctx)
     try:
         found = find_number(ctx.db, number, agent.mutual_id)

@@ -135,6 +135,19 @@ class RemitMemory(AgentMemory, total=False):
     pending: PendingShown
 
 
+class Enrolled(TypedDict):
+    """A field enrolment just confirmed (D24), as its END screen shows it."""
+
+    id: int
+    duplicate: bool  # flagged for the manager: it may repeat a member or an enrolment
+
+
+class EnrolMemory(AgentMemory, total=False):
+    """Collector option 5 (agent_enrol): the answers live in the draft row, not here."""
+
+    enrolled: Enrolled
+
+
 # --- the engine's resume offer ------------------------------------------------------------
 
 

@@ -8,6 +8,8 @@ import datetime as dt
 import hashlib
 from typing import Any, cast
 
+from gateway.lib import checkdigit
+from gateway.lib.phones import digits_of
 from gateway.menus.engine.screens import Ctx, Reprompt, View
 from gateway.menus.journeys.memory import Memory, VerifyMemory
 from gateway.menus.journeys.status import contact_view, verify_view
@@ -27,6 +29,7 @@ AMBIGUOUS = "ambiguous"
 def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
     """Look the number up in the caller's mutual and keep what the result screen shows in
     the session (so the result view needs no query); `ambiguous` when it is not unique."""
+    refuse_typo(number)
     mutual_id = ctx.data.get("mutual_id")
     try:
         found = find_number(ctx.db, number, int(mutual_id) if mutual_id else None)
@@ -52,6 +55,13 @@ def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
         "copay": dict(book.product.copay or {}),
     }
     return None
+
+
+def refuse_typo(number: str) -> None:
+    """D24: a number in the generated shape whose check digit is wrong is a typo, refused
+    before any lookup; imported numbers (any other shape) are looked up as typed."""
+    if checkdigit.typo(digits_of(number)):
+        raise Reprompt("err_check_digit")
 
 
 def _record(

@@ -1,6 +1,7 @@
 """The household register: the members CSV import (interfaces.md, Files: Members), and its
 dated events (D23).
 
+- enrolment: Enrolment in the field (D24): drafts, duplicates, numbers, decisions.
 - events: The household register as dated events (D23, issue 18).
 
 - importer: Members import: every row is checked before anything is written (issue 15: any size
@@ -12,6 +13,26 @@ dated events (D23).
 - diff: The import as a producer of D23 events: each changed row recorded through `record_event`
 """
 
+from gateway.services.members.enrolment import (
+    Approved,
+    BadAnswer,
+    EnrolmentError,
+    cancel_draft,
+    decide_enrolment,
+    dependant_answer,
+    dependant_name,
+    draft_of,
+    draft_started,
+    enrolment_row,
+    next_step,
+    pending_enrolments,
+    sections_of,
+    set_count,
+    set_head,
+    set_section,
+    start_draft,
+    submit_enrolment,
+)
 from gateway.services.members.events import (
     ABOUT_BENEFICIARY,
     EVENT_TYPES,
@@ -33,13 +54,31 @@ __all__ = [
     "ABOUT_BENEFICIARY",
     "COLUMNS",
     "EVENT_TYPES",
+    "Approved",
+    "BadAnswer",
     "Change",
+    "EnrolmentError",
     "EventError",
     "ImportErrors",
     "ImportReport",
     "Recorded",
     "apply_due_product_changes",
+    "cancel_draft",
+    "decide_enrolment",
+    "dependant_answer",
+    "dependant_name",
+    "draft_of",
+    "draft_started",
+    "enrolment_row",
     "household_events",
     "import_members",
+    "next_step",
+    "pending_enrolments",
     "record_event",
+    "sections_of",
+    "set_count",
+    "set_head",
+    "set_section",
+    "start_draft",
+    "submit_enrolment",
 ]

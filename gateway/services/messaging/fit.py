@@ -31,6 +31,13 @@ LONGEST: dict[str, str] = {
     "contact": "+226 70 12 34 56",
     "from": "31/12/2027",
     "count": "99",
+    # D24: an enrolment's number, head's name (cut to 20), one card (a 10-letter first name
+    # and a member number; more cards go in further messages) and a rejection's reason (cut
+    # to fit at run time).
+    "id": "9999999",
+    "name": "Aminata Ouedraogo Ki",
+    "cards": "Fatoumata- 900000019013",
+    "reason": "Doublon du menage 900000019",
 }
 
 

@@ -50,6 +50,10 @@ TEMPLATE_KEYS = (
     "optin_ack",
     "help",
     "status",
+    "enrol_approved",
+    "enrol_approved_agent",
+    "enrol_cards",
+    "enrol_rejected",
 )
 # Forward-only lifecycle. SENDING -> QUEUED is the one step back, taken only when the provider
 # refused the request before accepting anything (transient error): the retry sends it again.

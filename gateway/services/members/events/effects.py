@@ -15,6 +15,7 @@ from gateway.models import Beneficiary, Household, HouseholdEvent, MembershipSpe
 from gateway.models.beneficiary import RELATIONSHIPS
 from gateway.services.coverage import allocate, give_back_difference, release_shares
 from gateway.services.members.events.change import Change, EventError
+from gateway.services.members.events.enrol import ENROL, enrol_members
 from gateway.services.members.events.product import change_product, refuse_on_hold
 
 Effect = Callable[[Session, Household, Change, dt.datetime], dict[str, Any]]
@@ -266,6 +267,7 @@ def _text(value: Any) -> str | None:
 
 
 EFFECTS: dict[str, Effect] = {
+    ENROL: enrol_members,
     "add-dependant": _add_dependant,
     "depart": _leave,
     "death": _leave,

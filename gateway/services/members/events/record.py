@@ -21,6 +21,7 @@ from gateway.services.members.events.change import (
     EventError,
 )
 from gateway.services.members.events.effects import apply_change
+from gateway.services.members.events.enrol import ENROL
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def household_events(session: Session, household: Household) -> list[HouseholdEv
 
 
 def _check_shape(household: Household, change: Change) -> None:
-    if change.type not in EVENT_TYPES:
+    if change.type not in (*EVENT_TYPES, ENROL):
         raise EventError(f"unknown event type {change.type!r}: one of {', '.join(EVENT_TYPES)}")
     about = change.beneficiary
     if change.type in ABOUT_BENEFICIARY and about is None:
