@@ -59,6 +59,7 @@ RANKS: dict[str, int] = {
     "reminders": 5,
     "notices": 5,
     "reconciliation": 6,
+    "indicators": 7,
 }
 SERVICES = "gateway.services"
 # Layers where the caller owns the transaction, so a commit is a bug (architecture.md).

@@ -10,6 +10,7 @@ from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeri
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
+from gateway.models.indicator import Indicator, IndicatorDirty, IndicatorTarget
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
 from gateway.models.ledger_hold import LedgerHold
@@ -62,6 +63,9 @@ __all__ = [
     "Household",
     "HouseholdEvent",
     "HouseholdPhone",
+    "Indicator",
+    "IndicatorDirty",
+    "IndicatorTarget",
     "IntentFlag",
     "IntentState",
     "LedgerEntry",
