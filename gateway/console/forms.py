@@ -81,3 +81,11 @@ class DecisionForm(FlaskForm):
 
 class PauseForm(FlaskForm):
     reason = StringField(validators=[DataRequired(), Length(max=150)])
+
+
+class TargetForm(FlaskForm):
+    """M.5: a section's target population for a year (D22)."""
+
+    section = StringField(validators=[DataRequired(), Length(max=120)])
+    year = IntegerField(validators=[DataRequired()])
+    population = IntegerField(validators=[DataRequired()])

@@ -33,6 +33,8 @@ from gateway.models import (
     FacilityCheck,
     Household,
     HouseholdEvent,
+    Indicator,
+    IndicatorTarget,
     Mutual,
     OperatorAction,
     OutboxMessage,
@@ -200,6 +202,12 @@ def paths() -> dict[type[Any], Path]:
         OperatorAction: _action_path,
         StatementFile: by_mutual(StatementFile.mutual_id, None),
         StatementDay: by_mutual(StatementDay.mutual_id, None),
+        # D22: a section's operator sees its section's figures; mutual-wide ones (SMS, USSD,
+        # campaigns, levies, checks) are the mutual's.
+        Indicator: by_mutual(Indicator.mutual_id, own_section(Indicator.section_id)),
+        IndicatorTarget: by_mutual(
+            IndicatorTarget.mutual_id, own_section(IndicatorTarget.section_id)
+        ),
     }
 
 

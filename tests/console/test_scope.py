@@ -45,6 +45,7 @@ NOT_READ_BY_THE_CONSOLE = {
     "statement_repeats",
     "recon_matches",
     "recon_missing",
+    "indicator_dirty",  # marks for the indicators job only
 }
 
 

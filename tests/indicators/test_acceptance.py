@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.models import IndicatorDirty
@@ -154,7 +154,7 @@ def test_retention_2026(db: Session) -> None:
 
 def test_a_late_payment_recomputes_the_past_period(db: Session) -> None:
     s = scenario(db)
-    db.execute(IndicatorDirty.__table__.delete())
+    db.execute(delete(IndicatorDirty))
     # H5 pays 2025 on 2026-03-10 (cash): a payment of 2026-03 allocated to the 2025 period.
     pay(db, s, "H5", 6000, dt.date(2026, 3, 10), "cash")
     allocate(db, s, "H5", 2025, 1, dt.date(2026, 3, 10))

@@ -269,7 +269,7 @@ def _messages_and_checks(db: Session, s: Scenario) -> None:
         ("CSPS Nord", "NOT_COVERED"),
         ("CSPS Sud", "COVERED"),
     ]
-    for facility, status in checks:
+    for facility, answer in checks:
         db.add(
             FacilityCheck(
                 mutual_id=s.a.id,
@@ -278,7 +278,7 @@ def _messages_and_checks(db: Session, s: Scenario) -> None:
                 card_number="X",
                 checked_on=D(2026, 2, 3),
                 checked_at=dt.datetime(2026, 2, 3, 10, tzinfo=dt.UTC),
-                status=status,
+                status=answer,
                 key=f"chk-{next(_seq)}",
             )
         )

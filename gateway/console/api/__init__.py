@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-MODULES = ("households", "lists", "openapi")
+MODULES = ("households", "lists", "indicators", "openapi")
 
 
 @cache

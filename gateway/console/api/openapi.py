@@ -96,6 +96,25 @@ SMS = _object(
         "sent_at": MOMENT,
     }
 )
+FIGURE = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "key": {"type": "string", "description": "a channel, funder, day, facility..."},
+        "numerator": {"type": "integer"},
+        "denominator": {"type": "integer"},
+        "value": {"type": ["number", "null"], "description": "numerator / denominator, 4 places"},
+    },
+    "required": ["code", "numerator", "denominator", "value"],
+}
+INDICATORS = _object(
+    {
+        "scope": {"type": "object"},
+        "period": {"type": "string"},
+        "computed_at": MOMENT,
+        "indicators": {"type": "array", "items": {"$ref": "#/components/schemas/Figure"}},
+    }
+)
 ERROR = _object({"error": {"type": "string"}, "reason": {"type": "string"}})
 
 
@@ -134,6 +153,8 @@ def document() -> dict[str, Any]:
                 "PaymentList": _list_of("Payment"),
                 "Sms": SMS,
                 "SmsList": _list_of("Sms"),
+                "Figure": FIGURE,
+                "Indicators": INDICATORS,
                 "Error": ERROR,
             },
         },
@@ -164,6 +185,17 @@ def document() -> dict[str, Any]:
                     "summary": "The SMS outbox, newest first (phones masked)",
                     "parameters": [MUTUAL, _param("status", type="string"), *PAGING],
                     "responses": _answers("SmsList", 400),
+                }
+            },
+            "/indicators": {
+                "get": {
+                    "summary": "D22 indicators of a mutual, a section or the scope's roll-up",
+                    "parameters": [
+                        MUTUAL,
+                        {**_param("period", type="string"), "required": True},
+                        _param("section", type="string", description="a section's name"),
+                    ],
+                    "responses": _answers("Indicators", 400, 404),
                 }
             },
             "/openapi.json": {

@@ -21,6 +21,7 @@ PAGES = (
     "members",
     "household",
     "sessions",
+    "indicators",
 )
 
 

@@ -13,6 +13,7 @@ from gateway.services.indicators.read import (
     computed_at,
     find_mutual,
     find_section,
+    read_by_section,
     read_figures,
     union_mutuals,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "mark_dirty",
     "parse_period",
     "periods_between",
+    "read_by_section",
     "read_figures",
     "recompute",
     "recompute_dirty",

@@ -101,3 +101,35 @@ def union_mutuals(session: Session, code: str) -> list[int]:
     if union is None:
         raise IndicatorError(f"no union with code {code!r}")
     return list(session.scalars(select(Mutual.id).where(Mutual.union_id == union.id)))
+
+
+def read_by_section(
+    session: Session,
+    period: str,
+    codes: Sequence[str],
+    mutual_ids: Sequence[int] | None = None,
+    where: ColumnElement[bool] | None = None,
+) -> dict[tuple[int, int | None], dict[str, Figure]]:
+    """The codes' figures per (mutual, section) for one period (the console's charts)."""
+    query = (
+        select(
+            Indicator.mutual_id,
+            Indicator.section_id,
+            Indicator.code,
+            func.sum(Indicator.numerator),
+            func.sum(Indicator.denominator),
+        )
+        .where(
+            Indicator.period == period,
+            Indicator.code.in_(codes),
+            Indicator.key == "",
+            where if where is not None else true(),
+        )
+        .group_by(Indicator.mutual_id, Indicator.section_id, Indicator.code)
+    )
+    if mutual_ids is not None:
+        query = query.where(Indicator.mutual_id.in_(mutual_ids))
+    found: dict[tuple[int, int | None], dict[str, Figure]] = {}
+    for mutual_id, section_id, code, num, den in session.execute(query):
+        found.setdefault((mutual_id, section_id), {})[code] = Figure(code, "", int(num), int(den))
+    return found
