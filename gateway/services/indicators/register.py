@@ -15,6 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
@@ -91,42 +92,48 @@ def _valid() -> object:
 
 
 def read_spans(session: Session, mutual_ids: Sequence[int]) -> tuple[dict[Group, Spans], ...]:
-    """(beneficiaries, households) spans per (mutual, section)."""
+    """(beneficiaries, households) spans per (mutual, section), from one grouped read of the
+    register (one row per household and distinct enrolment and leaving days)."""
     leaving = _leaving()
-    base = (
+    query = (
         select(
-            Beneficiary.household_id.label("household_id"),
-            Household.mutual_id.label("mutual_id"),
-            Household.section_id.label("section_id"),
-            Beneficiary.enrolled_on.label("e"),
-            leaving.label("x"),  # type: ignore[attr-defined]
+            Beneficiary.household_id,
+            Household.mutual_id,
+            Household.section_id,
+            Beneficiary.enrolled_on,
+            leaving,  # type: ignore[call-overload]
+            func.count(),
         )
         .join(Household, Household.id == Beneficiary.household_id)
-        .where(Beneficiary.mutual_id.in_(mutual_ids), _valid())  # type: ignore[arg-type]
-        .subquery()
-    )
-    people = select(base.c.mutual_id, base.c.section_id, base.c.e, base.c.x, func.count())
-    people = people.group_by(base.c.mutual_id, base.c.section_id, base.c.e, base.c.x)
-    still = func.sum(case((base.c.x.is_(None), 1), else_=0))
-    homes = (
-        select(
-            base.c.mutual_id,
-            base.c.section_id,
-            func.min(base.c.e).label("e"),
-            case((still > 0, None), else_=func.max(base.c.x)).label("x"),
+        .where(Beneficiary.mutual_id.in_(mutual_ids), _valid())
+        .group_by(
+            Beneficiary.household_id,
+            Household.mutual_id,
+            Household.section_id,
+            Beneficiary.enrolled_on,
+            leaving,
         )
-        .group_by(base.c.household_id, base.c.mutual_id, base.c.section_id)
-        .subquery()
     )
-    households = select(homes.c.mutual_id, homes.c.section_id, homes.c.e, homes.c.x, func.count())
-    households = households.group_by(homes.c.mutual_id, homes.c.section_id, homes.c.e, homes.c.x)
-    return _gather(session.execute(people)), _gather(session.execute(households))
+    people: dict[tuple[int, int | None, dt.date, dt.date | None], int] = defaultdict(int)
+    homes: dict[int, list[object]] = {}
+    for household_id, mutual_id, section_id, e, x, n in session.execute(query):
+        people[(mutual_id, section_id, e, x)] += n
+        home = homes.get(household_id)
+        if home is None:
+            homes[household_id] = [mutual_id, section_id, e, x]
+            continue
+        home[2] = min(home[2], e)
+        home[3] = None if home[3] is None or x is None else max(home[3], x)
+    households: dict[tuple[object, ...], int] = defaultdict(int)
+    for mutual_id, section_id, e, x in homes.values():
+        households[(mutual_id, section_id, e, x)] += 1
+    return _gather(people), _gather(households)
 
 
-def _gather(result: Iterable[Sequence[object]]) -> dict[Group, Spans]:
+def _gather(counts: dict[Any, int]) -> dict[Group, Spans]:
     found: dict[Group, Spans] = defaultdict(Spans)
-    for mutual_id, section_id, e, x, n in result:
-        found[(mutual_id, section_id)].rows.append((e, x, n))  # type: ignore[index, arg-type]
+    for (mutual_id, section_id, e, x), n in counts.items():
+        found[(mutual_id, section_id)].rows.append((e, x, n))
     for spans in found.values():
         spans.seal()
     return dict(found)
