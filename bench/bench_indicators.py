@@ -1,8 +1,9 @@
 """Indicators benchmark (D22, issue 17, acceptance 5): recompute every indicator of 100
 mutuals and 1 000 000 beneficiaries with two years of payments and allocations on PostgreSQL,
 next to a baseline measured in the same run: the same rows (each beneficiary for each coverage
-period with its allocations, and the payments) aggregated by one plain SQL GROUP BY, no logic. Then a single late payment's recompute (the dirty mark
-its flush leaves, read by the periodic job's service).
+period with its allocations, and the payments) aggregated by one plain SQL GROUP BY, no
+logic. Then a single late payment's recompute (the dirty mark its flush leaves, read by the
+periodic job's service).
 
     python -m bench.bench_indicators [--beneficiaries N] [--mutuals M] [--drop]
 
