@@ -105,7 +105,7 @@ def read_spans(session: Session, mutual_ids: Sequence[int]) -> tuple[dict[Group,
             func.count(),
         )
         .join(Household, Household.id == Beneficiary.household_id)
-        .where(Beneficiary.mutual_id.in_(mutual_ids), _valid())
+        .where(Beneficiary.mutual_id.in_(mutual_ids), Household.mutual_id.in_(mutual_ids), _valid())
         .group_by(
             Beneficiary.household_id,
             Household.mutual_id,
