@@ -38,10 +38,12 @@ class Spans:
     _start_sums: list[int] = field(default_factory=list)
     _ends: list[dt.date] = field(default_factory=list)
     _end_sums: list[int] = field(default_factory=list)
-    _leavers: list[tuple[dt.date, dt.date, int]] = field(default_factory=list)
+    _leavers: list[tuple[dt.date, dt.date, int]] = field(default_factory=list)  # (x, e, n)
+    _leaving_days: list[dt.date] = field(default_factory=list)
 
     def seal(self) -> None:
-        self._leavers = [(e, x, n) for e, x, n in self.rows if x is not None]
+        self._leavers = sorted((x, e, n) for e, x, n in self.rows if x is not None)
+        self._leaving_days = [x for x, _, _ in self._leavers]
         self._starts, self._start_sums = _prefix((e, n) for e, _, n in self.rows)
         self._ends, self._end_sums = _prefix((x, n) for _, x, n in self.rows if x is not None)
 
@@ -52,7 +54,9 @@ class Spans:
         )
 
     def departed(self, period: Period) -> int:
-        return sum(n for e, x, n in self._leavers if e <= period.start <= x < period.end)
+        first = bisect.bisect_left(self._leaving_days, period.start)
+        last = bisect.bisect_left(self._leaving_days, period.end)
+        return sum(n for _, e, n in self._leavers[first:last] if e <= period.start)
 
 
 def _prefix(items: Iterable[tuple[dt.date, int]]) -> tuple[list[dt.date], list[int]]:

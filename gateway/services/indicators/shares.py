@@ -140,12 +140,7 @@ def _per_household(
             live,
             and_(live.c.beneficiary_id == Beneficiary.id, live.c.period_id == CoveragePeriod.id),
         )
-        .where(
-            Beneficiary.mutual_id.in_(mutual_ids),
-            Household.mutual_id.in_(mutual_ids),
-            CoveragePeriod.id.in_(period_ids),
-            active,
-        )
+        .where(Beneficiary.mutual_id.in_(mutual_ids), CoveragePeriod.id.in_(period_ids), active)
         .group_by(
             Household.id, CoveragePeriod.id, Household.mutual_id, Household.section_id, Funder.code
         )
