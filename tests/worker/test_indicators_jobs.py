@@ -43,7 +43,7 @@ def _rows(db: Session) -> list[tuple[object, ...]]:
         Indicator.numerator,
         Indicator.denominator,
     )
-    found = sorted((tuple(r) for r in db.execute(query)), key=repr)
+    found: list[tuple[object, ...]] = sorted((tuple(r) for r in db.execute(query)), key=repr)
     db.rollback()
     return found
 
