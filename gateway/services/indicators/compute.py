@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.models import Beneficiary, Indicator, IndicatorTarget, Mutual, Payment
@@ -86,6 +86,10 @@ def recompute(
     session.execute(
         select(Mutual.id).where(Mutual.id.in_(ids)).order_by(Mutual.id).with_for_update()
     )
+    if session.get_bind().dialect.name == "postgresql":
+        # The per-household groupings sort and hash millions of rows: memory for this
+        # transaction only, instead of spilling to disk at the 4 MB default.
+        session.execute(text("SET LOCAL work_mem = '128MB'"))
     start = since if since is not None else earliest(session, ids, today)
     periods = periods_between(min(start, today), today)
     figures = compute(session, ids, periods, today)
