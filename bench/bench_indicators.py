@@ -276,11 +276,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"seed: {took:.1f} s" if took else "seed: reused")
         return 0
     try:
-        ok = bench(url, args.mutuals, args.beneficiaries)
+        bench(url, args.mutuals, args.beneficiaries)
     finally:
         if args.drop:
             drop_database()
-    return 0 if ok else 1
+    return 0  # the figures are the result; "MISSED" says a target was not met
 
 
 if __name__ == "__main__":
