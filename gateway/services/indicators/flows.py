@@ -27,6 +27,7 @@ from gateway.models import (
     UssdHop,
     UssdSessionEvent,
 )
+from gateway.services import ledger
 from gateway.services.indicators.figures import Figures
 from gateway.services.indicators.periods import Period
 
@@ -34,7 +35,9 @@ HANDED = (OutboxStatus.SENT, OutboxStatus.DELIVERED)
 UNSENT = (OutboxStatus.FAILED, OutboxStatus.REJECTED, OutboxStatus.EXPIRED)
 DROPPED = ("Incomplete", "Failed")
 DEFAULT_PRICE = 25  # XOF per segment when the mutual's file names none (reminders.cost)
-LEVY, RECEIVABLE = "liab:levy:", "asset:receivable:"
+# The chart of accounts builds every name (D4 levies, D3 funders' receivables): its prefixes.
+LEVY = ledger.accounts.levy("")
+RECEIVABLE = ledger.accounts.receivable("-").removesuffix("-")
 
 
 class Labels:
