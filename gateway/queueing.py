@@ -132,6 +132,23 @@ JOBS: dict[str, JobSpec] = {
     "export-csv": JobSpec(
         "worker.jobs.exports.export_csv", DEFAULT, retries=2, intervals=(30, 300), timeout_s=3600
     ),
+    # D22 indicators (worker/jobs/indicators.py): a mutual's periods from a day (args: mutual
+    # id, ISO day or ""), and the periodic run over the dirty marks. Both replace whole periods
+    # in one transaction, so a retry or a second run writes the same rows.
+    "recompute-indicators": JobSpec(
+        "worker.jobs.indicators.recompute_indicators",
+        DEFAULT,
+        retries=2,
+        intervals=(60, 300),
+        timeout_s=1800,
+    ),
+    "recompute-dirty-indicators": JobSpec(
+        "worker.jobs.indicators.recompute_dirty_indicators",
+        DEFAULT,
+        retries=1,
+        intervals=(60,),
+        timeout_s=1800,
+    ),
     # The sandbox's callback by HTTP: retried while the gateway does not answer.
     "sandbox-decide": JobSpec(
         "worker.jobs.payments.sandbox_decide", PAYMENTS, retries=3, intervals=(5, 30, 120)

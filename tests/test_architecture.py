@@ -60,6 +60,7 @@ RANKS: dict[str, int] = {
     "notices": 5,
     "reconciliation": 6,
     "reports": 7,
+    "indicators": 7,
 }
 SERVICES = "gateway.services"
 # Layers where the caller owns the transaction, so a commit is a bug (architecture.md).

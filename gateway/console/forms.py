@@ -113,3 +113,11 @@ class PayForm(FlaskForm):
     reference = StringField(validators=[DataRequired(), Length(max=100)])
     paid_on = StringField(validators=[Length(max=10)])
     reason = StringField(validators=[DataRequired(), Length(max=500)])
+
+
+class TargetForm(FlaskForm):
+    """M.5: a section's target population for a year (D22)."""
+
+    section = StringField(validators=[DataRequired(), Length(max=120)])
+    year = IntegerField(validators=[DataRequired()])
+    population = IntegerField(validators=[DataRequired()])

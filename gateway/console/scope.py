@@ -38,6 +38,8 @@ from gateway.models import (
     FunderPayment,
     Household,
     HouseholdEvent,
+    Indicator,
+    IndicatorTarget,
     LevyRemittance,
     Mutual,
     OperatorAction,
@@ -228,6 +230,12 @@ def paths() -> dict[type[Any], Path]:
         Funder: by_mutual(Funder.mutual_id, None),
         FunderPayment: by_mutual(FunderPayment.mutual_id, None),
         LevyRemittance: by_mutual(LevyRemittance.mutual_id, None),
+        # D22: a section's operator sees its section's figures; mutual-wide ones (SMS, USSD,
+        # campaigns, levies, checks) are the mutual's.
+        Indicator: by_mutual(Indicator.mutual_id, own_section(Indicator.section_id)),
+        IndicatorTarget: by_mutual(
+            IndicatorTarget.mutual_id, own_section(IndicatorTarget.section_id)
+        ),
     }
 
 

@@ -18,6 +18,7 @@ from gateway.models.funding import FunderPayment, LevyRemittance
 from gateway.models.household import Household, HouseholdPhone
 from gateway.models.household_event import FacilityCheck, HouseholdEvent, MembershipSpell
 from gateway.models.inbound import InboundSms as InboundSms
+from gateway.models.indicator import Indicator, IndicatorDirty, IndicatorTarget
 from gateway.models.ledger import Account, LedgerEntry, LedgerTransaction
 from gateway.models.ledger_audit import LedgerAuditMark, LedgerChange
 from gateway.models.ledger_guard import AppendOnlyViolation as AppendOnlyViolation
@@ -78,6 +79,9 @@ __all__ = [
     "Household",
     "HouseholdEvent",
     "HouseholdPhone",
+    "Indicator",
+    "IndicatorDirty",
+    "IndicatorTarget",
     "IntentFlag",
     "IntentState",
     "LedgerAuditMark",

@@ -5,7 +5,7 @@ Cr receivable), `levy_remittances` the mutual's remittance of a levy for a perio
 Cr bank); each keeps its reference (unique per funder, per levy) and its ledger key.
 
 Revision ID: 0033
-Revises: 0028
+Revises: 0032
 Create Date: 2026-12-07 20:10:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0033"
-down_revision: str | None = "0028"
+down_revision: str | None = "0032"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

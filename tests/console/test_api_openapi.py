@@ -83,6 +83,7 @@ def test_sample_answers_validate(db: Session, two: TwoMutuals, client: FlaskClie
         "Household": "/api/v1/households/H1",
         "PaymentList": "/api/v1/payments",
         "SmsList": "/api/v1/sms",
+        "Indicators": "/api/v1/indicators?period=2026",
     }
     for name, url in samples.items():
         reply = client.get(url, headers=bearer(secret))

@@ -45,6 +45,7 @@ NOT_READ_BY_THE_CONSOLE = {
     "recon_matches",
     "recon_missing",
     "number_sequences",  # D24: the serial of generated numbers, read by approvals only
+    "indicator_dirty",  # marks for the indicators job only
 }
 
 

@@ -18,6 +18,7 @@ MODULES = (
     "exports",
     "events",
     "enrolments",
+    "indicators",
 )
 
 

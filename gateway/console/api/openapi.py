@@ -189,6 +189,27 @@ def _decision(summary: str) -> dict[str, Any]:
     }
 
 
+FIGURE = {
+    "type": "object",
+    "properties": {
+        "code": {"type": "string"},
+        "key": {"type": "string", "description": "a channel, funder, day, facility..."},
+        "numerator": {"type": "integer"},
+        "denominator": {"type": "integer"},
+        "value": {"type": ["number", "null"], "description": "numerator / denominator, 4 places"},
+    },
+    "required": ["code", "numerator", "denominator", "value"],
+}
+INDICATORS = _object(
+    {
+        "scope": {"type": "object"},
+        "period": {"type": "string"},
+        "computed_at": MOMENT,
+        "indicators": {"type": "array", "items": {"$ref": "#/components/schemas/Figure"}},
+    }
+)
+
+
 def _param(name: str, where: str = "query", **schema: Any) -> dict[str, Any]:
     return {"name": name, "in": where, "required": where == "path", "schema": schema or TEXT}
 
@@ -231,6 +252,8 @@ def document() -> dict[str, Any]:
                 "Sms": SMS,
                 "SmsList": _list_of("Sms"),
                 "Enrolment": ENROLMENT,
+                "Figure": FIGURE,
+                "Indicators": INDICATORS,
                 "Error": ERROR,
                 **openapi_more.SCHEMAS,
                 "EventRequest": EVENT_REQUEST,
@@ -291,6 +314,17 @@ def document() -> dict[str, Any]:
             "/enrolments/{enrolment_id}/reject": _decision(
                 "Reject a field enrolment with a reason (required), sent to the collector"
             ),
+            "/indicators": {
+                "get": {
+                    "summary": "D22 indicators of a mutual, a section or the scope's roll-up",
+                    "parameters": [
+                        MUTUAL,
+                        {**_param("period", type="string"), "required": True},
+                        _param("section", type="string", description="a section's name"),
+                    ],
+                    "responses": _answers("Indicators", 400, 404),
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "This document",

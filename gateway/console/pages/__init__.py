@@ -26,6 +26,7 @@ PAGES = (
     "reports",
     "lists",
     "enrolments",
+    "indicators",
 )
 
 
