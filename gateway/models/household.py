@@ -21,6 +21,8 @@ class Household(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("mutual_id", "number"),
         Index("ix_households_mutual_id_digits", "mutual_id", "digits"),  # issue 15
+        # `gateway eligibility NUMBER` without --mutual: an index lookup (issue 19).
+        Index("ix_households_number", "number"),
     )
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"), index=True)

@@ -20,6 +20,9 @@
 - wording: The words of a standing (D6b, D11, D12) in a language: one source for every surface.
 - samples: The longest standings a member can be told (D6b, D11, D12), for the screen and SMS
   checks.
+- snapshot: Per-household coverage snapshots (issue 19): a coverage screen reads one row,
+  whatever the household's history.
+- products: A product's configuration, cached per process (issue 19).
 - shares: What a household pays and what its funder owes (D3), and levies on earned contributions
   (D4).
 """
@@ -83,6 +86,10 @@ from gateway.services.coverage.shares import (
     Shares,
     shares_for,
 )
+from gateway.services.coverage.snapshot import (
+    read_book,
+    rebuild_all,
+)
 from gateway.services.coverage.standing import (
     Headline,
     Offer,
@@ -143,6 +150,8 @@ __all__ = [
     "period_holding",
     "period_label",
     "period_starting_on_or_after",
+    "read_book",
+    "rebuild_all",
     "receipt_status",
     "receive_payment",
     "release_payment",
