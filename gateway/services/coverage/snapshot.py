@@ -22,7 +22,7 @@ import json
 from typing import Any
 
 from sqlalchemy import delete, event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.models import (
     Allocation,
@@ -221,25 +221,22 @@ def pending_rebuild(session: Session) -> None:
     session.info.pop(TOUCHED, None)  # the snapshots' own flush touched nothing to track
 
 
-def forget(session: Session) -> None:
-    """After a commit or a rollback: nothing left to rebuild."""
-    session.info.pop(TOUCHED, None)
+def forget(session: Session, transaction: SessionTransaction) -> None:
+    """At the end of the outer transaction (committed, or rolled back): nothing left to
+    rebuild. A savepoint's end is not: its changes belong to the transaction around it."""
+    if transaction.parent is None:
+        session.info.pop(TOUCHED, None)
 
 
 def _on_flush(session: Session, _context: object, _instances: object) -> None:
     track(session, [*session.new, *session.dirty, *session.deleted])
 
 
-def _on_rollback(session: Session) -> None:
-    forget(session)
-
-
 # Every session of every process (web, worker, commands, tests): a snapshot that missed a
 # change would tell a member a wrong cover.
 event.listen(Session, "before_flush", _on_flush)
 event.listen(Session, "before_commit", pending_rebuild)
-event.listen(Session, "after_commit", forget)
-event.listen(Session, "after_rollback", _on_rollback)
+event.listen(Session, "after_transaction_end", forget)
 
 
 def _touched_ids(session: Session) -> set[int]:
@@ -254,7 +251,6 @@ def _touched_ids(session: Session) -> set[int]:
             found = accounts.household_id(name) if name else None
             if found is not None:
                 ids.add(found)
-    ids.discard(None)  # type: ignore[arg-type]
     return ids
 
 
