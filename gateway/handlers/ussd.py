@@ -147,6 +147,7 @@ def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> 
             mutual_id=reply.mutual_id,
             phone_key=phone_key(runtime().settings.secret_key, req.phone),
         )
+        db.commit()
     except Exception:
         db.rollback()
         log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))

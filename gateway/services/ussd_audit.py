@@ -97,11 +97,11 @@ def append_hop(session: Session, **fields: Unpack[HopFields]) -> None:
     disk (issue 19): on PostgreSQL one autocommit INSERT that sets `synchronous_commit` off
     for itself, one round trip and no WAL flush; a crash of the database server may lose the
     audit rows of its last moments (at most 3 x wal_writer_delay, 0.6 s by default), never a
-    hop's effects, which the hop's own commit made durable. Call it between transactions."""
+    hop's effects, which the hop's own commit made durable. Call it between transactions;
+    the caller commits (on PostgreSQL there is nothing left to commit)."""
     values = hop_values(fields)
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(UssdHop).values(values))
-        session.commit()
         return
     table = UssdHop.__table__
     assert isinstance(table, Table)
@@ -112,7 +112,6 @@ def append_hop(session: Session, **fields: Unpack[HopFields]) -> None:
     statement = insert(table).from_select(list(values), row.select_from(relaxed))
     connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
     connection.execute(statement)
-    session.commit()
 
 
 def hop_values(fields: HopFields) -> dict[str, object]:

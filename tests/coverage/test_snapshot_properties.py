@@ -16,11 +16,17 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from gateway.models import CoverageSnapshot, Household
-from gateway.services.coverage import allocate_due, load_book, receive_payment, snapshot
+from gateway.services.coverage import (
+    HouseholdBook,
+    allocate_due,
+    load_book,
+    receive_payment,
+    snapshot,
+)
 from gateway.services.coverage.eligibility import beneficiary_status
 from gateway.services.coverage.standing import standing
 from gateway.services.members import EventError
@@ -56,7 +62,7 @@ def stored(db: Session, household: Household) -> dict[str, object] | None:
 
 
 def answers(db: Session, household: Household, on: dt.date, book: object) -> object:
-    assert isinstance(book, snapshot.HouseholdBook)
+    assert isinstance(book, HouseholdBook)
     found = standing(book, on)
     members = [beneficiary_status(book, b, on) for b in book.beneficiaries]
     return found, members
@@ -74,7 +80,7 @@ def check(db: Session, household: Household) -> int:
             select(CoverageSnapshot.data).where(CoverageSnapshot.household_id == household.id)
         )
         assert data is not None
-        fast = snapshot._from_snapshot(db, household, on, data)
+        fast = snapshot.from_snapshot(db, household, on, data)
         if fast is not None:
             used += 1
             assert answers(db, household, on, fast) == answers(db, household, on, full)
@@ -173,7 +179,7 @@ def test_a_household_without_snapshot_and_one_changed_now_read_the_full_book(
     mutual = make_mutual(db, code="SNONE")
     household = make_household(db, mutual, members=1)
     db.commit()
-    db.execute(CoverageSnapshot.__table__.delete())
+    db.execute(delete(CoverageSnapshot))
     assert stored(db, household) is None
     book = snapshot.read_book(db, household, NOW.date())
     assert book.cutoff is None and not book.folded

@@ -21,7 +21,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.models import (
@@ -35,6 +35,7 @@ from gateway.models import (
     MembershipSpell,
 )
 from gateway.models.base import utcnow
+from gateway.services import ledger
 from gateway.services.coverage.book import (
     Fold,
     HouseholdBook,
@@ -46,12 +47,10 @@ from gateway.services.coverage.eligibility import fold_runs
 from gateway.services.coverage.periods import Period, period_holding
 from gateway.services.coverage.products import product_config
 from gateway.services.coverage.shares import shares_for
-from gateway.services.ledger import accounts
 
 VERSION = 1
 KEEP = 24  # period starts kept as they are; earlier ones are folded (two years of months)
 TOUCHED = "coverage_snapshot_touched"
-BULK = 200  # more households than this in one commit: their snapshots are dropped, not rebuilt
 _DIRECT = (Allocation, AllocationReversal, HouseholdEvent, MembershipSpell)
 _TRACKED = (*_DIRECT, Household, LedgerEntry)
 
@@ -69,11 +68,11 @@ def read_book(session: Session, household: Household, on: dt.date) -> HouseholdB
     data = session.scalar(
         select(CoverageSnapshot.data).where(CoverageSnapshot.household_id == household.id)
     )
-    book = _from_snapshot(session, household, on, data) if data is not None else None
+    book = from_snapshot(session, household, on, data) if data is not None else None
     return book if book is not None else load_book(session, household)
 
 
-def _from_snapshot(
+def from_snapshot(
     session: Session, household: Household, on: dt.date, data: str
 ) -> HouseholdBook | None:
     found: dict[str, Any] = json.loads(data)
@@ -152,9 +151,6 @@ def rebuild(session: Session, household_ids: set[int]) -> None:
     if not household_ids:
         return
     ids = sorted(household_ids)
-    if len(ids) > BULK:  # an import or a daily job: drop them, `gateway coverage snapshots`
-        _drop(session, ids)
-        return
     households = session.scalars(
         select(Household).where(Household.id.in_(ids)).order_by(Household.id).with_for_update()
     ).all()
@@ -186,16 +182,6 @@ def _upsert(session: Session, household_id: int, text: str) -> None:
     if not changed.rowcount:  # type: ignore[attr-defined]
         session.add(CoverageSnapshot(household_id=household_id, data=text, built_at=now))
         session.flush()
-
-
-def _drop(session: Session, ids: list[int]) -> None:
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        session.execute(
-            delete(CoverageSnapshot)
-            .where(CoverageSnapshot.household_id.in_(chunk))
-            .execution_options(synchronize_session=False)
-        )
 
 
 # --- tracking -----------------------------------------------------------------------------
@@ -248,7 +234,7 @@ def _touched_ids(session: Session) -> set[int]:
             ids.add(obj.household_id)
         elif isinstance(obj, LedgerEntry):
             name = obj.account.name if obj.account is not None else None
-            found = accounts.household_id(name) if name else None
+            found = ledger.accounts.household_id(name) if name else None
             if found is not None:
                 ids.add(found)
     return ids
