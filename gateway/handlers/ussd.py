@@ -148,6 +148,9 @@ def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> 
             phone_key=phone_key(runtime().settings.secret_key, req.phone),
         )
         db.commit()
-    except Exception:
+    except Exception as exc:
         db.rollback()
-        log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))
+        if isinstance(exc, DBAPIError) and database_down(exc):  # the hop's warning said it
+            log.info("ussd hop not audited (database unavailable) phone=%s", mask_msisdn(req.phone))
+        else:
+            log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))
