@@ -1,5 +1,6 @@
 """`gateway eligibility NUMBER [--on YYYY-MM-DD] [--mutual CODE] [--kind household|beneficiary]
-[--json]` (interfaces.md; `--kind` is an addition of issue 14)."""
+[--json]` (interfaces.md; `--kind` is an addition of issue 14), and `gateway coverage
+snapshots [--mutual CODE]`: build the households' coverage snapshots (issue 19)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import click
 
 from gateway.cli.context import CliContext
 from gateway.cli.lookups import mutual_named
-from gateway.services.coverage import KINDS, AmbiguousNumber, coverage
+from gateway.services.coverage import KINDS, AmbiguousNumber, coverage, rebuild_all
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -91,4 +92,21 @@ def _print_text(result: dict[str, object]) -> None:
             click.echo(f"  {member['number']}: {member['status']} {dates}".rstrip())
 
 
-COMMANDS = [eligibility]
+@click.group("coverage")
+def coverage_group() -> None:
+    """Coverage snapshots (issue 19)."""
+
+
+@coverage_group.command("snapshots")
+@click.option("--mutual", "mutual_code", metavar="CODE", help="Only this mutual (default: all).")
+@pass_ctx
+def snapshots(ctx: CliContext, mutual_code: str | None) -> None:
+    """(Re)build every household's coverage snapshot from its full book: once after the
+    migration that adds them (until then a hop reads the full book), safe to run any time."""
+    with ctx.session() as session:
+        mutual_id = mutual_named(session, mutual_code).id if mutual_code else None
+        count = rebuild_all(session, mutual_id)
+    click.echo(f"coverage snapshots: {count} households")
+
+
+COMMANDS = [eligibility, coverage_group]

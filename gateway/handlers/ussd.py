@@ -44,7 +44,8 @@ def africastalking() -> Response:
 
 
 def hop(provider: UssdProvider) -> Response:
-    """Any provider's hop: guard, parse, answer (timed), audit, one commit, format."""
+    """Any provider's hop: guard, parse, answer, one commit, then the audit row with the
+    hop's time up to and including that commit (issue 19), format."""
     guard_callback()
     try:
         ussd_request = provider.parse(callback_form())
@@ -55,17 +56,26 @@ def hop(provider: UssdProvider) -> Response:
     app = runtime()
     engine = Engine(app.redis, app.settings, app.clock)
     reply = _answer(engine, db, ussd_request)
+    reply = _commit(engine, db, ussd_request, reply)
     latency_ms = round((time.perf_counter() - started) * 1000)
     _audit(db, ussd_request, reply, latency_ms)
-    reply = _commit(engine, db, ussd_request, reply)
     body, content_type = provider.format(reply)
     return Response(body, status=200, content_type=content_type)
 
 
 def _answer(engine: Engine, db: Session, ussd_request: UssdRequest) -> UssdReply:
-    """The engine's reply, not yet committed; any failure is rolled back and apologised for."""
+    """The engine's reply, not yet committed; any failure is rolled back and apologised for.
+    The pool does not ping a connection before each hop (a round trip per hop, issue 19): a
+    connection found dropped is replaced and the hop run once more."""
     try:
-        return engine.handle(db, ussd_request)
+        try:
+            return engine.handle(db, ussd_request)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            db.rollback()
+            log.info("ussd hop retried on a new connection (the pooled one was dropped)")
+            return engine.handle(db, ussd_request)
     except store_errors() as exc:
         db.rollback()
         log.warning("ussd hop not served (session store): %s", type(exc).__name__)
@@ -79,7 +89,7 @@ def _answer(engine: Engine, db: Session, ussd_request: UssdRequest) -> UssdReply
 
 
 def _commit(engine: Engine, db: Session, ussd_request: UssdRequest, reply: UssdReply) -> UssdReply:
-    """One commit per hop (effects and audit row together: a commit costs milliseconds)."""
+    """One commit per hop for its effects; a read-only hop's commit writes nothing."""
     try:
         db.commit()
     except SQLAlchemyError as exc:
@@ -119,11 +129,11 @@ def _apology() -> UssdReply:
 
 
 def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> None:
-    """One audit row per hop, in the hop's transaction. No savepoint (two round trips per
-    hop): record_hop cuts every value to its column, so the row cannot fail on its own, and
-    a failure of the commit itself is the hop's failure, apologised for."""
+    """One audit row per hop, after the hop's commit, in a statement of its own that does not
+    wait for the disk (ussd_audit.append_hop: a read-only screen pays no durable commit).
+    The member already has the answer: a failure is logged, never shown."""
     try:
-        ussd_audit.record_hop(
+        ussd_audit.append_hop(
             db,
             provider=req.provider,
             session_id=req.session_id,
@@ -137,5 +147,10 @@ def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> 
             mutual_id=reply.mutual_id,
             phone_key=phone_key(runtime().settings.secret_key, req.phone),
         )
-    except Exception:  # the member already has the answer; the audit is best effort
-        log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))
+        db.commit()
+    except Exception as exc:
+        db.rollback()
+        if isinstance(exc, DBAPIError) and database_down(exc):  # the hop's warning said it
+            log.info("ussd hop not audited (database unavailable) phone=%s", mask_msisdn(req.phone))
+        else:
+            log.exception("ussd hop not audited phone=%s", mask_msisdn(req.phone))

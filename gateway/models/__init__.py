@@ -6,7 +6,12 @@ from gateway.models.base import Base
 from gateway.models.beneficiary import Beneficiary
 from gateway.models.campaign import Campaign, ReminderRule
 from gateway.models.cash import CashCollection, Remittance, RemittanceStatus
-from gateway.models.coverage import Allocation, AllocationReversal, CoveragePeriod
+from gateway.models.coverage import (
+    Allocation,
+    AllocationReversal,
+    CoveragePeriod,
+    CoverageSnapshot,
+)
 from gateway.models.enrolment import (
     Enrolment,
     EnrolmentDependant,
@@ -68,6 +73,7 @@ __all__ = [
     "Campaign",
     "CashCollection",
     "CoveragePeriod",
+    "CoverageSnapshot",
     "Enrolment",
     "EnrolmentDependant",
     "EnrolmentStatus",

@@ -19,6 +19,7 @@ class Beneficiary(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("mutual_id", "number"),
         Index("ix_beneficiaries_mutual_id_digits", "mutual_id", "digits"),  # issue 15
+        Index("ix_beneficiaries_number", "number"),  # a number without its mutual (issue 19)
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint(
             "relationship IN ('head', 'spouse', 'child', 'parent', 'other')", name="relationship"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, CreatedMixin, IdMixin, Money
@@ -73,3 +73,17 @@ class AllocationReversal(IdMixin, CreatedMixin, Base):
     reversed_on: Mapped[dt.date] = mapped_column()
     ledger_key: Mapped[str | None] = mapped_column(String(200))  # None: nothing was posted
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class CoverageSnapshot(Base):
+    """A household's book reduced to what a coverage screen reads (issue 19): rebuilt with
+    every change of its allocations, ledger, register or category (gateway.services.coverage
+    .snapshot), so that a hop reads one row whatever the length of its history."""
+
+    __tablename__ = "coverage_snapshots"
+
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
+    )
+    data: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[dt.datetime] = mapped_column()

@@ -21,7 +21,8 @@ class Household(IdMixin, CreatedMixin, Base):
     __table_args__ = (
         UniqueConstraint("mutual_id", "number"),
         Index("ix_households_mutual_id_digits", "mutual_id", "digits"),  # issue 15
-        # A household page by number for an operator of several mutuals (migration 0026).
+        # By number across mutuals (migration 0026): a household page for an operator of
+        # several mutuals, `gateway eligibility NUMBER` without --mutual (issue 19).
         Index("ix_households_number", "number"),
     )
 

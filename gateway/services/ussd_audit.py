@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from typing import NotRequired, TypedDict, Unpack
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, Table, and_, cast, func, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -66,42 +67,70 @@ def mask_phone(phone: str) -> str:
     return mask_msisdn(phone.strip()) if phone.strip() else ""
 
 
-def record_hop(
-    session: Session,
-    *,
-    provider: str,
-    session_id: str,
-    phone: str,
-    network: str | None,
-    service_code: str,
-    screen: str,
-    user_input: str,
-    reply: str,
-    latency_ms: int,
-    at: dt.datetime | None = None,
-    mutual_id: int | None = None,
-    phone_key: str | None = None,
-) -> None:
+class HopFields(TypedDict):
+    """One hop's audit values: what record_hop and append_hop take (keywords)."""
+
+    provider: str
+    session_id: str
+    phone: str
+    network: str | None
+    service_code: str
+    screen: str
+    user_input: str
+    reply: str
+    latency_ms: int
+    at: NotRequired[dt.datetime | None]
+    mutual_id: NotRequired[int | None]
+    phone_key: NotRequired[str | None]
+
+
+def record_hop(session: Session, **fields: Unpack[HopFields]) -> None:
     """Add one hop to the audit log; the caller commits. `screen` is the screen the reply
     shows, so a dropped session's last hop names the screen the member left from.
     `mutual_id` and `phone_key` (gateway.lib.phones.phone_key) let the console find the
     hop by mutual and by member (issue 16)."""
-    session.add(
-        UssdHop(
-            provider=provider[:PROVIDER_LEN],
-            session_id=session_id[:SESSION_LEN],
-            phone_masked=mask_phone(phone),
-            network=network[:NETWORK_LEN] if network else None,
-            service_code=service_code[:CODE_LEN],
-            screen=screen[:SCREEN_LEN],
-            input_masked=mask_hop_input(screen, user_input)[:INPUT_LEN],
-            reply=reply[:REPLY_LEN],
-            latency_ms=max(0, int(latency_ms)),
-            created_at=at or utcnow(),
-            mutual_id=mutual_id,
-            phone_key=phone_key,
-        )
+    session.add(UssdHop(**hop_values(fields)))
+
+
+def append_hop(session: Session, **fields: Unpack[HopFields]) -> None:
+    """record_hop as a statement of its own, committed at once and without waiting for the
+    disk (issue 19): on PostgreSQL one autocommit INSERT that sets `synchronous_commit` off
+    for itself, one round trip and no WAL flush; a crash of the database server may lose the
+    audit rows of its last moments (at most 3 x wal_writer_delay, 0.6 s by default), never a
+    hop's effects, which the hop's own commit made durable. Call it between transactions;
+    the caller commits (on PostgreSQL there is nothing left to commit)."""
+    values = hop_values(fields)
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(UssdHop).values(values))
+        return
+    table = UssdHop.__table__
+    assert isinstance(table, Table)
+    relaxed = select(func.set_config("synchronous_commit", "off", True).label("relaxed")).cte(
+        "relaxed"
     )
+    row = select(*[cast(literal(v, table.c[k].type), table.c[k].type) for k, v in values.items()])
+    statement = insert(table).from_select(list(values), row.select_from(relaxed))
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    connection.execute(statement)
+
+
+def hop_values(fields: HopFields) -> dict[str, object]:
+    """The audit row's columns, every value cut to its column (the row cannot fail)."""
+    screen, network = fields["screen"], fields["network"]
+    return {
+        "provider": fields["provider"][:PROVIDER_LEN],
+        "session_id": fields["session_id"][:SESSION_LEN],
+        "phone_masked": mask_phone(fields["phone"]),
+        "network": network[:NETWORK_LEN] if network else None,
+        "service_code": fields["service_code"][:CODE_LEN],
+        "screen": screen[:SCREEN_LEN],
+        "input_masked": mask_hop_input(screen, fields["user_input"])[:INPUT_LEN],
+        "reply": fields["reply"][:REPLY_LEN],
+        "latency_ms": max(0, int(fields["latency_ms"])),
+        "created_at": fields.get("at") or utcnow(),
+        "mutual_id": fields.get("mutual_id"),
+        "phone_key": fields.get("phone_key"),
+    }
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 dirty marks that make the indicators job recompute a mutual's periods (issue 17)
 
 Revision ID: 0032
-Revises: 0028
+Revises: 0030
 Create Date: 2026-12-07 20:00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0032"
-down_revision: str | None = "0028"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

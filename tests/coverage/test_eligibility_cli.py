@@ -67,3 +67,25 @@ def test_eligibility_unknown_number_and_bad_input(db: Session, database_url: str
     assert code == 2 and "--on" in out
     code, out = run(database_url, "eligibility", "424242", "--mutual", "NOPE")
     assert code == 1 and "unknown mutual 'NOPE'" in out
+
+
+def test_coverage_snapshots_builds_every_households_snapshot(
+    db: Session, database_url: str
+) -> None:
+    """Issue 19: after the migration, `gateway coverage snapshots` builds what hops read."""
+    from sqlalchemy import delete, func, select
+
+    from gateway.models import CoverageSnapshot
+
+    mutual = make_mutual(db, "SNAPCLI")
+    make_household(db, mutual)
+    make_household(db, mutual)
+    db.commit()
+    db.execute(delete(CoverageSnapshot))
+    db.commit()
+    code, out = run(database_url, "coverage", "snapshots", "--mutual", "SNAPCLI")
+    assert code == 0, out
+    assert "2 households" in out
+    assert db.scalar(select(func.count()).select_from(CoverageSnapshot)) == 2
+    code, out = run(database_url, "coverage", "snapshots", "--mutual", "NOPE")
+    assert code != 0

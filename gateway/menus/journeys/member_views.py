@@ -17,8 +17,8 @@ from gateway.services import ledger
 from gateway.services.coverage import (
     Status,
     headline_text,
-    load_book,
     offer_text,
+    read_book,
     sample_standings,
     standing_of,
 )
@@ -39,7 +39,7 @@ def coverage(ctx: Ctx[MemberMemory]) -> View:
     """D12 for today, from the same book and rules as `gateway eligibility`, with the amount
     offered (D6b) and the period it buys."""
     household = household_of(ctx)
-    book = load_book(ctx.db, household)
+    book = read_book(ctx.db, household, ctx.today)
     found = standing_of(ctx.db, household, ctx.today, book)
     members = [
         MemberLine(b.full_name, m.status, m.until, m.from_)

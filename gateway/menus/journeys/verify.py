@@ -20,7 +20,7 @@ from gateway.services.coverage import (
     Status,
     beneficiary_status,
     find_number,
-    load_book,
+    read_book,
 )
 
 AMBIGUOUS = "ambiguous"
@@ -41,7 +41,7 @@ def check_number(ctx: Ctx[VerifyMemory], number: str) -> str | None:
     if found.beneficiary is None:
         raise Reprompt("err_household_number")
     beneficiary = found.beneficiary
-    book = load_book(ctx.db, found.household)
+    book = read_book(ctx.db, found.household, ctx.today)
     status = beneficiary_status(book, beneficiary, ctx.today)
     _record(ctx, number, beneficiary.id, status.status)
     ctx.data["checked"] = {

@@ -22,6 +22,9 @@
   checks.
 - reprice: D3, D23: a lower share after a category change gives back the difference on periods
   already prepaid (reversing entries).
+- snapshot: Per-household coverage snapshots (issue 19): a coverage screen reads one row,
+  whatever the household's history.
+- products: A product's configuration, cached per process (issue 19).
 - shares: What a household pays and what its funder owes (D3), and levies on earned contributions
   (D4).
 """
@@ -86,6 +89,10 @@ from gateway.services.coverage.shares import (
     Shares,
     shares_for,
 )
+from gateway.services.coverage.snapshot import (
+    read_book,
+    rebuild_all,
+)
 from gateway.services.coverage.standing import (
     Headline,
     Offer,
@@ -147,6 +154,8 @@ __all__ = [
     "period_holding",
     "period_label",
     "period_starting_on_or_after",
+    "read_book",
+    "rebuild_all",
     "receipt_status",
     "receive_payment",
     "release_payment",

@@ -56,6 +56,16 @@ class Suspension:
         return self.start <= day and (self.lifted is None or day < self.lifted)
 
 
+@dataclass(frozen=True)
+class Fold:
+    """What `eligibility.spells` made of a beneficiary's paid periods before a snapshot's
+    cutoff (issue 19): the runs it closed, (first, last), and the run still open. Folding on
+    from there gives the same spells as folding the whole history, in constant time."""
+
+    closed: tuple[tuple[PaidPeriod, PaidPeriod], ...] = ()
+    open: tuple[PaidPeriod, PaidPeriod] | None = None
+
+
 @dataclass
 class HouseholdBook:
     household: Household
@@ -74,6 +84,10 @@ class HouseholdBook:
     # beneficiary id -> suspensions from the register's events (D11, D23): (first day, the
     # day it was lifted or None, reason).
     suspensions: dict[int, list[Suspension]] = field(default_factory=dict)
+    # A snapshot's book (issue 19): periods starting before `cutoff` are folded per
+    # beneficiary into `folded`; `paid` holds the later ones. None: `paid` is the history.
+    cutoff: dt.date | None = None
+    folded: dict[int, Fold] = field(default_factory=dict)
 
     def generation(self, beneficiary_id: int | None, period: Period | None) -> int:
         return self.reversed.get((beneficiary_id, period.start if period else None), 0)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from gateway.models import Beneficiary
-from gateway.services.coverage.book import HouseholdBook, PaidPeriod
+from gateway.services.coverage.book import Fold, HouseholdBook, PaidPeriod
 from gateway.services.coverage.dues import amount_due, renewal_amount
 
 NEWBORN_DAYS = 90  # D9: a child enrolled within 90 days of birth
@@ -60,21 +60,36 @@ class HouseholdStatus:
 
 
 def spells(
-    paid: list[PaidPeriod], waiting_days: int, grace_days: int, first_exempt: bool = False
+    paid: list[PaidPeriod],
+    waiting_days: int,
+    grace_days: int,
+    first_exempt: bool = False,
+    fold: Fold | None = None,
 ) -> list[Spell]:
-    """Group sorted paid periods into spells; each spell starts with a waiting period (D9)."""
-    result: list[Spell] = []
-    start: PaidPeriod | None = None
-    last: PaidPeriod | None = None
+    """Group sorted paid periods into spells; each spell starts with a waiting period (D9).
+    `fold`: the runs of the periods before these ones (a snapshot's book, issue 19)."""
+    runs = fold_runs(paid, grace_days, fold or Fold())
+    closed = [*runs.closed, *([runs.open] if runs.open is not None else [])]
+    return [
+        _spell(first, last, waiting_days, first_exempt and i == 0)
+        for i, (first, last) in enumerate(closed)
+    ]
+
+
+def fold_runs(paid: list[PaidPeriod], grace_days: int, fold: Fold) -> Fold:
+    """D9's grouping as a left fold: a run goes on while the next period takes effect within
+    `grace_days` of the last one's end, so folding part of a history then the rest gives
+    the same runs as folding the whole."""
+    closed = list(fold.closed)
+    start, last = fold.open if fold.open is not None else (None, None)
     for item in paid:
         if start is None or last is None or (item.effective - last.period.end).days > grace_days:
             if start is not None and last is not None:
-                result.append(_spell(start, last, waiting_days, first_exempt and not result))
+                closed.append((start, last))
             start = item
         last = item
-    if start is not None and last is not None:
-        result.append(_spell(start, last, waiting_days, first_exempt and not result))
-    return result
+    current = (start, last) if start is not None and last is not None else None
+    return Fold(tuple(closed), current)
 
 
 def _spell(first: PaidPeriod, last: PaidPeriod, waiting_days: int, exempt: bool) -> Spell:
@@ -127,7 +142,8 @@ def beneficiary_spells(
     product = book.product
     paid = book.paid_periods(beneficiary, until)
     exempt = not product.newborn_waiting and _newborn_of_covered_mother(book, beneficiary)
-    return spells(paid, product.waiting_days, product.grace_days, first_exempt=exempt)
+    fold = book.folded.get(beneficiary.id)
+    return spells(paid, product.waiting_days, product.grace_days, exempt, fold)
 
 
 def _newborn_of_covered_mother(book: HouseholdBook, child: Beneficiary) -> bool:

@@ -7,10 +7,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from gateway.services.coverage.book import load_book
 from gateway.services.coverage.eligibility import BeneficiaryStatus, Status, beneficiary_status
 from gateway.services.coverage.lookup import find_number
 from gateway.services.coverage.periods import period_label
+from gateway.services.coverage.snapshot import read_book
 from gateway.services.coverage.standing import Offer, standing_of
 
 
@@ -64,7 +64,7 @@ def coverage(
             "members": [],
             "on": _iso(on),
         }
-    book = load_book(session, found.household)
+    book = read_book(session, found.household, on)
     now = standing_of(session, found.household, on, book)
     summary = now.status
     common = {

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.models import Campaign, Household, Section
-from gateway.services.coverage.book import HouseholdBook, load_book
+from gateway.services.coverage import snapshot
+from gateway.services.coverage.book import HouseholdBook
 from gateway.services.coverage.dues import amount_due, registration_due, renewal_amount
 from gateway.services.coverage.eligibility import HouseholdStatus, Status, household_status
 from gateway.services.coverage.periods import Period, next_period, period_holding
@@ -152,6 +153,6 @@ def standing_of(
 ) -> Standing:
     """The household's standing on `on` (its mutual's local date), from its book (loaded
     here unless the caller has it), a campaign for the next period deciding a renewal."""
-    book = book or load_book(session, household)
+    book = book or snapshot.read_book(session, household, on)
     following = next_period(book.product, period_holding(book.product, on))
     return standing(book, on, campaign_open=campaign_open_for(session, household, following, on))
