@@ -23,8 +23,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 from bench import scratch
 from bench.bench_import import SKIPPED, wants_postgres
@@ -135,29 +133,13 @@ def _timed(step: Callable[[], Any]) -> tuple[float, Any]:
 
 def kept_database() -> str:
     """`bench_indicators`, created (and migrated) if missing; never dropped unless --drop."""
-    admin = scratch.admin_url()
-    url = make_url(admin).set(database=NAME).render_as_string(hide_password=False)
-    engine = make_engine(
-        admin, connect_timeout_s=scratch.CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT"
-    )
-    try:
-        with engine.connect() as conn:
-            exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": NAME})
-            if not exists:
-                conn.execute(text(f'CREATE DATABASE "{NAME}"'))
-    except SQLAlchemyError as exc:
-        raise scratch.Unavailable(str(getattr(exc, "orig", exc)).splitlines()[0]) from exc
-    finally:
-        engine.dispose()
+    url = scratch.kept(NAME, scratch.admin_url())
     migrate.upgrade(url)
     return url
 
 
 def drop_database() -> None:
-    engine = make_engine(scratch.admin_url(), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{NAME}" WITH (FORCE)'))
-    engine.dispose()
+    scratch.forget(NAME, scratch.admin_url())
 
 
 def seed(engine: Engine, mutuals: int, beneficiaries: int) -> float:

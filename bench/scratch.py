@@ -132,6 +132,18 @@ def kept(name: str, admin: str) -> str:
     return make_url(admin).set(database=name).render_as_string(hide_password=False)
 
 
+def forget(name: str, admin: str) -> None:
+    """DROP a database that `kept` keeps, when its benchmark is told to (`--drop`): only a
+    `bench_*` name, never another database."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"not a scratch database name: {name!r}")
+    engine = make_engine(admin, connect_timeout_s=CONNECT_TIMEOUT_S, isolation_level="AUTOCOMMIT")
+    try:
+        _drop(engine, name)
+    finally:
+        engine.dispose()
+
+
 def _copy_clause(engine: Engine, template: str | None) -> str:
     if template is None:
         return ""

@@ -93,6 +93,10 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _wants_json() -> bool:
+    """JSON for JSON clients, and always under /api/ (a path no API route matches, an id that
+    is not an integer: the API answers JSON like every error of its own)."""
+    if request.path.startswith("/api/"):
+        return True
     best = request.accept_mimetypes.best_match(["text/plain", "application/json"])
     return request.is_json or best == "application/json"
 

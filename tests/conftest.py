@@ -22,6 +22,7 @@ from gateway.app import create_app
 from gateway.clock import FixedClock
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Base, Mutual
+from gateway.services.coverage import products
 from gateway.services.mutuals.config import load_mutual
 from gateway.settings import Settings
 from tests.support.factories import make_mutual
@@ -176,6 +177,13 @@ def empty_the_database(conn: Connection) -> None:
 @pytest.fixture
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return make_session_factory(engine)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_product_cache() -> None:
+    """Each test has a database of its own whose product ids start again at 1: the process's
+    product cache (issue 19) must not answer from the previous test's products."""
+    products.clear()
 
 
 @pytest.fixture

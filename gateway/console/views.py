@@ -177,16 +177,6 @@ def _api_error(exc: HTTPException) -> Response:
     return response
 
 
-@api_bp.app_errorhandler(404)
-@api_bp.app_errorhandler(405)
-def _api_route_missing(exc: HTTPException) -> ResponseReturnValue:
-    """A path under /api/ that no route matches (an id that is not an integer, a number with
-    a slash) answers JSON like every API error; elsewhere the answer is unchanged."""
-    if request.path.startswith(api_bp.url_prefix or "/api/v1"):
-        return _api_error(exc)
-    return exc
-
-
 @api_bp.after_request
 def _log_api_request(response: Response) -> Response:
     """One line per API request: the token, the route, the status (no table per request)."""
