@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -117,7 +118,9 @@ def configure_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     if any(h.get_name() == "gateway" for h in root.handlers):
         return
-    handler = logging.StreamHandler()
+    # The process's own stderr, not whatever sys.stderr is now: a command run inside another
+    # program (click's test runner) swaps sys.stderr for a stream closed once it returns.
+    handler = logging.StreamHandler(sys.__stderr__)
     handler.set_name("gateway")
     handler.addFilter(CorrelationFilter())
     handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no callback token in any line

@@ -38,10 +38,10 @@ def make_engine(database_url: str, connect_timeout_s: int | None = None, **kwarg
         return engine
     if connect_timeout_s is not None and url.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": connect_timeout_s, **connect_args}
-    # No ping before each checkout: a round trip per USSD hop (issue 19). A connection that
-    # PostgreSQL dropped fails its first statement, which invalidates the pool; the USSD hop
-    # runs once more on a new connection, jobs retry, another request fails once.
-    kwargs.setdefault("pool_pre_ping", False)
+    # A ping before each checkout costs a round trip per USSD hop (issue 19), but without it
+    # every request after a PostgreSQL restart (a provider's callback, an operator's page)
+    # fails once per pooled connection: kept until those paths retry as the USSD hop does.
+    kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, connect_args=connect_args, **kwargs)
 
 

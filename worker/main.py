@@ -6,6 +6,7 @@ kept from job to job: the worker runs jobs in its own process (worker.inprocess,
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -63,7 +64,7 @@ def run_worker(
     outcome is true when any job ran."""
     names = check_queues(queues)
     if not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
+        handler = logging.StreamHandler(sys.__stderr__)  # not a swapped sys.stderr (app.py)
         handler.setFormatter(RedactingFormatter(LOG_FORMAT))  # no phone nor token in a line
         logging.basicConfig(level=logging.INFO, handlers=[handler])
     context = jobs.configure(settings, clock)

@@ -114,15 +114,20 @@ def new_member_events(
     line: int, household_id: int, number: str, mine: dict[str, Any]
 ) -> list[Pending]:
     """A new beneficiary in a registered household: a dependant added on their enrolment
-    day (D23), then their departure when the file says they left."""
+    day (D23), then their departure when the file says they left. A new member the file
+    names as head joins as a dependant ('other'): the household's change-head event, recorded
+    after the additions, makes them head, as an operator would record it."""
+    relation = mine["relation"] if mine["relation"] != "head" else "other"
     data = {
         "number": number,
         "name": mine["full_name"],
         "sex": mine["sex"],
         "birth_date": mine["birth_date"],
-        "relationship": mine["relation"],
+        "relationship": relation,
     }
     events = [Pending(line, household_id, "add-dependant", mine["enrolled_on"], None, data)]
+    if mine["relation"] == "head":
+        events.append(Pending(line, household_id, "change-head", dt.date.min))
     status = mine["status"]
     if status in LEAVING:
         kind = "death" if status == "deceased" else "depart"
