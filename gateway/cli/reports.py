@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import getpass
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -33,6 +33,31 @@ def _mutual_option(f: click.decorators.FC) -> click.decorators.FC:
 
 
 PERIOD = click.option("--period", "period", required=True, metavar="P", help="2026 or 2026-03.")
+
+
+REFERENCE_HELP = "The transfer's reference (idempotent)."
+BY_HELP = "Who records it (default: the OS user)."
+
+
+def _transfer_options(verb: str) -> Callable[[click.decorators.FC], click.decorators.FC]:
+    """The options of money recorded against a statement (D25): a funder's payment, a levy's
+    remittance."""
+
+    def decorate(f: click.decorators.FC) -> click.decorators.FC:
+        options = (
+            PERIOD,
+            click.option("--amount", required=True, type=int, help="Whole XOF."),
+            click.option("--reference", required=True, help=REFERENCE_HELP),
+            click.option("--on", "on", type=DAY, help=f"Day {verb} (default: today)."),
+            click.option("--by", "by", metavar="WHO", help=BY_HELP),
+        )
+        for option in reversed(options):
+            f = option(f)
+        return f
+
+    return decorate
+
+
 SOME_PERIOD = click.option(
     "--period", "period", metavar="P", help="2026 or 2026-03 (default: today)."
 )
@@ -124,11 +149,7 @@ def _funder_totals(statement: reports.FunderStatement) -> None:
 @funders_group.command("pay")
 @_mutual_option
 @click.option("--funder", required=True, metavar="F", help="Funder code.")
-@PERIOD
-@click.option("--amount", required=True, type=int, help="Whole XOF.")
-@click.option("--reference", required=True, help="The transfer's reference (idempotent).")
-@click.option("--on", "on", type=DAY, help="Day paid (default: today).")
-@click.option("--by", "by", metavar="WHO", help="Who records it (default: the OS user).")
+@_transfer_options("paid")
 @pass_ctx
 def funder_pay(
     ctx: CliContext,
@@ -197,11 +218,7 @@ def _levy_totals(statement: reports.LevyStatement) -> None:
 @levies_group.command("remit")
 @_mutual_option
 @click.option("--levy", required=True, metavar="NAME", help="Levy name.")
-@PERIOD
-@click.option("--amount", required=True, type=int, help="Whole XOF.")
-@click.option("--reference", required=True, help="The transfer's reference (idempotent).")
-@click.option("--on", "on", type=DAY, help="Day remitted (default: today).")
-@click.option("--by", "by", metavar="WHO", help="Who records it (default: the OS user).")
+@_transfer_options("remitted")
 @pass_ctx
 def levy_remit(
     ctx: CliContext,
