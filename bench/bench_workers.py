@@ -10,7 +10,11 @@ identical texts queued in the outbox, one `send-sms-batch` job per GATEWAY_SMS_B
 sent to the local sandbox SMS provider (the sink the tests use), with GATEWAY_SMS_RATE high
 enough to measure the worker, not the provider's limit. A round enqueues its jobs, then waits
 until the database shows every event applied (every message SENT); its rate is that count
-over the time from the first enqueue. The workers run their scheduler as in production.
+over the time from the first enqueue. The workers run their scheduler as in production; they
+are started, and idle, before the round's events and messages are written, so that the
+scheduler's sweepers (which also dispatch QUEUED messages and apply recorded events) cannot
+do part of the round before its clock starts. The payments go to households whose payment is
+not held for an operator (D7's hold limit), as most members' are.
 
 PostgreSQL: a database of its own (bench/scratch.py: `bench_workers_<pid>`, dropped at the end,
 or an empty `bench_*` BENCH_DATABASE_URL, left in place); Redis: a private redis-server this
@@ -41,6 +45,8 @@ from gateway.db import make_engine, make_session_factory, session_scope
 from gateway.demo import load_demo
 from gateway.models import Household, Mutual, OutboxMessage, OutboxStatus, PaymentEvent
 from gateway.services import payments
+from gateway.services.coverage import load_book
+from gateway.services.coverage.allocation import hold_limit
 from gateway.services.payments import CallbackEvent, ProviderState
 from gateway.services.payments.intents import create_intent
 from gateway.settings import Settings
@@ -97,7 +103,7 @@ def prepare_events(engine: Engine, count: int, tag: str) -> list[int]:
     now = dt.datetime.now(dt.UTC)
     ids: list[int] = []
     with session_scope(make_session_factory(engine)) as session:
-        households = list(session.scalars(select(Household).order_by(Household.id)))
+        households = payable(session, now.date())
         for n in range(count):
             msisdn = f"+22670{n:06d}"
             intent = create_intent(
@@ -121,6 +127,18 @@ def prepare_events(engine: Engine, count: int, tag: str) -> list[int]:
             recorded, _ = payments.record_event(session, "sandbox", event, None, now)
             ids.append(recorded.id)
     return ids
+
+
+def payable(session: Session, today: dt.date) -> list[Household]:
+    """The households a payment of AMOUNT credits and allocates: not held (D7's hold limit,
+    the demo has members whose shares are nothing a year)."""
+    found: list[Household] = []
+    for household in session.scalars(select(Household).order_by(Household.id)):
+        mutual = session.get_one(Mutual, household.mutual_id)
+        limit = hold_limit(mutual, load_book(session, household), today)
+        if limit is None or limit >= AMOUNT:
+            found.append(household)
+    return found
 
 
 def prepare_messages(engine: Engine, count: int, batch: int) -> list[list[int]]:
@@ -232,13 +250,13 @@ def through_workers(
     env: dict[str, str],
     engine: Engine,
     kind: str,
-    work: list[str],
+    prepare: Callable[[], tuple[list[str], Callable[[Session], int], int]],
     n: int,
     log: Path,
-    done: Callable[[Session], int],
-    expected: int,
 ) -> float:
-    """Enqueue the jobs for `n` idle `gateway worker` processes; seconds until all done."""
+    """Once `n` `gateway worker` processes are idle, `prepare` writes the round's data and
+    returns (the jobs' arguments, how many are done, how many must be); their jobs are then
+    enqueued: seconds from the first enqueue until all are done."""
     connection = redis.Redis.from_url(env["REDIS_URL"])
     name = "confirm-payment" if kind == "confirmations" else "send-sms-batch"
     queue = registry.spec(name).queue
@@ -247,6 +265,7 @@ def through_workers(
     factory = make_session_factory(engine)
     try:
         wait_idle(connection, procs, log)
+        work, done, expected = prepare()
         started = time.perf_counter()
         for n, arg in enumerate(work):
             registry.enqueue(connection, name, arg, job_id=f"bench-{name}-{n}")
@@ -260,6 +279,21 @@ def through_workers(
     finally:
         stop_workers(procs)
         connection.close()
+
+
+def _events(
+    engine: Engine, count: int, tag: str
+) -> tuple[list[str], Callable[[Session], int], int]:
+    ids = prepare_events(engine, count, tag)
+    return [str(i) for i in ids], functools.partial(applied, ids=ids), len(ids)
+
+
+def _messages(
+    engine: Engine, count: int, batch: int
+) -> tuple[list[str], Callable[[Session], int], int]:
+    batches = prepare_messages(engine, count, batch)
+    work = [",".join(str(i) for i in b) for b in batches]
+    return work, functools.partial(sent, batches=batches), count
 
 
 def measure(args: argparse.Namespace, url: str, redis_url: str, var: Path) -> list[Round]:
@@ -284,41 +318,22 @@ def measure(args: argparse.Namespace, url: str, redis_url: str, var: Path) -> li
         for n in plan:
             where = "in-process" if n == 0 else f"{n} worker{'s' if n > 1 else ''}"
             size = args.payments * max(n, 1)
-            ids = prepare_events(engine, size + (1 if n == 0 else 0), f"{n}")
-            work = [str(i) for i in ids]
+            events = functools.partial(_events, engine, size, f"{n}")
             if n == 0:
-                seconds = in_process(settings, "confirmations", work)
+                seconds = in_process(settings, "confirmations", _events(engine, size + 1, "0")[0])
             else:
-                seconds = through_workers(
-                    env,
-                    engine,
-                    "confirmations",
-                    work,
-                    n,
-                    log,
-                    functools.partial(applied, ids=ids),
-                    len(ids),
-                )
+                seconds = through_workers(env, engine, "confirmations", events, n, log)
             rounds.append(Round("confirmations", where, n, size, seconds))
             print(rounds[-1].line(), flush=True)
         for n in plan:
             where = "in-process" if n == 0 else f"{n} worker{'s' if n > 1 else ''}"
             size = args.sms * max(n, 1)
-            batches = prepare_messages(engine, size + (args.batch if n == 0 else 0), args.batch)
-            work = [",".join(str(i) for i in b) for b in batches]
             if n == 0:
+                work = _messages(engine, size + args.batch, args.batch)[0]
                 seconds = in_process(settings, "sms", work)
             else:
-                seconds = through_workers(
-                    env,
-                    engine,
-                    "sms",
-                    work,
-                    n,
-                    log,
-                    functools.partial(sent, batches=batches),
-                    size,
-                )
+                messages = functools.partial(_messages, engine, size, args.batch)
+                seconds = through_workers(env, engine, "sms", messages, n, log)
             rounds.append(Round("sms", where, n, size, seconds))
             print(rounds[-1].line(), flush=True)
     finally:

@@ -5,13 +5,16 @@ benchmarks build their own)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -38,11 +41,40 @@ def make_engine(database_url: str, connect_timeout_s: int | None = None, **kwarg
         return engine
     if connect_timeout_s is not None and url.get_backend_name() == "postgresql":
         connect_args = {"connect_timeout": connect_timeout_s, **connect_args}
-    # A ping before each checkout costs a round trip per USSD hop (issue 19), but without it
-    # every request after a PostgreSQL restart (a provider's callback, an operator's page)
-    # fails once per pooled connection: kept until those paths retry as the USSD hop does.
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine, "checkout", functools.partial(_ping_unless_unpinged, engine.dialect))
+    return engine
+
+
+# A ping before each checkout keeps a request after a PostgreSQL restart (a provider's
+# callback, an operator's page) from failing once per pooled connection; it costs a round
+# trip, which the USSD hop does not pay (issue 19): it retries a dropped connection itself.
+_UNPINGED: ContextVar[bool] = ContextVar("gateway_db_unpinged", default=False)
+
+
+@contextmanager
+def unpinged() -> Iterator[None]:
+    """Checkouts in this block are not pinged: the caller retries a dropped connection."""
+    token = _UNPINGED.set(True)
+    try:
+        yield
+    finally:
+        _UNPINGED.reset(token)
+
+
+def _ping_unless_unpinged(dialect: Dialect, dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pre-ping as a checkout event, so that it can be skipped: a connection the
+    server dropped invalidates the pool (every older connection too) and the pool hands a
+    new one instead."""
+    if _UNPINGED.get():
+        return
+    try:
+        dialect.do_ping(dbapi_conn)
+    except dialect.loaded_dbapi.Error as err:
+        if dialect.is_disconnect(err, dbapi_conn, None):
+            raise InvalidatePoolError(str(err)) from err
+        raise
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -16,6 +16,7 @@ from flask.blueprints import BlueprintSetupState
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from gateway.db import unpinged
 from gateway.handlers import callback_form, guard_callback, request_session, runtime
 from gateway.lib.phones import mask_msisdn, phone_key
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, Translator, all_budgets
@@ -55,10 +56,11 @@ def hop(provider: UssdProvider) -> Response:
     db = request_session()
     app = runtime()
     engine = Engine(app.redis, app.settings, app.clock)
-    reply = _answer(engine, db, ussd_request)
-    reply = _commit(engine, db, ussd_request, reply)
-    latency_ms = round((time.perf_counter() - started) * 1000)
-    _audit(db, ussd_request, reply, latency_ms)
+    with unpinged():  # no ping per checkout: a dropped connection is retried (issue 19)
+        reply = _answer(engine, db, ussd_request)
+        reply = _commit(engine, db, ussd_request, reply)
+        latency_ms = round((time.perf_counter() - started) * 1000)
+        _audit(db, ussd_request, reply, latency_ms)
     body, content_type = provider.format(reply)
     return Response(body, status=200, content_type=content_type)
 
@@ -131,22 +133,29 @@ def _apology() -> UssdReply:
 def _audit(db: Session, req: UssdRequest, reply: UssdReply, latency_ms: int) -> None:
     """One audit row per hop, after the hop's commit, in a statement of its own that does not
     wait for the disk (ussd_audit.append_hop: a read-only screen pays no durable commit).
-    The member already has the answer: a failure is logged, never shown."""
+    The member already has the answer: a failure is logged, never shown. A pooled connection
+    found dropped is replaced and the row written once more, as the hop itself is."""
+    fields: ussd_audit.HopFields = {
+        "provider": req.provider,
+        "session_id": req.session_id,
+        "phone": req.phone,
+        "network": req.network_code,
+        "service_code": req.service_code,
+        "screen": reply.screen,
+        "user_input": reply.logged_input,
+        "reply": reply.text,
+        "latency_ms": latency_ms,
+        "mutual_id": reply.mutual_id,
+        "phone_key": phone_key(runtime().settings.secret_key, req.phone),
+    }
     try:
-        ussd_audit.append_hop(
-            db,
-            provider=req.provider,
-            session_id=req.session_id,
-            phone=req.phone,
-            network=req.network_code,
-            service_code=req.service_code,
-            screen=reply.screen,
-            user_input=reply.logged_input,
-            reply=reply.text,
-            latency_ms=latency_ms,
-            mutual_id=reply.mutual_id,
-            phone_key=phone_key(runtime().settings.secret_key, req.phone),
-        )
+        try:
+            ussd_audit.append_hop(db, **fields)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            db.rollback()
+            ussd_audit.append_hop(db, **fields)
         db.commit()
     except Exception as exc:
         db.rollback()

@@ -17,7 +17,17 @@ import re
 from dataclasses import dataclass
 from typing import NotRequired, TypedDict, Unpack
 
-from sqlalchemy import ColumnElement, Table, and_, cast, func, insert, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    TextClause,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -103,15 +113,22 @@ def append_hop(session: Session, **fields: Unpack[HopFields]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.execute(insert(UssdHop).values(values))
         return
+    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    connection.execute(_RELAXED_INSERT, values)
+
+
+def _relaxed_insert() -> TextClause:
+    """The PostgreSQL audit INSERT, built once: a hop pays neither building a statement nor
+    its cache key (issue 19); `set_config(..., true)` lasts for this statement's own
+    transaction only."""
+    names = ", ".join(_HOP_COLUMNS)
+    binds = ", ".join(f":{name}" for name in _HOP_COLUMNS)
     table = UssdHop.__table__
     assert isinstance(table, Table)
-    relaxed = select(func.set_config("synchronous_commit", "off", True).label("relaxed")).cte(
-        "relaxed"
-    )
-    row = select(*[cast(literal(v, table.c[k].type), table.c[k].type) for k, v in values.items()])
-    statement = insert(table).from_select(list(values), row.select_from(relaxed))
-    connection = session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    connection.execute(statement)
+    return text(
+        "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)) "
+        f"INSERT INTO ussd_hops ({names}) SELECT {binds} FROM relaxed"
+    ).bindparams(*(bindparam(name, type_=table.c[name].type) for name in _HOP_COLUMNS))
 
 
 def hop_values(fields: HopFields) -> dict[str, object]:
@@ -131,6 +148,13 @@ def hop_values(fields: HopFields) -> dict[str, object]:
         "mutual_id": fields.get("mutual_id"),
         "phone_key": fields.get("phone_key"),
     }
+
+
+_HOP_COLUMNS = (
+    "provider", "session_id", "phone_masked", "network", "service_code", "screen",
+    "input_masked", "reply", "latency_ms", "created_at", "mutual_id", "phone_key",
+)  # fmt: skip
+_RELAXED_INSERT = _relaxed_insert()
 
 
 @dataclass(frozen=True)

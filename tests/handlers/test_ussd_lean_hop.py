@@ -1,6 +1,6 @@
 """The lean hop (issue 19): the audit row is written after the hop's commit, with a latency
-that includes it, in one statement that does not wait for the disk (PostgreSQL); no pool
-pre-ping, and a pooled connection that PostgreSQL dropped is replaced by one retry of the hop,
+that includes it, in one statement that does not wait for the disk (PostgreSQL); no ping
+of its checkouts (other requests keep theirs), and a pooled connection that PostgreSQL dropped is replaced by one retry of the hop,
 the member seeing the screen, not the apology."""
 
 from __future__ import annotations
@@ -94,3 +94,44 @@ def test_a_dropped_connection_costs_one_retry_not_an_apology(
     assert again.con, again.text  # the screen, not the apology
     with session_factory() as session:
         assert len(session.scalars(select(UssdHop)).all()) == 2
+
+
+@on_postgres
+def test_a_hop_pings_no_connection_where_other_checkouts_do(
+    db: Session, client: FlaskClient, ussd_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 19: the hop pays no ping per checkout (it retries a dropped connection); a page,
+    a callback or a job still has its checkout pinged."""
+    member(db)
+    engine = ussd_app.extensions["gateway"].engine
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted(dbapi_conn: Any) -> bool:
+        pings.append(dbapi_conn)
+        return bool(real_ping(dbapi_conn))
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted)
+    phone = Phone(client, MEMBER)
+    assert phone.dial().con and phone.send("1").con
+    assert pings == []
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT 1")) == 1
+    assert len(pings) == 1
+
+
+@on_postgres
+def test_a_checkout_outside_the_hop_replaces_a_dropped_connection(
+    db: Session, client: FlaskClient, ussd_app: Flask
+) -> None:
+    """The ping of a checkout finds the connection PostgreSQL dropped and the pool hands a new
+    one: the request does not fail once per pooled connection after a restart."""
+    member(db)
+    assert Phone(client, MEMBER).dial().con
+    engine = ussd_app.extensions["gateway"].engine
+    with engine.connect() as conn:
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+    db.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    db.commit()
+    with engine.connect() as conn:
+        assert conn.scalar(text("SELECT pg_backend_pid()")) != pid

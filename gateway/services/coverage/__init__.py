@@ -92,6 +92,7 @@ from gateway.services.coverage.shares import (
 from gateway.services.coverage.snapshot import (
     read_book,
     rebuild_all,
+    refresh as refresh_snapshots,
 )
 from gateway.services.coverage.standing import (
     Headline,
@@ -156,6 +157,7 @@ __all__ = [
     "period_starting_on_or_after",
     "read_book",
     "rebuild_all",
+    "refresh_snapshots",
     "receipt_status",
     "receive_payment",
     "release_payment",

@@ -32,6 +32,7 @@ from gateway.services.coverage import (
     held_text,
     receipt_status,
     receive_payment,
+    refresh_snapshots,
     remains,
     standing_of,
 )
@@ -95,6 +96,7 @@ def queue_receipt(session: Session, intent: PaymentIntent, now: dt.datetime) -> 
     until, or paid and covered from: D12). Once per intent (dedupe key)."""
     household = session.get_one(Household, intent.household_id)
     mutual = session.get_one(Mutual, intent.mutual_id)
+    refresh_snapshots(session)  # the standing then reads the rebuilt snapshot, not the book
     found = standing_of(session, household, local_date(now, mutual.timezone))
     language = pick_language(household.language, mutual.default_language)
     template = "payment_partial" if remains(found) else "payment_receipt"
