@@ -132,6 +132,10 @@ JOBS: dict[str, JobSpec] = {
     "export-csv": JobSpec(
         "worker.jobs.exports.export_csv", DEFAULT, retries=2, intervals=(30, 300), timeout_s=3600
     ),
+    # Re-enqueues the exports whose enqueue was lost (Redis down or flushed at the commit).
+    "sweep-exports": JobSpec(
+        "worker.jobs.exports.sweep_exports", DEFAULT, retries=1, intervals=(30,), timeout_s=120
+    ),
     # D22 indicators (worker/jobs/indicators.py): a mutual's periods from a day (args: mutual
     # id, ISO day or ""), and the periodic run over the dirty marks. Both replace whole periods
     # in one transaction, so a retry or a second run writes the same rows.

@@ -104,6 +104,7 @@ SCHEDULE: tuple[Periodic, ...] = (
     Periodic("coverage-starts", every_s=3600),
     Periodic("agent-cash-age", daily_at=dt.time(6, 0)),
     Periodic("sweep-payments", every_s=SWEEP_EVERY_S),
+    Periodic("sweep-exports", every_s=60),
     Periodic("recompute-dirty-indicators", every_s=60),  # D22: recompute the periods writes changed
 )
 

@@ -15,14 +15,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from flask import Flask
 from flask.testing import FlaskClient
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.clock import FixedClock
 from gateway.console import export_rows
-from gateway.console.exports import STALE_AFTER
+from gateway.console.exports import STALE_AFTER, job_id
 from gateway.console.scope import Scope
 from gateway.models import (
     Export,
@@ -38,8 +40,9 @@ from gateway.settings import Settings
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, actions, bearer, body, post, signed, token
 from tests.support.factories import make_household
+from tests.support.redis_url import redis_url_of
 from worker import jobs
-from worker.jobs.exports import export_csv
+from worker.jobs.exports import LOST_AFTER, export_csv, sweep_exports
 
 PHONE = "+22670123412"
 RANGE = {"from": "2026-03-01", "to": "2026-03-02"}
@@ -339,3 +342,45 @@ def test_the_lists_filters_apply_to_their_exports(db: Session, two: TwoMutuals) 
     assert count("members", mutual_id=two.a.id, status="active") == 0
     assert count("ussd", status="Failed", errors=True, mutual_id=two.a.id) == 0
     db.rollback()
+
+
+def test_the_sweeper_enqueues_an_export_whose_enqueue_was_lost(
+    db: Session,
+    two: TwoMutuals,
+    client: FlaskClient,
+    database_url: str,
+    redis_client: redis.Redis[bytes],
+    tmp_path: Path,
+    console_clock: FixedClock,
+) -> None:
+    """Redis lost the job between the request's commit and the worker (architecture.md: each
+    job's sweeper re-enqueues from the database): the export is enqueued again after
+    LOST_AFTER, once, and one still young, or finished, is left alone."""
+    secret = token(db, "erp", Role.MANAGER, two.scope_a)
+    db.commit()
+    asked = client.post("/api/v1/exports", json={"list": "sms", **RANGE}, headers=bearer(secret))
+    assert asked.status_code == 202
+    export_id = body(asked)["id"]
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url_of(redis_client),
+            "GATEWAY_VAR_DIR": str(tmp_path / "var"),
+        }
+    )
+    jobs.configure(settings, console_clock)
+    try:
+        redis_client.flushdb()  # the enqueue is lost
+        assert sweep_exports() == 0  # too young: its enqueue may still be on its way
+        console_clock.advance(seconds=LOST_AFTER.total_seconds() + 1)
+        assert sweep_exports() == 1
+        job = Job.fetch(job_id(export_id), connection=redis_client)
+        assert job.args == (str(export_id),) and job.get_status() == "queued"
+        assert sweep_exports() == 0  # waiting already: not enqueued twice
+        assert export_csv(str(export_id)) == 0  # nothing in range, and done
+        redis_client.flushdb()
+        assert sweep_exports() == 0  # finished: nothing to sweep
+        assert db.get_one(Export, export_id).state == ExportState.DONE
+    finally:
+        jobs.context().close()
+        db.rollback()
