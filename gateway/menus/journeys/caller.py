@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.menus.engine.catalog import DEFAULT_LANGUAGE, pick_language
@@ -24,21 +24,35 @@ MEMBER: Final = "member"
 VISITOR: Final = "visitor"
 UNAVAILABLE: Final = "service_unavailable"  # the END screen of a code no mutual declares
 
+# Built once, not per session (issue 19: building a statement cost more than running it).
+_MUTUALS = select(Mutual.id, Mutual.service_codes, Mutual.languages).order_by(Mutual.id)
+_AGENT = (
+    select(Agent.id, Agent.mutual_id, Agent.role, Mutual.languages)
+    .join(Mutual, Mutual.id == Agent.mutual_id)
+    .where(Agent.msisdn == bindparam("phone"), Agent.active.is_(True))
+)
+_HOUSEHOLDS = (
+    select(
+        Household.id, Household.number, Household.mutual_id, Household.language, Mutual.languages
+    )
+    .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
+    .join(Mutual, Mutual.id == Household.mutual_id)
+    .where(HouseholdPhone.msisdn == bindparam("phone"))
+    .order_by(Household.number, Household.id)
+)
+_CLAIMED_HOUSEHOLDS = _HOUSEHOLDS.where(
+    Household.mutual_id.in_(bindparam("mutuals", expanding=True))
+)
+
 
 def identify(db: Session, phone: str, service_code: str) -> Frame:
     """The session's first frame: screen, memory and language."""
-    mutuals = db.execute(
-        select(Mutual.id, Mutual.service_codes, Mutual.languages).order_by(Mutual.id)
-    ).all()
+    mutuals = db.execute(_MUTUALS).all()
     claiming = [m.id for m in mutuals if service_code and service_code in (m.service_codes or [])]
     open_to_any = [m for m in mutuals if not m.service_codes]
     if mutuals and not claiming and not open_to_any:
         return Frame(UNAVAILABLE, data={}, lang=DEFAULT_LANGUAGE)
-    agent = db.execute(
-        select(Agent.id, Agent.mutual_id, Agent.role, Mutual.languages)
-        .join(Mutual, Mutual.id == Agent.mutual_id)
-        .where(Agent.msisdn == phone, Agent.active.is_(True))
-    ).first()
+    agent = db.execute(_AGENT, {"phone": phone}).first()
     if agent is not None:
         agent_memory: AgentMemory = {
             "kind": AGENT,
@@ -47,22 +61,10 @@ def identify(db: Session, phone: str, service_code: str) -> Frame:
         }
         lang = pick_language(*(agent.languages or [])[:1])
         return Frame("agent_pin", data=stored(agent_memory), lang=lang)
-    query = (
-        select(
-            Household.id,
-            Household.number,
-            Household.mutual_id,
-            Household.language,
-            Mutual.languages,
-        )
-        .join(HouseholdPhone, HouseholdPhone.household_id == Household.id)
-        .join(Mutual, Mutual.id == Household.mutual_id)
-        .where(HouseholdPhone.msisdn == phone)
-        .order_by(Household.number, Household.id)
-    )
     if claiming:
-        query = query.where(Household.mutual_id.in_(claiming))
-    households = db.execute(query).all()
+        households = db.execute(_CLAIMED_HOUSEHOLDS, {"phone": phone, "mutuals": claiming}).all()
+    else:
+        households = db.execute(_HOUSEHOLDS, {"phone": phone}).all()
     if not households:
         # A visitor of the mutual that owns the service code, else of the first without one.
         home = next((m for m in mutuals if m.id in claiming), next(iter(open_to_any), None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from gateway.menus.engine.catalog import Translator
 from gateway.menus.engine.screens import Ctx, Item, StaleSession, View
@@ -25,6 +25,12 @@ from gateway.services.coverage import (
 
 LAST_PAYMENTS = 5
 CHANNELS = ("cash", "mobile", "bank", "legacy")
+_LAST_PAYMENTS = (  # built once, not per hop (issue 19)
+    select(Payment.paid_on, Payment.amount, Payment.channel)
+    .where(Payment.household_id == bindparam("household_id"))
+    .order_by(Payment.paid_on.desc(), Payment.id.desc())
+    .limit(LAST_PAYMENTS)
+)
 
 
 def household_of(ctx: Ctx[MemberMemory]) -> Household:
@@ -73,12 +79,7 @@ def coverage_samples(t: Translator) -> list[View]:
 def payments(ctx: Ctx[MemberMemory]) -> View:
     """The last payments (date, amount, channel) and the household's credit (D7)."""
     household = household_of(ctx)
-    rows = ctx.db.execute(
-        select(Payment.paid_on, Payment.amount, Payment.channel)
-        .where(Payment.household_id == household.id)
-        .order_by(Payment.paid_on.desc(), Payment.id.desc())
-        .limit(LAST_PAYMENTS)
-    ).all()
+    rows = ctx.db.execute(_LAST_PAYMENTS, {"household_id": household.id}).all()
     credit = ledger.household_credit(ctx.db, household.mutual_id, household.id)
     return payments_view(ctx.t, [(r.paid_on, r.amount, r.channel) for r in rows], credit)
 

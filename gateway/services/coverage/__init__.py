@@ -92,6 +92,8 @@ from gateway.services.coverage.shares import (
 from gateway.services.coverage.snapshot import (
     read_book,
     rebuild_all,
+)
+from gateway.services.coverage.snapshot import (
     refresh as refresh_snapshots,
 )
 from gateway.services.coverage.standing import (
@@ -157,9 +159,9 @@ __all__ = [
     "period_starting_on_or_after",
     "read_book",
     "rebuild_all",
-    "refresh_snapshots",
     "receipt_status",
     "receive_payment",
+    "refresh_snapshots",
     "release_payment",
     "release_shares",
     "remains",

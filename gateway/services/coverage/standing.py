@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.models import Campaign, Household, Section
@@ -131,21 +131,29 @@ def standing(book: HouseholdBook, on: dt.date, *, campaign_open: bool = False) -
     return Standing(headline, min(untils), None, offered, summary, credit)
 
 
+# Built once: a coverage screen asks it on every hop (issue 19).
+_OPEN_CAMPAIGNS = select(Campaign.sections).where(
+    Campaign.mutual_id == bindparam("mutual_id"),
+    Campaign.product_id == bindparam("product_id"),
+    Campaign.for_period == bindparam("period"),
+    Campaign.opens_on <= bindparam("on"),
+    Campaign.closes_on >= bindparam("on"),
+)
+
+
 def campaign_open_for(session: Session, household: Household, period: Period, on: dt.date) -> bool:
     """D14: a campaign for `period` open on `on` for the household's product and section."""
-    campaigns = session.scalars(
-        select(Campaign).where(
-            Campaign.mutual_id == household.mutual_id,
-            Campaign.product_id == household.product_id,
-            Campaign.for_period == period.start,
-            Campaign.opens_on <= on,
-            Campaign.closes_on >= on,
-        )
-    ).all()
+    params = {
+        "mutual_id": household.mutual_id,
+        "product_id": household.product_id,
+        "period": period.start,
+        "on": on,
+    }
+    campaigns = list(session.scalars(_OPEN_CAMPAIGNS, params))
     if not campaigns:
         return False
     section = session.get(Section, household.section_id) if household.section_id else None
-    return any(not c.sections or (section and section.name in c.sections) for c in campaigns)
+    return any(not names or (section and section.name in names) for names in campaigns)
 
 
 def standing_of(

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -277,9 +277,19 @@ def _post(session: Session, draft: LedgerTransaction, lines: Sequence[Line]) -> 
     raise LedgerError(f"cannot post {key!r} in mutual {mutual_id}") from exc
 
 
+# Built once: every coverage and payments screen of a USSD hop reads a balance (issue 19).
+_BALANCE = (
+    select(func.coalesce(func.sum(LedgerEntry.amount), 0))
+    .join(Account, LedgerEntry.account_id == Account.id)
+    .where(Account.mutual_id == bindparam("mutual_id"), Account.name == bindparam("account"))
+)
+
+
 def balance(session: Session, mutual_id: int, account: str, *, as_of: dt.date | None = None) -> int:
     """Balances are sums of entries (debit positive), never a stored figure."""
     account_kind(account)
+    if as_of is None:
+        return int(session.scalar(_BALANCE, {"mutual_id": mutual_id, "account": account}) or 0)
     stmt = (
         select(func.coalesce(func.sum(LedgerEntry.amount), 0))
         .join(Account, LedgerEntry.account_id == Account.id)
