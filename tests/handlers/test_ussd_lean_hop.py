@@ -1,7 +1,7 @@
 """The lean hop (issue 19): the audit row is written after the hop's commit, with a latency
-that includes it, in one statement that does not wait for the disk (PostgreSQL); no ping
-of its checkouts (other requests keep theirs), and a pooled connection that PostgreSQL dropped is replaced by one retry of the hop,
-the member seeing the screen, not the apology."""
+that includes it, in one statement that does not wait for the disk (PostgreSQL); no ping of
+its checkouts (other requests keep theirs), and a pooled connection that PostgreSQL dropped
+is replaced by one retry of the hop, the member seeing the screen, not the apology."""
 
 from __future__ import annotations
 

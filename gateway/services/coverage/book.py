@@ -8,7 +8,16 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, String, exists, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    String,
+    bindparam,
+    exists,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, joinedload
 
 from gateway.models import (
@@ -190,45 +199,42 @@ def automatic_periods(
     return periods
 
 
+# The book's statements, built once (issue 19): a payment's confirmation loads two books.
+_PRODUCT = (
+    select(Product)
+    .where(Product.id == bindparam("product_id"))
+    .options(joinedload(Product.subsidies).joinedload(Subsidy.funder), joinedload(Product.levies))
+)
+BENEFICIARIES = (
+    select(Beneficiary)
+    .where(Beneficiary.household_id == bindparam("household_id"))
+    .order_by(Beneficiary.id)
+)
+_ALLOCATIONS = (
+    select(
+        Allocation.kind,
+        Allocation.beneficiary_id,
+        Allocation.allocated_on,
+        CoveragePeriod.starts_on,
+        CoveragePeriod.ends_on,
+        AllocationReversal.id,
+    )
+    .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
+    .outerjoin(AllocationReversal, AllocationReversal.allocation_id == Allocation.id)
+    .where(Allocation.household_id == bindparam("household_id"))
+)
+
+
 def load_book(
     session: Session, household: Household, *, credit_on: dt.date | None = None
 ) -> HouseholdBook:
     """The household's book now; `credit_on` a day: with the credit it held that day (D7b)."""
     # One round trip for the product's configuration (a handful of rows), not four: every
     # coverage screen of a USSD hop reads it.
-    product = (
-        session.scalars(
-            select(Product)
-            .where(Product.id == household.product_id)
-            .options(
-                joinedload(Product.subsidies).joinedload(Subsidy.funder),
-                joinedload(Product.levies),
-            )
-        )
-        .unique()
-        .one()
-    )
-    beneficiaries = list(
-        session.scalars(
-            select(Beneficiary)
-            .where(Beneficiary.household_id == household.id)
-            .order_by(Beneficiary.id)
-        )
-    )
+    product = session.scalars(_PRODUCT, {"product_id": household.product_id}).unique().one()
+    beneficiaries = list(session.scalars(BENEFICIARIES, {"household_id": household.id}))
     book = HouseholdBook(household, product, shares_for(product, household.category), beneficiaries)
-    rows = session.execute(
-        select(
-            Allocation.kind,
-            Allocation.beneficiary_id,
-            Allocation.allocated_on,
-            CoveragePeriod.starts_on,
-            CoveragePeriod.ends_on,
-            AllocationReversal.id,
-        )
-        .outerjoin(CoveragePeriod, CoveragePeriod.id == Allocation.period_id)
-        .outerjoin(AllocationReversal, AllocationReversal.allocation_id == Allocation.id)
-        .where(Allocation.household_id == household.id)
-    )
+    rows = session.execute(_ALLOCATIONS, {"household_id": household.id})
     for kind, beneficiary_id, allocated_on, starts_on, ends_on, reversal in rows:
         if reversal is not None:
             share = (beneficiary_id, starts_on)

@@ -21,13 +21,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, select, update
 from sqlalchemy.orm import Session, SessionTransaction
 
 from gateway.models import (
     Allocation,
     AllocationReversal,
-    Beneficiary,
     CoverageSnapshot,
     Household,
     HouseholdEvent,
@@ -37,6 +36,7 @@ from gateway.models import (
 from gateway.models.base import utcnow
 from gateway.services import ledger
 from gateway.services.coverage.book import (
+    BENEFICIARIES,
     Fold,
     HouseholdBook,
     PaidPeriod,
@@ -57,6 +57,10 @@ _TRACKED = (*_DIRECT, Household, LedgerEntry)
 
 # --- reading ------------------------------------------------------------------------------
 
+_SNAPSHOT = select(CoverageSnapshot.data).where(  # built once: every coverage hop reads it
+    CoverageSnapshot.household_id == bindparam("household_id")
+)
+
 
 def read_book(session: Session, household: Household, on: dt.date) -> HouseholdBook:
     """The household's book for the screens of day `on`: from its snapshot when that answers
@@ -65,9 +69,7 @@ def read_book(session: Session, household: Household, on: dt.date) -> HouseholdB
         session.flush()
     if household.id in _touched_ids(session):
         return load_book(session, household)
-    data = session.scalar(
-        select(CoverageSnapshot.data).where(CoverageSnapshot.household_id == household.id)
-    )
+    data = session.scalar(_SNAPSHOT, {"household_id": household.id})
     book = from_snapshot(session, household, on, data) if data is not None else None
     return book if book is not None else load_book(session, household)
 
@@ -85,13 +87,7 @@ def from_snapshot(
         shares.fully_subsidised or period_holding(product, on).start < cutoff
     ):
         return None
-    beneficiaries = list(
-        session.scalars(
-            select(Beneficiary)
-            .where(Beneficiary.household_id == household.id)
-            .order_by(Beneficiary.id)
-        )
-    )
+    beneficiaries = list(session.scalars(BENEFICIARIES, {"household_id": household.id}))
     book = HouseholdBook(household, product, shares, beneficiaries, cutoff=cutoff)
     book.registration_paid = found["registration_paid"]
     book.credit = found["credit"]

@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -42,13 +42,17 @@ class BreachesRemain(HoldError):
         self.breaches = breaches
 
 
+_OPEN_HOLD = (  # built once: every payment and allocation asks (issue 19)
+    select(LedgerHold.id)
+    .where(LedgerHold.mutual_id == bindparam("mutual_id"), LedgerHold.cleared_at.is_(None))
+    .limit(1)
+)
+
+
 def on_hold(session: Session, mutual_id: int) -> bool:
     """Whether the mutual's ledger is on hold: one probe of the open-hold index, cheap enough
     for every payment and allocation."""
-    query = select(LedgerHold.id).where(
-        LedgerHold.mutual_id == mutual_id, LedgerHold.cleared_at.is_(None)
-    )
-    return session.scalar(query.limit(1)) is not None
+    return session.scalar(_OPEN_HOLD, {"mutual_id": mutual_id}) is not None
 
 
 def open_hold(session: Session, mutual_id: int, *, lock: bool = False) -> LedgerHold | None:

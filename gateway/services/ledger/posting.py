@@ -50,9 +50,19 @@ def _inserted(session: Session, row: object) -> IntegrityError | None:
     return None
 
 
+# Built once: every posting reads its accounts and its key (issue 19: a payment's
+# confirmation is a few dozen statements, and building one cost about as much as running it).
+_ACCOUNT = select(Account).where(
+    Account.mutual_id == bindparam("mutual_id"), Account.name == bindparam("name")
+)
+_TXN = select(LedgerTransaction).where(
+    LedgerTransaction.mutual_id == bindparam("mutual_id"),
+    LedgerTransaction.idempotency_key == bindparam("key"),
+)
+
+
 def _find_account(session: Session, mutual_id: int, name: str) -> Account | None:
-    stmt = select(Account).where(Account.mutual_id == mutual_id, Account.name == name)
-    return session.scalars(stmt).one_or_none()
+    return session.scalars(_ACCOUNT, {"mutual_id": mutual_id, "name": name}).one_or_none()
 
 
 def get_account(session: Session, mutual_id: int, name: str) -> Account:
@@ -103,10 +113,7 @@ def _check_header(txn: LedgerTransaction) -> None:
 
 
 def _find_txn(session: Session, mutual_id: int, key: str) -> LedgerTransaction | None:
-    stmt = select(LedgerTransaction).where(
-        LedgerTransaction.mutual_id == mutual_id, LedgerTransaction.idempotency_key == key
-    )
-    return session.scalars(stmt).one_or_none()
+    return session.scalars(_TXN, {"mutual_id": mutual_id, "key": key}).one_or_none()
 
 
 def _replay(existing: LedgerTransaction, draft: LedgerTransaction) -> LedgerTransaction:
