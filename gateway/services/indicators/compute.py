@@ -114,7 +114,11 @@ def recompute(
 
 
 def _in_sql(
-    session: Session, ids: Sequence[int], periods: Sequence[Period], today: dt.date, now: dt.datetime
+    session: Session,
+    ids: Sequence[int],
+    periods: Sequence[Period],
+    today: dt.date,
+    now: dt.datetime,
 ) -> int:
     """The large figures written by PostgreSQL itself; the small flows and campaigns (a few
     rows a mutual and month) computed here as on the other path."""
