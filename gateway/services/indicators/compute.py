@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from gateway.models import Beneficiary, Indicator, IndicatorTarget, Mutual, Payment
@@ -149,7 +150,7 @@ def _insert(session: Session, figures: Figures, now: dt.datetime) -> int:
         }
         for (mutual_id, section_id, period, code, key), (num, den) in figures.items()
     ]
-    table = Indicator.__table__
+    table = insert(cast(Table, Indicator.__table__))  # not the entity: a plain executemany
     for at in range(0, len(rows), 5000):
-        session.execute(table.insert(), rows[at : at + 5000])
+        session.execute(table, rows[at : at + 5000])
     return len(rows)
