@@ -22,7 +22,11 @@ from gateway.services.indicators.register import register_figures
 from gateway.services.indicators.shares import share_figures, wanted_spans
 
 # For the recompute's transaction only (the benchmark's baseline runs under the same).
-POSTGRES_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off")
+POSTGRES_SETTINGS = (
+    "SET LOCAL work_mem = '128MB'",
+    "SET LOCAL jit = off",
+    "SET LOCAL plan_cache_mode = force_custom_plan",
+)
 
 
 def earliest(session: Session, mutual_ids: Sequence[int], today: dt.date) -> dt.date:
@@ -100,8 +104,9 @@ def recompute(
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres:
         # The per-household groupings sort and hash millions of rows: memory for this
-        # transaction only, instead of spilling to disk at the 4 MB default; and no JIT,
-        # whose compilation of these large plans costs seconds and saves nothing here.
+        # transaction only, instead of spilling to disk at the 4 MB default; no JIT, whose
+        # compilation of these large plans costs seconds and saves nothing here; and plans
+        # made for the statement's values (one mutual or all), even once prepared.
         for setting in POSTGRES_SETTINGS:
             session.execute(text(setting))
     start = since if since is not None else earliest(session, ids, today)
@@ -126,11 +131,12 @@ def _in_sql(
 ) -> int:
     """The large figures written by PostgreSQL itself; the small flows and campaigns (a few
     rows a mutual and month) computed here as on the other path."""
-    written = insql.write_register(session, ids, periods, now)
+    everyone = not session.scalar(select(func.count()).where(Mutual.id.not_in(ids)))
+    written = insql.write_register(session, ids, periods, now, everyone)
     wanted, following = wanted_spans(session, ids, periods, today)
     coverage = {i: following.get(i) for found in wanted.values() for i in found}
-    written += insql.write_shares(session, ids, periods, coverage, today, now)
-    written += insql.write_payments(session, ids, periods, now)
+    written += insql.write_shares(session, ids, periods, coverage, today, now, everyone)
+    written += insql.write_payments(session, ids, periods, now, everyone)
     out = Figures()
     labels = Labels(periods)
     for figures in OTHER_FLOWS:

@@ -15,7 +15,11 @@ and the reference a test compares this one with, row for row, on PostgreSQL):
   funder and dues joined to those rows, not to every beneficiary;
 - payments: grouped per month first, then the months summed into the periods holding them.
 
-Each statement inserts its rows into `indicators` and returns nothing to Python."""
+Each statement inserts its rows into `indicators` and returns nothing to Python. `everyone`
+says the mutuals are all the deployment's: the tables are then read whole (a sequential scan)
+rather than through their mutual_id index, which PostgreSQL would pick for a list of ids
+(plan_cache_mode is force_custom_plan for the transaction: the plan is made for the flag's
+value, also when the driver has prepared the statement)."""
 
 from __future__ import annotations
 
@@ -49,13 +53,13 @@ homes AS MATERIALIZED (  -- kind 0: beneficiaries, 1: households (in spans)
             CASE WHEN b.status IN ('removed', 'deceased') THEN b.left_on END AS x,
             count(*) AS n
         FROM beneficiaries b
-        WHERE b.mutual_id = ANY(:ids)
+        WHERE (:everyone OR b.mutual_id = ANY(:ids))
             AND NOT (b.status IN ('removed', 'deceased')
                      AND (b.left_on IS NULL OR b.left_on < b.enrolled_on))
         GROUP BY b.household_id, b.enrolled_on,
             CASE WHEN b.status IN ('removed', 'deceased') THEN b.left_on END
     ) o JOIN households h ON h.id = o.household_id
-    WHERE h.mutual_id = ANY(:ids)
+    WHERE (:everyone OR h.mutual_id = ANY(:ids))
 ),
 spans AS MATERIALIZED (
     SELECT 0 AS kind, mutual_id, section, e, x, n FROM homes
@@ -133,7 +137,7 @@ live AS (
     SELECT a.beneficiary_id, a.period_id, CAST(sum(a.member_amount) AS bigint) AS member,
         CAST(sum(a.funder_amount) AS bigint) AS funder
     FROM allocations a
-    WHERE a.mutual_id = ANY(:ids) AND a.period_id = ANY(:period_ids)
+    WHERE (:everyone OR a.mutual_id = ANY(:ids)) AND a.period_id = ANY(:period_ids)
         AND a.kind = 'contribution'
         AND NOT EXISTS (SELECT FROM allocation_reversals r WHERE r.allocation_id = a.id)
     GROUP BY a.beneficiary_id, a.period_id
@@ -146,7 +150,7 @@ counted AS (
     JOIN households h ON h.id = b.household_id
     JOIN covers cp ON cp.product_id = h.product_id
     LEFT JOIN live l ON l.beneficiary_id = b.id AND l.period_id = cp.id
-    WHERE b.mutual_id = ANY(:ids)
+    WHERE (:everyone OR b.mutual_id = ANY(:ids))
         AND b.enrolled_on <= least(cp.ends_on, CAST(:today AS date))
         AND (b.status NOT IN ('removed', 'deceased')
              OR b.left_on >= least(cp.ends_on, CAST(:today AS date)))
@@ -219,7 +223,7 @@ months AS (
     FROM payments p
     JOIN households h ON h.id = p.household_id
     LEFT JOIN payment_intents i ON i.payment_id = p.id AND i.mutual_id = p.mutual_id
-    WHERE p.mutual_id = ANY(:ids) AND p.paid_on BETWEEN :first AND :last
+    WHERE (:everyone OR p.mutual_id = ANY(:ids)) AND p.paid_on BETWEEN :first AND :last
     GROUP BY 1, 2, 3, 4
 ),
 summed AS (
@@ -233,10 +237,11 @@ FROM summed CROSS JOIN LATERAL (VALUES ('AMOUNT', amount), ('PAYMENTS', n)) AS v
 
 
 def _params(
-    mutual_ids: Sequence[int], periods: Sequence[Period], now: dt.datetime
+    mutual_ids: Sequence[int], periods: Sequence[Period], now: dt.datetime, everyone: bool
 ) -> dict[str, Any]:
     return {
         "ids": list(mutual_ids),
+        "everyone": everyone,
         "labels": [p.label for p in periods],
         "firsts": [p.start for p in periods],
         "lasts": [p.end for p in periods],
@@ -245,10 +250,14 @@ def _params(
 
 
 def write_register(
-    session: Session, mutual_ids: Sequence[int], periods: Sequence[Period], now: dt.datetime
+    session: Session,
+    mutual_ids: Sequence[int],
+    periods: Sequence[Period],
+    now: dt.datetime,
+    everyone: bool = False,
 ) -> int:
     """HH_*, BEN_*, M.1, M.1B per section and period, and M.5 where a target was entered."""
-    result = session.execute(text(REGISTER), _params(mutual_ids, periods, now))
+    result = session.execute(text(REGISTER), _params(mutual_ids, periods, now, everyone))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
@@ -259,22 +268,27 @@ def write_shares(
     coverage: dict[int, int | None],
     today: dt.date,
     now: dt.datetime,
+    everyone: bool = False,
 ) -> int:
     """PAID_UP, M.6, M.6F, FUNDER_SHARE and M.2 from the coverage periods `coverage` (each
     with its next one of the same product, or None)."""
     if not coverage:
         return 0
-    params = _params(mutual_ids, periods, now)
+    params = _params(mutual_ids, periods, now, everyone)
     params |= {"period_ids": list(coverage), "next_ids": list(coverage.values()), "today": today}
     result = session.execute(text(SHARES), params)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def write_payments(
-    session: Session, mutual_ids: Sequence[int], periods: Sequence[Period], now: dt.datetime
+    session: Session,
+    mutual_ids: Sequence[int],
+    periods: Sequence[Period],
+    now: dt.datetime,
+    everyone: bool = False,
 ) -> int:
     """AMOUNT and PAYMENTS per channel ('mobile:<provider>' for mobile money) and section."""
-    params = _params(mutual_ids, periods, now)
+    params = _params(mutual_ids, periods, now, everyone)
     params |= {"first": min(p.start for p in periods), "last": max(p.end for p in periods)}
     result = session.execute(text(PAYMENTS), params)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
