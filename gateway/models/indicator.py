@@ -36,7 +36,7 @@ class Indicator(IdMixin, Base):
     `key` splits a code (a channel, a funder, a day, a facility). Roll-ups sum rows.
 
     Derived rows, rewritten by the job from joins with the mutual (locked) and its sections:
-    no foreign keys, whose row-by-row checks cost a third of a full recompute (0036)."""
+    no foreign keys, whose row-by-row checks cost a fifth to a third of a full recompute (0036)."""
 
     __tablename__ = "indicators"
     __table_args__ = (Index("ix_indicators_mutual_id_period", "mutual_id", "period"),)

@@ -2,8 +2,8 @@
 
 `indicators` is derived: the indicators job deletes and rewrites a mutual's rows, computed in
 the same transaction from joins with its locked mutual row and its sections. The two foreign
-keys checked each of those rows one by one (about 167 000 for 100 mutuals, a third of the full
-recompute's time on PostgreSQL) and guarded against nothing the job does not already ensure:
+keys checked each of those rows one by one (about 167 000 for 100 mutuals, a fifth to a third of
+the full recompute's time on PostgreSQL) and guarded against nothing the job does not already ensure:
 no code deletes a mutual or a section.
 
 Revision ID: 0036
