@@ -5,7 +5,9 @@ same PostgreSQL data, the acceptance scenario plus the cases it does not hold (a
 allocated twice to one beneficiary, a reversed allocation, a beneficiary gone without a
 leaving day or leaving before enrolling, a household without a section, one whose members all
 left, a product whose coverage runs July to June, a period not begun yet, mobile money without
-a provider, a target), for a full recompute and for one from a day (the dirty marks' case)."""
+a provider, a target), for a full recompute and for one from a day (the dirty marks' case).
+The first recomputes every mutual of the database (the SQL reads the tables whole), the second
+one mutual (read through the mutual_id indexes)."""
 
 from __future__ import annotations
 
