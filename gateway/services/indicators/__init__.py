@@ -4,7 +4,7 @@ read with exact roll-ups per mutual, section, union and deployment. docs/indicat
 the codes and their formulas."""
 
 from gateway.services.indicators.codes import CODES, NOT_AVAILABLE, Kind, kind_of, value
-from gateway.services.indicators.compute import compute, earliest, recompute
+from gateway.services.indicators.compute import POSTGRES_SETTINGS, compute, earliest, recompute
 from gateway.services.indicators.dirty import mark_dirty, recompute_dirty
 from gateway.services.indicators.periods import BadPeriod, Period, parse_period, periods_between
 from gateway.services.indicators.read import (
@@ -22,6 +22,7 @@ from gateway.services.indicators.targets import set_target, targets_of
 __all__ = [
     "CODES",
     "NOT_AVAILABLE",
+    "POSTGRES_SETTINGS",
     "BadPeriod",
     "Figure",
     "IndicatorError",

@@ -233,11 +233,16 @@ def check_figures(session: Session, ids: Sequence[int], labels: Labels, out: Fig
             out.add(mutual_id, None, label, "CHECKS_OK", ok, n, key=place[:64])
 
 
+# The flows other than payments: small tables, read grouped on both paths (the payments,
+# as large as the register, are summed in SQL on PostgreSQL: insql.PAYMENTS).
+OTHER_FLOWS = (ledger_figures, sms_figures, ussd_figures, check_figures)
+
+
 def all_flows(
     session: Session, ids: Sequence[int], periods: Iterable[Period], out: Figures
 ) -> None:
     labels = Labels(list(periods))
     if not labels.wanted:
         return
-    for figures in (payment_figures, ledger_figures, sms_figures, ussd_figures, check_figures):
+    for figures in (payment_figures, *OTHER_FLOWS):
         figures(session, ids, labels, out)

@@ -222,6 +222,17 @@ def _households(
     return totals
 
 
+def wanted_spans(
+    session: Session, mutual_ids: Sequence[int], periods: Sequence[Period], today: dt.date
+) -> tuple[dict[Span, list[int]], dict[int, int]]:
+    """The coverage spans holding a reporting period's last day, and the spans just before
+    them (M.2), with their coverage periods; and each coverage period's next one."""
+    spans, following = coverage_spans(session, mutual_ids, today)
+    wanted = {s for s in spans for p in periods if s.start <= p.end <= s.end}
+    wanted |= {s for s in spans for w in set(wanted) if s.end == w.start - DAY}
+    return {s: spans[s] for s in wanted}, following
+
+
 def share_figures(
     session: Session,
     mutual_ids: Sequence[int],
@@ -229,12 +240,10 @@ def share_figures(
     today: dt.date,
     out: Figures,
 ) -> None:
-    spans, following = coverage_spans(session, mutual_ids, today)
-    wanted = {s for s in spans for p in periods if s.start <= p.end <= s.end}
-    wanted |= {s for s in spans for w in set(wanted) if s.end == w.start - DAY}
+    wanted, following = wanted_spans(session, mutual_ids, periods, today)
     if not wanted:
         return
-    totals = _households(session, mutual_ids, {s: spans[s] for s in wanted}, following, today)
+    totals = _households(session, mutual_ids, wanted, following, today)
     for period in periods:
         for span, found in totals.items():
             if span.start <= period.end <= span.end:
