@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -121,3 +130,32 @@ class TargetForm(FlaskForm):
     section = StringField(validators=[DataRequired(), Length(max=120)])
     year = IntegerField(validators=[DataRequired()])
     population = IntegerField(validators=[DataRequired()])
+
+
+# --- enrolment from the console (D24) ---------------------------------------------------------
+
+ENROL_ROWS = 10  # dependants' rows on the form (blank ones are ignored)
+
+
+class DependantRow(Form):
+    """One dependant's row of EnrolForm (a plain Form: the enclosing form carries the CSRF
+    token). Values are checked by the USSD's rules (services.members.enrolment)."""
+
+    name = StringField(validators=[Length(max=200)])
+    sex = StringField(validators=[Length(max=2)])
+    year = StringField(validators=[Length(max=10)])
+
+
+class EnrolForm(FlaskForm):
+    """A household typed by a manager; `seen`: the digest of the possible duplicates the
+    page showed, posted back by "enrol anyway"."""
+
+    mutual = StringField(validators=[DataRequired(), Length(max=12)])
+    section = StringField(validators=[Length(max=12)])
+    name = StringField(validators=[Length(max=200)])
+    sex = StringField(validators=[Length(max=2)])
+    year = StringField(validators=[Length(max=10)])
+    phone = StringField(validators=[Length(max=30)])
+    language = SelectField(choices=LANGUAGE_CHOICES)
+    dependants = FieldList(FormField(DependantRow), min_entries=ENROL_ROWS, max_entries=ENROL_ROWS)
+    seen = HiddenField(validators=[Length(max=64)])
