@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from gateway.clock import zone
-from gateway.console.forms import ENROL_ROWS, EnrolForm
+from gateway.console.forms import EnrolForm, dependant_rows
 from gateway.console.i18n import text
 from gateway.console.pages.opsforms import reason_given
 from gateway.console.paging import BadCursor, Page, id_page
@@ -75,7 +75,7 @@ def enrolment_new() -> ResponseReturnValue:
     db, now = request_session(), runtime().clock.now()
     mutual = get_or_404(Mutual, _id(form.mutual.data))
     section = get_or_404(Section, _id(form.section.data)) if form.section.data else None
-    rows = _dependants(form)
+    rows = _dependants(dependant_rows(request.form))
     typed = Typed(
         name=form.name.data or "",
         sex=form.sex.data or "",
@@ -134,7 +134,7 @@ def _form(
         duplicates=duplicates or [],
         mutuals=list(db.scalars(mutuals)),
         sections=list(db.scalars(sections.limit(LIST_LIMIT))),
-        rows=ENROL_ROWS,
+        rows=dependant_rows(request.form),
     ), 200 if not errors else 422
 
 
@@ -144,11 +144,10 @@ def _id(value: str | None) -> int:
     return int(text_) if text_.isascii() and text_.isdigit() and len(text_) < 10 else 0
 
 
-def _dependants(form: EnrolForm) -> list[tuple[int, Dependant]]:
+def _dependants(rows: list[dict[str, str]]) -> list[tuple[int, Dependant]]:
     """The rows typed with their number on the form (1...), blank ones left out."""
     typed = [
-        (n, Dependant(row.form.name.data or "", row.form.sex.data or "", row.form.year.data or ""))
-        for n, row in enumerate(form.dependants.entries, start=1)
+        (n, Dependant(row["name"], row["sex"], row["year"])) for n, row in enumerate(rows, start=1)
     ]
     return [(n, d) for n, d in typed if (d.name + d.sex + d.year).strip()]
 
