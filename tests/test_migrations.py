@@ -15,11 +15,13 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from gateway import migrate
 from gateway.db import make_engine
-from gateway.models import Base
+from gateway.models import Base, Enrolment, EnrolmentStatus
 from gateway.settings import Settings
+from tests.support.factories import make_mutual
 
 LEDGER_TABLES = {"ledger_entries", "ledger_transactions"}
 
@@ -213,3 +215,23 @@ def test_0023_indexes_names_for_the_members_search(empty_url: str, engine_of: En
                 text("SELECT sql FROM sqlite_master WHERE name = 'ix_beneficiaries_name'")
             )
     assert found is not None and "lower(" in found and "full_name" in found
+
+
+def test_0038_lets_an_enrolment_have_no_collector(empty_url: str, engine_of: Engine) -> None:
+    """A console enrolment has no collector; going below 0038 refuses to lose one."""
+    migrate.upgrade(empty_url, "0038")
+    with Session(engine_of) as db, db.begin():
+        mutual = make_mutual(db, "MA")
+        db.flush()
+        db.add(Enrolment(mutual_id=mutual.id, agent_id=None, status=EnrolmentStatus.APPROVED))
+    with pytest.raises(RuntimeError, match="1 enrolments were made on the console"):
+        migrate.downgrade(empty_url, "0034")
+    assert migrate.current_revision(engine_of) == "0038"
+    with engine_of.begin() as conn:
+        conn.execute(text("DELETE FROM enrolments"))
+    migrate.downgrade(empty_url, "0034")
+    agent = {c["name"]: c for c in inspect(engine_of).get_columns("enrolments")}["agent_id"]
+    assert agent["nullable"] is False
+    assert "ux_enrolments_draft_agent" in {
+        i["name"] for i in inspect(engine_of).get_indexes("enrolments")
+    }

@@ -60,7 +60,8 @@ def _line(row: dict[str, Any]) -> str:
     return (
         f"#{row['id']:<6} {row['mutual']} {row['section'] or '-'}  {head['name']} "
         f"({head['sex']} {head['year']}, {head['phone']}) +{len(row['dependants'])}  "
-        f"by {row['agent']}" + (f"  POSSIBLE DUPLICATE: {flags}" if flags else "")
+        f"by {row['agent'] or row['decided_by']}"
+        + (f"  POSSIBLE DUPLICATE: {flags}" if flags else "")
     )
 
 

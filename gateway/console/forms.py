@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from flask_wtf import FlaskForm
-from wtforms import IntegerField, PasswordField, SelectField, StringField
+from wtforms import HiddenField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
@@ -121,3 +123,36 @@ class TargetForm(FlaskForm):
     section = StringField(validators=[DataRequired(), Length(max=120)])
     year = IntegerField(validators=[DataRequired()])
     population = IntegerField(validators=[DataRequired()])
+
+
+# --- enrolment from the console (D24) ---------------------------------------------------------
+
+ENROL_ROWS = 10  # dependants' rows on the form (blank ones are ignored)
+
+
+class EnrolForm(FlaskForm):
+    """A household typed by a manager; `seen`: the digest of the possible duplicates the
+    page showed, posted back by "enrol anyway". The dependants' rows (`dependants-N-name`,
+    `-sex`, `-year`, N from 0) are read by `dependant_rows`: WTForms' FieldList renumbers
+    rows after a blank one and fills its padding from the posted data. Every value is checked
+    by the USSD's rules (services.members.enrolment), lengths here only bound the input."""
+
+    mutual = StringField(validators=[DataRequired(), Length(max=12)])
+    section = StringField(validators=[Length(max=12)])
+    name = StringField(validators=[Length(max=200)])
+    sex = StringField(validators=[Length(max=2)])
+    year = StringField(validators=[Length(max=10)])
+    phone = StringField(validators=[Length(max=30)])
+    language = SelectField(choices=LANGUAGE_CHOICES)
+    seen = HiddenField(validators=[Length(max=64)])
+
+
+def dependant_rows(posted: Mapping[str, str]) -> list[dict[str, str]]:
+    """The ENROL_ROWS rows of dependants as posted (missing values are blank, each bounded)."""
+    return [
+        {
+            part: (posted.get(f"dependants-{n}-{part}") or "")[:bound]
+            for part, bound in (("name", 200), ("sex", 2), ("year", 10))
+        }
+        for n in range(ENROL_ROWS)
+    ]

@@ -57,7 +57,8 @@ class Enrolment(IdMixin, Base):
 
     mutual_id: Mapped[int] = mapped_column(ForeignKey("mutuals.id"))
     section_id: Mapped[int | None] = mapped_column(ForeignKey("sections.id"))
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    # None: typed and approved by a manager on the console (no collector)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), index=True)
     status: Mapped[EnrolmentStatus] = mapped_column(
         StrEnumString(EnrolmentStatus, 10), default=EnrolmentStatus.DRAFT
     )
@@ -79,7 +80,7 @@ class Enrolment(IdMixin, Base):
 
     mutual: Mapped[Mutual] = relationship()
     section: Mapped[Section | None] = relationship()
-    agent: Mapped[Agent] = relationship()
+    agent: Mapped[Agent | None] = relationship()
     household: Mapped[Household | None] = relationship()
     dependants: Mapped[list[EnrolmentDependant]] = relationship(
         back_populates="enrolment",

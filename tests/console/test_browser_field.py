@@ -84,3 +84,32 @@ def test_a_manager_unlocks_an_agent(db: Session, two: TwoMutuals, served: str, p
     rows = db.scalars(select(OperatorAction.action)).all()
     assert rows == ["user.add", "agent.unlock"]
     db.rollback()
+
+
+def test_a_manager_enrols_a_household_from_the_console(
+    db: Session, two: TwoMutuals, served: str, page: Any
+) -> None:
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a, language="fr")
+    db.commit()
+    _sign_in(page, served, "gerant@ma.bf")
+    page.click("nav >> text=Inscriptions")
+    page.click("#enrol-new")
+    form = page.locator("#enrol")
+    form.locator("select[name=section]").select_option(label="MA · Nord")
+    form.locator("input[name=name]").fill("Awa Ouédraogo")
+    form.locator("select[name=sex]").select_option("F")
+    form.locator("input[name=year]").fill("85")  # refused: four digits
+    form.locator("input[name=phone]").fill("70 11 22 33")
+    form.locator("input[name='dependants-0-name']").fill("Ali Ouédraogo")
+    form.locator("select[name='dependants-0-sex']").select_option("M")
+    form.locator("input[name='dependants-0-year']").fill("2015")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector("#error-year")
+    assert page.locator("#enrol input[name='dependants-0-name']").input_value() == "Ali Ouédraogo"
+    page.locator("#enrol input[name=year]").fill("1985")
+    shot(page, "enrolment-new")
+    page.locator("#enrol button[type=submit]").click()
+    page.wait_for_selector(".flash.ok")
+    assert "Ménage 900000019 inscrit" in page.inner_text(".flash.ok")
+    assert db.scalars(select(OperatorAction.action)).all() == ["user.add", "enrolment.create"]
+    db.rollback()

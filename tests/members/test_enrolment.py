@@ -45,7 +45,17 @@ from gateway.services.members import (
     start_draft,
     submit_enrolment,
 )
-from gateway.services.members.enrolment import approve, next_household_number, reject, same_name
+from gateway.services.members.enrolment import (
+    Dependant,
+    Refused,
+    Typed,
+    approve,
+    checked_enrolment,
+    create_enrolment,
+    next_household_number,
+    reject,
+    same_name,
+)
 from gateway.services.members.enrolment.answers import clean_name, clean_year
 from tests.support.factories import make_household, make_mutual
 
@@ -240,3 +250,60 @@ def test_the_enrolments_command(db: Session, database_url: str) -> None:
             ("enrolment.approve", None), ("enrolment.reject", None),
         ]  # fmt: skip
         assert db.scalar(select(Enrolment.decided_by).where(Enrolment.id == first.id)) == "gerant"
+
+
+def test_an_enrolment_typed_in_one_go_is_checked_by_the_ussd_rules(db: Session) -> None:
+    """The console's form: every refusal at once (the USSD's reasons), nothing written; a
+    complete one becomes PENDING through the USSD's own submission, flags included, with no
+    collector, and its approval texts the head only."""
+    mutual = make_mutual(db)
+    north = Section(mutual=mutual, name="Nord")
+    db.add(north)
+    db.flush()
+    bad = Typed(
+        name="42",
+        sex="X",
+        year="85",
+        phone="12",
+        section_id=None,
+        language="fr",
+        dependants=[Dependant("Ali", "1", "2015"), Dependant("", "2", "2030")],
+    )
+    with pytest.raises(Refused) as refused:
+        checked_enrolment(db, mutual, bad, today=TODAY)
+    assert refused.value.errors == {
+        "name": "name",
+        "sex": "sex",
+        "year": "year",
+        "phone": "phone",
+        "section": "section",  # the mutual has sections: one is asked for, as on USSD
+        "dep2_name": "name",
+        "dep2_year": "year",
+    }
+    too_many = Typed(
+        "Awa", "F", "1985", "70112233", north.id, "fr", [Dependant("A", "M", "2015")] * 21
+    )
+    with pytest.raises(Refused) as refused:
+        checked_enrolment(db, mutual, too_many, today=TODAY)
+    assert refused.value.errors == {"dependants": "count"}
+    assert db.scalars(select(Enrolment)).all() == []  # nothing written
+    good = Typed(
+        "Awa  Kabore", "2", "1985", "70112233", north.id, "en", [Dependant("Ali", "1", "2015")]
+    )
+    checked = checked_enrolment(db, mutual, good, today=TODAY)
+    assert (checked.head_name, checked.head_sex, checked.head_phone) == (
+        "Awa Kabore",
+        "F",
+        "+22670112233",
+    )
+    assert [(d.full_name, d.sex, d.birth_year) for d in checked.dependants] == [("Ali", "M", 2015)]
+    made = create_enrolment(db, checked, NOW)
+    assert (made.status, made.agent_id, made.submitted_at, made.duplicates) == (
+        EnrolmentStatus.PENDING,
+        None,
+        NOW,
+        None,
+    )
+    done = approve(db, made, by="console:gerant", now=NOW)
+    assert [m.template for m in db.scalars(select(OutboxMessage))] == ["enrol_approved"]
+    assert done.sms_ids and done.household.section_id == north.id

@@ -150,7 +150,7 @@ ENROLMENT = _object(
         "mutual": {"type": "string"},
         "section": TEXT,
         "status": {"enum": ["DRAFT", "PENDING", "APPROVED", "REJECTED"]},
-        "agent": {"type": "string"},
+        "agent": {"type": ["string", "null"], "description": "the collector; null: the console"},
         "head": _object({"name": PERSON, "sex": PERSON, "year": YEAR, "phone": PERSON}),
         "dependants": {
             "type": "array",

@@ -5,6 +5,7 @@ collector) or rejects it with a reason (SMS to the collector).
 
 - answers: each answer checked, with the reason a re-prompt shows
 - draft: the draft typed answer by answer; the next question; submission
+- typed: an enrolment typed in one go (the console's form), checked by the same rules
 - duplicates: same phone, or same name and year of birth in the section
 - numbers: household and member numbers per mutual, with a Damm check digit
 - decide: approval and rejection, the list of pending enrolments
@@ -37,15 +38,27 @@ from gateway.services.members.enrolment.draft import (
 )
 from gateway.services.members.enrolment.duplicates import find_duplicates, same_name
 from gateway.services.members.enrolment.numbers import member_numbers, next_household_number
+from gateway.services.members.enrolment.typed import (
+    Dependant,
+    Refused,
+    Typed,
+    checked_enrolment,
+    create_enrolment,
+)
 
 __all__ = [
     "MAX_DEPENDANTS",
     "VERDICTS",
     "Approved",
     "BadAnswer",
+    "Dependant",
     "EnrolmentError",
+    "Refused",
+    "Typed",
     "approve",
     "cancel_draft",
+    "checked_enrolment",
+    "create_enrolment",
     "decide_enrolment",
     "dependant_answer",
     "dependant_name",

@@ -1,6 +1,7 @@
 """One decision as the CLI, the console and the API take it (D24, D27): the service's approve
-or reject and its `operator_actions` row, in the caller's transaction; and the row every one
-of them shows for an enrolment."""
+or reject and its `operator_actions` row, in the caller's transaction (an enrolment typed and
+approved at once on the console: one `enrolment.create` row); and the row every one of them
+shows for an enrolment."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from gateway.lib.phones import mask_msisdn
 from gateway.models import Enrolment
 from gateway.services.members.enrolment.decide import EnrolmentError, approve, reject
 from gateway.services.operators import Actor, Where, record_action
@@ -25,9 +27,13 @@ def decide_enrolment(
     actor: Actor,
     reason: str,
     now: dt.datetime,
+    created: bool = False,
 ) -> dict[str, Any]:
-    """Approve or reject, and record who did it and why; the enrolment's row after it."""
-    before = {"status": enrolment.status.value}
+    """Approve or reject, and record who did it and why; the enrolment's row after it.
+    `created`: the enrolment was just typed by the operator who approves it (the console's
+    form): its one row is `enrolment.create`, with what was typed, the duplicates the
+    operator confirmed, and the approval's result."""
+    before: dict[str, Any] | None = {"status": enrolment.status.value}
     if verdict == "approve":
         done = approve(session, enrolment, by=by, now=now)
         after: dict[str, Any] = {
@@ -42,11 +48,18 @@ def decide_enrolment(
     else:
         raise EnrolmentError(f"verdict must be one of {', '.join(VERDICTS)}")
     after["by"] = by
+    action = f"enrolment.{verdict}"
+    if created:
+        action, before = "enrolment.create", None
+        row = enrolment_row(enrolment)
+        head = {**row["head"], "phone": mask_msisdn(row["head"]["phone"] or "")}  # as agents'
+        after = {**after, "head": head, "dependants": row["dependants"]}
+        after["duplicates"] = row["duplicates"]  # those the operator saw and confirmed
     where = Where(mutual_id=enrolment.mutual_id, section_id=enrolment.section_id)
     record_action(
         session,
         actor,
-        f"enrolment.{verdict}",
+        action,
         ("enrolment", enrolment.id),
         now=now,
         where=where,
@@ -64,7 +77,7 @@ def enrolment_row(e: Enrolment) -> dict[str, Any]:
         "mutual": e.mutual.code,
         "section": e.section.name if e.section else None,
         "status": e.status.value,
-        "agent": e.agent.name,
+        "agent": e.agent.name if e.agent else None,  # None: enrolled on the console
         "head": {
             "name": e.head_name,
             "sex": e.head_sex,

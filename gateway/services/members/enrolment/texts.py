@@ -1,8 +1,9 @@
 """The SMS of a decided enrolment (D24), in the enrolment's language: the head and the
-collector get the household number and every member's card number (`Awa 900000019013`);
-cards that do not fit one segment follow in further messages (`enrol_cards`), so a large
-household never makes a message the outbox refuses. A rejection tells the collector why
-(the reason cut to fit). Send jobs are deferred to the commit."""
+collector (if any: a manager's console enrolment has none) get the household number and every
+member's card number (`Awa 900000019013`); cards that do not fit one segment follow in further
+messages (`enrol_cards`), so a large household never makes a message the outbox refuses. A
+rejection tells the collector why (the reason cut to fit). Send jobs are deferred to the
+commit."""
 
 from __future__ import annotations
 
@@ -45,12 +46,16 @@ def approval_sms(
     cards = [card(number, person[0]) for number, person in people]
     base = {"mutual": enrolment.mutual.sms_name, "household": household.number, "id": enrolment.id}
     ids = _send(session, enrolment, "head", "enrol_approved", base, cards, household.id)
-    phone = enrolment.agent.msisdn
-    ids += _send(session, enrolment, "agent", "enrol_approved_agent", base, cards, None, phone)
+    if enrolment.agent is not None:  # none when a manager enrolled it on the console
+        phone = enrolment.agent.msisdn
+        ids += _send(session, enrolment, "agent", "enrol_approved_agent", base, cards, None, phone)
     return ids
 
 
 def rejection_sms(session: Session, enrolment: Enrolment) -> list[int]:
+    """The collector's message; an enrolment without a collector (the console's) has none."""
+    if enrolment.agent is None:
+        return []
     lang = enrolment.language
     params: dict[str, object] = {
         "mutual": enrolment.mutual.sms_name,
