@@ -6,7 +6,7 @@ is typed and approved in one go, by an operator (recorded in `decided_by` and it
 always has one).
 
 Revision ID: 0038
-Revises: 0034
+Revises: 0036
 Create Date: 2026-12-08 01:45:00
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0038"
-down_revision: str | None = "0034"
+down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
