@@ -31,13 +31,15 @@ from gateway.console.paging import BadCursor, Page, id_page
 from gateway.console.views import actor, console_view, get_or_404, operator, scoped
 from gateway.handlers import request_session, runtime
 from gateway.models import Enrolment, EnrolmentStatus, Mutual, Role, Section
-from gateway.services.members import EnrolmentError, EventError, decide_enrolment
-from gateway.services.members.enrolment import (
+from gateway.services.members import (
     Dependant,
+    EnrolmentError,
+    EventError,
     Refused,
     Typed,
     checked_enrolment,
     create_enrolment,
+    decide_enrolment,
     find_duplicates,
 )
 
