@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from gateway.console.scope import Scope
+from gateway.console.search import search
 from gateway.console.timeline import Cursor, timeline_page
 from gateway.models import OperatorAction, Role, ScopeKind
 from gateway.services.members import Change, record_event
@@ -70,6 +72,37 @@ def test_the_search_finds_a_member_by_each_key(
     html = client.get("/console/members", query_string={"q": q}).get_data(as_text=True)
     assert numbers(html) == ["10001"]
     assert "/console/households/10001?mutual=MA" in html
+
+
+def test_a_search_is_one_statement_after_the_operator_and_the_countries(
+    console_app: Flask,
+    client: FlaskClient,
+    db: Session,
+    two: TwoMutuals,
+    stories: tuple[Story, Story],
+) -> None:
+    """Every key in one statement, the head's name and the mutual's code with it; a household
+    found by several keys is listed once, under the first (household, member, phone, ...)."""
+    signed(client, db, "m@a.bf", Role.MANAGER, two.scope_a)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        statements.append(sql)
+
+    engine = console_app.extensions["gateway"].engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        html = client.get("/console/members", query_string={"q": PHONE_A}).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert numbers(html) == ["10001"] and "Awa Ouedraogo" in html
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) <= 3, "\n\n".join(reads)  # the operator, the countries, the search
+    found = search(db, Scope(ScopeKind.MUTUAL, frozenset({two.a.id})), "10001")
+    db.commit()
+    assert [(f.household.number, f.matched, f.head, f.mutual_code) for f in found] == [
+        ("10001", "household", "Awa Ouedraogo", "MA")
+    ]
 
 
 def test_the_search_sees_only_the_scope(
