@@ -61,21 +61,47 @@ def home(mutual_id: int | None, now: dt.datetime) -> list[Query]:
 def household(
     mutual_id: int | None, number: str, hh: int, mutual: int, msisdn: str, secret: str
 ) -> list[Query]:
-    """The household, its members and phones, and the timeline's first page: the newest 51 of
-    each source, merged by SQL, then the events and postings of the page's intents."""
+    """The household, its members and phones, what its standing is computed from (its
+    coverage snapshot, else its allocations and its credit: the seed has no snapshot), and
+    the timeline's first page: the newest 51 of each of the page's nine sources merged by
+    SQL, each source after the hops read from the 51st newest hop on (what the page does:
+    nothing older can be on the page; without it the payments made without an intent are
+    found by probing every payment of the household), then the events and postings of the
+    page's intents."""
     key = phone_key(secret, msisdn)
-    params = {"n": number, "h": hh, "m": mutual, "k": key, "p": msisdn}
+    params = {"n": number, "h": hh, "m": mutual, "k": key, "p": msisdn, "a": f"liab:household:{hh}"}
+    since = "AND {at} >= (SELECT at FROM floor)"
     timeline = (
-        "SELECT * FROM ("
-        "(SELECT 'hop' AS kind, id, created_at AS at, screen AS what FROM ussd_hops "
-        " WHERE phone_key = :k AND mutual_id = :m ORDER BY created_at DESC, id DESC LIMIT 51) "
+        "WITH hop AS (SELECT 'hop' AS kind, id, created_at AS at, screen AS what FROM ussd_hops "
+        " WHERE phone_key = :k AND mutual_id = :m ORDER BY created_at DESC, id DESC LIMIT 51), "
+        "floor AS (SELECT CASE WHEN count(*) = 51 THEN min(at) ELSE '-infinity' END AS at "
+        " FROM hop) "
+        "SELECT * FROM ((SELECT * FROM hop) "
         "UNION ALL (SELECT 'end', id, received_at, status FROM ussd_session_events "
-        " WHERE phone_key = :k AND mutual_id = :m ORDER BY received_at DESC, id DESC LIMIT 51) "
+        f" WHERE phone_key = :k AND mutual_id = :m {since.format(at='received_at')} "
+        " ORDER BY received_at DESC, id DESC LIMIT 51) "
         "UNION ALL (SELECT 'sms', id, created_at, status FROM outbox_messages "
-        " WHERE mutual_id = :m AND (phone = :p OR household_id = :h) "
-        " ORDER BY created_at DESC, id DESC LIMIT 51) "
+        f" WHERE mutual_id = :m AND (phone = :p OR household_id = :h) "
+        f" {since.format(at='created_at')} ORDER BY created_at DESC, id DESC LIMIT 51) "
         "UNION ALL (SELECT 'intent', id, created_at, state FROM payment_intents "
-        " WHERE household_id = :h ORDER BY created_at DESC, id DESC LIMIT 51)"
+        f" WHERE household_id = :h {since.format(at='created_at')} "
+        " ORDER BY created_at DESC, id DESC LIMIT 51) "
+        "UNION ALL (SELECT 'payment', p.id, p.created_at, p.reference FROM payments p "
+        f" WHERE p.household_id = :h {since.format(at='p.created_at')} AND NOT EXISTS "
+        " (SELECT 1 FROM payment_intents i WHERE i.payment_id = p.id) "
+        " ORDER BY p.created_at DESC, p.id DESC LIMIT 51) "
+        "UNION ALL (SELECT 'reminder', id, created_at, status FROM reminder_occurrences "
+        f" WHERE household_id = :h {since.format(at='created_at')} "
+        " ORDER BY created_at DESC, id DESC LIMIT 51) "
+        "UNION ALL (SELECT 'cash', id, collected_at, receipt_code FROM cash_collections "
+        f" WHERE household_id = :h {since.format(at='collected_at')} "
+        " ORDER BY collected_at DESC, id DESC LIMIT 51) "
+        "UNION ALL (SELECT 'action', id, occurred_at, action FROM operator_actions "
+        " WHERE object_type = 'household' AND object_id = CAST(:h AS text) "
+        f" {since.format(at='occurred_at')} ORDER BY occurred_at DESC, id DESC LIMIT 51) "
+        "UNION ALL (SELECT 'event', id, recorded_at, type FROM household_events "
+        f" WHERE household_id = :h {since.format(at='recorded_at')} "
+        " ORDER BY recorded_at DESC, id DESC LIMIT 51)"
         ") t ORDER BY at DESC, id DESC LIMIT 51"
     )
     details = (
@@ -97,6 +123,19 @@ def household(
         ),
         Query("SELECT * FROM beneficiaries WHERE household_id = :h ORDER BY id", params),
         Query("SELECT * FROM household_phones WHERE household_id = :h", params),
+        Query("SELECT data FROM coverage_snapshots WHERE household_id = :h", params),
+        Query(
+            "SELECT a.kind, a.beneficiary_id, a.allocated_on, c.starts_on, c.ends_on, r.id "
+            "FROM allocations a LEFT JOIN coverage_periods c ON c.id = a.period_id "
+            "LEFT JOIN allocation_reversals r ON r.allocation_id = a.id "
+            "WHERE a.household_id = :h",
+            params,
+        ),
+        Query(
+            "SELECT coalesce(sum(l.amount), 0) FROM ledger_entries l "
+            "JOIN ledger_accounts a ON a.id = l.account_id WHERE a.mutual_id = :m AND a.name = :a",
+            params,
+        ),
         Query(timeline, params),
         Query(details, params),
     ]
@@ -151,13 +190,13 @@ def ussd(scope_mutual: int | None, w: Window) -> list[Query]:
     params: dict[str, object] = {"since": w.since, "until": w.until, "status": w.status}
     if w.after is not None:
         params.update(at=w.after[0], id=w.after[1])
+    # the screen each dropped session left from, as its end notification keeps it (0035)
     drops = (
-        "SELECT last.screen, count(*) FROM ussd_session_events e "
-        "CROSS JOIN LATERAL (SELECT x.screen FROM ussd_hops x WHERE x.provider = e.provider "
-        " AND x.session_id = e.session_id ORDER BY x.id DESC LIMIT 1) last "
-        "WHERE e.status IN ('Incomplete', 'Failed') AND e.received_at >= :since "
-        f"AND e.received_at < :until AND {scope_sql('e.mutual_id', scope_mutual)} "
-        f"AND {scope_sql('e.mutual_id', w.mutual_id)} GROUP BY last.screen"
+        "SELECT last_screen, count(*) FROM ussd_session_events "
+        "WHERE status IN ('Incomplete', 'Failed') AND received_at >= :since "
+        f"AND received_at < :until AND {scope_sql('mutual_id', scope_mutual)} "
+        f"AND {scope_sql('mutual_id', w.mutual_id)} AND last_screen IS NOT NULL "
+        "GROUP BY last_screen"
     )
     return [
         Query(f"SELECT id, code FROM mutuals WHERE {scope_sql('id', scope_mutual)} ORDER BY code"),
@@ -199,22 +238,31 @@ def sms(scope_mutual: int | None, w: Window) -> list[Query]:
     ]
 
 
-def members(scope_mutual: int | None, kind: str, q: str) -> list[Query]:
-    """Households matching `q` (a household number's digits, a name prefix or a phone) with
-    their head's name."""
+def members(scope_mutual: int | None, q: str, phone: str | None) -> list[Query]:
+    """Households matching `q` by every key the page must try for it, with their head's name
+    and mutual's code: for digits, a household's or a member's digits, `phone` (q read as a
+    phone in the scope's country) and a receipt code; otherwise a receipt code and a name
+    prefix (lower(full_name) LIKE)."""
     scope = scope_sql("h.mutual_id", scope_mutual)
-    match = {
-        "number": "h.digits = :q OR h.id IN "
-        "(SELECT household_id FROM beneficiaries WHERE digits = :q)",
-        "name": "h.id IN (SELECT household_id FROM beneficiaries WHERE lower(full_name) LIKE :q)",
-        "phone": "h.id IN (SELECT household_id FROM household_phones WHERE msisdn = :q)",
-    }[kind]
+    digits = "".join(c for c in q if c.isdigit())
+    keys = ["SELECT household_id FROM cash_collections WHERE receipt_code = :r"]
+    if digits:
+        keys += [
+            "SELECT id FROM households WHERE digits = :d",
+            "SELECT household_id FROM beneficiaries WHERE digits = :d",
+        ]
+        if phone:
+            keys.append("SELECT household_id FROM household_phones WHERE msisdn = :p")
+    if not q.isdigit():
+        keys.append("SELECT household_id FROM beneficiaries WHERE lower(full_name) LIKE :n")
+    params: dict[str, object] = {"r": q.upper(), "d": digits, "p": phone, "n": q.lower() + "%"}
     return [
         Query(
             "SELECT h.id, h.number, m.code, b.full_name FROM households h "
             "JOIN mutuals m ON m.id = h.mutual_id "
             "LEFT JOIN beneficiaries b ON b.household_id = h.id AND b.relationship = 'head' "
-            f"WHERE ({match}) AND {scope} ORDER BY h.number, h.id LIMIT 50",
-            {"q": q},
+            f"WHERE h.id IN ({' UNION ALL '.join(keys)}) AND {scope} "
+            "ORDER BY h.number, h.id LIMIT 50",
+            params,
         )
     ]

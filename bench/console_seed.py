@@ -34,6 +34,9 @@ CHUNK = 1_000_000
 STEPS = "bench_console_steps"
 PHONES = "bench_console_phones"
 INDEXES = "bench_console_indexes"
+# A step added after seeds were kept: a complete seed without it is finished by seed() (which
+# runs the steps not recorded), then vacuumed (the UPDATEs of 0035 rewrote its rows).
+LAST_SCREENS = "last screens"
 # The log tables filled in bulk: their plain indexes (not those of a key or unique constraint)
 # are dropped for the load and built again at its end, which is several times faster than
 # keeping them up to date row by row; their definitions wait in INDEXES meanwhile.
@@ -77,7 +80,8 @@ def seeded(engine: Engine) -> str | None:
         if conn.scalar(text(f"SELECT to_regclass('{STEPS}')")) is None:
             return None
         label = conn.scalar(text(f"SELECT label FROM {STEPS} WHERE step = 'complete'"))
-    return str(label) if label is not None else None
+        later = conn.scalar(text(f"SELECT 1 FROM {STEPS} WHERE step = :s"), {"s": LAST_SCREENS})
+    return str(label) if label is not None and later else None
 
 
 def seed(engine: Engine, size: Size, say: Callable[[str], None] = print) -> float:
@@ -94,6 +98,7 @@ def seed(engine: Engine, size: Size, say: Callable[[str], None] = print) -> floa
             text(f"INSERT INTO {STEPS} VALUES ('size', :l) ON CONFLICT DO NOTHING"),
             {"l": size.label()},
         )
+    done = []
     for name, step in _steps(size):
         with engine.begin() as conn:
             if conn.scalar(text(f"SELECT 1 FROM {STEPS} WHERE step = :s"), {"s": name}):
@@ -101,8 +106,9 @@ def seed(engine: Engine, size: Size, say: Callable[[str], None] = print) -> floa
             t0 = time.perf_counter()
             step(conn)
             conn.execute(text(f"INSERT INTO {STEPS} (step) VALUES (:s)"), {"s": name})
+        done.append(name)
         say(f"  seeded {name} in {time.perf_counter() - t0:.1f} s")
-    _finish(engine, size)
+    _finish(engine, size, done)
     return time.perf_counter() - started
 
 
@@ -123,7 +129,22 @@ def _steps(size: Size) -> list[tuple[str, Callable[[Connection], None]]]:
             lo, hi = i * per + 1, min(count, (i + 1) * per)
             steps.append((f"{name} {lo}-{hi}", partial(fill, size=size, lo=lo, hi=hi)))
     steps.append(("indexes built", _build_indexes))
+    steps.append((LAST_SCREENS, _last_screens))
     return steps
+
+
+def _last_screens(conn: Connection) -> None:
+    """The notifications seeded before they kept their session's last screen (migration 0035
+    fills them when it runs, this step when the seed was interrupted around it): the screen
+    of the session's last hop, by one UPDATE on the session index. Idempotent."""
+    conn.execute(
+        text(
+            "UPDATE ussd_session_events e SET last_screen = (SELECT h.screen FROM ussd_hops h "
+            " WHERE h.session_id = e.session_id AND h.provider = e.provider "
+            " ORDER BY h.id DESC LIMIT 1) "
+            "WHERE e.last_screen IS NULL"
+        )
+    )
 
 
 def _drop_indexes(conn: Connection) -> None:
@@ -253,7 +274,8 @@ def _params(size: Size, lo: int, hi: int) -> dict[str, object]:
 
 def _hops(conn: Connection, size: Size, lo: int, hi: int) -> None:
     """Sessions lo..hi: four hops 10 s apart; 1 in 97 ends on the apology screen; 19 in 20 have
-    their end notification (Failed 1 in 33 and the apologies, Incomplete 1 in 8)."""
+    their end notification (Failed 1 in 33 and the apologies, Incomplete 1 in 8), which keeps
+    the last hop's screen as the gateway does (migration 0035)."""
     sessions = size.hops // HOPS_PER_SESSION
     params = {**_params(size, lo, hi), "s": sessions}
     start = _at("s", ":s")
@@ -278,11 +300,13 @@ def _hops(conn: Connection, size: Size, lo: int, hi: int) -> None:
         text(
             "INSERT INTO ussd_session_events (id, provider, session_id, phone_masked, network, "
             " service_code, status, ended_at, cost, duration_ms, hops_count, input_masked, "
-            " last_app_response, error_message, received_at, mutual_id, phone_key) "
+            " last_app_response, error_message, received_at, mutual_id, phone_key, "
+            " last_screen) "
             "SELECT s, 'africastalking', 'ATUid_' || s, p.masked, 'Orange', '*123#', "
             " v.status, t.at + interval '31 seconds', 'XOF 10', 31000, 4, '1*1*1', "
             " 'END Merci', CASE WHEN v.status = 'Failed' THEN 'DeliveryFailure' END, "
-            " t.at + interval '35 seconds', p.mutual_id, p.key "
+            " t.at + interval '35 seconds', p.mutual_id, p.key, "
+            " CASE WHEN s % 97 = 0 THEN 'apology' ELSE 'pay_confirm' END "
             "FROM generate_series(CAST(:lo AS bigint), CAST(:hi AS bigint)) s "
             f"CROSS JOIN LATERAL (SELECT {start} AS at) t "
             "CROSS JOIN LATERAL (SELECT CASE WHEN s % 97 = 0 OR s % 33 = 0 THEN 'Failed' "
@@ -381,11 +405,17 @@ _SEQUENCES = (
 )  # fmt: skip
 
 
-def _finish(engine: Engine, size: Size) -> None:
-    """Sequences past the explicit ids, fresh statistics, and the seed marked complete."""
+def _finish(engine: Engine, size: Size, done: list[str]) -> None:
+    """Sequences past the explicit ids, fresh statistics, and the seed marked complete; a
+    complete seed that has just run a later step: its notifications vacuumed."""
     with engine.begin() as conn:
-        if conn.scalar(text(f"SELECT 1 FROM {STEPS} WHERE step = 'complete'")):
-            return
+        complete = conn.scalar(text(f"SELECT 1 FROM {STEPS} WHERE step = 'complete'"))
+    if complete:
+        if LAST_SCREENS in done:
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("VACUUM ANALYZE ussd_session_events"))
+        return
+    with engine.begin() as conn:
         for table in _SEQUENCES:
             conn.execute(
                 text(

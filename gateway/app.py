@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     _trust_proxies(app, settings.trusted_proxies)
-    app.extensions[EXTENSION] = Runtime(settings)
+    app.extensions[EXTENSION] = Runtime(settings, serial_reads=True)  # see SERIAL_READS
     app.before_request(_begin_request)
     app.after_request(_end_request)
     app.teardown_request(_reset_correlation)

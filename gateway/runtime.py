@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 from redis import Redis
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock
@@ -26,14 +27,28 @@ from gateway.services.messaging import SmsProvider
 from gateway.services.payments import PaymentProvider
 from gateway.settings import Settings
 
+# The web process answers a person or a provider waiting on a request: a USSD hop, a callback,
+# a console or API page. Its reads are bounded (keyed look-ups, keyset pages with a LIMIT, a
+# few figures); PostgreSQL's parallel workers take longer to start than such a read takes, and
+# each walks its own share of an index for a LIMIT one process stops early (measured with
+# bench/bench_console.py on 2 cores: the USSD list's first page 166 ms with workers against
+# a few ms without). Set once per connection, at connect (was a SET LOCAL per console page:
+# a round trip per request, issue 16); the worker and the commands keep the server's default.
+SERIAL_READS = "-c max_parallel_workers_per_gather=0"
+
 
 class Runtime:
     """Settings, clock, database, Redis and providers of one process; cheap to build, connects
     on first use, thread-safe (gunicorn threads) and fork-aware (RQ work horses)."""
 
-    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(
+        self, settings: Settings, clock: Clock | None = None, *, serial_reads: bool = False
+    ) -> None:
+        """`serial_reads`: the web process's connections plan without parallel workers
+        (PostgreSQL), see SERIAL_READS."""
         self.settings = settings
         self.clock = clock or Clock()
+        self.serial_reads = serial_reads
         self.sms: SmsProvider | None = None  # built on first use; tests may set a fake
         self.payment_providers: dict[str, PaymentProvider] = {}  # by name; tests may set fakes
         self._lock = threading.RLock()
@@ -75,8 +90,11 @@ class Runtime:
             return self._engine, self._factory  # another thread built it meanwhile
         if self._engine is not None:
             self._engine.dispose(close=False)
+        serial = self.serial_reads and make_url(self.settings.database_url).get_backend_name()
         engine = make_engine(
-            self.settings.database_url, connect_timeout_s=self.settings.db_connect_timeout_s
+            self.settings.database_url,
+            connect_timeout_s=self.settings.db_connect_timeout_s,
+            **({"connect_args": {"options": SERIAL_READS}} if serial == "postgresql" else {}),
         )
         factory = make_session_factory(engine)
         enqueue_after_commit(factory, lambda: self.redis)  # connects only if a job is deferred

@@ -235,3 +235,38 @@ def test_0038_lets_an_enrolment_have_no_collector(empty_url: str, engine_of: Eng
     assert "ux_enrolments_draft_agent" in {
         i["name"] for i in inspect(engine_of).get_indexes("enrolments")
     }
+
+
+def test_0035_keeps_each_session_ends_last_screen(empty_url: str, engine_of: Engine) -> None:
+    """Notifications stored before 0035 get the screen of their session's last hop (by id),
+    none when the session has no hop; the provider is part of the session's key."""
+    migrate.upgrade(empty_url, "0034")
+    hop = (
+        "INSERT INTO ussd_hops (id, provider, session_id, phone_masked, service_code, screen,"
+        " input_masked, reply, latency_ms, created_at) VALUES (:id, :p, :s, '+22670****12',"
+        " '*1#', :screen, '', 'CON', 1, '2026-12-01 10:00:00+00')"
+    )
+    event = (
+        "INSERT INTO ussd_session_events (provider, session_id, phone_masked, service_code,"
+        " status, input_masked, received_at) VALUES (:p, :s, '+22670****12', '*1#', 'Failed',"
+        " '', '2026-12-01 10:01:00+00')"
+    )
+    with engine_of.begin() as conn:
+        conn.execute(
+            text(hop),
+            [
+                {"id": 1, "p": "at", "s": "A", "screen": "main"},
+                {"id": 2, "p": "at", "s": "A", "screen": "payments"},
+                {"id": 3, "p": "other", "s": "A", "screen": "coverage"},
+                {"id": 4, "p": "at", "s": "B", "screen": "main"},
+            ],
+        )
+        conn.execute(
+            text(event),
+            [{"p": "at", "s": "A"}, {"p": "other", "s": "A"}, {"p": "at", "s": "C"}],
+        )
+    migrate.upgrade(empty_url, "0035")
+    query = "SELECT provider, session_id, last_screen FROM ussd_session_events ORDER BY id"
+    with engine_of.connect() as conn:
+        rows = [tuple(row) for row in conn.execute(text(query))]
+    assert rows == [("at", "A", "payments"), ("other", "A", "coverage"), ("at", "C", None)]

@@ -31,7 +31,7 @@ from gateway.cli.context import CliContext
 from gateway.clock import FixedClock
 from gateway.db import SQLITE_BUSY_TIMEOUT_S
 from gateway.providers.payments.sandbox import SandboxProvider
-from gateway.runtime import Runtime
+from gateway.runtime import SERIAL_READS, Runtime
 from gateway.services.payments import Initiation, PaymentRequest
 from gateway.settings import Settings
 from tests.support.redis_url import redis_url_of
@@ -143,7 +143,7 @@ def connect_params(engine: Engine) -> dict[str, Any]:
             engine.connect()
     finally:
         event.remove(engine, "do_connect", record)
-    return {key: seen[key] for key in ("timeout", "connect_timeout") if key in seen}
+    return {key: seen[key] for key in ("timeout", "connect_timeout", "options") if key in seen}
 
 
 def redis_timeouts(client: redis.Redis[bytes]) -> tuple[float | None, float | None]:
@@ -188,7 +188,8 @@ def test_the_web_app_holds_one_wired_runtime(wired_env: dict[str, str], backend:
     try:
         with app.app_context():
             assert handlers.runtime() is runtime
-        assert connect_params(runtime.engine) == expected_connect(backend)
+        serial = {"options": SERIAL_READS} if backend == "postgresql" else {}  # web only
+        assert connect_params(runtime.engine) == expected_connect(backend) | serial
         assert redis_timeouts(runtime.redis) == (1.5, 4.0)
     finally:
         runtime.close()
@@ -327,3 +328,20 @@ def test_providers_are_built_once_and_the_sandbox_uses_the_runtimes_sessions(
     assert str(created).startswith(str(runtime.clock.now().date())), "the runtime's clock"
     runtime.clock = FixedClock(dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
     assert sandbox.clock is runtime.clock
+
+
+@pytest.mark.postgres
+def test_the_web_process_plans_without_parallel_workers(database_url: str) -> None:
+    """The web app's connections (SERIAL_READS, set at connect: no SET per request); the
+    worker's and the commands' keep the server's default."""
+    settings = Settings.from_env({"DATABASE_URL": database_url})
+    setting = text("SHOW max_parallel_workers_per_gather")
+    web, other = Runtime(settings, serial_reads=True), Runtime(settings)
+    try:
+        with web.engine.connect() as conn:
+            assert conn.scalar(setting) == "0"
+        with other.engine.connect() as conn:
+            assert conn.scalar(setting) != "0"
+    finally:
+        web.engine.dispose()
+        other.engine.dispose()

@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.models import UssdHop, UssdSessionEvent
@@ -110,6 +110,67 @@ def test_record_hop_cuts_overlong_values_and_accepts_no_network(db: Session) -> 
 def test_session_end_refuses_an_unknown_status() -> None:
     with pytest.raises(ValueError, match="status must be one of"):
         end("S", "Timeout")
+
+
+def test_a_session_end_keeps_its_last_hops_screen(db: Session) -> None:
+    """Where the session was when it ended: its last hop's screen, whatever the hops' time."""
+    hop(db, "L1", "main")
+    hop(db, "L1", "payments", "2", at=T0 - dt.timedelta(minutes=5))  # last written, not newest
+    hop(db, "L2", "coverage")
+    assert record_session_end(db, end("L1", "Incomplete"), at=T0) is True
+    assert record_session_end(db, end("L3", "Failed"), at=T0) is True  # no hop audited
+    db.commit()
+    query = select(UssdSessionEvent.session_id, UssdSessionEvent.last_screen)
+    kept = {session_id: screen for session_id, screen in db.execute(query)}
+    assert kept == {"L1": "payments", "L3": None}
+
+
+def _dropoff_from_hops(db: Session, since: dt.datetime) -> list[tuple[str, int]]:
+    """The drop-off as it was computed before the notifications kept the screen (0035): each
+    dropped session's last hop, found among the hops."""
+    ended = and_(
+        UssdSessionEvent.status.in_(("Incomplete", "Failed")), UssdSessionEvent.received_at >= since
+    )
+    last_hop = (
+        select(func.max(UssdHop.id).label("hop_id"))
+        .join(
+            UssdSessionEvent,
+            and_(
+                UssdSessionEvent.provider == UssdHop.provider,
+                UssdSessionEvent.session_id == UssdHop.session_id,
+            ),
+        )
+        .where(ended)
+        .group_by(UssdHop.provider, UssdHop.session_id)
+        .subquery()
+    )
+    count = func.count().label("sessions")
+    query = (
+        select(UssdHop.screen, count)
+        .join(last_hop, UssdHop.id == last_hop.c.hop_id)
+        .group_by(UssdHop.screen)
+        .order_by(count.desc(), UssdHop.screen)
+    )
+    return [(screen, n) for screen, n in db.execute(query).all()]
+
+
+def test_dropoff_by_screen_equals_the_count_from_the_hops(db: Session) -> None:
+    screens = ("main", "coverage", "payments", "pay_confirm", "apology")
+    statuses = ("Success", "Incomplete", "Failed", None)
+    for n in range(120):
+        session_id = f"X{n}"
+        for k in range(1 + n % 4):
+            hop(db, session_id, screens[(n * 7 + k * 3) % len(screens)])
+        status = statuses[n % 7 % 4]
+        if status:
+            at = T0 + dt.timedelta(minutes=n - 30)
+            record_session_end(db, end(session_id, status), at=at)
+    record_session_end(db, end("no-hops", "Failed"), at=T0)
+    db.commit()
+    for since in (T0 - dt.timedelta(hours=1), T0, T0 + dt.timedelta(minutes=60)):
+        expected = _dropoff_from_hops(db, since)
+        assert dropoff_by_screen(db, since) == expected
+    assert sum(n for _, n in dropoff_by_screen(db, T0 - dt.timedelta(hours=1))) > 40
 
 
 def test_record_session_end_is_idempotent_first_copy_wins(db: Session) -> None:

@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, select, tuple_
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy import ColumnElement, Select, and_, exists, select, tuple_
+from sqlalchemy.orm import InstrumentedAttribute, Session, joinedload
 
 from gateway.lib.phones import phone_key
 from gateway.models import (
@@ -186,7 +186,9 @@ def _sources(household: Household, phones: Iterable[str], secret: str) -> list[S
         Source(
             "cash",
             7,
-            select(CashCollection).where(CashCollection.household_id == h),
+            select(CashCollection)
+            .where(CashCollection.household_id == h)
+            .options(joinedload(CashCollection.agent)),  # its name is shown
             CashCollection.collected_at,
             CashCollection.id,
         ),
@@ -214,9 +216,15 @@ def _after(source: Source, cursor: Cursor | None) -> ColumnElement[bool] | None:
     return tuple_(source.at, source.row_id) < tuple_(cursor.at, cursor.row_id)
 
 
-def _read(session: Session, source: Source, cursor: Cursor | None, size: int) -> list[Item]:
-    """The source's first size + 1 rows after `cursor` (of both its queries, each read in
-    order on its own index, merged without the rows both found)."""
+def _read(
+    session: Session,
+    source: Source,
+    cursor: Cursor | None,
+    size: int,
+    floor: dt.datetime | None = None,
+) -> list[Item]:
+    """The source's first size + 1 rows after `cursor` and not before `floor` (of both its
+    queries, each read in order on its own index, merged without the rows both found)."""
     found: dict[int, Item] = {}
     for query in (source.query, source.also):
         if query is None:
@@ -224,6 +232,8 @@ def _read(session: Session, source: Source, cursor: Cursor | None, size: int) ->
         bound = _after(source, cursor)
         if bound is not None:
             query = query.where(bound)
+        if floor is not None:
+            query = query.where(source.at >= floor)
         query = query.order_by(source.at.desc(), source.row_id.desc()).limit(size + 1)
         for row in session.scalars(query):
             item = Item(
@@ -250,7 +260,11 @@ def timeline_page(
 ) -> TimelinePage:
     """One page of the household's timeline after `cursor` (None: the newest)."""
     after = Cursor.decode(cursor) if cursor else None
-    pages = [_read(session, s, after, size) for s in sources(household, phones, secret)]
+    pages: list[list[Item]] = []
+    floor = None
+    for source in sources(household, phones, secret):
+        pages.append(_read(session, source, after, size, floor))
+        floor = _floor(pages, size)
     merged = list(heapq.merge(*pages, key=lambda item: item.key, reverse=True))
     items = merged[:size]
     more = len(merged) > size
@@ -258,6 +272,16 @@ def timeline_page(
     _attach_details(session, household, items)
     following = Cursor(last.at, last.rank, last.row_id).encode() if more and last else None
     return TimelinePage(fold_sessions(items), following)
+
+
+def _floor(pages: list[list[Item]], size: int) -> dt.datetime | None:
+    """Once the sources read hold size + 1 items, no row older than the (size + 1)-th newest
+    can be on the page or decide whether a next one exists: the later sources are read from
+    that moment on (inclusive: ties are ordered by rank and id). A busy household's later
+    sources then read the few rows of the hours its newest hops span, not a page each (and
+    its payments are not probed back to the first one for an intent that made them)."""
+    newest = heapq.nlargest(size + 1, (i.key for page in pages for i in page))
+    return newest[-1][0] if len(newest) > size else None
 
 
 def fold_sessions(items: list[Item]) -> list[Item]:
@@ -293,13 +317,11 @@ def _attach_details(session: Session, household: Household, items: list[Item]) -
     paid_ids += [i.row.id for i in payments]
     if not paid_ids:
         return
-    query = select(Payment.id, Payment.ledger_key).where(Payment.id.in_(paid_ids))
-    keys: dict[int, str] = {pid: key for pid, key in session.execute(query)}
-    postings = _postings(session, household.mutual_id, list(keys.values()))
+    postings = _postings(session, household.mutual_id, paid_ids)
     for item in intents:
-        item.details.extend(postings.get(keys.get(item.row.payment_id or 0, ""), []))
+        item.details.extend(postings.get(item.row.payment_id or 0, []))
     for item in payments:
-        item.details.extend(postings.get(item.row.ledger_key, []))
+        item.details.extend(postings.get(item.row.id, []))
 
 
 def _events(session: Session, intents: list[Item]) -> None:
@@ -323,23 +345,30 @@ class Posting:
     amount: int
 
 
-def _postings(session: Session, mutual_id: int, keys: list[str]) -> dict[str, list[Posting]]:
+def _postings(session: Session, mutual_id: int, payment_ids: list[int]) -> dict[int, list[Posting]]:
+    """The ledger lines of these payments (each recorded under its `ledger_key`), by payment:
+    one statement."""
     query = (
         select(
+            Payment.id,
             LedgerTransaction.idempotency_key,
             LedgerTransaction.kind,
             Account.name,
             LedgerEntry.amount,
         )
+        .join(
+            LedgerTransaction,
+            and_(
+                LedgerTransaction.mutual_id == mutual_id,
+                LedgerTransaction.idempotency_key == Payment.ledger_key,
+            ),
+        )
         .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
         .join(Account, Account.id == LedgerEntry.account_id)
-        .where(
-            LedgerTransaction.mutual_id == mutual_id,
-            LedgerTransaction.idempotency_key.in_(keys),
-        )
+        .where(Payment.id.in_(payment_ids))
         .order_by(LedgerTransaction.id, LedgerEntry.id)
     )
-    found: dict[str, list[Posting]] = {}
-    for key, kind, account, amount in session.execute(query):
-        found.setdefault(key, []).append(Posting(key, kind, account, int(amount)))
+    found: dict[int, list[Posting]] = {}
+    for payment_id, key, kind, account, amount in session.execute(query):
+        found.setdefault(payment_id, []).append(Posting(key, kind, account, int(amount)))
     return found

@@ -19,7 +19,7 @@ from flask import Blueprint, Response, abort, g, jsonify, redirect, request, url
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from redis import RedisError
-from sqlalchemy import Select, select, text
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import HTTPException, TooManyRequests, Unauthorized
@@ -67,8 +67,6 @@ def console_view(
                 refused = _refusal(roles)
                 if refused is not None:
                     return refused
-            if request.method == "GET":
-                _serial_reads()
             return view(*args, **kwargs)
 
         setattr(guarded, DECLARED, True)
@@ -76,17 +74,6 @@ def console_view(
         return guarded
 
     return declare
-
-
-def _serial_reads() -> None:
-    """A page reads pages (keyset, LIMIT) and a few bounded figures: PostgreSQL's parallel
-    workers take longer to start than such a read takes, and each worker walks its own share
-    of an index for a LIMIT that one process stops early (measured with bench/bench_console.py
-    on 2 cores: the USSD list's first page 166 ms with workers against a few ms without).
-    For this request's transaction only (SET LOCAL)."""
-    db = request_session()
-    if db.get_bind().dialect.name == "postgresql":
-        db.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def _refuse_viewer_writes(

@@ -55,7 +55,8 @@ class UssdHop(IdMixin, Base):
 
 class UssdSessionEvent(IdMixin, Base):
     """The aggregator's end-of-session notification; the first one received for a session
-    is kept, later duplicates change nothing."""
+    is kept, later duplicates change nothing. `last_screen`: the screen of the session's last
+    hop when the notification arrived (None: no hop audited), where a dropped session left."""
 
     __tablename__ = "ussd_session_events"
     __table_args__ = (
@@ -63,6 +64,15 @@ class UssdSessionEvent(IdMixin, Base):
         CheckConstraint("status IN ('Success', 'Incomplete', 'Failed')", name="status"),
         Index("ix_ussd_session_events_phone_key", "phone_key", "mutual_id", "received_at", "id"),
         Index("ix_ussd_session_events_mutual", "mutual_id", "received_at", "id"),
+        # The console's drop-off per screen: the window's dropped sessions (migration 0035).
+        Index(
+            "ix_ussd_session_events_dropped",
+            "received_at",
+            "mutual_id",
+            "last_screen",
+            postgresql_where=text("status IN ('Incomplete', 'Failed')"),
+            sqlite_where=text("status IN ('Incomplete', 'Failed')"),
+        ),
     )
 
     provider: Mapped[str] = mapped_column(String(PROVIDER_LEN))
@@ -81,3 +91,4 @@ class UssdSessionEvent(IdMixin, Base):
     received_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
     mutual_id: Mapped[int | None] = mapped_column(ForeignKey("mutuals.id"))  # of its hops
     phone_key: Mapped[str | None] = mapped_column(String(PHONE_KEY_LEN))
+    last_screen: Mapped[str | None] = mapped_column(String(SCREEN_LEN))

@@ -21,7 +21,6 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     TextClause,
-    and_,
     bindparam,
     func,
     insert,
@@ -189,7 +188,8 @@ def record_session_end(
     phone_key: str | None = None,
 ) -> bool:
     """Store the notification unless one is already there for that session; True when new.
-    Its mutual is its hops' (one indexed query per session, issue 16).
+    Its mutual is its hops', and its `last_screen` the screen of its last hop, where a dropped
+    session left (one query of the session's hops, issue 16).
 
     Aggregators may deliver twice: the first copy wins, and a concurrent duplicate that loses
     the race on the unique key is answered as a duplicate, not as an error."""
@@ -197,7 +197,7 @@ def record_session_end(
         return False
     row = _event_row(end, at or utcnow())
     row.phone_key = phone_key
-    row.mutual_id = hops_mutual(session, end.provider, end.session_id)
+    row.mutual_id, row.last_screen = hops_mutual_and_screen(session, end.provider, end.session_id)
     try:
         with session.begin_nested():
             session.add(row)
@@ -214,19 +214,19 @@ def _event_exists(session: Session, provider: str, session_id: str) -> bool:
     return session.scalar(query) is not None
 
 
-def hops_mutual(session: Session, provider: str, session_id: str) -> int | None:
-    """The mutual recorded on a session's hops, if any."""
-    query = (
-        select(UssdHop.mutual_id)
-        .where(
-            UssdHop.provider == provider[:PROVIDER_LEN],
-            UssdHop.session_id == session_id[:SESSION_LEN],
-            UssdHop.mutual_id.is_not(None),
-        )
-        .limit(1)
+def hops_mutual_and_screen(
+    session: Session, provider: str, session_id: str
+) -> tuple[int | None, str | None]:
+    """The mutual recorded on a session's hops, if any, and the screen of its last hop (None
+    when no hop is audited): one statement."""
+    same = (
+        UssdHop.provider == provider[:PROVIDER_LEN],
+        UssdHop.session_id == session_id[:SESSION_LEN],
     )
-    found: int | None = session.scalar(query)
-    return found
+    mutual = select(UssdHop.mutual_id).where(*same, UssdHop.mutual_id.is_not(None)).limit(1)
+    screen = select(UssdHop.screen).where(*same).order_by(UssdHop.id.desc()).limit(1)
+    row = session.execute(select(mutual.scalar_subquery(), screen.scalar_subquery())).one()
+    return row[0], row[1]
 
 
 def _cut(value: str | None, length: int) -> str | None:
@@ -272,30 +272,26 @@ def dropoff_by_screen(
 ) -> list[tuple[str, int]]:
     """For sessions that ended Incomplete or Failed since `since` (and before `until`), where
     they were: the screen of each one's last audited hop, counted, most frequent first.
-    `where`: a condition on the session events (the console's scope and mutual filter)."""
-    ended = [UssdSessionEvent.status.in_(DROPPED), UssdSessionEvent.received_at >= since]
+    `where`: a condition on the session events (the console's scope and mutual filter).
+
+    The screen is the one the notification kept when it arrived (`last_screen`), so the count
+    reads the window's dropped notifications only (their partial index, migration 0035), not
+    the hops; a session with no audited hop is not counted."""
+    event = UssdSessionEvent
+    ended = [
+        event.status.in_(DROPPED),
+        event.received_at >= since,
+        event.last_screen.is_not(None),
+    ]
     if until is not None:
-        ended.append(UssdSessionEvent.received_at < until)
+        ended.append(event.received_at < until)
     if where is not None:
         ended.append(where)
-    last_hop = (
-        select(func.max(UssdHop.id).label("hop_id"))
-        .join(
-            UssdSessionEvent,
-            and_(
-                UssdSessionEvent.provider == UssdHop.provider,
-                UssdSessionEvent.session_id == UssdHop.session_id,
-            ),
-        )
-        .where(*ended)
-        .group_by(UssdHop.provider, UssdHop.session_id)
-        .subquery()
-    )
     count = func.count().label("sessions")
     query = (
-        select(UssdHop.screen, count)
-        .join(last_hop, UssdHop.id == last_hop.c.hop_id)
-        .group_by(UssdHop.screen)
-        .order_by(count.desc(), UssdHop.screen)
+        select(event.last_screen, count)
+        .where(*ended)
+        .group_by(event.last_screen)
+        .order_by(count.desc(), event.last_screen)
     )
-    return [(screen, n) for screen, n in session.execute(query).all()]
+    return [(str(screen), n) for screen, n in session.execute(query).all()]

@@ -36,7 +36,7 @@ def test_a_tiny_run_prints_the_table_and_a_second_run_reuses_the_seed(
     admin: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name = f"bench_console_probe_{os.getpid()}"
-    with scratch.created(name, scratch.admin_url()):  # dropped at the end by the test
+    with scratch.created(name, scratch.admin_url()) as url:  # dropped at the end
         argv = ["--scale", "0.0002", "--reps", "1", "--warmup", "0", "--database", name]
         assert bench_console.main(argv) == 0
         first = capsys.readouterr().out
@@ -50,6 +50,34 @@ def test_a_tiny_run_prints_the_table_and_a_second_run_reuses_the_seed(
         again = capsys.readouterr().out
         assert "reusing the seed" in again and "seeded in" not in again
         assert "of 2 pages met" in again  # the home page, for the manager and the admin
+        assert _screens_off(url) == 0
+        # a seed kept from before the notifications kept their last screen: filled once
+        engine = make_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE ussd_session_events SET last_screen = NULL"))
+            conn.execute(text("DELETE FROM bench_console_steps WHERE step = 'last screens'"))
+        engine.dispose()
+        assert bench_console.main([*argv, "--only", "home"]) == 0
+        assert "seeded last screens" in capsys.readouterr().out
+        assert _screens_off(url) == 0
+
+
+def _screens_off(url: str) -> int:
+    """Seeded notifications whose last_screen is not their session's last hop's screen."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.scalar(text("SELECT count(*) FROM ussd_session_events")) > 0
+            found = conn.scalar(
+                text(
+                    "SELECT count(*) FROM ussd_session_events e WHERE last_screen IS DISTINCT "
+                    "FROM (SELECT h.screen FROM ussd_hops h WHERE h.session_id = e.session_id "
+                    "AND h.provider = e.provider ORDER BY h.id DESC LIMIT 1)"
+                )
+            )
+    finally:
+        engine.dispose()
+    return int(found)
 
 
 @pytest.mark.postgres

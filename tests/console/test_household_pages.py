@@ -13,6 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
+from gateway.console.scope import Scope
+from gateway.console.search import search
 from gateway.console.timeline import Cursor, timeline_page
 from gateway.models import OperatorAction, Role, ScopeKind
 from gateway.services.members import Change, record_event
@@ -70,6 +72,37 @@ def test_the_search_finds_a_member_by_each_key(
     html = client.get("/console/members", query_string={"q": q}).get_data(as_text=True)
     assert numbers(html) == ["10001"]
     assert "/console/households/10001?mutual=MA" in html
+
+
+def test_a_search_is_one_statement_after_the_operator_and_the_countries(
+    console_app: Flask,
+    client: FlaskClient,
+    db: Session,
+    two: TwoMutuals,
+    stories: tuple[Story, Story],
+) -> None:
+    """Every key in one statement, the head's name and the mutual's code with it; a household
+    found by several keys is listed once, under the first (household, member, phone, ...)."""
+    signed(client, db, "m@a.bf", Role.MANAGER, two.scope_a)
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        statements.append(sql)
+
+    engine = console_app.extensions["gateway"].engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        html = client.get("/console/members", query_string={"q": PHONE_A}).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert numbers(html) == ["10001"] and "Awa Ouedraogo" in html
+    reads = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    assert len(reads) <= 3, "\n\n".join(reads)  # the operator, the countries, the search
+    found = search(db, Scope(ScopeKind.MUTUAL, frozenset({two.a.id})), "10001")
+    db.commit()
+    assert [(f.household.number, f.matched, f.head, f.mutual_code) for f in found] == [
+        ("10001", "household", "Awa Ouedraogo", "MA")
+    ]
 
 
 def test_the_search_sees_only_the_scope(
@@ -232,6 +265,47 @@ def test_the_timeline_pages_across_sources_without_gaps_or_repeats(
     assert len(seen) == len(full.items) and pages > 3
 
 
+def test_later_sources_read_from_the_pages_floor_and_the_pages_are_the_same(
+    db: Session, two: TwoMutuals, stories: tuple[Story, Story]
+) -> None:
+    """Busy hops first: once they fill a page, the other sources read only from the oldest
+    moment the page can reach (rows at that very moment included: ties go by rank and id),
+    and every page is the one the unbounded merge gives."""
+    a, _b = stories
+    household = a.household
+    start = NOW - dt.timedelta(days=1)
+    for i in range(8):  # 16 hops, an SMS at the instant of each session's first hop
+        at = start + dt.timedelta(minutes=10 * i)
+        ussd_session(db, two.a, PHONE_A, f"B{i}", at, status=None)
+        delivered_sms(db, two.a, household, PHONE_A, at)
+    for i in range(5):  # older SMS, below every page's floor but the last
+        delivered_sms(db, two.a, household, PHONE_A, start - dt.timedelta(hours=1 + i))
+    db.commit()
+    full = [i.key for i in timeline_page(db, household, [PHONE_A], SECRET, None, size=500).items]
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        statements.append(sql)
+
+    keys: list[tuple[dt.datetime, int, int]] = []
+    cursor: str | None = None
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        while True:
+            page = timeline_page(db, household, [PHONE_A], SECRET, cursor, size=5)
+            keys += [i.key for i in page.items]
+            cursor = page.next
+            if cursor is None:
+                break
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    db.commit()
+    assert keys == full
+    sms = [s for s in statements if "FROM outbox_messages" in s and " DESC" in s.upper()]
+    assert any("created_at >=" in s for s in sms)  # read from the floor
+
+
 def test_a_foreign_mutuals_hops_of_the_same_phone_stay_out(
     db: Session, two: TwoMutuals, stories: tuple[Story, Story]
 ) -> None:
@@ -274,10 +348,37 @@ def test_a_page_reads_a_bounded_number_of_rows_whatever_the_history(
     db.commit()
     assert len(page.items) <= 5 and page.next is not None
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
-    assert len(selects) <= 14  # 10 reads of 9 sources, then events, payments' keys, postings
+    assert len(selects) <= 12  # 10 reads of 9 sources, then events, postings
     sources = [s for s in selects if " DESC" in s.upper()]  # the newest-first reads
     # 9 sources; the SMS by phone and by household are two reads, each in its index's order
     assert len(sources) == 10 and all("LIMIT" in s.upper() for s in sources)
+
+
+def test_the_whole_page_is_a_fixed_number_of_statements(
+    console_app: Flask,
+    client: FlaskClient,
+    db: Session,
+    two: TwoMutuals,
+    stories: tuple[Story, Story],
+) -> None:
+    """The operator, the household with its mutual and section, its standing (snapshot or
+    book, beneficiaries, campaign), phones, the timeline (10 reads, events, postings): 19 at
+    most on PostgreSQL (with the request's SET LOCAL), whatever the history; the product's
+    configuration is cached by the first request (gateway.services.coverage.products)."""
+    signed(client, db, "m@a.bf", Role.MANAGER, two.scope_a)
+    assert client.get("/console/households/10001").status_code == 200
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        statements.append(sql)
+
+    engine = console_app.extensions["gateway"].engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.get("/console/households/10001").status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(statements) <= 19, "\n".join(statements)
 
 
 def test_a_membership_event_is_on_the_timeline(

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import redis
@@ -13,8 +14,9 @@ from rq import Queue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Household, OutboxMessage, OutboxStatus, Role
+from gateway.models import Household, OutboxMessage, OutboxStatus, Role, ScopeKind
 from gateway.queueing import SMS
+from gateway.services.operators import ScopeRef
 from tests.console.conftest import TwoMutuals
 from tests.support.console import NOW, actions, csrf_token, make_user, post, sign_in
 from tests.support.factories import make_household
@@ -158,3 +160,26 @@ def test_a_resend_needs_a_reason_a_token_and_a_writer(
         assert post(other, url, {"reason": "x"}).status_code == 403
     assert action_count(db) == before
     assert db.scalar(select(OutboxMessage.status).where(OutboxMessage.id == failed_id)) == S.FAILED
+
+
+def _section_options(html: str) -> list[str]:
+    found = re.search(r'<select name="section">(.*?)</select>', html, re.S)
+    return re.findall(r">([^<]+)</option>", found.group(1))[1:] if found else []
+
+
+def test_sections_to_filter_on_are_those_of_one_mutual(
+    db: Session, two: TwoMutuals, client: FlaskClient
+) -> None:
+    """A scope of several mutuals lists no section until a mutual (or a section) is chosen:
+    then that mutual's; a mutual's operator always sees its own (issue 16: a national
+    deployment has thousands of sections)."""
+    make_user(db, "admin@x.bf", Role.ADMIN, ScopeRef(ScopeKind.ALL))
+    make_user(db, "gerant@ma.bf", Role.MANAGER, two.scope_a)
+    db.commit()
+    sign_in(client, "admin@x.bf")
+    assert _section_options(_rows(client)) == []
+    assert _section_options(_rows(client, f"?mutual={two.b.id}")) == ["MB/Sud"]
+    assert _section_options(_rows(client, f"?section={two.section_a.id}")) == ["MA/Nord"]
+    client.post("/console/logout", data={"csrf_token": csrf_token(client, "/console/sms")})
+    sign_in(client, "gerant@ma.bf")
+    assert _section_options(_rows(client)) == ["MA/Nord"]

@@ -92,6 +92,8 @@ def test_a_session_end_takes_its_hops_mutual_and_the_phone_key(
     with session_factory() as session:
         event = session.scalars(select(UssdSessionEvent)).one()
         assert (event.mutual_id, event.phone_key) == (mutual_id, phone_key(secret, MEMBER))
+        last = session.scalars(select(UssdHop.screen).order_by(UssdHop.id.desc())).first()
+        assert last and event.last_screen == last  # where the member left
 
 
 def test_a_resume_offer_keeps_the_mutual_of_the_screen_it_restarts() -> None:

@@ -45,7 +45,7 @@ def alerts() -> ResponseReturnValue:
         statuses=STATES,
         windowed=_windowed(filters),
         can_resolve=operator().role in WRITERS,
-        **choices(db),
+        **choices(db, filters),
     )
 
 

@@ -8,6 +8,7 @@ a mutual or section typed by hand outside it matches nothing, since every query 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVarTuple
 
@@ -94,17 +95,30 @@ def _day(raw: str) -> dt.datetime | None:
     return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
-def choices(session: Session) -> dict[str, list[tuple[int, str]]]:
-    """The mutuals and sections the operator may filter on (inside their scope)."""
+def choices(session: Session, filters: Filters | None = None) -> dict[str, list[tuple[int, str]]]:
+    """The mutuals and sections the operator may filter on (inside their scope). Sections are
+    those of one mutual: the chosen one, else the scope's only one, else the chosen section's;
+    none until a mutual is chosen for a scope of several (a national deployment has thousands
+    of sections: listing them all was a query and most of an admin's page, issue 16)."""
     mutuals = session.execute(
         scoped(select(Mutual.id, Mutual.code), Mutual).order_by(Mutual.code).limit(CHOICES_LIMIT)
     ).all()
     codes = {row_id: code for row_id, code in mutuals}
-    sections = session.execute(
-        scoped(select(Section.id, Section.mutual_id, Section.name), Section)
-        .order_by(Section.mutual_id, Section.name)
-        .limit(CHOICES_LIMIT)
-    ).all()
+    focus: Any = None
+    if filters is not None and filters.mutual_id is not None:
+        focus = filters.mutual_id
+    elif len(mutuals) == 1:
+        focus = mutuals[0][0]
+    elif filters is not None and filters.section_id is not None:
+        focus = select(Section.mutual_id).where(Section.id == filters.section_id).scalar_subquery()
+    sections: Sequence[Any] = []
+    if focus is not None:
+        sections = session.execute(
+            scoped(select(Section.id, Section.mutual_id, Section.name), Section)
+            .where(Section.mutual_id == focus)
+            .order_by(Section.name)
+            .limit(CHOICES_LIMIT)
+        ).all()
     return {
         "mutuals": [(row_id, code) for row_id, code in mutuals],
         "sections": [(sid, f"{codes.get(mid, '?')}/{name}") for sid, mid, name in sections],

@@ -65,7 +65,7 @@ def payments() -> ResponseReturnValue:
         filters=filters,
         statuses=STATES,
         can_release=operator().role in RELEASERS,
-        **choices(db),
+        **choices(db, filters),
     )
 
 

@@ -48,7 +48,7 @@ def sms() -> ResponseReturnValue:
         statuses=STATUSES,
         resendable=RESENDABLE,
         can_resend=operator().role in RESENDERS,
-        **choices(db),
+        **choices(db, filters),
     )
 
 
