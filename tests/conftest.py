@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway import migrate
 from gateway.app import create_app
 from gateway.clock import FixedClock
+from gateway.console import search
 from gateway.db import make_engine, make_session_factory
 from gateway.models import Base, Mutual
 from gateway.services.coverage import products
@@ -182,8 +183,10 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture(autouse=True)
 def _fresh_product_cache() -> None:
     """Each test has a database of its own whose product ids start again at 1: the process's
-    product cache (issue 19) must not answer from the previous test's products."""
+    product cache (issue 19) must not answer from the previous test's products, nor the
+    console's search from the previous test's mutuals' countries."""
     products.clear()
+    search.forget_countries()
 
 
 @pytest.fixture

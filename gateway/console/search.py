@@ -5,11 +5,13 @@ is restricted to the operator's scope through the household, and bounded."""
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, literal, select, union_all
+from sqlalchemy import Select, bindparam, func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from gateway.console.scope import Scope, scoped
@@ -18,6 +20,9 @@ from gateway.models import Beneficiary, CashCollection, Household, HouseholdPhon
 
 LIMIT = 50  # results shown; a name prefix can match many people
 MIN_NAME = 2  # characters before a name prefix is searched
+COUNTRIES_TTL_S = 60.0
+COUNTRIES_KEPT = 1024  # scopes whose countries are kept; past that the cache starts again
+_COUNTRIES: dict[Scope, tuple[float, tuple[str, ...]]] = {}
 
 
 @dataclass(frozen=True)
@@ -41,17 +46,45 @@ def search(session: Session, scope: Scope, text: str) -> list[Found]:
     households, scoped and LIMITed on its own index, gathered by UNION ALL; each household
     once, under the first key that found it, with its mutual's code and its head's name,
     ordered by number. A request costs a few round trips whatever the keys (it was one query
-    per key, then the heads and the codes: 7 for a phone)."""
+    per key, then the heads and the codes: 7 for a phone). The statement is built once per
+    scope and set of keys, the typed text bound to it (issue 16: building it cost more than
+    running it)."""
     q = text.strip()
     if not q:
         return []
+    values = _values(session, scope, q)
+    statement = _statement(scope, tuple(key for key in KEYS if key in values))
+    return [
+        Found(household, code, name or "", KEYS[key])
+        for household, key, code, name in session.execute(statement, values)
+    ]
+
+
+def _values(session: Session, scope: Scope, q: str) -> dict[str, Any]:
+    """What each key searches for, as `q` reads for it; a key `q` cannot be is absent."""
+    digits = digits_of(q)
+    found: dict[str, Any] = {}
+    if digits:
+        found["household"] = found["member"] = digits
+        if phones := _phones(session, scope, q):
+            found["phone"] = sorted(phones)
+    found["receipt"] = q.upper()
+    if len(q) >= MIN_NAME and not q.isdigit():
+        found["name"] = _escape(q.lower()) + "%"
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(scope: Scope, keys: tuple[str, ...]) -> Select[Any]:
+    """The search statement for these keys in `scope`, each key's value a bound parameter
+    of its name."""
     keyed = [
         select(found.c.id, found.c.key)
         for found in (
             scoped(query.add_columns(literal(KEYS.index(matched)).label("key")), Household, scope)
             .limit(LIMIT)
             .subquery()
-            for matched, query in _queries(session, scope, q)
+            for matched, query in _queries(keys)
         )
     ]
     gathered = union_all(*keyed).subquery("gathered")
@@ -67,39 +100,41 @@ def search(session: Session, scope: Scope, text: str) -> list[Found]:
         .limit(1)
         .scalar_subquery()
     )
-    query = (
+    return (
         select(Household, first.c.key, Mutual.code, head)
         .join(first, first.c.id == Household.id)
         .join(Mutual, Mutual.id == Household.mutual_id)
         .order_by(Household.number, Household.id)
         .limit(LIMIT)
     )
-    return [
-        Found(household, code, name or "", KEYS[key])
-        for household, key, code, name in session.execute(query)
-    ]
 
 
-def _queries(session: Session, scope: Scope, q: str) -> Iterable[tuple[str, Select[Any]]]:
-    """Each key's households (their ids), as `q` reads for it."""
-    digits = digits_of(q)
+def _queries(keys: tuple[str, ...]) -> Iterable[tuple[str, Select[Any]]]:
+    """Each key's households (their ids), its value bound under the key's name."""
     base = select(Household.id)
-    if digits:
-        yield "household", base.where(Household.digits == digits)
-        member = select(Beneficiary.household_id).where(Beneficiary.digits == digits)
-        yield "member", base.where(Household.id.in_(member))
-        phones = _phones(session, scope, q)
-        if phones:
-            linked = select(HouseholdPhone.household_id).where(HouseholdPhone.msisdn.in_(phones))
-            yield "phone", base.where(Household.id.in_(linked))
-    receipt = select(CashCollection.household_id).where(CashCollection.receipt_code == q.upper())
-    yield "receipt", base.where(Household.id.in_(receipt))
-    if len(q) >= MIN_NAME and not q.isdigit():
-        prefix = _escape(q.lower()) + "%"
-        named = select(Beneficiary.household_id).where(
-            func.lower(Beneficiary.full_name).like(prefix, escape="\\")
-        )
-        yield "name", base.where(Household.id.in_(named))
+    for key in keys:
+        if key == "household":
+            yield key, base.where(Household.digits == bindparam("household"))
+        elif key == "member":
+            member = select(Beneficiary.household_id).where(
+                Beneficiary.digits == bindparam("member")
+            )
+            yield key, base.where(Household.id.in_(member))
+        elif key == "phone":
+            linked = select(HouseholdPhone.household_id).where(
+                HouseholdPhone.msisdn.in_(bindparam("phone", expanding=True))
+            )
+            yield key, base.where(Household.id.in_(linked))
+        elif key == "receipt":
+            receipt = select(CashCollection.household_id).where(
+                CashCollection.receipt_code == bindparam("receipt")
+            )
+            yield key, base.where(Household.id.in_(receipt))
+        else:
+            named = select(Beneficiary.household_id).where(
+                func.lower(Beneficiary.full_name).like(bindparam("name"), escape="\\")
+            )
+            yield key, base.where(Household.id.in_(named))
 
 
 def _escape(text: str) -> str:
@@ -108,11 +143,30 @@ def _escape(text: str) -> str:
 
 def _phones(session: Session, scope: Scope, q: str) -> set[str]:
     """`q` read as a phone with the country of each mutual in the scope (a few countries)."""
-    countries = select(Mutual.country).distinct()
     found = set()
-    for country in session.scalars(scoped(countries, Mutual, scope)):
+    for country in _countries(session, scope):
         try:
             found.add(normalize_msisdn(q, country))
         except InvalidPhone:
             continue
     return found
+
+
+def _countries(session: Session, scope: Scope) -> tuple[str, ...]:
+    """The countries of the scope's mutuals, kept COUNTRIES_TTL_S seconds per scope: a
+    mutual's country is set once, and a new mutual in a union is a new scope (its ids)."""
+    now = time.monotonic()
+    kept = _COUNTRIES.get(scope)
+    if kept is not None and kept[0] > now:
+        return kept[1]
+    query = scoped(select(Mutual.country).distinct(), Mutual, scope)
+    countries = tuple(sorted(session.scalars(query)))
+    if len(_COUNTRIES) >= COUNTRIES_KEPT:
+        _COUNTRIES.clear()
+    _COUNTRIES[scope] = (now + COUNTRIES_TTL_S, countries)
+    return countries
+
+
+def forget_countries() -> None:
+    """Drop the kept countries (tests: each has a database of its own)."""
+    _COUNTRIES.clear()
