@@ -120,6 +120,7 @@ def varied(db: Session, world: World, seed: int = 8) -> None:
     who left, one enrolled after today, a registration fee; the due list's own paths (a book
     with no paid period; credits joined to a batch's ids) against the household's own."""
     world.mutual.products[0].registration_fee = 1000
+    today = WINDOW_OPENS.date()
     rng = random.Random(seed)
     row = period_row(
         db, world.mutual.products[0], Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
@@ -133,9 +134,14 @@ def varied(db: Session, world: World, seed: int = 8) -> None:
                 occurred_on=dt.date(2026, 10, 1),
                 lines=[("asset:cash", amount), (ledger.accounts.household(household.id), -amount)],
             )  # fmt: skip
-        if rng.random() < 0.2:
-            add_beneficiary(db, household, dt.date(2024, 3, 1), status="removed",
-                            left_on=dt.date(2026, 6, 30))  # fmt: skip
+        if rng.random() < 0.3:  # gone before today, gone after, gone undated, suspended
+            status, left = rng.choice([("removed", dt.date(2026, 6, 30)),
+                                       ("deceased", dt.date(2026, 12, 31)),
+                                       ("removed", today), ("deceased", None),
+                                       ("suspended", None)])  # fmt: skip
+            add_beneficiary(db, household, dt.date(2024, 3, 1), status=status, left_on=left)
+        if rng.random() < 0.1:
+            household.dated_register = True
         if rng.random() < 0.2:
             add_beneficiary(db, household, dt.date(2026, 12, 1))
         if rng.random() < 0.3:

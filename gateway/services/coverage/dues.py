@@ -6,6 +6,7 @@ import datetime as dt
 
 from gateway.services.coverage.book import HouseholdBook
 from gateway.services.coverage.periods import next_period, period_holding
+from gateway.services.coverage.shares import Shares
 
 
 def registration_due(book: HouseholdBook) -> int:
@@ -59,5 +60,10 @@ def unpaid_book_due(book: HouseholdBook, on: dt.date) -> int:
     share (no period of any beneficiary is paid): every active beneficiary's share, plus the
     registration share, minus credit. A reminders run judges a million such households at a
     campaign's opening (issue 19); tests/coverage/test_dues.py holds it to the loops."""
-    owed = registration_due(book) + book.shares.contribution_member * len(book.active(on))
-    return max(0, owed - book.credit)
+    return unpaid_due(book.shares, len(book.active(on)), book.credit, book.registration_paid)
+
+
+def unpaid_due(shares: Shares, active: int, credit: int, registration_paid: bool = False) -> int:
+    """unpaid_book_due from counts: `active` beneficiaries active that day, the credit."""
+    owed = 0 if registration_paid else shares.registration_member
+    return max(0, owed + shares.contribution_member * active - credit)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Executable, String, func, literal, select
+from sqlalchemy import Executable, String, case, exists, func, literal, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
@@ -31,6 +31,7 @@ from gateway.models import (
     Section,
     Subsidy,
 )
+from gateway.models.beneficiary import active_on_sql
 from gateway.services import ledger
 from gateway.services.coverage import (
     HouseholdBook,
@@ -42,6 +43,7 @@ from gateway.services.coverage import (
     renewal_amount,
     shares_for,
 )
+from gateway.services.coverage.dues import unpaid_due
 
 CHUNK = 500
 BATCH = 5000  # households judged at a time (iter_selections)
@@ -106,13 +108,23 @@ def _rows(session: Session, query: Executable) -> Sequence[Any]:
 
 class _Household:
     """The household columns a book and a target need, without ORM instances (100 000
-    households load several times faster as rows)."""
+    households load several times faster as rows). `active`: how many of its beneficiaries
+    are active on the day judged, None when its book is needed (some live allocation, or a
+    dated register: gateway.services.coverage.book)."""
 
-    __slots__ = ("category", "id", "language", "number", "product_id", "reminders_enabled")
+    __slots__ = (
+        "active",
+        "category",
+        "id",
+        "language",
+        "number",
+        "product_id",
+        "reminders_enabled",
+    )
 
     def __init__(self, row: Any) -> None:
         (self.id, self.number, self.language, self.reminders_enabled, self.product_id,
-         self.category) = row  # fmt: skip
+         self.category, self.active) = row  # fmt: skip
 
 
 class _Beneficiary:
@@ -164,12 +176,18 @@ def iter_selections(
     products = load_products(session, mutual.id)
     shares: dict[tuple[int, str], Shares] = {}
     while True:
-        households = _households(session, mutual, campaign, (after, until), batch)
+        households = _households(session, mutual, campaign, (after, until), batch, today)
         if not households:
             return
         after = households[-1].id
-        books = load_books(session, mutual.id, households, products, shares)
-        yield _select(session, mutual, campaign, today, households, books)
+        credits = credits_between(session, mutual.id, households[0].id, households[-1].id)
+        booked = [h for h in households if h.active is None]
+        books = load_books(session, mutual.id, booked, products, shares, credits)
+        for h in households:
+            key = (h.product_id, h.category)
+            if key not in shares:
+                shares[key] = shares_for(products[h.product_id], h.category)
+        yield _select(session, mutual, campaign, today, households, books, (shares, credits))
         if len(households) < batch:
             return
 
@@ -180,8 +198,23 @@ def _households(
     campaign: Campaign,
     bounds: tuple[int, int | None],
     batch: int,
+    today: dt.date,
 ) -> list[_Household]:
+    """The batch's households in id order, each with its count of beneficiaries active
+    today when nothing else of its book matters: no live allocation (so no paid period and
+    no registration paid) and no dated register. Such a household's D6 amount is its
+    members' shares, the registration share and its credit (dues.unpaid_due), judged
+    without reading its members row by row."""
     after, until = bounds
+    booked = or_(
+        Household.dated_register,
+        exists().where(Allocation.household_id == Household.id, live_allocation()),
+    )
+    active = (
+        select(func.count(Beneficiary.id))
+        .where(Beneficiary.household_id == Household.id, active_on_sql(today))
+        .scalar_subquery()
+    )
     query = select(
         Household.id,
         Household.number,
@@ -189,6 +222,7 @@ def _households(
         Household.reminders_enabled,
         Household.product_id,
         Household.category,
+        case((booked, None), else_=active),
     ).where(
         Household.mutual_id == mutual.id,
         Household.product_id == campaign.product_id,
@@ -211,20 +245,34 @@ def _select(
     today: dt.date,
     households: Sequence[_Household],
     books: dict[int, HouseholdBook],
+    counted: tuple[dict[tuple[int, str], Shares], dict[int, int]],
 ) -> Selection:
+    """Each household judged by its book (owes_period, owed_amount), or from its counts when
+    it has no book to read (_households): the same judgement, as dues.unpaid_book_due says."""
+    shares, credits = counted
     chosen = Selection()
     owing: list[tuple[_Household, int, dt.date | None]] = []
     for household in households:
-        book = books[household.id]
-        if (
-            not owes_period(book, campaign.for_period, today)
-            or (due := owed_amount(book, today)) == 0
-        ):
+        if household.active is None:
+            book = books[household.id]
+            if not owes_period(book, campaign.for_period, today):
+                due = 0
+            else:
+                due = owed_amount(book, today)
+            end = coverage_end(book) if due else None
+        else:
+            share = shares[(household.product_id, household.category)]
+            if share.fully_subsidised or not household.active:
+                due = 0
+            else:
+                due = unpaid_due(share, household.active, credits.get(household.id, 0))
+            end = None
+        if due == 0:
             chosen.skipped_paid += 1
         elif not household.reminders_enabled:
             chosen.skipped_consent += 1
         else:
-            owing.append((household, due, coverage_end(book)))
+            owing.append((household, due, end))
     phones = phones_between(session, households[0].id, households[-1].id) if owing else {}
     chosen.targets = [
         Target(h.id, h.number, language_of(mutual, h.language), phones.get(h.id), due, end)
@@ -270,6 +318,7 @@ def load_books(
     households: Sequence[_Household],
     products: dict[int, Product] | None = None,
     shares: dict[tuple[int, str], Shares] | None = None,
+    credits: dict[int, int] | None = None,
 ) -> dict[int, HouseholdBook]:
     """HouseholdBook (as gateway.services.coverage.book.load_book) of many households at once:
     those given, in id order (a batch of iter_selections); rows are read by household id
@@ -303,7 +352,9 @@ def load_books(
         if (found := books.get(row[1])) is not None:
             found.beneficiaries.append(cast(Beneficiary, _Beneficiary(row)))
     _load_allocations(session, mutual_id, books, low, high)
-    for household_id, credit in credits_between(session, mutual_id, low, high).items():
+    if credits is None:
+        credits = credits_between(session, mutual_id, low, high)
+    for household_id, credit in credits.items():
         if (found := books.get(household_id)) is not None:
             found.credit = credit
     return books
