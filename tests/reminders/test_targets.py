@@ -12,7 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Allocation, Household, OutboxMessage, ReminderOccurrence, Section
+from gateway.models import (
+    Allocation,
+    Household,
+    HouseholdPhone,
+    OutboxMessage,
+    ReminderOccurrence,
+    Section,
+)
 from gateway.services import ledger
 from gateway.services.coverage.book import load_book
 from gateway.services.coverage.periods import Period, period_row
@@ -142,6 +149,11 @@ def varied(db: Session, world: World, seed: int = 8) -> None:
             add_beneficiary(db, household, dt.date(2024, 3, 1), status=status, left_on=left)
         if rng.random() < 0.1:
             household.dated_register = True
+        if rng.random() < 0.3:  # D18: the primary phone, else the first one
+            primary = rng.random() < 0.5
+            for k in range(2):
+                msisdn = f"+25471{household.id:05d}{k}"
+                household.phones.append(HouseholdPhone(msisdn=msisdn, is_primary=primary and k))
         if rng.random() < 0.2:
             add_beneficiary(db, household, dt.date(2026, 12, 1))
         if rng.random() < 0.3:
@@ -165,8 +177,8 @@ def test_every_amount_in_the_due_list_is_the_households_own_d6_amount(db: Sessio
     varied(db, world)
     today = WINDOW_OPENS.date()
     whole = select_targets(db, world.mutual, world.campaign, today)
-    found = {t.household_id: t.due for t in whole.targets}
-    expected: dict[int, int] = {}
+    found = {t.household_id: (t.due, t.phone) for t in whole.targets}
+    expected: dict[int, tuple[int, str | None]] = {}
     paid = consent = 0
     for household in db.scalars(
         select(Household).where(Household.product_id == world.campaign.product_id)
@@ -182,10 +194,13 @@ def test_every_amount_in_the_due_list_is_the_households_own_d6_amount(db: Sessio
         elif not household.reminders_enabled:
             consent += 1
         else:
-            expected[household.id] = amount
+            phones = sorted(household.phones, key=lambda p: (not p.is_primary, p.id))
+            expected[household.id] = (amount, phones[0].msisdn if phones else None)
     assert found == expected
     assert (whole.skipped_paid, whole.skipped_consent) == (paid, consent)
-    assert len(set(found.values())) > 3 and paid and consent  # amounts of several shapes
+    assert (
+        len({due for due, _ in found.values()}) > 3 and paid and consent
+    )  # amounts of several shapes
     for batch in (1, 5):
         assert (
             Selection.merged(iter_selections(db, world.mutual, world.campaign, today, batch))

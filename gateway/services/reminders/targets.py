@@ -10,9 +10,9 @@ import gc
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
-from sqlalchemy import Executable, String, case, exists, func, literal, or_, select
+from sqlalchemy import Executable, Select, String, case, func, literal, or_, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session, selectinload
 
@@ -50,8 +50,10 @@ BATCH = 5000  # households judged at a time (iter_selections)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
+    """One reminder's household (a tuple: a million of them are built in a run, and a frozen
+    dataclass's constructor cost five times a tuple's)."""
+
     household_id: int
     number: str
     language: str
@@ -124,7 +126,7 @@ class _Household:
 
     def __init__(self, row: Any) -> None:
         (self.id, self.number, self.language, self.reminders_enabled, self.product_id,
-         self.category, self.active) = row  # fmt: skip
+         self.category, self.active) = row[:7]  # fmt: skip
 
 
 class _Beneficiary:
@@ -176,19 +178,17 @@ def iter_selections(
     products = load_products(session, mutual.id)
     shares: dict[tuple[int, str], Shares] = {}
     while True:
-        households = _households(session, mutual, campaign, (after, until), batch, today)
-        if not households:
+        rows = _households(session, mutual, campaign, (after, until), batch, today)
+        if not rows:
             return
-        after = households[-1].id
-        credits = credits_between(session, mutual.id, households[0].id, households[-1].id)
-        booked = [h for h in households if h.active is None]
+        after = rows[-1][0]
+        credits = credits_between(session, mutual.id, rows[0][0], after)
+        booked = [_Household(row) for row in rows if row[6] is None]
         books = load_books(session, mutual.id, booked, products, shares, credits)
-        for h in households:
-            key = (h.product_id, h.category)
-            if key not in shares:
-                shares[key] = shares_for(products[h.product_id], h.category)
-        yield _select(session, mutual, campaign, today, households, books, (shares, credits))
-        if len(households) < batch:
+        for key in {(row[4], row[5]) for row in rows} - shares.keys():
+            shares[key] = shares_for(products[key[0]], key[1])
+        yield _select(mutual, campaign, today, rows, books, (shares, credits))
+        if len(rows) < batch:
             return
 
 
@@ -199,85 +199,117 @@ def _households(
     bounds: tuple[int, int | None],
     batch: int,
     today: dt.date,
-) -> list[_Household]:
+) -> Sequence[Any]:
     """The batch's households in id order, each with its count of beneficiaries active
     today when nothing else of its book matters: no live allocation (so no paid period and
     no registration paid) and no dated register. Such a household's D6 amount is its
     members' shares, the registration share and its credit (dues.unpaid_due), judged
     without reading its members row by row."""
     after, until = bounds
-    booked = or_(
-        Household.dated_register,
-        exists().where(Allocation.household_id == Household.id, live_allocation()),
-    )
-    active = (
-        select(func.count(Beneficiary.id))
-        .where(Beneficiary.household_id == Household.id, active_on_sql(today))
-        .scalar_subquery()
-    )
-    query = select(
-        Household.id,
-        Household.number,
-        Household.language,
-        Household.reminders_enabled,
-        Household.product_id,
-        Household.category,
-        case((booked, None), else_=active),
-    ).where(
-        Household.mutual_id == mutual.id,
-        Household.product_id == campaign.product_id,
-        Household.id > after,
-    )
-    if until is not None:
-        query = query.where(Household.id <= until)
-    if campaign.sections:
-        query = query.join(Section, Section.id == Household.section_id).where(
-            Section.name.in_(campaign.sections)
+
+    def campaign_households(query: Select[Any]) -> Select[Any]:
+        query = query.where(
+            Household.mutual_id == mutual.id,
+            Household.product_id == campaign.product_id,
+            Household.id > after,
         )
-    rows = _rows(session, query.order_by(Household.id).limit(batch))
-    return [_Household(row) for row in rows]
+        if until is not None:
+            query = query.where(Household.id <= until)
+        if campaign.sections:
+            query = query.join(Section, Section.id == Household.section_id).where(
+                Section.name.in_(campaign.sections)
+            )
+        return query
+
+    ids = campaign_households(select(Household.id)).order_by(Household.id).limit(batch).cte()
+    last = select(func.max(ids.c.id)).scalar_subquery()
+    # The page's members active today and its live allocations, each read by the page's id
+    # range (one index range scan each), not household by household.
+    active = (
+        select(Beneficiary.household_id, func.count().label("n"))
+        .where(
+            Beneficiary.household_id > after,
+            Beneficiary.household_id <= last,
+            active_on_sql(today),
+        )
+        .group_by(Beneficiary.household_id)
+        .subquery()
+    )
+    paid = (
+        select(Allocation.household_id)
+        .where(Allocation.household_id > after, Allocation.household_id <= last)
+        .where(live_allocation())
+        .distinct()
+        .subquery()
+    )
+    # D18's phone: the primary one, else the first; one per household, by the page's ids
+    ranked = func.row_number().over(
+        partition_by=HouseholdPhone.household_id,
+        order_by=(HouseholdPhone.is_primary.desc(), HouseholdPhone.id),
+    )
+    phones = (
+        select(HouseholdPhone.household_id, HouseholdPhone.msisdn, ranked.label("rank"))
+        .where(HouseholdPhone.household_id > after, HouseholdPhone.household_id <= last)
+        .subquery()
+    )
+    booked = or_(Household.dated_register, paid.c.household_id.is_not(None))
+    query = (
+        campaign_households(
+            select(
+                Household.id,
+                Household.number,
+                Household.language,
+                Household.reminders_enabled,
+                Household.product_id,
+                Household.category,
+                case((booked, None), else_=func.coalesce(active.c.n, 0)),
+                phones.c.msisdn,
+            )
+        )
+        .where(Household.id <= last)
+        .outerjoin(phones, (phones.c.household_id == Household.id) & (phones.c.rank == 1))
+        .outerjoin(active, active.c.household_id == Household.id)
+        .outerjoin(paid, paid.c.household_id == Household.id)
+        .order_by(Household.id)
+    )
+    return _rows(session, query)
 
 
 def _select(
-    session: Session,
     mutual: Mutual,
     campaign: Campaign,
     today: dt.date,
-    households: Sequence[_Household],
+    rows: Sequence[Any],
     books: dict[int, HouseholdBook],
     counted: tuple[dict[tuple[int, str], Shares], dict[int, int]],
 ) -> Selection:
-    """Each household judged by its book (owes_period, owed_amount), or from its counts when
-    it has no book to read (_households): the same judgement, as dues.unpaid_book_due says."""
+    """Each household (a row of _households) judged by its book (owes_period, owed_amount),
+    or from its counts when it has no book to read: the same judgement, as
+    dues.unpaid_book_due says."""
     shares, credits = counted
     chosen = Selection()
-    owing: list[tuple[_Household, int, dt.date | None]] = []
-    for household in households:
-        if household.active is None:
-            book = books[household.id]
+    targets = chosen.targets
+    for hid, number, language, enabled, product_id, category, active, phone in rows:
+        if active is None:
+            book = books[hid]
             if not owes_period(book, campaign.for_period, today):
                 due = 0
             else:
                 due = owed_amount(book, today)
             end = coverage_end(book) if due else None
         else:
-            share = shares[(household.product_id, household.category)]
-            if share.fully_subsidised or not household.active:
+            share = shares[(product_id, category)]
+            if share.fully_subsidised or not active:
                 due = 0
             else:
-                due = unpaid_due(share, household.active, credits.get(household.id, 0))
+                due = unpaid_due(share, active, credits.get(hid, 0))
             end = None
         if due == 0:
             chosen.skipped_paid += 1
-        elif not household.reminders_enabled:
+        elif not enabled:
             chosen.skipped_consent += 1
         else:
-            owing.append((household, due, end))
-    phones = phones_between(session, households[0].id, households[-1].id) if owing else {}
-    chosen.targets = [
-        Target(h.id, h.number, language_of(mutual, h.language), phones.get(h.id), due, end)
-        for h, due, end in owing
-    ]
+            targets.append(Target(hid, number, language_of(mutual, language), phone, due, end))
     return chosen
 
 
@@ -402,21 +434,6 @@ def credits_between(session: Session, mutual_id: int, low: int, high: int) -> di
         .group_by(Household.id),
     )
     return {household_id: -int(total or 0) for household_id, total in rows}
-
-
-def phones_between(session: Session, low: int, high: int) -> dict[int, str]:
-    """Household id -> its primary phone, else its first one, for the household ids from
-    `low` to `high` (a batch's range: one indexed range read, not lists of ids)."""
-    found: dict[int, str] = {}
-    rows = _rows(
-        session,
-        select(HouseholdPhone.household_id, HouseholdPhone.msisdn)
-        .where(HouseholdPhone.household_id.between(low, high))
-        .order_by(HouseholdPhone.is_primary.desc(), HouseholdPhone.id),
-    )
-    for household_id, msisdn in rows:
-        found.setdefault(household_id, msisdn)
-    return found
 
 
 def language_of(mutual: Mutual, language: str | None) -> str:
