@@ -8,7 +8,8 @@ one provider request per distinct text, per-recipient answers) to a fake Africa'
 service (the real adapter parsing the documented answer, no network). Baseline, in the same
 run: the same number of rows inserted into a scratch table and read back, no logic.
 
-    python -m bench.bench_reminders [--households N] [--due-only] [--backend B] [--keep [--drop]]
+    python -m bench.bench_reminders [--households N] [--due-only | --no-send] [--backend B]
+        [--keep [--drop]]
 
 The register is written by bulk SQL (INSERT ... SELECT over a series; 1 000 000 households in
 about 4 minutes on PostgreSQL), then its three tables VACUUM ANALYZEd (ANALYZEd on SQLite).
@@ -340,6 +341,10 @@ def _bench(
         if args.due_only:
             return result
         result.run_s, result.queued = _timed(lambda: run(factory))
+        if args.no_send:
+            print(f"{backend:<10} run (due list + record + queue) {result.run_s:5.2f} s "
+                  f"({result.queued} queued); not sent (--no-send)")  # fmt: skip
+            return result
         result.send_s, (accepted, result.requests) = _timed(lambda: send_all(settings, args.batch))
         with factory() as session:
             sent = session.scalar(
@@ -399,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=100, help="messages per send batch")
     parser.add_argument(
         "--due-only", action="store_true", help="the due list alone (time and peak memory)"
+    )
+    parser.add_argument(
+        "--no-send", action="store_true", help="the due list and the run, not the sending"
     )
     parser.add_argument("--backend", choices=("both", "sqlite", "postgresql"), default="both")
     parser.add_argument(
