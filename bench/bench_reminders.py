@@ -343,7 +343,8 @@ def _bench(
         result.run_s, result.queued = _timed(lambda: run(factory))
         if args.no_send:
             print(f"{backend:<10} run (due list + record + queue) {result.run_s:5.2f} s "
-                  f"({result.queued} queued); not sent (--no-send)")  # fmt: skip
+                  f"({result.queued} queued), peak RSS {peak_rss_mb():.0f} MB; not sent "
+                  "(--no-send)")  # fmt: skip
             return result
         result.send_s, (accepted, result.requests) = _timed(lambda: send_all(settings, args.batch))
         with factory() as session:
