@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    and_,
+    func,
+    or_,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.models.base import Base, IdMixin
@@ -49,6 +59,16 @@ class Beneficiary(IdMixin, Base):
         if self.status in ("removed", "deceased"):
             return self.left_on is not None and self.left_on >= day
         return True
+
+
+def active_on_sql(day: dt.date) -> ColumnElement[bool]:
+    """Beneficiary.active_on as SQL, for counting a household's active members in the
+    database (the reminders' due list, issue 19); tests/models/test_beneficiary_active.py holds
+    the two to each other on both databases."""
+    return and_(
+        Beneficiary.enrolled_on <= day,
+        or_(Beneficiary.status.not_in(("removed", "deceased")), Beneficiary.left_on >= day),
+    )
 
 
 # The console's members search: a case-insensitive name prefix (`lower(full_name) LIKE 'x%'`,

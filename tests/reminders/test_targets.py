@@ -12,12 +12,22 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.models import Allocation, OutboxMessage, ReminderOccurrence, Section
+from gateway.models import (
+    Allocation,
+    Household,
+    HouseholdPhone,
+    OutboxMessage,
+    ReminderOccurrence,
+    Section,
+)
+from gateway.services import ledger
+from gateway.services.coverage.book import load_book
 from gateway.services.coverage.periods import Period, period_row
+from gateway.services.ledger import posting
 from gateway.services.reminders import due, targets
 from gateway.services.reminders.due import run_reminders
 from gateway.services.reminders.targets import Selection, iter_selections, select_targets
-from tests.support.factories import make_household
+from tests.support.factories import add_beneficiary, make_household
 from tests.support.reminders import FOR_PERIOD, WINDOW_OPENS, World, add_campaign, build
 
 WHOLE = 10**9  # one batch: the whole mutual at once, as before streaming
@@ -110,6 +120,92 @@ def test_an_outside_window_rule_is_counted_once_whatever_the_batches(
         monkeypatch.setattr(due, "BATCH", batch)
         counts.append(run_reminders(db, evening).outside_window)
     assert counts[0] == counts[1] == 2  # one per campaign-anchored rule due
+
+
+def varied(db: Session, world: World, seed: int = 8) -> None:
+    """Books of every shape next to the register's: credit, the 2026 period paid, a member
+    who left, one enrolled after today, a registration fee; the due list's own paths (a book
+    with no paid period; credits joined to a batch's ids) against the household's own."""
+    world.mutual.products[0].registration_fee = 1000
+    today = WINDOW_OPENS.date()
+    rng = random.Random(seed)
+    row = period_row(
+        db, world.mutual.products[0], Period(dt.date(2026, 1, 1), dt.date(2026, 12, 31))
+    )
+    households = db.scalars(select(Household).where(Household.mutual_id == world.mutual.id))
+    for n, household in enumerate(households):
+        if rng.random() < 0.3:
+            amount = rng.choice([500, 6000, 40_000])
+            posting.post(
+                db, mutual_id=world.mutual.id, key=f"credit-{household.id}", kind="payment",
+                occurred_on=dt.date(2026, 10, 1),
+                lines=[("asset:cash", amount), (ledger.accounts.household(household.id), -amount)],
+            )  # fmt: skip
+        if rng.random() < 0.3:  # gone before today, gone after, gone undated, suspended
+            status, left = rng.choice([("removed", dt.date(2026, 6, 30)),
+                                       ("deceased", dt.date(2026, 12, 31)),
+                                       ("removed", today), ("deceased", None),
+                                       ("suspended", None)])  # fmt: skip
+            add_beneficiary(db, household, dt.date(2024, 3, 1), status=status, left_on=left)
+        if rng.random() < 0.1:
+            household.dated_register = True
+        if rng.random() < 0.3:  # D18: the primary phone, else the first one
+            primary = rng.random() < 0.5
+            for k in range(2):
+                msisdn = f"+25471{household.id:05d}{k}"
+                household.phones.append(HouseholdPhone(msisdn=msisdn, is_primary=primary and k))
+        if rng.random() < 0.2:
+            add_beneficiary(db, household, dt.date(2026, 12, 1))
+        if rng.random() < 0.3:
+            db.flush()
+            for ben in household.beneficiaries[: rng.randint(1, 2)]:
+                db.add(
+                    Allocation(
+                        mutual_id=world.mutual.id, household_id=household.id,
+                        beneficiary_id=ben.id, period_id=row.id, kind="contribution",
+                        member_amount=6000, allocated_on=dt.date(2026, 1, 10),
+                        ledger_key=f"alloc26:{ben.id}:{n}",
+                    )
+                )  # fmt: skip
+    db.flush()
+
+
+def test_every_amount_in_the_due_list_is_the_households_own_d6_amount(db: Session) -> None:
+    """D6, D15, D18: each household judged in a batch as on its own (load_book, amount_due,
+    renewal_amount: what `gateway eligibility` shows), whatever its book's shape."""
+    world = register(db, size=60)
+    varied(db, world)
+    today = WINDOW_OPENS.date()
+    whole = select_targets(db, world.mutual, world.campaign, today)
+    found = {t.household_id: (t.due, t.phone) for t in whole.targets}
+    expected: dict[int, tuple[int, str | None]] = {}
+    paid = consent = 0
+    for household in db.scalars(
+        select(Household).where(Household.product_id == world.campaign.product_id)
+    ):
+        sections = world.campaign.sections
+        if sections and (household.section is None or household.section.name not in sections):
+            continue
+        book = load_book(db, household)
+        if not targets.owes_period(book, world.campaign.for_period, today) or (
+            (amount := targets.owed_amount(book, today)) == 0
+        ):
+            paid += 1
+        elif not household.reminders_enabled:
+            consent += 1
+        else:
+            phones = sorted(household.phones, key=lambda p: (not p.is_primary, p.id))
+            expected[household.id] = (amount, phones[0].msisdn if phones else None)
+    assert found == expected
+    assert (whole.skipped_paid, whole.skipped_consent) == (paid, consent)
+    assert (
+        len({due for due, _ in found.values()}) > 3 and paid and consent
+    )  # amounts of several shapes
+    for batch in (1, 5):
+        assert (
+            Selection.merged(iter_selections(db, world.mutual, world.campaign, today, batch))
+            == whole
+        )
 
 
 def test_batches_default_to_a_bound() -> None:
