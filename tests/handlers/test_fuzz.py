@@ -57,7 +57,7 @@ def test_every_route_is_fuzzed(make_app: Any) -> None:
     """The generator draws from the app's own url_map: a new route is fuzzed without a word."""
     app = make_app()
     generator = Generator(app, 1)
-    seen = {generator.request().path.split("?")[0] for _ in range(3000)}
+    seen = {generator.request().path.split("?")[0] for _ in range(10_000)}
     for rule in app.url_map.iter_rules():
         prefix = rule.rule.split("<")[0]
         assert any(path.startswith(prefix) for path in seen), rule.rule
