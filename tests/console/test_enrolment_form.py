@@ -29,8 +29,8 @@ from gateway.services import ledger
 from gateway.services.agents.registry import add_agent
 from gateway.services.members.enrolment import member_numbers
 from tests.console.conftest import TwoMutuals
-from tests.console.test_enrolments_page import pending
 from tests.support.console import actions, make_user, post, sign_in, signed
+from tests.support.enrolments import pending
 
 URL = "/console/enrolments/new"
 _SEEN = re.compile(r'name="seen" type="hidden" value="([0-9a-f]+)"')

@@ -16,52 +16,17 @@ from sqlalchemy.orm import Session
 
 from gateway.console.api.openapi import document
 from gateway.models import (
-    Agent,
     Enrolment,
-    EnrolmentDependant,
     EnrolmentStatus,
     Household,
-    Mutual,
     OutboxMessage,
     Role,
-    Section,
 )
 from gateway.services import ledger
 from gateway.services.agents.registry import add_agent
 from tests.console.conftest import TwoMutuals
-from tests.support.console import NOW, actions, bearer, body, post, signed, token
-
-
-def pending(
-    db: Session,
-    mutual: Mutual,
-    agent: Agent,
-    name: str,
-    section: Section | None = None,
-    phone: str = "+22670111111",
-    duplicates: list[dict[str, Any]] | None = None,
-) -> Enrolment:
-    row = Enrolment(
-        mutual_id=mutual.id,
-        section_id=section.id if section else None,
-        agent_id=agent.id,
-        status=EnrolmentStatus.PENDING,
-        head_name=name,
-        head_sex="F",
-        head_year=1985,
-        head_phone=phone,
-        section_chosen=True,
-        dependants_expected=1,
-        language="fr",
-        duplicates=duplicates,
-        submitted_at=NOW,
-    )
-    row.dependants.append(
-        EnrolmentDependant(position=1, full_name="Ali Kabore", sex="M", birth_year=2015)
-    )
-    db.add(row)
-    db.flush()
-    return row
+from tests.support.console import actions, bearer, body, post, signed, token
+from tests.support.enrolments import pending
 
 
 def world(db: Session, two: TwoMutuals) -> dict[str, Enrolment]:

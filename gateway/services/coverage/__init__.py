@@ -55,6 +55,7 @@ from gateway.services.coverage.date_order import (
 from gateway.services.coverage.dues import (
     amount_due,
     renewal_amount,
+    unpaid_due,
 )
 from gateway.services.coverage.eligibility import (
     HouseholdStatus,
@@ -173,4 +174,5 @@ __all__ = [
     "standing",
     "standing_of",
     "status_text",
+    "unpaid_due",
 ]

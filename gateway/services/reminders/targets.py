@@ -42,8 +42,8 @@ from gateway.services.coverage import (
     live_allocation,
     renewal_amount,
     shares_for,
+    unpaid_due,
 )
-from gateway.services.coverage.dues import unpaid_due
 
 CHUNK = 500
 BATCH = 20000  # households judged at a time (iter_selections): about 20 MB of one batch
