@@ -14,7 +14,11 @@ from gateway.models import Role
 from gateway.models.agent import ROLES as AGENT_ROLES
 from gateway.services.operators import MIN_PASSWORD_LENGTH
 
-LANGUAGE_CHOICES = [SelectChoice(code) for code in LANGUAGES]
+# Shown by their own names (the catalogs' names are the USSD's, without accents).
+ENDONYMS = {"fr": "Français", "en": "English"}
+LANGUAGE_CHOICES = [
+    SelectChoice(code, ENDONYMS.get(code, label)) for code, label in LANGUAGES.items()
+]
 
 
 class LoginForm(FlaskForm):
