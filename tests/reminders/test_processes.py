@@ -1,5 +1,7 @@
-"""D17 across processes: two real `gateway worker --burst` processes, started together, each
-run a run-reminders job for the same moment; the reminders are still queued once."""
+"""D17 across processes: two real `gateway worker --burst` processes, started together, run
+eight run-reminders jobs for the same moment; the reminders are still queued once. A run takes
+milliseconds since issue 19, so one process may drain the queue before the other has started:
+the test asserts that the jobs ran, not how the two processes shared them."""
 
 from __future__ import annotations
 
@@ -29,9 +31,9 @@ def test_two_worker_processes_at_once_send_nothing_twice(
 ) -> None:
     with session_factory.begin() as session:
         build(session, repeat_every_days=1)
-    for name in ("one", "two", "three", "four"):
+    for n in range(8):
         registry.enqueue(
-            redis_client, "run-reminders", WINDOW_OPENS.isoformat(), job_id=f"reminders-{name}"
+            redis_client, "run-reminders", WINDOW_OPENS.isoformat(), job_id=f"reminders-{n}"
         )
     env = {
         **os.environ,
@@ -49,7 +51,8 @@ def test_two_worker_processes_at_once_send_nothing_twice(
     ]
     outputs = [w.communicate(timeout=120)[0].decode() for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
-    assert all("run-reminders" in out or "reminders" in out for out in outputs), outputs
+    assert any("reminders-" in out for out in outputs), outputs
+    assert sum(out.count("Job OK") for out in outputs) == 8, outputs
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 2
         sent = select(func.count()).where(ReminderOccurrence.status == "sent")
