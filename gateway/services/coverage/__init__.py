@@ -91,11 +91,11 @@ from gateway.services.coverage.shares import (
     shares_for,
 )
 from gateway.services.coverage.snapshot import (
-    read_book,
-    rebuild_all,
+    pending_rebuild as refresh_snapshots,
 )
 from gateway.services.coverage.snapshot import (
-    refresh as refresh_snapshots,
+    read_book,
+    rebuild_all,
 )
 from gateway.services.coverage.standing import (
     Headline,

@@ -193,7 +193,10 @@ def track(session: Session, objects: list[object]) -> None:
 
 def pending_rebuild(session: Session) -> None:
     """Before a commit: rebuild the snapshots of the households this transaction changed
-    (at the outer commit only: a savepoint's release is not the end of the work)."""
+    (at the outer commit only: a savepoint's release is not the end of the work). Called
+    earlier too (refresh_snapshots): a read that follows, such as a payment receipt's
+    standing, then reads the fresh row instead of loading the full book a second time, and
+    the commit has nothing left to rebuild (issue 19)."""
     if not session.info.get(TOUCHED) or session.in_nested_transaction():
         return
     session.flush()  # the last changes are tracked too
@@ -201,14 +204,6 @@ def pending_rebuild(session: Session) -> None:
     session.info.pop(TOUCHED, None)
     rebuild(session, ids)
     session.info.pop(TOUCHED, None)  # the snapshots' own flush touched nothing to track
-
-
-def refresh(session: Session) -> None:
-    """Rebuild now the snapshots this transaction has changed so far, as the commit would
-    (outer transaction only): a read that follows, such as a payment receipt's standing,
-    reads the one fresh row instead of loading the full book a second time, and the commit
-    has nothing left to rebuild (issue 19: one book per confirmation fewer)."""
-    pending_rebuild(session)
 
 
 def forget(session: Session, transaction: SessionTransaction) -> None:

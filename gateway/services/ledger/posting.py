@@ -290,22 +290,18 @@ _BALANCE = (
     .join(Account, LedgerEntry.account_id == Account.id)
     .where(Account.mutual_id == bindparam("mutual_id"), Account.name == bindparam("account"))
 )
+_BALANCE_AS_OF = _BALANCE.join(
+    LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id
+).where(LedgerTransaction.occurred_on <= bindparam("as_of"))
 
 
 def balance(session: Session, mutual_id: int, account: str, *, as_of: dt.date | None = None) -> int:
     """Balances are sums of entries (debit positive), never a stored figure."""
     account_kind(account)
+    params: dict[str, object] = {"mutual_id": mutual_id, "account": account}
     if as_of is None:
-        return int(session.scalar(_BALANCE, {"mutual_id": mutual_id, "account": account}) or 0)
-    stmt = (
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-        .join(Account, LedgerEntry.account_id == Account.id)
-        .where(Account.mutual_id == mutual_id, Account.name == account)
-    )
-    if as_of is not None:
-        stmt = stmt.join(LedgerTransaction, LedgerEntry.transaction_id == LedgerTransaction.id)
-        stmt = stmt.where(LedgerTransaction.occurred_on <= as_of)
-    return int(session.scalar(stmt) or 0)
+        return int(session.scalar(_BALANCE, params) or 0)
+    return int(session.scalar(_BALANCE_AS_OF, {**params, "as_of": as_of}) or 0)
 
 
 def household_credit(
